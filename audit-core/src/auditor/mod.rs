@@ -1,0 +1,332 @@
+//! [`Auditor`]: the delivery pipeline that never loses an event silently.
+//!
+//! ```text
+//! record() ─► bounded queue ─► background writer ─► AuditSink::write_batch
+//!   │            (capacity)      batches by count       retried with backoff,
+//!   │                            and by time (linger),  idempotent by event id
+//!   └─ queue full: OverflowPolicy   prepares each event
+//!      Block{timeout} → Overflow    (sanitise, redact, diff)
+//!      DropAndCount  → Dropped
+//! ```
+//!
+//! Every event handed to [`Auditor::record`] is accounted for in
+//! [`AuditorStats`]: written, refused (the caller got an error), dropped
+//! (counted and logged) or rejected by the sink (logged with the event).
+
+mod config;
+mod stats;
+mod writer;
+
+use std::fmt;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use config::{AuditorBuilder, OverflowPolicy, RetryPolicy};
+pub use stats::AuditorStats;
+
+use self::stats::Counters;
+use self::writer::{Command, Writer};
+use crate::action::Action;
+use crate::builder::EventBuilder;
+use crate::event::{Actor, Event, Severity};
+use crate::sink::AuditSink;
+
+/// A cheap-to-clone handle to the audit pipeline.
+///
+/// Start one per process with [`Auditor::builder`], hand clones to whatever
+/// records events (the HTTP layer, background jobs), and call
+/// [`shutdown`](Self::shutdown) before exit so the queue is drained.
+///
+/// ```
+/// use std::time::Duration;
+/// use audit_core::{Action, Actor, Auditor, Event, MemorySink};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sink = MemorySink::new();
+/// let auditor = Auditor::builder().start(sink.clone());
+/// auditor
+///     .record(Event::builder(Action::from_static("app.created").unwrap(), Actor::user("u1")))
+///     .await
+///     .unwrap();
+/// let stats = auditor.shutdown(Duration::from_secs(5)).await.unwrap();
+/// assert_eq!(sink.actions(), ["audit.started", "app.created", "audit.stopped"]);
+/// assert_eq!(stats.written, 3);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Auditor {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    tx: mpsc::Sender<Command>,
+    counters: Arc<Counters>,
+    overflow: OverflowPolicy,
+    lifecycle_events: bool,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auditor")
+            .field("overflow", &self.shared.overflow)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Why an event was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The queue stayed full for the whole block timeout. The event is not
+    /// recorded; answer 503 (the HTTP layer does).
+    #[error("audit queue is full: waited {waited:?} for room; the event was not recorded")]
+    Overflow {
+        /// How long the caller waited.
+        waited: Duration,
+    },
+    /// The queue was full and the policy is `DropAndCount`: the event was
+    /// dropped and counted. Callers treat this as success (fail-open).
+    #[error("audit queue is full: the event was dropped (DropAndCount policy)")]
+    Dropped,
+    /// The auditor was shut down.
+    #[error("the auditor has shut down; the event was not recorded")]
+    Closed,
+}
+
+/// Why [`Auditor::shutdown`] did not deliver everything.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShutdownError {
+    /// The deadline passed with events still undelivered; they are counted as
+    /// dropped and were logged at error level.
+    #[error("audit shutdown deadline passed with {undelivered} events undelivered")]
+    DeadlineExceeded {
+        /// How many events were lost.
+        undelivered: u64,
+        /// The counters at the end.
+        stats: AuditorStats,
+    },
+    /// Shutdown had already been called.
+    #[error("the auditor was already shut down")]
+    AlreadyShutDown,
+}
+
+/// [`Auditor::flush`] could not complete because the auditor has shut down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the auditor has shut down; nothing to flush")]
+pub struct FlushError;
+
+/// An auditor was already installed as the process-wide default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a process-wide default auditor is already installed")]
+pub struct AlreadyInstalled;
+
+static GLOBAL: OnceLock<Auditor> = OnceLock::new();
+
+fn lifecycle_action(name: &'static str) -> Action {
+    Action::from_static(name).unwrap_or_else(|e| unreachable!("lifecycle action {name}: {e}"))
+}
+
+impl Auditor {
+    /// Starts configuring an auditor.
+    pub fn builder() -> AuditorBuilder {
+        AuditorBuilder::default()
+    }
+
+    /// Queues `event`, waiting for room as the [`OverflowPolicy`] says.
+    ///
+    /// Returns once the event is queued, not written: call
+    /// [`flush`](Self::flush) to wait for the sink.
+    ///
+    /// # Errors
+    /// [`RecordError`] when the event is not queued: overflow (block timed
+    /// out), dropped (fail-open policy) or closed.
+    pub async fn record(&self, event: EventBuilder) -> Result<(), RecordError> {
+        let shared = &*self.shared;
+        match shared.overflow {
+            OverflowPolicy::Block { timeout } => {
+                let started = Instant::now();
+                match shared.tx.send_timeout(Command::Record(Box::new(event)), timeout).await {
+                    Ok(()) => {
+                        Counters::add(&shared.counters.queued, 1);
+                        Ok(())
+                    }
+                    Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                        Counters::add(&shared.counters.refused, 1);
+                        let waited = started.elapsed();
+                        tracing::error!(?waited, "audit queue full: event refused; the request should fail");
+                        Err(RecordError::Overflow { waited })
+                    }
+                    Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(RecordError::Closed),
+                }
+            }
+            OverflowPolicy::DropAndCount => match self.try_enqueue(event) {
+                Ok(()) => Ok(()),
+                Err(Refused::Full(_)) => {
+                    self.count_drop();
+                    Err(RecordError::Dropped)
+                }
+                Err(Refused::Closed(_)) => Err(RecordError::Closed),
+            },
+        }
+    }
+
+    fn count_drop(&self) {
+        let dropped = self.shared.counters.dropped.fetch_add(1, Relaxed) + 1;
+        // Warn on the first drop and then every thousandth, so a flood of
+        // drops is visible without flooding the log.
+        if dropped == 1 || dropped.is_multiple_of(1000) {
+            tracing::warn!(dropped_total = dropped, "audit queue full: event dropped (DropAndCount policy)");
+        }
+    }
+
+    /// Queues without waiting; hands the event back when there is no room.
+    pub(crate) fn try_enqueue(&self, event: EventBuilder) -> Result<(), Refused> {
+        match self.shared.tx.try_send(Command::Record(Box::new(event))) {
+            Ok(()) => {
+                Counters::add(&self.shared.counters.queued, 1);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(Command::Record(event))) => Err(Refused::Full(event)),
+            Err(mpsc::error::TrySendError::Closed(Command::Record(event))) => Err(Refused::Closed(event)),
+            Err(_) => unreachable!("try_enqueue only sends Record"),
+        }
+    }
+
+    /// Resolves when every event queued before the call has been handed to
+    /// the sink (written, or rejected and logged).
+    ///
+    /// # Errors
+    /// [`FlushError`] when the auditor has shut down.
+    pub async fn flush(&self) -> Result<(), FlushError> {
+        let (done, flushed) = oneshot::channel();
+        self.shared.tx.send(Command::Flush(done)).await.map_err(|_| FlushError)?;
+        flushed.await.map_err(|_| FlushError)
+    }
+
+    /// Records `audit.stopped`, drains the queue into the sink and stops the
+    /// writer, all within `deadline`.
+    ///
+    /// Events recorded after shutdown starts get [`RecordError::Closed`].
+    ///
+    /// # Errors
+    /// [`ShutdownError::DeadlineExceeded`] when events were still undelivered
+    /// at the deadline (they are counted as dropped and logged);
+    /// [`ShutdownError::AlreadyShutDown`] on a second call.
+    pub async fn shutdown(&self, deadline: Duration) -> Result<AuditorStats, ShutdownError> {
+        let shared = &*self.shared;
+        let until = Instant::now() + deadline;
+        let Some(writer) = shared.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() else {
+            return Err(ShutdownError::AlreadyShutDown);
+        };
+        if shared.lifecycle_events {
+            let stats = self.stats();
+            let stopped = Event::builder(lifecycle_action("audit.stopped"), Actor::system("audit"))
+                .severity(Severity::Notice)
+                .description("Audit pipeline stopped")
+                .metadata("stats", &json!({
+                    "queued": stats.queued,
+                    "written": stats.written,
+                    "dropped": stats.dropped,
+                    "refused": stats.refused,
+                    "rejected": stats.rejected,
+                }));
+            if let Ok(()) = tokio::time::timeout_at(until, shared.tx.send(Command::Record(Box::new(stopped)))).await.unwrap_or(Ok(())) {
+                Counters::add(&shared.counters.queued, 1);
+            }
+        }
+        let (done, drained) = oneshot::channel();
+        let drained_in_time = match tokio::time::timeout_at(until, shared.tx.send(Command::Shutdown(done))).await {
+            Ok(Ok(())) => tokio::time::timeout_at(until, drained).await.is_ok_and(|r| r.is_ok()),
+            _ => false,
+        };
+        if drained_in_time {
+            let _ = writer.await;
+            return Ok(self.stats());
+        }
+        writer.abort();
+        let _ = writer.await;
+        let stats = self.stats();
+        let undelivered = stats.queued.saturating_sub(stats.written + stats.rejected);
+        Counters::add(&shared.counters.dropped, undelivered);
+        tracing::error!(undelivered, ?deadline, "audit shutdown deadline passed; undelivered events are lost");
+        Err(ShutdownError::DeadlineExceeded { undelivered, stats: self.stats() })
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> AuditorStats {
+        let tx = &self.shared.tx;
+        let depth = tx.max_capacity().saturating_sub(tx.capacity()) as u64;
+        self.shared.counters.snapshot(depth)
+    }
+
+    /// Makes this auditor the process-wide default, used by code that runs
+    /// outside any [`AuditScope`](crate::AuditScope). Can be done once.
+    ///
+    /// # Errors
+    /// [`AlreadyInstalled`] when a default exists already.
+    pub fn install_global(&self) -> Result<(), AlreadyInstalled> {
+        GLOBAL.set(self.clone()).map_err(|_| AlreadyInstalled)
+    }
+
+    /// The process-wide default auditor, if one was installed.
+    pub fn global() -> Option<&'static Auditor> {
+        GLOBAL.get()
+    }
+}
+
+/// An event handed back by [`Auditor::try_enqueue`].
+pub(crate) enum Refused {
+    Full(Box<EventBuilder>),
+    Closed(Box<EventBuilder>),
+}
+
+impl AuditorBuilder {
+    /// Spawns the background writer on the current Tokio runtime and returns
+    /// the handle. Records `audit.started` unless lifecycle events are off.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime, like `tokio::spawn`.
+    pub fn start(self, sink: impl AuditSink) -> Auditor {
+        let (tx, rx) = mpsc::channel(self.capacity);
+        let counters = Arc::new(Counters::default());
+        if self.lifecycle_events {
+            let started = Event::builder(lifecycle_action("audit.started"), Actor::system("audit"))
+                .severity(Severity::Notice)
+                .description("Audit pipeline started")
+                .metadata("version", env!("CARGO_PKG_VERSION"))
+                .metadata("capacity", &self.capacity)
+                .metadata("overflow", &format!("{:?}", self.overflow));
+            if tx.try_send(Command::Record(Box::new(started))).is_ok() {
+                Counters::add(&counters.queued, 1);
+            }
+        }
+        let writer = Writer {
+            rx,
+            sink: Arc::new(sink),
+            counters: Arc::clone(&counters),
+            policy: self.policy,
+            batch_size: self.batch_size,
+            linger: self.linger,
+            retry: self.retry,
+        };
+        let handle = tokio::spawn(writer.run());
+        Auditor {
+            shared: Arc::new(Shared {
+                tx,
+                counters,
+                overflow: self.overflow,
+                lifecycle_events: self.lifecycle_events,
+                writer: Mutex::new(Some(handle)),
+            }),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The background writer: batches, prepares and delivers events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::stats::Counters;
+use crate::builder::{EventBuilder, EventPolicy};
+use crate::event::Event;
+use crate::sink::{DynSink, SinkError};
+use crate::RetryPolicy;
+
+pub(super) enum Command {
+    // Boxed: a builder is ~600 bytes and the queue holds thousands.
+    Record(Box<EventBuilder>),
+    Flush(oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+pub(super) struct Writer {
+    pub(super) rx: mpsc::Receiver<Command>,
+    pub(super) sink: Arc<dyn DynSink>,
+    pub(super) counters: Arc<Counters>,
+    pub(super) policy: EventPolicy,
+    pub(super) batch_size: usize,
+    pub(super) linger: Duration,
+    pub(super) retry: RetryPolicy,
+}
+
+/// Whether the writer keeps going after a command.
+enum Next {
+    Continue,
+    Stop,
+}
+
+impl Writer {
+    pub(super) async fn run(mut self) {
+        let mut batch: Vec<Event> = Vec::with_capacity(self.batch_size);
+        let mut commands: Vec<Command> = Vec::with_capacity(self.batch_size);
+        loop {
+            if self.rx.recv_many(&mut commands, self.batch_size).await == 0 {
+                // Every Auditor handle is gone: write what is left and stop.
+                self.write(&mut batch).await;
+                return;
+            }
+            if let Next::Stop = self.handle_all(&mut commands, &mut batch).await {
+                return;
+            }
+            if !batch.is_empty() && !self.linger.is_zero() {
+                let deadline = Instant::now() + self.linger;
+                while !batch.is_empty() && batch.len() < self.batch_size {
+                    let room = self.batch_size - batch.len();
+                    tokio::select! {
+                        biased;
+                        received = self.rx.recv_many(&mut commands, room) => {
+                            if received == 0 {
+                                self.write(&mut batch).await;
+                                return;
+                            }
+                            if let Next::Stop = self.handle_all(&mut commands, &mut batch).await {
+                                return;
+                            }
+                        }
+                        () = tokio::time::sleep_until(deadline) => break,
+                    }
+                }
+            }
+            self.write(&mut batch).await;
+        }
+    }
+
+    async fn handle_all(&mut self, commands: &mut Vec<Command>, batch: &mut Vec<Event>) -> Next {
+        for command in commands.drain(..) {
+            match command {
+                Command::Record(builder) => {
+                    batch.push(builder.build_with(&self.policy));
+                    if batch.len() >= self.batch_size {
+                        self.write(batch).await;
+                    }
+                }
+                Command::Flush(done) => {
+                    self.write(batch).await;
+                    let _ = done.send(());
+                }
+                Command::Shutdown(done) => {
+                    // Refuse new work, then drain what was queued before we closed.
+                    self.rx.close();
+                    while let Some(late) = self.rx.recv().await {
+                        match late {
+                            Command::Record(builder) => {
+                                batch.push(builder.build_with(&self.policy));
+                                if batch.len() >= self.batch_size {
+                                    self.write(batch).await;
+                                }
+                            }
+                            Command::Flush(done) | Command::Shutdown(done) => {
+                                self.write(batch).await;
+                                let _ = done.send(());
+                            }
+                        }
+                    }
+                    self.write(batch).await;
+                    let _ = done.send(());
+                    return Next::Stop;
+                }
+            }
+        }
+        Next::Continue
+    }
+
+    /// Delivers `batch` and empties it (keeping its allocation).
+    async fn write(&self, batch: &mut Vec<Event>) {
+        if batch.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        match self.write_with_retry(batch).await {
+            Ok(()) => {
+                Counters::add(&self.counters.written, batch.len() as u64);
+                Counters::add(&self.counters.batches, 1);
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                self.counters.last_batch_micros.store(micros, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(error) => {
+                // The sink refused the batch for good: find out which events it
+                // refuses by writing them one at a time.
+                for event in batch.iter() {
+                    let single = std::slice::from_ref(event);
+                    let outcome = if batch.len() == 1 { Err(error.clone_message()) } else { self.write_with_retry(single).await };
+                    match outcome {
+                        Ok(()) => Counters::add(&self.counters.written, 1),
+                        Err(error) => {
+                            Counters::add(&self.counters.rejected, 1);
+                            tracing::error!(
+                                event_id = %event.id(),
+                                action = %event.action(),
+                                error = %error,
+                                event = %serde_json::to_string(event).unwrap_or_default(),
+                                "audit sink permanently rejected an event; it is NOT stored",
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        batch.clear();
+    }
+
+    async fn write_with_retry(&self, batch: &[Event]) -> Result<(), SinkError> {
+        let mut attempt = 0;
+        loop {
+            match self.sink.write_batch_dyn(batch).await {
+                Ok(()) => return Ok(()),
+                Err(error) if error.is_retryable() => {
+                    Counters::add(&self.counters.retried, 1);
+                    let delay = self.retry.backoff(attempt);
+                    tracing::warn!(
+                        attempt = attempt + 1,
+                        events = batch.len(),
+                        retry_in = ?delay,
+                        error = %error,
+                        "audit sink write failed; retrying",
+                    );
+                    tokio::time::sleep(delay).await;
+                    attempt = attempt.saturating_add(1);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! [`EventBuilder`]: the only way to make an [`Event`].
+
+use std::sync::LazyLock;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::action::{Action, Category};
+use crate::diff::{diff, DiffEntry};
+use crate::event::{Actor, Changes, Event, EventContext, Outcome, Severity, Target};
+use crate::redact::Redactor;
+use crate::sanitize::{oversize_marker, sanitize_json, sanitize_map, sanitize_opt, sanitize_string, Limits};
+use crate::timestamp::Timestamp;
+
+/// How events are prepared: size limits and the redactor.
+///
+/// An [`Auditor`](crate::Auditor) holds one and applies it to every event it
+/// writes; [`EventBuilder::build`] uses the default.
+///
+/// ```
+/// use audit_core::{EventPolicy, Redactor};
+/// let policy = EventPolicy { redactor: Redactor::new().deny("ssn"), ..Default::default() };
+/// assert!(policy.redactor.is_denied("customer_ssn"));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct EventPolicy {
+    /// Size limits.
+    pub limits: Limits,
+    /// Which keys are masked in metadata and before/after state.
+    pub redactor: Redactor,
+}
+
+static DEFAULT_POLICY: LazyLock<EventPolicy> = LazyLock::new(EventPolicy::default);
+
+/// Collects an event's parts; [`build`](Self::build) sanitises, redacts and
+/// diffs them into an [`Event`].
+///
+/// The action and the actor are required up front, so an event without them
+/// cannot be expressed. The id (UUIDv7) and `occurred_at` are fixed when the
+/// builder is created. Everything else is optional.
+///
+/// ```
+/// use audit_core::{Action, Actor, Event, Outcome, REDACTED};
+/// use serde_json::json;
+///
+/// let event = Event::builder(Action::new("member.role_changed")?, Actor::user("user_alice"))
+///     .tenant("acme")
+///     .before(&json!({"role": "member", "api_token": "tok_live_123"}))
+///     .after(&json!({"role": "admin", "api_token": "tok_live_456"}))
+///     .metadata("via", "admin console")
+///     .outcome(Outcome::Success)
+///     .build();
+///
+/// let changes = event.changes().unwrap();
+/// assert_eq!(changes.before.as_ref().unwrap()["api_token"], REDACTED);
+/// let role = changes.diff.iter().find(|d| d.path == "/role").unwrap();
+/// assert_eq!(role.new, Some(json!("admin")));
+/// assert!(!serde_json::to_string(&event).unwrap().contains("tok_live"));
+/// # Ok::<(), audit_core::ActionError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "an EventBuilder does nothing until it is built or recorded"]
+pub struct EventBuilder {
+    pub(crate) id: Uuid,
+    pub(crate) occurred_at: Timestamp,
+    pub(crate) action: Action,
+    pub(crate) category: Option<Category>,
+    pub(crate) severity: Severity,
+    pub(crate) outcome: Outcome,
+    pub(crate) reason: Option<String>,
+    pub(crate) actor: Option<Actor>,
+    pub(crate) tenant_id: Option<String>,
+    pub(crate) target: Option<Target>,
+    pub(crate) targets: Vec<Target>,
+    pub(crate) description: Option<String>,
+    pub(crate) context: EventContext,
+    pub(crate) before: Option<Value>,
+    pub(crate) after: Option<Value>,
+    pub(crate) metadata: Map<String, Value>,
+    pub(crate) redact_keys: Vec<String>,
+    pub(crate) lossy_utf8: bool,
+}
+
+impl Event {
+    /// Starts an event: `action` done by `actor`, now.
+    pub fn builder(action: Action, actor: Actor) -> EventBuilder {
+        let mut builder = EventBuilder::without_actor(action);
+        builder.actor = Some(actor);
+        builder
+    }
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T) -> Value {
+    serde_json::to_value(value)
+        .unwrap_or_else(|e| Value::String(format!("[UNSERIALIZABLE: {e}]")))
+}
+
+impl EventBuilder {
+    /// A builder whose actor the surrounding scope fills in later.
+    pub(crate) fn without_actor(action: Action) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            occurred_at: Timestamp::now(),
+            action,
+            category: None,
+            severity: Severity::Info,
+            outcome: Outcome::Success,
+            reason: None,
+            actor: None,
+            tenant_id: None,
+            target: None,
+            targets: Vec::new(),
+            description: None,
+            context: EventContext::default(),
+            before: None,
+            after: None,
+            metadata: Map::new(),
+            redact_keys: Vec::new(),
+            lossy_utf8: false,
+        }
+    }
+
+    /// The event's id, fixed at creation.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// The action.
+    pub fn action(&self) -> &Action {
+        &self.action
+    }
+
+    /// The actor, if one was set.
+    pub fn actor_ref(&self) -> Option<&Actor> {
+        self.actor.as_ref()
+    }
+
+    /// The tenant, if one was set.
+    pub fn tenant_ref(&self) -> Option<&str> {
+        self.tenant_id.as_deref()
+    }
+
+    /// The outcome as set so far.
+    pub fn current_outcome(&self) -> Outcome {
+        self.outcome
+    }
+
+    /// The request context, for the layer to complete (e.g. the status).
+    pub fn context_mut(&mut self) -> &mut EventContext {
+        &mut self.context
+    }
+
+    /// Replaces the actor.
+    pub fn actor(mut self, actor: Actor) -> Self {
+        self.actor = Some(actor);
+        self
+    }
+
+    /// Sets the tenant.
+    pub fn tenant(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = Some(tenant_id.into());
+        self
+    }
+
+    /// Sets the main target.
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = Some(target);
+        self
+    }
+
+    /// Adds a further affected resource (e.g. the user whose role changed).
+    pub fn add_target(mut self, target: Target) -> Self {
+        self.targets.push(target);
+        self
+    }
+
+    /// Sets the human sentence.
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.description = Some(text.into());
+        self
+    }
+
+    /// Sets the severity (default `info`).
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+
+    /// Sets the outcome (default `success`).
+    pub fn outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
+        self
+    }
+
+    /// Sets why it failed or was denied. Kept whatever the outcome.
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Overrides the category derived from the action.
+    pub fn category(mut self, category: Category) -> Self {
+        self.category = Some(category);
+        self
+    }
+
+    /// Sets the request context (client IP, user agent, request id, route, …).
+    pub fn context(mut self, context: EventContext) -> Self {
+        self.context = context;
+        self
+    }
+
+    /// Sets the state before the change (anything `Serialize`).
+    pub fn before<T: Serialize + ?Sized>(mut self, state: &T) -> Self {
+        self.before = Some(to_json(state));
+        self
+    }
+
+    /// Sets the state after the change (anything `Serialize`).
+    pub fn after<T: Serialize + ?Sized>(mut self, state: &T) -> Self {
+        self.after = Some(to_json(state));
+        self
+    }
+
+    /// Adds one metadata entry (anything `Serialize`).
+    pub fn metadata<T: Serialize + ?Sized>(mut self, key: impl Into<String>, value: &T) -> Self {
+        self.metadata.insert(key.into(), to_json(value));
+        self
+    }
+
+    /// Masks `key` in this event only, on top of the policy's deny-list.
+    pub fn redact_key(mut self, key: impl Into<String>) -> Self {
+        self.redact_keys.push(key.into());
+        self
+    }
+
+    /// Overrides when it happened (for imports and replays).
+    pub fn occurred_at(mut self, at: Timestamp) -> Self {
+        self.occurred_at = at;
+        self
+    }
+
+    /// Records that some input was decoded from invalid UTF-8.
+    pub fn mark_lossy_utf8(mut self) -> Self {
+        self.lossy_utf8 = true;
+        self
+    }
+
+    pub(crate) fn fill_from_scope(&mut self, actor: &Actor, tenant: Option<&str>, context: &EventContext, lossy: bool) {
+        if self.actor.is_none() {
+            self.actor = Some(actor.clone());
+        }
+        if self.tenant_id.is_none() {
+            self.tenant_id = tenant.map(str::to_owned);
+        }
+        if self.context == EventContext::default() {
+            self.context = context.clone();
+        }
+        self.lossy_utf8 |= lossy;
+    }
+
+    /// Builds the event with the default [`EventPolicy`].
+    pub fn build(self) -> Event {
+        self.build_with(&DEFAULT_POLICY)
+    }
+
+    /// Builds the event: diffs before/after, masks denied keys, escapes and
+    /// caps every string, and caps metadata and state sizes.
+    pub fn build_with(self, policy: &EventPolicy) -> Event {
+        let limits = &policy.limits;
+        let extended;
+        let redactor = if self.redact_keys.is_empty() {
+            &policy.redactor
+        } else {
+            extended = self.redact_keys.iter().fold(policy.redactor.clone(), |r, key| r.deny(key));
+            &extended
+        };
+        let mut truncated = false;
+
+        let changes = if self.before.is_some() || self.after.is_some() {
+            let (changes, cut) = prepare_changes(self.before, self.after, redactor, limits);
+            truncated |= cut;
+            Some(changes)
+        } else {
+            None
+        };
+
+        let mut metadata = self.metadata;
+        if !metadata.is_empty() {
+            let mut wrapped = Value::Object(metadata);
+            redactor.redact(&mut wrapped);
+            metadata = match wrapped {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            };
+            let (cut, bytes) = sanitize_map(&mut metadata, limits);
+            truncated |= cut;
+            if bytes > limits.metadata_bytes {
+                metadata = Map::from_iter([("_truncated".to_owned(), oversize_marker("metadata", bytes, limits.metadata_bytes))]);
+                truncated = true;
+            }
+        }
+
+        let mut actor = self.actor.unwrap_or_else(Actor::anonymous);
+        truncated |= sanitize_string(&mut actor.id, limits.field_bytes);
+        truncated |= sanitize_opt(&mut actor.name, limits.field_bytes);
+        truncated |= sanitize_opt(&mut actor.email, limits.field_bytes);
+        actor.roles.truncate(limits.max_targets);
+        for role in &mut actor.roles {
+            truncated |= sanitize_string(role, limits.field_bytes);
+        }
+
+        let mut target = self.target;
+        if let Some(target) = &mut target {
+            truncated |= sanitize_target(target, limits);
+        }
+        let mut targets = self.targets;
+        if targets.len() > limits.max_targets {
+            targets.truncate(limits.max_targets);
+            truncated = true;
+        }
+        for target in &mut targets {
+            truncated |= sanitize_target(target, limits);
+        }
+
+        let mut tenant_id = self.tenant_id;
+        truncated |= sanitize_opt(&mut tenant_id, limits.field_bytes);
+        let mut description = self.description;
+        truncated |= sanitize_opt(&mut description, limits.text_bytes);
+        let mut reason = self.reason;
+        truncated |= sanitize_opt(&mut reason, limits.text_bytes);
+
+        let mut context = self.context;
+        truncated |= sanitize_opt(&mut context.user_agent, limits.text_bytes);
+        truncated |= sanitize_opt(&mut context.request_id, limits.field_bytes);
+        truncated |= sanitize_opt(&mut context.method, limits.field_bytes);
+        truncated |= sanitize_opt(&mut context.route, limits.field_bytes);
+
+        Event {
+            id: self.id,
+            occurred_at: self.occurred_at,
+            recorded_at: None,
+            tenant_id,
+            category: self.category.unwrap_or_else(|| Category::for_action(&self.action)),
+            action: self.action,
+            severity: self.severity,
+            outcome: self.outcome,
+            reason,
+            actor,
+            target,
+            targets,
+            description,
+            context,
+            changes,
+            metadata,
+            truncated,
+            lossy_utf8: self.lossy_utf8,
+            integrity: None,
+        }
+    }
+}
+
+fn sanitize_target(target: &mut Target, limits: &Limits) -> bool {
+    sanitize_string(&mut target.target_type, limits.field_bytes)
+        | sanitize_string(&mut target.id, limits.field_bytes)
+        | sanitize_opt(&mut target.name, limits.field_bytes)
+}
+
+/// Diffs on the raw values (so a changed secret still shows as changed),
+/// then masks and sanitises everything that is kept.
+fn prepare_changes(before: Option<Value>, after: Option<Value>, redactor: &Redactor, limits: &Limits) -> (Changes, bool) {
+    let mut truncated = false;
+    let mut entries = diff(before.as_ref(), after.as_ref());
+    redactor.redact_diff(&mut entries);
+    let mut kept = Vec::with_capacity(entries.len());
+    let mut diff_bytes = 0;
+    for mut entry in entries {
+        let (cut, bytes) = sanitize_entry(&mut entry, limits);
+        truncated |= cut;
+        diff_bytes += bytes;
+        if diff_bytes > limits.changes_bytes {
+            truncated = true;
+            break;
+        }
+        kept.push(entry);
+    }
+    let mut state = |value: Option<Value>, what: &str| {
+        value.map(|mut value| {
+            redactor.redact(&mut value);
+            let (cut, bytes) = sanitize_json(&mut value, limits);
+            truncated |= cut;
+            if bytes > limits.changes_bytes {
+                truncated = true;
+                oversize_marker(what, bytes, limits.changes_bytes)
+            } else {
+                value
+            }
+        })
+    };
+    let before = state(before, "before");
+    let after = state(after, "after");
+    (Changes { before, after, diff: kept }, truncated)
+}
+
+fn sanitize_entry(entry: &mut DiffEntry, limits: &Limits) -> (bool, usize) {
+    let mut truncated = sanitize_string(&mut entry.path, limits.json_string_bytes);
+    let mut bytes = entry.path.len() + 16;
+    for side in [&mut entry.old, &mut entry.new].into_iter().flatten() {
+        let (cut, size) = sanitize_json(side, limits);
+        truncated |= cut;
+        bytes += size;
+    }
+    (truncated, bytes)
+}

@@ -1,0 +1,50 @@
+#![doc = include_str!("../README.md")]
+
+#[macro_use]
+mod macros;
+
+mod action;
+mod auditor;
+mod builder;
+mod canonical;
+mod diff;
+mod event;
+mod redact;
+mod sanitize;
+mod scope;
+mod sink;
+mod timestamp;
+
+pub use action::{Action, ActionError, Category, MAX_ACTION_LEN};
+pub use auditor::{
+    AlreadyInstalled, Auditor, AuditorBuilder, AuditorStats, FlushError, OverflowPolicy, RecordError, RetryPolicy,
+    ShutdownError,
+};
+pub use builder::{EventBuilder, EventPolicy};
+pub use canonical::{canonical_json, write_canonical_json, CANONICAL_ENCODING};
+pub use diff::{diff, DiffEntry};
+pub use event::{Actor, ActorKind, Changes, Event, EventContext, Integrity, IpSource, Outcome, Severity, Target};
+pub use redact::{Redactor, DEFAULT_DENIED_KEYS, REDACTED};
+pub use sanitize::{decode_lossy, sanitize_str, Limits};
+pub use scope::{
+    after, before, carry_scope, description, meta, outcome, reason, spawn, target, unrouted_events, AuditScope,
+    CompletedDraft, Draft, OutcomeSource, RequestContext,
+};
+pub use sink::{AuditSink, JsonLinesSink, MemorySink, SinkError};
+pub use timestamp::Timestamp;
+
+/// A string did not name a known value of an enum (`severity=loud`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} `{found}`; expected one of: {}", expected.join(", "))]
+pub struct ParseEnumError {
+    what: &'static str,
+    found: String,
+    expected: &'static [&'static str],
+}
+
+impl ParseEnumError {
+    /// The values that would have been accepted.
+    pub fn expected(&self) -> &'static [&'static str] {
+        self.expected
+    }
+}

@@ -1,0 +1,523 @@
+//! The request scope: who is acting, and the events being drafted.
+//!
+//! An [`AuditScope`] is a Tokio task-local. The HTTP layer opens one per
+//! request (with the actor, tenant and request context); background jobs open
+//! one with an explicit actor. Inside it, each audited operation opens a
+//! [`Draft`]; the free functions [`before`], [`after`], [`target`], [`meta`],
+//! [`outcome`], [`reason`] and [`description`] act on the innermost open
+//! draft of the current task.
+//!
+//! Drafts are task-locals too, so two audited calls running concurrently in
+//! one request (`tokio::join!`) each see their own draft. Work spawned off a
+//! request keeps the scope and draft only through [`spawn`] or
+//! [`carry_scope`]; a bare `tokio::spawn` starts outside any scope.
+//!
+//! Where the completed events go:
+//! - **request scopes** ([`AuditScope::new`]) collect them; the HTTP layer
+//!   takes them with [`AuditScope::take_completed`] after the response, sets
+//!   the outcome from the status where the code set none, and records them;
+//! - **background scopes** ([`AuditScope::background`], [`AuditScope::system`])
+//!   queue each one as it completes, to their own auditor or the global one;
+//! - **outside any scope**, a completed draft goes to the global auditor with
+//!   an anonymous actor, and if none is installed a warning is logged and
+//!   [`unrouted_events`] counts it — never a silent drop.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde::Serialize;
+use tokio::task::futures::TaskLocalFuture;
+use tokio::task::JoinHandle;
+
+use crate::action::Action;
+use crate::auditor::{Auditor, Refused};
+use crate::builder::EventBuilder;
+use crate::event::{Actor, EventContext, Outcome, Target};
+
+tokio::task_local! {
+    static CURRENT_SCOPE: AuditScope;
+    static CURRENT_DRAFT: Draft;
+}
+
+/// Who acts, for which tenant, from where: what a scope adds to every event.
+///
+/// ```
+/// use audit_core::{Actor, RequestContext};
+/// let request = RequestContext::new(Actor::user("user_alice")).with_tenant("acme");
+/// assert_eq!(request.tenant_id.as_deref(), Some("acme"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The actor every event of the scope is attributed to (unless overridden).
+    pub actor: Actor,
+    /// The tenant every event of the scope belongs to (unless overridden).
+    pub tenant_id: Option<String>,
+    /// Client IP, user agent, request id, method, route, status.
+    pub context: EventContext,
+    /// Whether any header was decoded from invalid UTF-8.
+    pub lossy_utf8: bool,
+}
+
+impl RequestContext {
+    /// A context with `actor` and nothing else.
+    pub fn new(actor: Actor) -> Self {
+        Self { actor, tenant_id: None, context: EventContext::default(), lossy_utf8: false }
+    }
+
+    /// Sets the tenant.
+    #[must_use]
+    pub fn with_tenant(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = Some(tenant_id.into());
+        self
+    }
+
+    /// Sets the request context.
+    #[must_use]
+    pub fn with_context(mut self, context: EventContext) -> Self {
+        self.context = context;
+        self
+    }
+}
+
+/// A task-local audit scope; see the [module docs](self).
+///
+/// ```
+/// use audit_core::{Action, Actor, AuditScope, Draft, RequestContext};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let scope = AuditScope::new(RequestContext::new(Actor::user("user_alice")).with_tenant("acme"));
+/// scope
+///     .run(async {
+///         let draft = Draft::open(Action::from_static("app.deleted").unwrap());
+///         draft.scoped(async { audit_core::meta("reason", "cleanup") }).await;
+///         draft.complete();
+///     })
+///     .await;
+/// let completed = scope.take_completed();
+/// assert_eq!(completed.len(), 1);
+/// let event = completed.into_iter().next().unwrap().into_builder(scope.request()).build();
+/// assert_eq!(event.actor().id, "user_alice");
+/// assert_eq!(event.metadata()["reason"], "cleanup");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AuditScope {
+    shared: Arc<ScopeShared>,
+}
+
+struct ScopeShared {
+    request: RequestContext,
+    delivery: Delivery,
+    completed: Mutex<Vec<CompletedDraft>>,
+}
+
+enum Delivery {
+    /// Keep completed drafts for the owner (the HTTP layer) to take.
+    Collect,
+    /// Queue each completed draft at once (background jobs).
+    Immediate(Option<Auditor>),
+}
+
+impl fmt::Debug for AuditScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditScope")
+            .field("request", &self.shared.request)
+            .field("collects", &matches!(self.shared.delivery, Delivery::Collect))
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Our critical sections never leave the data half-updated, so a panic
+    // elsewhere while holding the lock is no reason to lose events.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl AuditScope {
+    fn with_delivery(request: RequestContext, delivery: Delivery) -> Self {
+        Self { shared: Arc::new(ScopeShared { request, delivery, completed: Mutex::new(Vec::new()) }) }
+    }
+
+    /// A request scope: completed drafts are collected for
+    /// [`take_completed`](Self::take_completed).
+    pub fn new(request: RequestContext) -> Self {
+        Self::with_delivery(request, Delivery::Collect)
+    }
+
+    /// A background scope: each completed draft is queued at once to the
+    /// global auditor (see [`with_auditor`](Self::with_auditor)).
+    pub fn background(request: RequestContext) -> Self {
+        Self::with_delivery(request, Delivery::Immediate(None))
+    }
+
+    /// A background scope acting as `Actor::system(name)`, e.g. `"billing-cron"`.
+    pub fn system(name: impl Into<String>) -> Self {
+        Self::background(RequestContext::new(Actor::system(name)))
+    }
+
+    /// The same scope delivering to `auditor` instead of the global one.
+    /// Drafts completed in the old scope stay there.
+    #[must_use]
+    pub fn with_auditor(self, auditor: Auditor) -> Self {
+        Self::with_delivery(self.shared.request.clone(), Delivery::Immediate(Some(auditor)))
+    }
+
+    /// The scope of the current task, if any.
+    pub fn current() -> Option<Self> {
+        CURRENT_SCOPE.try_with(Clone::clone).ok()
+    }
+
+    /// The actor, tenant and context of this scope.
+    pub fn request(&self) -> &RequestContext {
+        &self.shared.request
+    }
+
+    /// Wraps `future` so it runs inside this scope. For the HTTP layer, whose
+    /// response future must be nameable; most code wants [`run`](Self::run).
+    pub fn scoped<F: Future>(&self, future: F) -> TaskLocalFuture<AuditScope, F> {
+        CURRENT_SCOPE.scope(self.clone(), future)
+    }
+
+    /// Runs `future` inside this scope. A background scope then queues, with
+    /// the auditor's overflow policy, any event that found the queue full.
+    pub async fn run<F: Future>(&self, future: F) -> F::Output {
+        let output = self.scoped(future).await;
+        if let Delivery::Immediate(auditor) = &self.shared.delivery {
+            let auditor = auditor.as_ref().or_else(|| Auditor::global());
+            for completed in self.take_completed() {
+                let builder = completed.into_builder(&self.shared.request);
+                match auditor {
+                    Some(auditor) => {
+                        if let Err(error) = auditor.record(builder).await {
+                            tracing::error!(%error, "audit event from a background scope was not recorded");
+                        }
+                    }
+                    None => unrouted(builder.action()),
+                }
+            }
+        }
+        output
+    }
+
+    /// Runs `f` inside this scope, synchronously.
+    pub fn run_sync<R>(&self, f: impl FnOnce() -> R) -> R {
+        CURRENT_SCOPE.sync_scope(self.clone(), f)
+    }
+
+    /// Takes the drafts completed so far, oldest first.
+    pub fn take_completed(&self) -> Vec<CompletedDraft> {
+        std::mem::take(&mut *lock(&self.shared.completed))
+    }
+
+    fn accept(&self, completed: CompletedDraft) {
+        let Delivery::Immediate(auditor) = &self.shared.delivery else {
+            lock(&self.shared.completed).push(completed);
+            return;
+        };
+        let Some(auditor) = auditor.as_ref().or_else(|| Auditor::global()) else {
+            return unrouted(completed.builder.action());
+        };
+        let source = completed.outcome_source;
+        match auditor.try_enqueue(completed.into_builder(&self.shared.request)) {
+            Ok(()) => {}
+            // No room: keep it; `run` queues it with the overflow policy when the job ends.
+            Err(Refused::Full(builder)) => lock(&self.shared.completed).push(CompletedDraft { builder: *builder, outcome_source: source }),
+            Err(Refused::Closed(builder)) => closed(builder.action()),
+        }
+    }
+}
+
+static UNROUTED: AtomicU64 = AtomicU64::new(0);
+
+/// How many events had nowhere to go (no scope auditor, no global auditor,
+/// or an auditor already shut down). Each was also logged as a warning.
+pub fn unrouted_events() -> u64 {
+    UNROUTED.load(Relaxed)
+}
+
+fn unrouted(action: &Action) {
+    UNROUTED.fetch_add(1, Relaxed);
+    tracing::warn!(%action, "audit event has nowhere to go: no auditor for this scope and no global auditor installed; it is NOT recorded");
+}
+
+fn closed(action: &Action) {
+    UNROUTED.fetch_add(1, Relaxed);
+    tracing::error!(%action, "audit event completed after its auditor shut down; it is NOT recorded");
+}
+
+/// Where an event's outcome came from, so the HTTP layer knows what it may override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeSource {
+    /// Nobody said: the layer derives it from the response status.
+    Unset,
+    /// From the audited function's return value (`Err` → failure); a 401/403
+    /// response still turns it into `denied`.
+    Returned,
+    /// Set in code with [`outcome`]; nothing overrides it.
+    Explicit,
+}
+
+/// A draft that was completed inside a request scope.
+#[derive(Debug)]
+pub struct CompletedDraft {
+    builder: EventBuilder,
+    outcome_source: OutcomeSource,
+}
+
+impl CompletedDraft {
+    /// Where the outcome came from.
+    pub fn outcome_source(&self) -> OutcomeSource {
+        self.outcome_source
+    }
+
+    /// The event as drafted, before the scope's actor and context are added.
+    pub fn builder(&self) -> &EventBuilder {
+        &self.builder
+    }
+
+    /// The builder with the scope's actor, tenant and context filled in where
+    /// the draft did not set its own.
+    pub fn into_builder(self, request: &RequestContext) -> EventBuilder {
+        let mut builder = self.builder;
+        builder.fill_from_scope(&request.actor, request.tenant_id.as_deref(), &request.context, request.lossy_utf8);
+        builder
+    }
+}
+
+/// One event being drafted by an audited operation.
+///
+/// `#[audited]` manages drafts for you; this is the manual form. Open one,
+/// run the operation inside [`scoped`](Self::scoped) so the free functions
+/// reach it, then [`complete`](Self::complete) it. A draft dropped without
+/// being completed (its task was cancelled or panicked) is still delivered,
+/// with outcome `failure`.
+#[derive(Clone)]
+pub struct Draft {
+    state: Arc<Mutex<DraftState>>,
+}
+
+struct DraftState {
+    builder: Option<EventBuilder>,
+    outcome_source: OutcomeSource,
+    scope: Option<AuditScope>,
+}
+
+impl fmt::Debug for Draft {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.state);
+        f.debug_struct("Draft")
+            .field("action", &state.builder.as_ref().map(EventBuilder::action))
+            .field("completed", &state.builder.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Draft {
+    /// Opens a draft of `action` in the current scope (if any).
+    pub fn open(action: Action) -> Self {
+        Self::open_in(action, AuditScope::current())
+    }
+
+    fn open_in(action: Action, scope: Option<AuditScope>) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(DraftState {
+                builder: Some(EventBuilder::without_actor(action)),
+                outcome_source: OutcomeSource::Unset,
+                scope,
+            })),
+        }
+    }
+
+    /// The innermost open draft of the current task, if any.
+    pub fn current() -> Option<Self> {
+        CURRENT_DRAFT.try_with(Clone::clone).ok()
+    }
+
+    /// Wraps `future` so the free functions inside it act on this draft.
+    pub fn scoped<F: Future>(&self, future: F) -> TaskLocalFuture<Draft, F> {
+        CURRENT_DRAFT.scope(self.clone(), future)
+    }
+
+    /// Runs `f` with this draft current, synchronously.
+    pub fn run_sync<R>(&self, f: impl FnOnce() -> R) -> R {
+        CURRENT_DRAFT.sync_scope(self.clone(), f)
+    }
+
+    /// Edits the drafted event; does nothing once the draft is completed.
+    pub fn update(&self, edit: impl FnOnce(EventBuilder) -> EventBuilder) {
+        let mut state = lock(&self.state);
+        state.builder = state.builder.take().map(edit);
+    }
+
+    /// Sets the outcome in code; nothing overrides it afterwards.
+    pub fn set_outcome(&self, outcome: Outcome) {
+        let mut state = lock(&self.state);
+        if let Some(builder) = &mut state.builder {
+            builder.outcome = outcome;
+            state.outcome_source = OutcomeSource::Explicit;
+        }
+    }
+
+    /// Completes the draft, leaving the outcome to whoever set it (or to the
+    /// HTTP layer, from the response status).
+    pub fn complete(self) {
+        self.finish(None);
+    }
+
+    /// Completes the draft with the outcome the operation returned (`Err` →
+    /// failure with `reason`), unless code already set one explicitly.
+    pub fn complete_returned(self, outcome: Outcome, reason: Option<String>) {
+        self.finish(Some((outcome, reason)));
+    }
+
+    fn finish(&self, returned: Option<(Outcome, Option<String>)>) {
+        let mut guard = lock(&self.state);
+        let state = &mut *guard;
+        if let (Some((outcome, reason)), Some(builder)) = (returned, &mut state.builder)
+            && state.outcome_source != OutcomeSource::Explicit
+        {
+            builder.outcome = outcome;
+            if reason.is_some() {
+                builder.reason = reason;
+            }
+            state.outcome_source = OutcomeSource::Returned;
+        }
+        state.deliver();
+    }
+}
+
+impl DraftState {
+    fn deliver(&mut self) {
+        let Some(builder) = self.builder.take() else { return };
+        let completed = CompletedDraft { builder, outcome_source: self.outcome_source };
+        match self.scope.take() {
+            Some(scope) => scope.accept(completed),
+            None => deliver_unscoped(completed.builder),
+        }
+    }
+}
+
+impl Drop for DraftState {
+    fn drop(&mut self) {
+        if let Some(builder) = &mut self.builder {
+            builder.outcome = Outcome::Failure;
+            builder.reason = Some("abandoned: the operation was cancelled or panicked before it completed".into());
+            self.outcome_source = OutcomeSource::Returned;
+            self.deliver();
+        }
+    }
+}
+
+fn deliver_unscoped(builder: EventBuilder) {
+    let Some(auditor) = Auditor::global() else {
+        return unrouted(builder.action());
+    };
+    match auditor.try_enqueue(builder) {
+        Ok(()) => {}
+        Err(Refused::Full(builder)) => match tokio::runtime::Handle::try_current() {
+            // Wait for room off the caller's path, under the overflow policy.
+            Ok(runtime) => {
+                let auditor = auditor.clone();
+                runtime.spawn(async move {
+                    if let Err(error) = auditor.record(*builder).await {
+                        tracing::error!(%error, "audit event recorded outside any scope was not recorded");
+                    }
+                });
+            }
+            Err(_) => closed(builder.action()),
+        },
+        Err(Refused::Closed(builder)) => closed(builder.action()),
+    }
+}
+
+static WARNED_OUTSIDE_DRAFT: AtomicBool = AtomicBool::new(false);
+
+fn with_draft(function: &'static str, edit: impl FnOnce(EventBuilder) -> EventBuilder) {
+    if CURRENT_DRAFT.try_with(|draft| draft.update(edit)).is_err() && !WARNED_OUTSIDE_DRAFT.swap(true, Relaxed) {
+        tracing::warn!(
+            function,
+            "audit_core::{function} was called outside any audited operation and does nothing \
+             (logged once per process; open a Draft or use #[audited])",
+        );
+    }
+}
+
+/// Sets the state of the target before the change, on the current draft.
+///
+/// ```
+/// # use audit_core::{Action, Draft};
+/// # let draft = Draft::open(Action::from_static("app.updated").unwrap());
+/// draft.run_sync(|| audit_core::before(&serde_json::json!({"name": "old"})));
+/// ```
+pub fn before<T: Serialize + ?Sized>(state: &T) {
+    with_draft("before", |b| b.before(state));
+}
+
+/// Sets the state of the target after the change, on the current draft.
+pub fn after<T: Serialize + ?Sized>(state: &T) {
+    with_draft("after", |b| b.after(state));
+}
+
+/// Sets the target of the current draft.
+pub fn target(target: Target) {
+    with_draft("target", |b| b.target(target));
+}
+
+/// Adds a metadata entry to the current draft.
+pub fn meta<T: Serialize + ?Sized>(key: impl Into<String>, value: &T) {
+    with_draft("meta", |b| b.metadata(key, value));
+}
+
+/// Sets the outcome of the current draft; nothing overrides it afterwards.
+pub fn outcome(outcome: Outcome) {
+    if CURRENT_DRAFT.try_with(|draft| draft.set_outcome(outcome)).is_err() {
+        with_draft("outcome", |b| b);
+    }
+}
+
+/// Sets why the current draft's operation failed or was denied.
+pub fn reason(text: impl Into<String>) {
+    with_draft("reason", |b| b.reason(text));
+}
+
+/// Sets the human sentence of the current draft.
+pub fn description(text: impl Into<String>) {
+    with_draft("description", |b| b.description(text));
+}
+
+/// Wraps `future` so it runs in the current task's audit scope and draft.
+pub fn carry_scope<F: Future>(future: F) -> impl Future<Output = F::Output> {
+    let scope = AuditScope::current();
+    let draft = Draft::current();
+    async move {
+        match (scope, draft) {
+            (Some(scope), Some(draft)) => scope.scoped(draft.scoped(future)).await,
+            (Some(scope), None) => scope.scoped(future).await,
+            (None, Some(draft)) => draft.scoped(future).await,
+            (None, None) => future.await,
+        }
+    }
+}
+
+/// `tokio::spawn` that keeps the current audit scope and draft, so events
+/// drafted by the spawned work are attributed to the same request.
+///
+/// ```
+/// # use audit_core::{Actor, AuditScope, RequestContext};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let scope = AuditScope::new(RequestContext::new(Actor::user("u1")));
+/// let seen = scope.run(async {
+///     audit_core::spawn(async { AuditScope::current().map(|s| s.request().actor.id.clone()) }).await.unwrap()
+/// }).await;
+/// assert_eq!(seen.as_deref(), Some("u1"));
+/// # }
+/// ```
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(carry_scope(future))
+}
