@@ -131,8 +131,24 @@ where
 /// Computes the changes that turn `before` into `after`.
 ///
 /// `None` stands for a resource that does not exist (before a create, after a
-/// delete). See the [module documentation](self) for the exact rules and the
-/// order of the entries.
+/// delete).
+///
+/// * Objects are compared key by key: a key only in `before` is a removed
+///   entry (`new: None`), a key only in `after` an added one (`old: None`).
+/// * Arrays are compared index by index; extra trailing elements are added or
+///   removed entries at their indices. There is no move detection, so an
+///   insertion at the front shows as a change at every index plus one added
+///   index: a deliberate trade of precision for a cheap, predictable diff.
+/// * Differing scalars, or values of different types, give one entry with
+///   both sides; equal values give none (`1` and `1.0` differ, as in
+///   `serde_json`).
+/// * A missing side next to an object counts as an empty object (one entry per
+///   top-level key); next to anything else it gives one entry at `""`.
+///   `diff(None, None)` is empty.
+/// * Paths are RFC 6901 JSON Pointers (`~` is written `~0`, `/` is `~1`).
+/// * Entries come in depth-first order, object keys ascending (by `str`
+///   ordering, whichever side they come from), array indices ascending
+///   numerically, whatever map order `serde_json` was built with.
 ///
 /// # Example
 ///
@@ -160,6 +176,7 @@ where
 /// assert!(diff(Some(&created), Some(&created)).is_empty());
 /// assert!(diff(None, None).is_empty());
 /// ```
+#[must_use]
 pub fn diff(before: Option<&Value>, after: Option<&Value>) -> Vec<DiffEntry> {
     let mut entries = Vec::new();
     // One path buffer for the whole walk: segments are pushed on the way down
@@ -470,7 +487,7 @@ mod tests {
             ),
             (
                 DiffEntry {
-                    path: "".into(),
+                    path: String::new(),
                     old: None,
                     new: None,
                 },
