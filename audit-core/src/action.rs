@@ -165,7 +165,9 @@ pub enum ActionError {
         position: usize,
     },
     /// An uppercase letter was found.
-    #[error("action `{action}` has an uppercase letter `{found}` at byte {position}; actions are lowercase (try `{suggestion}`)")]
+    #[error(
+        "action `{action}` has an uppercase letter `{found}` at byte {position}; actions are lowercase (try `{suggestion}`)"
+    )]
     Uppercase {
         /// The offending action.
         action: String,
@@ -209,22 +211,36 @@ fn validate_action(name: &str) -> Result<(), ActionError> {
         }
         if found == '.' {
             if segment_start {
-                return Err(ActionError::EmptySegment { action: shown(), position });
+                return Err(ActionError::EmptySegment {
+                    action: shown(),
+                    position,
+                });
             }
             segments += 1;
             segment_start = true;
             continue;
         }
         if !(found.is_ascii_lowercase() || found.is_ascii_digit() || found == '_') {
-            return Err(ActionError::InvalidChar { action: shown(), found, position });
+            return Err(ActionError::InvalidChar {
+                action: shown(),
+                found,
+                position,
+            });
         }
         if segment_start && !found.is_ascii_lowercase() {
-            return Err(ActionError::BadSegmentStart { action: shown(), found, position });
+            return Err(ActionError::BadSegmentStart {
+                action: shown(),
+                found,
+                position,
+            });
         }
         segment_start = false;
     }
     if segment_start {
-        return Err(ActionError::EmptySegment { action: shown(), position: name.len() });
+        return Err(ActionError::EmptySegment {
+            action: shown(),
+            position: name.len(),
+        });
     }
     if segments < 2 {
         return Err(ActionError::SingleSegment { action: shown() });
@@ -356,7 +372,14 @@ mod tests {
 
     #[test]
     fn valid_actions_are_accepted() {
-        for ok in ["app.deleted", "a.b", "member.role_changed", "audit_log.viewed", "v2.app.created", "x1.y_2"] {
+        for ok in [
+            "app.deleted",
+            "a.b",
+            "member.role_changed",
+            "audit_log.viewed",
+            "v2.app.created",
+            "x1.y_2",
+        ] {
             assert!(Action::new(ok).is_ok(), "{ok} should be valid");
         }
     }
@@ -365,13 +388,42 @@ mod tests {
     fn each_broken_rule_is_named() {
         assert_eq!(Action::new(""), Err(ActionError::Empty));
         assert!(matches!(Action::new("app"), Err(ActionError::SingleSegment { .. })));
-        assert!(matches!(Action::new("app..deleted"), Err(ActionError::EmptySegment { position: 4, .. })));
-        assert!(matches!(Action::new(".app"), Err(ActionError::EmptySegment { position: 0, .. })));
-        assert!(matches!(Action::new("app."), Err(ActionError::EmptySegment { position: 4, .. })));
-        assert!(matches!(Action::new("app.1deleted"), Err(ActionError::BadSegmentStart { found: '1', position: 4, .. })));
-        assert!(matches!(Action::new("_app.deleted"), Err(ActionError::BadSegmentStart { found: '_', .. })));
-        assert!(matches!(Action::new("app-x.deleted"), Err(ActionError::InvalidChar { found: '-', position: 3, .. })));
-        assert!(matches!(Action::new("app.délété"), Err(ActionError::InvalidChar { found: 'é', .. })));
+        assert!(matches!(
+            Action::new("app..deleted"),
+            Err(ActionError::EmptySegment { position: 4, .. })
+        ));
+        assert!(matches!(
+            Action::new(".app"),
+            Err(ActionError::EmptySegment { position: 0, .. })
+        ));
+        assert!(matches!(
+            Action::new("app."),
+            Err(ActionError::EmptySegment { position: 4, .. })
+        ));
+        assert!(matches!(
+            Action::new("app.1deleted"),
+            Err(ActionError::BadSegmentStart {
+                found: '1',
+                position: 4,
+                ..
+            })
+        ));
+        assert!(matches!(
+            Action::new("_app.deleted"),
+            Err(ActionError::BadSegmentStart { found: '_', .. })
+        ));
+        assert!(matches!(
+            Action::new("app-x.deleted"),
+            Err(ActionError::InvalidChar {
+                found: '-',
+                position: 3,
+                ..
+            })
+        ));
+        assert!(matches!(
+            Action::new("app.délété"),
+            Err(ActionError::InvalidChar { found: 'é', .. })
+        ));
         let upper = Action::new("App.Deleted").unwrap_err();
         assert!(upper.to_string().contains("try `app.deleted`"), "{upper}");
     }

@@ -7,10 +7,10 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::action::{Action, Category};
-use crate::diff::{diff, DiffEntry};
+use crate::diff::{DiffEntry, diff};
 use crate::event::{Actor, Changes, Event, EventContext, Outcome, Severity, Target};
 use crate::redact::Redactor;
-use crate::sanitize::{oversize_marker, sanitize_json, sanitize_map, sanitize_opt, sanitize_string, Limits};
+use crate::sanitize::{Limits, oversize_marker, sanitize_json, sanitize_map, sanitize_opt, sanitize_string};
 use crate::timestamp::Timestamp;
 
 /// How events are prepared: size limits and the redactor.
@@ -92,8 +92,7 @@ impl Event {
 }
 
 fn to_json<T: Serialize + ?Sized>(value: &T) -> Value {
-    serde_json::to_value(value)
-        .unwrap_or_else(|e| Value::String(format!("[UNSERIALIZABLE: {e}]")))
+    serde_json::to_value(value).unwrap_or_else(|e| Value::String(format!("[UNSERIALIZABLE: {e}]")))
 }
 
 impl EventBuilder {
@@ -273,7 +272,10 @@ impl EventBuilder {
         let redactor = if self.redact_keys.is_empty() {
             &policy.redactor
         } else {
-            extended = self.redact_keys.iter().fold(policy.redactor.clone(), |r, key| r.deny(key));
+            extended = self
+                .redact_keys
+                .iter()
+                .fold(policy.redactor.clone(), |r, key| r.deny(key));
             &extended
         };
         let mut truncated = false;
@@ -297,7 +299,10 @@ impl EventBuilder {
             let (cut, bytes) = sanitize_map(&mut metadata, limits);
             truncated |= cut;
             if bytes > limits.metadata_bytes {
-                metadata = Map::from_iter([("_truncated".to_owned(), oversize_marker("metadata", bytes, limits.metadata_bytes))]);
+                metadata = Map::from_iter([(
+                    "_truncated".to_owned(),
+                    oversize_marker("metadata", bytes, limits.metadata_bytes),
+                )]);
                 truncated = true;
             }
         }
@@ -369,7 +374,12 @@ fn sanitize_target(target: &mut Target, limits: &Limits) -> bool {
 
 /// Diffs on the raw values (so a changed secret still shows as changed),
 /// then masks and sanitises everything that is kept.
-fn prepare_changes(before: Option<Value>, after: Option<Value>, redactor: &Redactor, limits: &Limits) -> (Changes, bool) {
+fn prepare_changes(
+    before: Option<Value>,
+    after: Option<Value>,
+    redactor: &Redactor,
+    limits: &Limits,
+) -> (Changes, bool) {
     let mut truncated = false;
     let mut entries = diff(before.as_ref(), after.as_ref());
     redactor.redact_diff(&mut entries);
@@ -400,7 +410,14 @@ fn prepare_changes(before: Option<Value>, after: Option<Value>, redactor: &Redac
     };
     let before = state(before, "before");
     let after = state(after, "after");
-    (Changes { before, after, diff: kept }, truncated)
+    (
+        Changes {
+            before,
+            after,
+            diff: kept,
+        },
+        truncated,
+    )
 }
 
 fn sanitize_entry(entry: &mut DiffEntry, limits: &Limits) -> (bool, usize) {

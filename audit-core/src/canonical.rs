@@ -246,10 +246,7 @@ mod tests {
         assert_eq!(canon_str(&json!({})), "{}");
         assert_eq!(canon_str(&json!([])), "[]");
         assert_eq!(canon_str(&json!("")), r#""""#);
-        assert_eq!(
-            canon_str(&json!([{}, [], [[]], {"": {}}])),
-            r#"[{},[],[[]],{"":{}}]"#
-        );
+        assert_eq!(canon_str(&json!([{}, [], [[]], {"": {}}])), r#"[{},[],[[]],{"":{}}]"#);
     }
 
     #[test]
@@ -349,10 +346,7 @@ mod tests {
     #[test]
     fn mixed_string_keeps_runs_between_escapes() {
         let value = json!("a\"b\\c\u{1}d\u{2028}e\n\u{1f600}");
-        assert_eq!(
-            canon_str(&value),
-            "\"a\\\"b\\\\c\\u0001d\u{2028}e\\n\u{1f600}\""
-        );
+        assert_eq!(canon_str(&value), "\"a\\\"b\\\\c\\u0001d\u{2028}e\\n\u{1f600}\"");
     }
 
     #[test]
@@ -410,10 +404,7 @@ mod tests {
         assert_eq!(canon_str(&json!(0u64)), "0");
         assert_eq!(canon_str(&json!(42u64)), "42");
         assert_eq!(canon_str(&json!(-42i64)), "-42");
-        assert_eq!(
-            canon_str(&json!(9_007_199_254_740_993u64)),
-            "9007199254740992"
-        );
+        assert_eq!(canon_str(&json!(9_007_199_254_740_993u64)), "9007199254740992");
         assert_eq!(canon_str(&json!(u64::MAX)), "18446744073709552000");
         assert_eq!(canon_str(&json!(i64::MIN)), "-9223372036854776000");
         assert_eq!(canon_str(&json!(i64::MAX)), "9223372036854776000");
@@ -468,9 +459,7 @@ mod tests {
         let (exact, exact_exponent) = split_scientific(&format!("{float:.1100e}"));
         let k = digits.len();
         let tail = &exact[k..];
-        let is_tie = exact_exponent == exponent
-            && tail.starts_with('5')
-            && tail[1..].bytes().all(|b| b == b'0');
+        let is_tie = exact_exponent == exponent && tail.starts_with('5') && tail[1..].bytes().all(|b| b == b'0');
         if !is_tie {
             return (digits, exponent);
         }
@@ -517,11 +506,7 @@ mod tests {
             };
             format!("{}{rest}e{sign}{}", &digits[..1], (n - 1).abs())
         };
-        if float < 0.0 {
-            format!("-{body}")
-        } else {
-            body
-        }
+        if float < 0.0 { format!("-{body}") } else { body }
     }
 
     fn finite_f64() -> impl Strategy<Value = f64> {
@@ -556,9 +541,7 @@ mod tests {
             any::<u64>().prop_map(Value::from),
             any::<i64>().prop_map(Value::from),
             (-(1i64 << 53)..=(1i64 << 53)).prop_map(Value::from),
-            finite_f64().prop_map(|float| {
-                Value::Number(serde_json::Number::from_f64(float).expect("finite"))
-            }),
+            finite_f64().prop_map(|float| { Value::Number(serde_json::Number::from_f64(float).expect("finite")) }),
         ]
     }
 
@@ -622,11 +605,7 @@ mod tests {
     /// would change canonical bytes; the `float_roundtrip` feature fixes that.
     #[test]
     fn serde_json_reads_floats_with_correct_rounding() {
-        for text in [
-            "333333333.33333329",
-            "363690.11100000003",
-            "1.0715660391465826e-75",
-        ] {
+        for text in ["333333333.33333329", "363690.11100000003", "1.0715660391465826e-75"] {
             let parsed: f64 = serde_json::from_str(text).expect("number");
             assert_eq!(
                 parsed,

@@ -216,20 +216,11 @@ fn diff_values(old: &Value, new: &Value, path: &mut String, out: &mut Vec<DiffEn
     }
 }
 
-fn diff_objects(
-    old: &Map<String, Value>,
-    new: &Map<String, Value>,
-    path: &mut String,
-    out: &mut Vec<DiffEntry>,
-) {
+fn diff_objects(old: &Map<String, Value>, new: &Map<String, Value>, path: &mut String, out: &mut Vec<DiffEntry>) {
     // Sort the union of the keys explicitly rather than trusting the map's
     // iteration order, which depends on serde_json's `preserve_order` feature.
     let mut keys: Vec<&str> = old.keys().map(String::as_str).collect();
-    keys.extend(
-        new.keys()
-            .map(String::as_str)
-            .filter(|key| !old.contains_key(*key)),
-    );
+    keys.extend(new.keys().map(String::as_str).filter(|key| !old.contains_key(*key)));
     keys.sort_unstable();
 
     for key in keys {
@@ -415,10 +406,7 @@ mod tests {
 
     #[test]
     fn missing_side_with_non_object_gives_one_whole_document_entry() {
-        assert_eq!(
-            diff(None, Some(&json!([1, 2]))),
-            vec![added("", json!([1, 2]))]
-        );
+        assert_eq!(diff(None, Some(&json!([1, 2]))), vec![added("", json!([1, 2]))]);
         assert_eq!(diff(Some(&json!("s")), None), vec![removed("", json!("s"))]);
         assert_eq!(diff(None, Some(&Value::Null)), vec![added("", Value::Null)]);
     }
@@ -435,50 +423,33 @@ mod tests {
                 Some(&json!({"a/b": {"~c": 1}})),
                 Some(&json!({"a/b": {"~c": 2}, "~/": 3}))
             ),
-            vec![
-                changed("/a~1b/~0c", json!(1), json!(2)),
-                added("/~0~1", json!(3)),
-            ]
+            vec![changed("/a~1b/~0c", json!(1), json!(2)), added("/~0~1", json!(3)),]
         );
         // "~1" in a key must not be confused with an escaped "/".
-        assert_eq!(
-            diff(None, Some(&json!({"~1": 0}))),
-            vec![added("/~01", json!(0))]
-        );
+        assert_eq!(diff(None, Some(&json!({"~1": 0}))), vec![added("/~01", json!(0))]);
     }
 
     #[test]
     fn entries_come_in_depth_first_order_with_sorted_keys_and_numeric_indices() {
-        let before =
-            json!({"b": 1, "a": {"y": 1, "x": 1}, "list": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]});
-        let after =
-            json!({"a": {"x": 2, "y": 2}, "b": 2, "list": [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0]});
-        let paths: Vec<String> = diff(Some(&before), Some(&after))
-            .into_iter()
-            .map(|e| e.path)
-            .collect();
+        let before = json!({"b": 1, "a": {"y": 1, "x": 1}, "list": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]});
+        let after = json!({"a": {"x": 2, "y": 2}, "b": 2, "list": [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0]});
+        let paths: Vec<String> = diff(Some(&before), Some(&after)).into_iter().map(|e| e.path).collect();
         assert_eq!(paths, ["/a/x", "/a/y", "/b", "/list/2", "/list/10"]);
     }
 
     #[test]
     fn keys_added_and_removed_are_merged_into_one_sorted_order() {
-        let paths: Vec<String> = diff(
-            Some(&json!({"a": 1, "c": 1})),
-            Some(&json!({"b": 1, "d": 1})),
-        )
-        .into_iter()
-        .map(|e| e.path)
-        .collect();
+        let paths: Vec<String> = diff(Some(&json!({"a": 1, "c": 1})), Some(&json!({"b": 1, "d": 1})))
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
         assert_eq!(paths, ["/a", "/b", "/c", "/d"]);
     }
 
     #[test]
     fn json_form_omits_absent_sides_and_keeps_null() {
         let cases = [
-            (
-                changed("/x", json!(1), json!(2)),
-                r#"{"path":"/x","old":1,"new":2}"#,
-            ),
+            (changed("/x", json!(1), json!(2)), r#"{"path":"/x","old":1,"new":2}"#),
             (added("/x", Value::Null), r#"{"path":"/x","new":null}"#),
             (removed("/x", Value::Null), r#"{"path":"/x","old":null}"#),
             (
@@ -496,11 +467,7 @@ mod tests {
         ];
         for (entry, text) in cases {
             assert_eq!(serde_json::to_string(&entry).unwrap(), text);
-            assert_eq!(
-                serde_json::from_str::<DiffEntry>(text).unwrap(),
-                entry,
-                "{text}"
-            );
+            assert_eq!(serde_json::from_str::<DiffEntry>(text).unwrap(), entry, "{text}");
         }
     }
 
@@ -514,11 +481,7 @@ mod tests {
                     new: new.clone(),
                 };
                 let text = serde_json::to_string(&entry).unwrap();
-                assert_eq!(
-                    serde_json::from_str::<DiffEntry>(&text).unwrap(),
-                    entry,
-                    "{text}"
-                );
+                assert_eq!(serde_json::from_str::<DiffEntry>(&text).unwrap(), entry, "{text}");
                 // And through a `Value`, as a store that keeps JSON documents would.
                 let value = serde_json::to_value(&entry).unwrap();
                 assert_eq!(serde_json::from_value::<DiffEntry>(value).unwrap(), entry);
@@ -560,11 +523,7 @@ mod tests {
     /// removals are applied afterwards in reverse order, so removed trailing
     /// array elements go from the last one down, each at exactly `len - 1`.
     /// Every entry's `old` side must match what is being replaced.
-    fn apply(
-        before: Option<&Value>,
-        entries: &[DiffEntry],
-        after_is_object: bool,
-    ) -> Option<Value> {
+    fn apply(before: Option<&Value>, entries: &[DiffEntry], after_is_object: bool) -> Option<Value> {
         let mut doc = before.cloned();
         if doc.is_none() && after_is_object {
             doc = Some(json!({}));
@@ -588,12 +547,7 @@ mod tests {
         let root = doc.as_mut().expect("document exists");
         match (parent_mut(root, parents), &e.new) {
             (Value::Object(map), Some(new)) => {
-                assert_eq!(
-                    map.insert(last.clone(), new.clone()),
-                    e.old,
-                    "at {}",
-                    e.path
-                );
+                assert_eq!(map.insert(last.clone(), new.clone()), e.old, "at {}", e.path);
             }
             (Value::Object(map), None) => {
                 assert_eq!(map.remove(last), e.old, "at {}", e.path);
@@ -640,17 +594,14 @@ mod tests {
     /// `before` and an `after` made from it by random local edits, so that
     /// most of the two trees is shared and the differences sit deep inside.
     fn edited_pair() -> impl Strategy<Value = (Value, Value)> {
-        (
-            json_tree(),
-            prop::collection::vec(any::<u8>(), 0..32),
-            json_tree(),
-        )
-            .prop_map(|(before, choices, replacement)| {
+        (json_tree(), prop::collection::vec(any::<u8>(), 0..32), json_tree()).prop_map(
+            |(before, choices, replacement)| {
                 let mut after = before.clone();
                 let mut choices = choices.into_iter();
                 edit(&mut after, &mut choices, &replacement);
                 (before, after)
-            })
+            },
+        )
     }
 
     fn edit(node: &mut Value, choices: &mut impl Iterator<Item = u8>, replacement: &Value) {

@@ -93,7 +93,13 @@ pub struct Actor {
 impl Actor {
     /// An actor of `kind` with `id` and nothing else.
     pub fn new(kind: ActorKind, id: impl Into<String>) -> Self {
-        Self { kind, id: id.into(), name: None, email: None, roles: Vec::new() }
+        Self {
+            kind,
+            id: id.into(),
+            name: None,
+            email: None,
+            roles: Vec::new(),
+        }
     }
 
     /// A signed-in person.
@@ -168,7 +174,11 @@ pub struct Target {
 impl Target {
     /// A target of `target_type` with `id`.
     pub fn new(target_type: impl Into<String>, id: impl Into<String>) -> Self {
-        Self { target_type: target_type.into(), id: id.into(), name: None }
+        Self {
+            target_type: target_type.into(),
+            id: id.into(),
+            name: None,
+        }
     }
 
     /// Sets the display name.

@@ -21,14 +21,14 @@ pub use auditor::{
     ShutdownError,
 };
 pub use builder::{EventBuilder, EventPolicy};
-pub use canonical::{canonical_json, write_canonical_json, CANONICAL_ENCODING};
-pub use diff::{diff, DiffEntry};
+pub use canonical::{CANONICAL_ENCODING, canonical_json, write_canonical_json};
+pub use diff::{DiffEntry, diff};
 pub use event::{Actor, ActorKind, Changes, Event, EventContext, Integrity, IpSource, Outcome, Severity, Target};
-pub use redact::{Redactor, DEFAULT_DENIED_KEYS, REDACTED};
-pub use sanitize::{decode_lossy, sanitize_str, Limits};
+pub use redact::{DEFAULT_DENIED_KEYS, REDACTED, Redactor};
+pub use sanitize::{Limits, decode_lossy, sanitize_str};
 pub use scope::{
-    after, before, carry_scope, description, meta, outcome, reason, spawn, target, unrouted_events, AuditScope,
-    CompletedDraft, Draft, OutcomeSource, RequestContext,
+    AuditScope, CompletedDraft, Draft, OutcomeSource, RequestContext, after, before, carry_scope, description, meta,
+    outcome, reason, spawn, target, unrouted_events,
 };
 pub use sink::{AuditSink, JsonLinesSink, MemorySink, SinkError};
 pub use timestamp::Timestamp;

@@ -480,11 +480,11 @@ impl Redactor {
         self.denied.sort_unstable();
         let mut next_term = 0;
         for (byte, start) in self.by_first_byte.iter_mut().enumerate() {
-            while self.denied.get(next_term).is_some_and(|term| {
-                term.as_bytes()
-                    .first()
-                    .is_some_and(|&first| usize::from(first) < byte)
-            }) {
+            while self
+                .denied
+                .get(next_term)
+                .is_some_and(|term| term.as_bytes().first().is_some_and(|&first| usize::from(first) < byte))
+            {
                 next_term += 1;
             }
             // More than u32::MAX deny terms cannot be built in practice.
@@ -496,9 +496,7 @@ impl Redactor {
     fn terms_starting_with(&self, byte: u8) -> &[String] {
         let offset = |i: usize| self.by_first_byte.get(i).map_or(0, |&n| n as usize);
         let byte = usize::from(byte);
-        self.denied
-            .get(offset(byte)..offset(byte + 1))
-            .unwrap_or_default()
+        self.denied.get(offset(byte)..offset(byte + 1)).unwrap_or_default()
     }
 
     /// The matching rule, on an already normalised key.
@@ -672,10 +670,7 @@ mod tests {
 
     #[test]
     fn duplicate_terms_after_normalisation_are_stored_once() {
-        let r = Redactor::empty()
-            .deny("api_key")
-            .deny("apiKey")
-            .deny("API-KEY");
+        let r = Redactor::empty().deny("api_key").deny("apiKey").deny("API-KEY");
         assert_eq!(r.denied, ["apikey"]);
         // The default list names `api_key` and `apikey`, which are one term.
         assert_eq!(Redactor::new().denied.len(), DEFAULT_DENIED_KEYS.len() - 1);
@@ -808,10 +803,7 @@ mod tests {
 
     #[test]
     fn added_and_removed_secrets_keep_their_absent_side() {
-        let mut entries = diff(
-            Some(&json!({"token": "t1"})),
-            Some(&json!({"apiKey": "k1"})),
-        );
+        let mut entries = diff(Some(&json!({"token": "t1"})), Some(&json!({"apiKey": "k1"})));
         assert_eq!(Redactor::new().redact_diff(&mut entries), 2);
         assert_eq!(
             entries,
@@ -846,15 +838,9 @@ mod tests {
 
     #[test]
     fn added_object_in_diff_is_redacted_inside() {
-        let mut entries = diff(
-            None,
-            Some(&json!({"config": {"name": "n", "client_secret": "cs"}})),
-        );
+        let mut entries = diff(None, Some(&json!({"config": {"name": "n", "client_secret": "cs"}})));
         assert_eq!(Redactor::new().redact_diff(&mut entries), 1);
-        assert_eq!(
-            entries[0].new,
-            Some(json!({"name": "n", "client_secret": REDACTED}))
-        );
+        assert_eq!(entries[0].new, Some(json!({"name": "n", "client_secret": REDACTED})));
     }
 
     #[test]
@@ -868,10 +854,7 @@ mod tests {
 
     #[test]
     fn pointer_segments_are_decoded_before_matching() {
-        let r = Redactor::empty()
-            .deny("a/b")
-            .deny("c~d")
-            .allow("x~1password");
+        let r = Redactor::empty().deny("a/b").deny("c~d").allow("x~1password");
         let mut entries = vec![
             DiffEntry {
                 path: "/a~1b".into(),
@@ -900,10 +883,7 @@ mod tests {
 
     #[test]
     fn array_index_segments_are_not_denied() {
-        let mut entries = diff(
-            Some(&json!({"items": [1, 2]})),
-            Some(&json!({"items": [1, 3]})),
-        );
+        let mut entries = diff(Some(&json!({"items": [1, 2]})), Some(&json!({"items": [1, 3]})));
         assert_eq!(Redactor::new().redact_diff(&mut entries), 0);
         assert_eq!(entries[0].path, "/items/1");
         assert_eq!(entries[0].new, Some(json!(3)));

@@ -168,21 +168,31 @@ pub fn decode_lossy(bytes: &[u8]) -> (Cow<'_, str>, bool) {
 /// Sanitises every string and key in a JSON tree, cuts what nests too deep,
 /// and returns (was anything cut, approximate serialised size).
 pub(crate) fn sanitize_json(value: &mut Value, limits: &Limits) -> (bool, usize) {
-    let mut walk = JsonWalk { limits, truncated: false, bytes: 0 };
+    let mut walk = JsonWalk {
+        limits,
+        truncated: false,
+        bytes: 0,
+    };
     walk.value(value, 0);
     (walk.truncated, walk.bytes)
 }
 
 /// Sanitises a JSON object in place (see [`sanitize_json`]).
 pub(crate) fn sanitize_map(map: &mut Map<String, Value>, limits: &Limits) -> (bool, usize) {
-    let mut walk = JsonWalk { limits, truncated: false, bytes: 0 };
+    let mut walk = JsonWalk {
+        limits,
+        truncated: false,
+        bytes: 0,
+    };
     walk.map(map, 0);
     (walk.truncated, walk.bytes)
 }
 
 /// The marker that replaces a JSON value cut for size or depth.
 pub(crate) fn oversize_marker(what: &str, bytes: usize, limit: usize) -> Value {
-    Value::String(format!("[TRUNCATED: {what} of about {bytes} bytes exceeds the {limit}-byte limit]"))
+    Value::String(format!(
+        "[TRUNCATED: {what} of about {bytes} bytes exceeds the {limit}-byte limit]"
+    ))
 }
 
 struct JsonWalk<'a> {
@@ -217,7 +227,10 @@ impl JsonWalk<'_> {
         if depth < self.limits.json_depth {
             return false;
         }
-        *value = Value::String(format!("[TRUNCATED: nested deeper than {} levels]", self.limits.json_depth));
+        *value = Value::String(format!(
+            "[TRUNCATED: nested deeper than {} levels]",
+            self.limits.json_depth
+        ));
         self.truncated = true;
         true
     }

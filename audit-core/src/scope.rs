@@ -28,8 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
-use tokio::task::futures::TaskLocalFuture;
 use tokio::task::JoinHandle;
+use tokio::task::futures::TaskLocalFuture;
 
 use crate::action::Action;
 use crate::auditor::{Auditor, Refused};
@@ -63,7 +63,12 @@ pub struct RequestContext {
 impl RequestContext {
     /// A context with `actor` and nothing else.
     pub fn new(actor: Actor) -> Self {
-        Self { actor, tenant_id: None, context: EventContext::default(), lossy_utf8: false }
+        Self {
+            actor,
+            tenant_id: None,
+            context: EventContext::default(),
+            lossy_utf8: false,
+        }
     }
 
     /// Sets the tenant.
@@ -137,7 +142,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl AuditScope {
     fn with_delivery(request: RequestContext, delivery: Delivery) -> Self {
-        Self { shared: Arc::new(ScopeShared { request, delivery, completed: Mutex::new(Vec::new()) }) }
+        Self {
+            shared: Arc::new(ScopeShared {
+                request,
+                delivery,
+                completed: Mutex::new(Vec::new()),
+            }),
+        }
     }
 
     /// A request scope: completed drafts are collected for
@@ -223,7 +234,10 @@ impl AuditScope {
         match auditor.try_enqueue(completed.into_builder(&self.shared.request)) {
             Ok(()) => {}
             // No room: keep it; `run` queues it with the overflow policy when the job ends.
-            Err(Refused::Full(builder)) => lock(&self.shared.completed).push(CompletedDraft { builder: *builder, outcome_source: source }),
+            Err(Refused::Full(builder)) => lock(&self.shared.completed).push(CompletedDraft {
+                builder: *builder,
+                outcome_source: source,
+            }),
             Err(Refused::Closed(builder)) => closed(builder.action()),
         }
     }
@@ -281,7 +295,12 @@ impl CompletedDraft {
     /// the draft did not set its own.
     pub fn into_builder(self, request: &RequestContext) -> EventBuilder {
         let mut builder = self.builder;
-        builder.fill_from_scope(&request.actor, request.tenant_id.as_deref(), &request.context, request.lossy_utf8);
+        builder.fill_from_scope(
+            &request.actor,
+            request.tenant_id.as_deref(),
+            &request.context,
+            request.lossy_utf8,
+        );
         builder
     }
 }
@@ -391,7 +410,10 @@ impl Draft {
 impl DraftState {
     fn deliver(&mut self) {
         let Some(builder) = self.builder.take() else { return };
-        let completed = CompletedDraft { builder, outcome_source: self.outcome_source };
+        let completed = CompletedDraft {
+            builder,
+            outcome_source: self.outcome_source,
+        };
         match self.scope.take() {
             Some(scope) => scope.accept(completed),
             None => deliver_unscoped(completed.builder),

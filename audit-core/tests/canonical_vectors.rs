@@ -23,15 +23,11 @@ fn vectors_dir() -> PathBuf {
 /// The names of all vectors, sorted, from their `*.input.json` files.
 fn vector_names() -> Vec<String> {
     let dir = vectors_dir();
-    let entries = fs::read_dir(&dir)
-        .unwrap_or_else(|error| panic!("cannot read vectors folder {}: {error}", dir.display()));
+    let entries =
+        fs::read_dir(&dir).unwrap_or_else(|error| panic!("cannot read vectors folder {}: {error}", dir.display()));
     let mut names: Vec<String> = entries
         .map(|entry| entry.expect("readable folder entry").file_name())
-        .filter_map(|file| {
-            file.to_str()?
-                .strip_suffix(".input.json")
-                .map(str::to_owned)
-        })
+        .filter_map(|file| file.to_str()?.strip_suffix(".input.json").map(str::to_owned))
         .collect();
     names.sort();
     names
@@ -57,16 +53,11 @@ fn every_vector_matches_its_expected_bytes() {
     for name in &names {
         let input_path = dir.join(format!("{name}.input.json"));
         let expected_path = dir.join(format!("{name}.expected.json"));
-        let input = fs::read(&input_path)
-            .unwrap_or_else(|error| panic!("vector {name}: cannot read input: {error}"));
-        let expected = fs::read(&expected_path).unwrap_or_else(|error| {
-            panic!(
-                "vector {name}: cannot read {}: {error}",
-                expected_path.display()
-            )
-        });
-        let value: serde_json::Value = serde_json::from_slice(&input)
-            .unwrap_or_else(|error| panic!("vector {name}: input is not JSON: {error}"));
+        let input = fs::read(&input_path).unwrap_or_else(|error| panic!("vector {name}: cannot read input: {error}"));
+        let expected = fs::read(&expected_path)
+            .unwrap_or_else(|error| panic!("vector {name}: cannot read {}: {error}", expected_path.display()));
+        let value: serde_json::Value =
+            serde_json::from_slice(&input).unwrap_or_else(|error| panic!("vector {name}: input is not JSON: {error}"));
 
         let actual = audit_core::canonical_json(&value);
         if actual != expected {

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use audit_core::{
     Action, Actor, Category, Event, EventContext, Integrity, IpSource, Outcome, Severity, Target, Timestamp,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn fully_populated_event() -> Event {
     let context = EventContext {
@@ -23,7 +23,10 @@ fn fully_populated_event() -> Event {
     };
     let mut event = Event::builder(
         Action::new("member.role_changed").unwrap(),
-        Actor::user("user_alice").with_name("Alice").with_email("alice@acme.test").with_role("owner"),
+        Actor::user("user_alice")
+            .with_name("Alice")
+            .with_email("alice@acme.test")
+            .with_role("owner"),
     )
     .tenant("acme")
     .target(Target::new("member", "mem_42").with_name("bob@acme.test"))
@@ -38,7 +41,11 @@ fn fully_populated_event() -> Event {
     .occurred_at(Timestamp::from_unix_micros(1_795_000_000_123_456).unwrap())
     .build();
     event.set_recorded_at(Timestamp::from_unix_micros(1_795_000_000_200_000).unwrap());
-    event.set_integrity(Integrity { stream: "tenant:acme".into(), seq: 7, leaf_hash: "00".repeat(32) });
+    event.set_integrity(Integrity {
+        stream: "tenant:acme".into(),
+        seq: 7,
+        leaf_hash: "00".repeat(32),
+    });
     event
 }
 
@@ -59,7 +66,10 @@ fn event_json_matches_the_golden_file() {
         std::fs::write(path, &actual).unwrap();
     }
     let expected = std::fs::read_to_string(path).expect("golden file exists (UPDATE_GOLDEN=1 writes it)");
-    assert_eq!(actual, expected, "the event JSON shape changed; if intended, rerun with UPDATE_GOLDEN=1");
+    assert_eq!(
+        actual, expected,
+        "the event JSON shape changed; if intended, rerun with UPDATE_GOLDEN=1"
+    );
 }
 
 #[test]
@@ -75,7 +85,15 @@ fn golden_json_deserialises_to_the_same_event() {
 fn absent_optional_fields_are_explicit_nulls() {
     let event = Event::builder(Action::new("app.created").unwrap(), Actor::anonymous()).build();
     let value = serde_json::to_value(&event).unwrap();
-    for key in ["recorded_at", "tenant_id", "reason", "target", "description", "changes", "integrity"] {
+    for key in [
+        "recorded_at",
+        "tenant_id",
+        "reason",
+        "target",
+        "description",
+        "changes",
+        "integrity",
+    ] {
         assert_eq!(value[key], Value::Null, "{key} should be present and null");
     }
     assert_eq!(value["targets"], json!([]));

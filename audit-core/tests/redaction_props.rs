@@ -127,9 +127,7 @@ fn plant(node: &mut Value, choices: &[Index], key: &str, secret: &Value) -> Opti
         }
         Value::Array(items) => {
             let (choice, rest) = choices.split_first()?;
-            let indices: Vec<usize> = (0..items.len())
-                .filter(|&i| is_container(&items[i]))
-                .collect();
+            let indices: Vec<usize> = (0..items.len()).filter(|&i| is_container(&items[i])).collect();
             if indices.is_empty() {
                 return None;
             }
@@ -158,32 +156,20 @@ fn diff_and_redact(before: &Value, after: &Value) -> Result<Vec<DiffEntry>, Test
         "diff leaks: {}",
         json(&entries)
     );
-    prop_assert!(
-        !json(&before).contains(SECRET_PREFIX),
-        "before leaks: {before}"
-    );
-    prop_assert!(
-        !json(&after).contains(SECRET_PREFIX),
-        "after leaks: {after}"
-    );
+    prop_assert!(!json(&before).contains(SECRET_PREFIX), "before leaks: {before}");
+    prop_assert!(!json(&after).contains(SECRET_PREFIX), "after leaks: {after}");
     Ok(entries)
 }
 
 /// Entries at the planted path or below it, which must exist (the values
 /// differed) and must show only the marker.
-fn assert_change_is_visible_but_hidden(
-    entries: &[DiffEntry],
-    planted: &str,
-) -> Result<(), TestCaseError> {
+fn assert_change_is_visible_but_hidden(entries: &[DiffEntry], planted: &str) -> Result<(), TestCaseError> {
     let below = format!("{planted}/");
     let at_planted: Vec<&DiffEntry> = entries
         .iter()
         .filter(|e| e.path == planted || e.path.starts_with(&below))
         .collect();
-    prop_assert!(
-        !at_planted.is_empty(),
-        "no entry at {planted} in {entries:?}"
-    );
+    prop_assert!(!at_planted.is_empty(), "no entry at {planted} in {entries:?}");
     for e in at_planted {
         for side in e.old.iter().chain(&e.new) {
             prop_assert_eq!(side, &Value::from(REDACTED), "at {}", e.path);

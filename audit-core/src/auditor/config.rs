@@ -31,7 +31,9 @@ pub enum OverflowPolicy {
 
 impl Default for OverflowPolicy {
     fn default() -> Self {
-        Self::Block { timeout: Duration::from_secs(2) }
+        Self::Block {
+            timeout: Duration::from_secs(2),
+        }
     }
 }
 
@@ -59,7 +61,10 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { initial_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(10) }
+        Self {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
     }
 }
 

@@ -184,7 +184,10 @@ impl Auditor {
         // Warn on the first drop and then every thousandth, so a flood of
         // drops is visible without flooding the log.
         if dropped == 1 || dropped.is_multiple_of(1000) {
-            tracing::warn!(dropped_total = dropped, "audit queue full: event dropped (DropAndCount policy)");
+            tracing::warn!(
+                dropped_total = dropped,
+                "audit queue full: event dropped (DropAndCount policy)"
+            );
         }
     }
 
@@ -208,7 +211,11 @@ impl Auditor {
     /// [`FlushError`] when the auditor has shut down.
     pub async fn flush(&self) -> Result<(), FlushError> {
         let (done, flushed) = oneshot::channel();
-        self.shared.tx.send(Command::Flush(done)).await.map_err(|_| FlushError)?;
+        self.shared
+            .tx
+            .send(Command::Flush(done))
+            .await
+            .map_err(|_| FlushError)?;
         flushed.await.map_err(|_| FlushError)
     }
 
@@ -224,7 +231,12 @@ impl Auditor {
     pub async fn shutdown(&self, deadline: Duration) -> Result<AuditorStats, ShutdownError> {
         let shared = &*self.shared;
         let until = Instant::now() + deadline;
-        let Some(writer) = shared.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() else {
+        let Some(writer) = shared
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        else {
             return Err(ShutdownError::AlreadyShutDown);
         };
         if shared.lifecycle_events {
@@ -232,14 +244,20 @@ impl Auditor {
             let stopped = Event::builder(lifecycle_action("audit.stopped"), Actor::system("audit"))
                 .severity(Severity::Notice)
                 .description("Audit pipeline stopped")
-                .metadata("stats", &json!({
-                    "queued": stats.queued,
-                    "written": stats.written,
-                    "dropped": stats.dropped,
-                    "refused": stats.refused,
-                    "rejected": stats.rejected,
-                }));
-            if let Ok(()) = tokio::time::timeout_at(until, shared.tx.send(Command::Record(Box::new(stopped)))).await.unwrap_or(Ok(())) {
+                .metadata(
+                    "stats",
+                    &json!({
+                        "queued": stats.queued,
+                        "written": stats.written,
+                        "dropped": stats.dropped,
+                        "refused": stats.refused,
+                        "rejected": stats.rejected,
+                    }),
+                );
+            if let Ok(()) = tokio::time::timeout_at(until, shared.tx.send(Command::Record(Box::new(stopped))))
+                .await
+                .unwrap_or(Ok(()))
+            {
                 Counters::add(&shared.counters.queued, 1);
             }
         }
@@ -257,8 +275,15 @@ impl Auditor {
         let stats = self.stats();
         let undelivered = stats.queued.saturating_sub(stats.written + stats.rejected);
         Counters::add(&shared.counters.dropped, undelivered);
-        tracing::error!(undelivered, ?deadline, "audit shutdown deadline passed; undelivered events are lost");
-        Err(ShutdownError::DeadlineExceeded { undelivered, stats: self.stats() })
+        tracing::error!(
+            undelivered,
+            ?deadline,
+            "audit shutdown deadline passed; undelivered events are lost"
+        );
+        Err(ShutdownError::DeadlineExceeded {
+            undelivered,
+            stats: self.stats(),
+        })
     }
 
     /// A snapshot of the counters.

@@ -7,10 +7,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::stats::Counters;
+use crate::RetryPolicy;
 use crate::builder::{EventBuilder, EventPolicy};
 use crate::event::Event;
 use crate::sink::{DynSink, SinkError};
-use crate::RetryPolicy;
 
 pub(super) enum Command {
     // Boxed: a builder is ~600 bytes and the queue holds thousands.
@@ -121,14 +121,20 @@ impl Writer {
                 Counters::add(&self.counters.written, batch.len() as u64);
                 Counters::add(&self.counters.batches, 1);
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                self.counters.last_batch_micros.store(micros, std::sync::atomic::Ordering::Relaxed);
+                self.counters
+                    .last_batch_micros
+                    .store(micros, std::sync::atomic::Ordering::Relaxed);
             }
             Err(error) => {
                 // The sink refused the batch for good: find out which events it
                 // refuses by writing them one at a time.
                 for event in batch.iter() {
                     let single = std::slice::from_ref(event);
-                    let outcome = if batch.len() == 1 { Err(error.clone_message()) } else { self.write_with_retry(single).await };
+                    let outcome = if batch.len() == 1 {
+                        Err(error.clone_message())
+                    } else {
+                        self.write_with_retry(single).await
+                    };
                     match outcome {
                         Ok(()) => Counters::add(&self.counters.written, 1),
                         Err(error) => {

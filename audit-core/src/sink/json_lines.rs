@@ -45,7 +45,9 @@ impl<W> fmt::Debug for JsonLinesSink<W> {
 impl<W: AsyncWrite + Unpin + Send + 'static> JsonLinesSink<W> {
     /// Writes to `writer`.
     pub fn new(writer: W) -> Self {
-        Self { writer: Mutex::new(writer) }
+        Self {
+            writer: Mutex::new(writer),
+        }
     }
 
     /// Gives the writer back.

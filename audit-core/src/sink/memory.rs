@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
 use super::{AuditSink, SinkError};
@@ -43,7 +43,11 @@ struct Shared {
 
 impl Default for Shared {
     fn default() -> Self {
-        Self { state: Mutex::default(), written: Notify::new(), paused: watch::Sender::new(false) }
+        Self {
+            state: Mutex::default(),
+            written: Notify::new(),
+            paused: watch::Sender::new(false),
+        }
     }
 }
 
@@ -74,7 +78,10 @@ impl MemorySink {
 
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave `State` inconsistent.
-        self.shared.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Every event written so far, in write order.
@@ -84,7 +91,11 @@ impl MemorySink {
 
     /// The actions written so far, in write order.
     pub fn actions(&self) -> Vec<String> {
-        self.state().events.iter().map(|e| e.action().as_str().to_owned()).collect()
+        self.state()
+            .events
+            .iter()
+            .map(|e| e.action().as_str().to_owned())
+            .collect()
     }
 
     /// How many events are stored.

@@ -92,12 +92,20 @@ impl SinkError {
     }
 
     fn new(error: Box<dyn StdError + Send + Sync>, retryable: bool) -> Self {
-        Self { message: error.to_string(), retryable, source: Some(error) }
+        Self {
+            message: error.to_string(),
+            retryable,
+            source: Some(error),
+        }
     }
 
     /// A copy with the same message (the source is not cloneable).
     pub(crate) fn clone_message(&self) -> Self {
-        Self { message: self.message.clone(), retryable: self.retryable, source: None }
+        Self {
+            message: self.message.clone(),
+            retryable: self.retryable,
+            source: None,
+        }
     }
 
     /// Whether the auditor should retry.
