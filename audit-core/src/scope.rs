@@ -86,7 +86,7 @@ impl RequestContext {
     }
 }
 
-/// A task-local audit scope; see the [module docs](self).
+/// A task-local audit scope; see [Scopes and drafts](crate#scopes-and-drafts).
 ///
 /// ```
 /// use audit_core::{Action, Actor, AuditScope, Draft, RequestContext};
@@ -168,8 +168,9 @@ impl AuditScope {
         Self::background(RequestContext::new(Actor::system(name)))
     }
 
-    /// The same scope delivering to `auditor` instead of the global one.
-    /// Drafts completed in the old scope stay there.
+    /// The same actor, tenant and context, as a scope that queues each
+    /// completed draft at once to `auditor` (instead of collecting them, or
+    /// using the global auditor). Drafts completed in the old scope stay there.
     #[must_use]
     pub fn with_auditor(self, auditor: Auditor) -> Self {
         Self::with_delivery(self.shared.request.clone(), Delivery::Immediate(Some(auditor)))
@@ -315,6 +316,7 @@ impl CompletedDraft {
 #[derive(Clone)]
 pub struct Draft {
     state: Arc<Mutex<DraftState>>,
+    event_id: uuid::Uuid,
 }
 
 struct DraftState {
@@ -340,9 +342,11 @@ impl Draft {
     }
 
     fn open_in(action: Action, scope: Option<AuditScope>) -> Self {
+        let builder = EventBuilder::without_actor(action);
         Self {
+            event_id: builder.id(),
             state: Arc::new(Mutex::new(DraftState {
-                builder: Some(EventBuilder::without_actor(action)),
+                builder: Some(builder),
                 outcome_source: OutcomeSource::Unset,
                 scope,
             })),
@@ -362,6 +366,12 @@ impl Draft {
     /// Runs `f` with this draft current, synchronously.
     pub fn run_sync<R>(&self, f: impl FnOnce() -> R) -> R {
         CURRENT_DRAFT.sync_scope(self.clone(), f)
+    }
+
+    /// The id the event will have (fixed when the draft opened), so code can
+    /// correlate it, e.g. in a response header.
+    pub fn event_id(&self) -> uuid::Uuid {
+        self.event_id
     }
 
     /// Edits the drafted event; does nothing once the draft is completed.
