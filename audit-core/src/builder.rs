@@ -11,6 +11,7 @@ use crate::diff::{DiffEntry, diff};
 use crate::event::{Actor, Changes, Event, EventContext, Outcome, Severity, Target};
 use crate::redact::Redactor;
 use crate::sanitize::{Limits, oversize_marker, sanitize_json, sanitize_map, sanitize_opt, sanitize_string};
+use crate::state::{AuditState, to_json};
 use crate::timestamp::Timestamp;
 
 /// How events are prepared: size limits and the redactor.
@@ -89,10 +90,6 @@ impl Event {
         builder.actor = Some(actor);
         builder
     }
-}
-
-fn to_json<T: Serialize + ?Sized>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or_else(|e| Value::String(format!("[UNSERIALIZABLE: {e}]")))
 }
 
 impl EventBuilder {
@@ -210,15 +207,24 @@ impl EventBuilder {
         self
     }
 
-    /// Sets the state before the change (anything `Serialize`).
-    pub fn before<T: Serialize + ?Sized>(mut self, state: &T) -> Self {
-        self.before = Some(to_json(state));
-        self
+    /// Sets the state before the change. A resource type
+    /// (`#[derive(Auditable)]`) also becomes the target unless one is set;
+    /// wrap other `Serialize` values in [`Snapshot`](crate::Snapshot).
+    pub fn before<T: AuditState + ?Sized>(mut self, state: &T) -> Self {
+        self.before = Some(state.audit_state());
+        self.target_from(state)
     }
 
-    /// Sets the state after the change (anything `Serialize`).
-    pub fn after<T: Serialize + ?Sized>(mut self, state: &T) -> Self {
-        self.after = Some(to_json(state));
+    /// Sets the state after the change; see [`before`](Self::before).
+    pub fn after<T: AuditState + ?Sized>(mut self, state: &T) -> Self {
+        self.after = Some(state.audit_state());
+        self.target_from(state)
+    }
+
+    fn target_from<T: AuditState + ?Sized>(mut self, state: &T) -> Self {
+        if self.target.is_none() {
+            self.target = state.audit_target();
+        }
         self
     }
 

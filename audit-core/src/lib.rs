@@ -13,6 +13,7 @@ mod redact;
 mod sanitize;
 mod scope;
 mod sink;
+mod state;
 mod timestamp;
 
 pub use action::{Action, ActionError, Category, MAX_ACTION_LEN};
@@ -31,6 +32,7 @@ pub use scope::{
     outcome, reason, spawn, target, unrouted_events,
 };
 pub use sink::{AuditSink, JsonLinesSink, MemorySink, SinkError};
+pub use state::{AuditState, Snapshot};
 pub use timestamp::Timestamp;
 
 /// A string did not name a known value of an enum (`severity=loud`).

@@ -35,6 +35,7 @@ use crate::action::Action;
 use crate::auditor::{Auditor, Refused};
 use crate::builder::EventBuilder;
 use crate::event::{Actor, EventContext, Outcome, Target};
+use crate::state::AuditState;
 
 tokio::task_local! {
     static CURRENT_SCOPE: AuditScope;
@@ -476,19 +477,21 @@ fn with_draft(function: &'static str, edit: impl FnOnce(EventBuilder) -> EventBu
     }
 }
 
-/// Sets the state of the target before the change, on the current draft.
+/// Sets the state before the change on the current draft; a resource
+/// (`#[derive(Auditable)]`) also becomes the target unless one is set. Wrap
+/// other `Serialize` values in [`Snapshot`](crate::Snapshot).
 ///
 /// ```
 /// # use audit_core::{Action, Draft};
 /// # let draft = Draft::open(Action::from_static("app.updated").unwrap());
 /// draft.run_sync(|| audit_core::before(&serde_json::json!({"name": "old"})));
 /// ```
-pub fn before<T: Serialize + ?Sized>(state: &T) {
+pub fn before<T: AuditState + ?Sized>(state: &T) {
     with_draft("before", |b| b.before(state));
 }
 
-/// Sets the state of the target after the change, on the current draft.
-pub fn after<T: Serialize + ?Sized>(state: &T) {
+/// Sets the state after the change on the current draft; see [`before`].
+pub fn after<T: AuditState + ?Sized>(state: &T) {
     with_draft("after", |b| b.after(state));
 }
 

@@ -275,3 +275,52 @@ fn sync_code_can_use_scopes_and_drafts() {
     let events = built(&scope);
     assert_eq!(events[0].changes().unwrap().after, Some(json!({"theme": "dark"})));
 }
+
+/// What `#[derive(Auditable)]` will generate, written by hand.
+struct ApiKey {
+    id: &'static str,
+    secret: &'static str,
+}
+
+impl audit_core::AuditState for ApiKey {
+    fn audit_state(&self) -> serde_json::Value {
+        let _ = self.secret; // a marked field: never part of the state
+        json!({"id": self.id, "secret": audit_core::REDACTED})
+    }
+    fn audit_target(&self) -> Option<Target> {
+        Some(Target::new("api_key", self.id))
+    }
+}
+
+#[test]
+fn a_resource_state_names_its_target_unless_the_code_already_did() {
+    let scope = AuditScope::new(RequestContext::new(Actor::user("u1")));
+    scope.run_sync(|| {
+        let first = Draft::open(action("api_key.rotated"));
+        first.run_sync(|| {
+            audit_core::before(&ApiKey {
+                id: "key_1",
+                secret: "sk_live_1",
+            })
+        });
+        first.complete();
+        let second = Draft::open(action("api_key.rotated"));
+        second.run_sync(|| {
+            audit_core::target(Target::new("project", "prj_9"));
+            audit_core::after(&ApiKey {
+                id: "key_2",
+                secret: "sk_live_2",
+            });
+        });
+        second.complete();
+        let plain = Draft::open(action("plan.changed"));
+        plain.run_sync(|| audit_core::after(&audit_core::Snapshot(&vec![("seats", 5)])));
+        plain.complete();
+    });
+    let events = built(&scope);
+    assert_eq!(events[0].target().unwrap().id, "key_1");
+    assert_eq!(events[1].target().unwrap().id, "prj_9", "an explicit target wins");
+    assert!(events[2].target().is_none());
+    assert_eq!(events[2].changes().unwrap().after, Some(json!([["seats", 5]])));
+    assert!(!serde_json::to_string(&events).unwrap().contains("sk_live"));
+}

@@ -153,8 +153,17 @@ impl Auditor {
         let shared = &*self.shared;
         match shared.overflow {
             OverflowPolicy::Block { timeout } => {
+                // Fast path: room in the queue, no timer to arm.
+                let command = match shared.tx.try_send(Command::Record(Box::new(event))) {
+                    Ok(()) => {
+                        Counters::add(&shared.counters.queued, 1);
+                        return Ok(());
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return Err(RecordError::Closed),
+                    Err(mpsc::error::TrySendError::Full(command)) => command,
+                };
                 let started = Instant::now();
-                match shared.tx.send_timeout(Command::Record(Box::new(event)), timeout).await {
+                match shared.tx.send_timeout(command, timeout).await {
                     Ok(()) => {
                         Counters::add(&shared.counters.queued, 1);
                         Ok(())
