@@ -19,7 +19,7 @@ mod timestamp;
 pub use action::{Action, ActionError, Category, MAX_ACTION_LEN};
 pub use auditor::{
     AlreadyInstalled, Auditor, AuditorBuilder, AuditorStats, FlushError, OverflowPolicy, RecordError, RetryPolicy,
-    ShutdownError,
+    ShutdownError, TryRecordError,
 };
 pub use builder::{EventBuilder, EventPolicy};
 pub use canonical::{CANONICAL_ENCODING, canonical_json, write_canonical_json};
@@ -28,8 +28,8 @@ pub use event::{Actor, ActorKind, Changes, Event, EventContext, Integrity, IpSou
 pub use redact::{DEFAULT_DENIED_KEYS, REDACTED, Redactor};
 pub use sanitize::{Limits, decode_lossy, sanitize_str};
 pub use scope::{
-    AuditScope, CompletedDraft, Draft, OutcomeSource, RequestContext, after, before, carry_scope, description, meta,
-    outcome, reason, spawn, target, unrouted_events,
+    AuditScope, CompletedDraft, Draft, OutcomeSource, RequestContext, after, before, carry_scope, description,
+    identify, meta, outcome, reason, spawn, target, unrouted_events,
 };
 pub use sink::{AuditSink, JsonLinesSink, MemorySink, SinkError};
 pub use state::{AuditState, Snapshot};

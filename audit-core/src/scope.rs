@@ -115,6 +115,8 @@ pub struct AuditScope {
 
 struct ScopeShared {
     request: RequestContext,
+    /// Set by [`AuditScope::identify`] once authentication has run.
+    identified: Mutex<Option<(Actor, Option<String>)>>,
     delivery: Delivery,
     completed: Mutex<Vec<CompletedDraft>>,
 }
@@ -146,6 +148,7 @@ impl AuditScope {
         Self {
             shared: Arc::new(ScopeShared {
                 request,
+                identified: Mutex::new(None),
                 delivery,
                 completed: Mutex::new(Vec::new()),
             }),
@@ -174,7 +177,9 @@ impl AuditScope {
     /// using the global auditor). Drafts completed in the old scope stay there.
     #[must_use]
     pub fn with_auditor(self, auditor: Auditor) -> Self {
-        Self::with_delivery(self.shared.request.clone(), Delivery::Immediate(Some(auditor)))
+        let scope = Self::with_delivery(self.shared.request.clone(), Delivery::Immediate(Some(auditor)));
+        *lock(&scope.shared.identified) = lock(&self.shared.identified).clone();
+        scope
     }
 
     /// The scope of the current task, if any.
@@ -182,9 +187,38 @@ impl AuditScope {
         CURRENT_SCOPE.try_with(Clone::clone).ok()
     }
 
-    /// The actor, tenant and context of this scope.
+    /// The actor, tenant and context this scope was opened with.
     pub fn request(&self) -> &RequestContext {
         &self.shared.request
+    }
+
+    /// Names who is acting once authentication has run, for every event of
+    /// the scope, including drafts completed before the call. For
+    /// authentication that runs *inside* the audit layer (so that its 401s
+    /// are audited too): the layer opened the scope as anonymous.
+    ///
+    /// ```
+    /// use audit_core::{Actor, AuditScope, RequestContext};
+    /// let scope = AuditScope::new(RequestContext::new(Actor::anonymous()));
+    /// scope.identify(Actor::user("user_alice"), Some("acme".into()));
+    /// let effective = scope.effective_request();
+    /// assert_eq!(effective.actor.id, "user_alice");
+    /// assert_eq!(effective.tenant_id.as_deref(), Some("acme"));
+    /// ```
+    pub fn identify(&self, actor: Actor, tenant_id: Option<String>) {
+        *lock(&self.shared.identified) = Some((actor, tenant_id));
+    }
+
+    /// The request context with the identity from [`identify`](Self::identify) applied.
+    pub fn effective_request(&self) -> RequestContext {
+        let mut request = self.shared.request.clone();
+        if let Some((actor, tenant_id)) = lock(&self.shared.identified).clone() {
+            request.actor = actor;
+            if tenant_id.is_some() {
+                request.tenant_id = tenant_id;
+            }
+        }
+        request
     }
 
     /// Wraps `future` so it runs inside this scope. For the HTTP layer, whose
@@ -199,8 +233,9 @@ impl AuditScope {
         let output = self.scoped(future).await;
         if let Delivery::Immediate(auditor) = &self.shared.delivery {
             let auditor = auditor.as_ref().or_else(|| Auditor::global());
+            let request = self.effective_request();
             for completed in self.take_completed() {
-                let builder = completed.into_builder(&self.shared.request);
+                let builder = completed.into_builder(&request);
                 match auditor {
                     Some(auditor) => {
                         if let Err(error) = auditor.record(builder).await {
@@ -233,7 +268,7 @@ impl AuditScope {
             return unrouted(completed.builder.action());
         };
         let source = completed.outcome_source;
-        match auditor.try_enqueue(completed.into_builder(&self.shared.request)) {
+        match auditor.try_enqueue(completed.into_builder(&self.effective_request())) {
             Ok(()) => {}
             // No room: keep it; `run` queues it with the overflow policy when the job ends.
             Err(Refused::Full(builder)) => lock(&self.shared.completed).push(CompletedDraft {
@@ -520,6 +555,12 @@ pub fn reason(text: impl Into<String>) {
 /// Sets the human sentence of the current draft.
 pub fn description(text: impl Into<String>) {
     with_draft("description", |b| b.description(text));
+}
+
+/// Names who is acting in the current scope; see [`AuditScope::identify`].
+/// Returns false (and does nothing) outside any scope.
+pub fn identify(actor: Actor, tenant_id: Option<String>) -> bool {
+    CURRENT_SCOPE.try_with(|scope| scope.identify(actor, tenant_id)).is_ok()
 }
 
 /// Wraps `future` so it runs in the current task's audit scope and draft.

@@ -200,6 +200,20 @@ impl Auditor {
         }
     }
 
+    /// Queues `event` only if there is room now, without waiting and
+    /// without applying the overflow policy; hands the event back otherwise,
+    /// so the caller can fall back to [`record`](Self::record). The HTTP
+    /// layer's fast path.
+    ///
+    /// # Errors
+    /// [`TryRecordError`] with the event, when the queue is full or closed.
+    pub fn try_record(&self, event: EventBuilder) -> Result<(), TryRecordError> {
+        self.try_enqueue(event).map_err(|refused| match refused {
+            Refused::Full(event) => TryRecordError::Full(event),
+            Refused::Closed(event) => TryRecordError::Closed(event),
+        })
+    }
+
     /// Queues without waiting; hands the event back when there is no room.
     pub(crate) fn try_enqueue(&self, event: EventBuilder) -> Result<(), Refused> {
         match self.shared.tx.try_send(Command::Record(Box::new(event))) {
@@ -314,6 +328,24 @@ impl Auditor {
     /// The process-wide default auditor, if one was installed.
     pub fn global() -> Option<&'static Auditor> {
         GLOBAL.get()
+    }
+}
+
+/// Why [`Auditor::try_record`] handed the event back.
+#[derive(Debug)]
+pub enum TryRecordError {
+    /// No room in the queue right now.
+    Full(Box<EventBuilder>),
+    /// The auditor has shut down.
+    Closed(Box<EventBuilder>),
+}
+
+impl TryRecordError {
+    /// The event that was not queued.
+    pub fn into_event(self) -> EventBuilder {
+        match self {
+            Self::Full(event) | Self::Closed(event) => *event,
+        }
     }
 }
 
