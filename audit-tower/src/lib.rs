@@ -1,6 +1,20 @@
-//! Tower and axum middleware for `audit-core`.
-//!
-//! This crate will hold `AuditLayer`, which captures the actor, tenant,
-//! client IP (with trusted proxies), user agent and request id of every
-//! request and runs the handler inside an [`audit_core::AuditScope`].
-//! It is not written yet; see the project README for the roadmap.
+#![doc = include_str!("../README.md")]
+
+mod actor;
+mod capture;
+mod client_ip;
+mod extract;
+mod finalize;
+mod future;
+mod layer;
+mod request_id;
+mod service;
+mod tenant;
+
+pub use actor::{ActorFromExtension, ApiKeyActor, ExtractActor, FirstActor, Principal};
+pub use client_ip::{ResolvedIp, TrustedProxies, resolve_client_ip};
+pub use extract::{AuditContext, MissingAuditContext, MockAuditContext};
+pub use future::ResponseFuture;
+pub use layer::{AuditLayer, Delivery};
+pub use service::AuditService;
+pub use tenant::{ClaimTenant, TenantFromHeader, TenantFromPathSegment, TenantFromPrincipal, TenantFromSubdomain};

@@ -1,0 +1,116 @@
+//! What the layer reads from a request before the handler runs.
+
+use std::net::SocketAddr;
+
+use audit_core::{Action, Actor, Event, EventBuilder, EventContext, Outcome, RequestContext, Severity, decode_lossy};
+use axum::extract::MatchedPath;
+use axum::extract::connect_info::{ConnectInfo, MockConnectInfo};
+use http::HeaderValue;
+use http::header::USER_AGENT;
+use http::request::Parts;
+
+use crate::actor::ExtractActor;
+use crate::client_ip::resolve_client_ip;
+use crate::layer::Config;
+use crate::request_id;
+use crate::tenant::ClaimTenant;
+
+/// The audit view of one request.
+pub(crate) struct Capture {
+    pub(crate) request: RequestContext,
+    pub(crate) request_id: HeaderValue,
+    /// Events known before the handler runs (a tenant mismatch).
+    pub(crate) early_events: Vec<EventBuilder>,
+}
+
+pub(crate) fn capture<A: ExtractActor, T: ClaimTenant>(
+    parts: &mut Parts,
+    config: &Config,
+    actor: &A,
+    tenant: &T,
+) -> Capture {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<MockConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip())
+        });
+    let resolved = peer.map(|peer| resolve_client_ip(peer, &parts.headers, &config.trusted_proxies));
+
+    let (user_agent, lossy_utf8) = match parts.headers.get(USER_AGENT) {
+        Some(value) => {
+            let (text, lossy) = decode_lossy(value.as_bytes());
+            (Some(text.into_owned()), lossy)
+        }
+        None => (None, false),
+    };
+
+    let request_id = match parts.headers.get(&config.request_id_header) {
+        Some(value) if request_id::is_well_formed(value) => value.clone(),
+        _ => {
+            let generated = request_id::generate();
+            // Downstream code and logs see the same id as the audit trail.
+            parts
+                .headers
+                .insert(config.request_id_header.clone(), generated.clone());
+            generated
+        }
+    };
+
+    let context = EventContext {
+        client_ip: resolved.map(|r| r.client_ip),
+        peer_ip: resolved.map(|r| r.peer_ip),
+        ip_source: resolved.map(|r| r.source),
+        user_agent,
+        request_id: request_id.to_str().ok().map(str::to_owned),
+        method: Some(parts.method.as_str().to_owned()),
+        route: parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|path| path.as_str().to_owned()),
+        status: None,
+    };
+
+    let principal = actor.extract_actor(parts);
+    let claimed = tenant.claim_tenant(parts);
+    let mut early_events = Vec::new();
+    let (actor, tenant_id) = match principal {
+        Some(principal) => {
+            if let (Some(own), Some(claimed)) = (&principal.tenant_id, &claimed)
+                && own != claimed
+            {
+                early_events.push(tenant_mismatch(&principal.actor, own, claimed, tenant));
+            }
+            let tenant_id = principal.tenant_id.or(claimed);
+            (principal.actor, tenant_id)
+        }
+        None => (Actor::anonymous(), claimed),
+    };
+
+    let mut request = RequestContext::new(actor).with_context(context);
+    request.tenant_id = tenant_id;
+    request.lossy_utf8 = lossy_utf8;
+    Capture {
+        request,
+        request_id,
+        early_events,
+    }
+}
+
+fn tenant_mismatch<T: ClaimTenant>(actor: &Actor, own: &str, claimed: &str, tenant: &T) -> EventBuilder {
+    let action = Action::from_static("tenant.mismatch").unwrap_or_else(|e| unreachable!("{e}"));
+    Event::builder(action, actor.clone())
+        .tenant(own)
+        .severity(Severity::Warning)
+        .outcome(Outcome::Denied)
+        .reason(format!(
+            "the request claimed tenant `{claimed}` but the actor belongs to `{own}`; the claim was ignored"
+        ))
+        .metadata("claimed_tenant", claimed)
+        .metadata("actor_tenant", own)
+        .metadata("claim_source", &tenant.describe())
+}

@@ -1,0 +1,117 @@
+//! axum extractors for the audit context.
+
+use std::net::IpAddr;
+
+use audit_core::{Actor, AuditScope, RequestContext};
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use http::request::Parts;
+
+use crate::actor::Principal;
+
+/// The audit context of the current request, for handlers.
+///
+/// Read who is acting and from where, or name the actor once your own
+/// authentication has run ([`identify`](Self::identify)).
+///
+/// ```
+/// use audit_tower::AuditContext;
+///
+/// async fn whoami(audit: AuditContext) -> String {
+///     format!("{} from {:?}", audit.actor().id, audit.client_ip())
+/// }
+/// # let _ = axum::Router::<()>::new().route("/", axum::routing::get(whoami));
+/// ```
+///
+/// In handler tests without the layer, insert a [`MockAuditContext`]
+/// extension instead (as axum's `MockConnectInfo` does for `ConnectInfo`).
+#[derive(Debug, Clone)]
+pub struct AuditContext {
+    scope: AuditScope,
+}
+
+impl AuditContext {
+    pub(crate) fn new(scope: AuditScope) -> Self {
+        Self { scope }
+    }
+
+    /// The request context with any identity applied since the request began.
+    pub fn request(&self) -> RequestContext {
+        self.scope.effective_request()
+    }
+
+    /// Who is acting (`anonymous` until someone authenticates).
+    pub fn actor(&self) -> Actor {
+        self.request().actor
+    }
+
+    /// The tenant of the request's events.
+    pub fn tenant_id(&self) -> Option<String> {
+        self.request().tenant_id
+    }
+
+    /// The resolved client address.
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.scope.request().context.client_ip
+    }
+
+    /// The request id (also echoed on the response).
+    pub fn request_id(&self) -> Option<String> {
+        self.scope.request().context.request_id.clone()
+    }
+
+    /// Names who is acting, for every event of this request.
+    pub fn identify(&self, principal: Principal) {
+        self.scope.identify(principal.actor, principal.tenant_id);
+    }
+
+    /// The request's audit scope.
+    pub fn scope(&self) -> &AuditScope {
+        &self.scope
+    }
+}
+
+/// Stands in for the layer's context in handler tests.
+///
+/// ```
+/// use audit_core::{Actor, RequestContext};
+/// use audit_tower::{AuditContext, MockAuditContext};
+/// use axum::{Extension, Router, routing::get};
+///
+/// async fn handler(audit: AuditContext) -> String { audit.actor().id }
+/// let app: Router = Router::new()
+///     .route("/", get(handler))
+///     .layer(Extension(MockAuditContext(RequestContext::new(Actor::user("test-user")))));
+/// # let _ = app;
+/// ```
+#[derive(Debug, Clone)]
+pub struct MockAuditContext(pub RequestContext);
+
+/// [`AuditContext`] was asked for, but neither the layer nor a mock provided one.
+#[derive(Debug, Clone, Copy)]
+pub struct MissingAuditContext;
+
+impl IntoResponse for MissingAuditContext {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "AuditContext needs AuditLayer on this route (or a MockAuditContext extension in tests)",
+        )
+            .into_response()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuditContext {
+    type Rejection = MissingAuditContext;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(context) = parts.extensions.get::<AuditContext>() {
+            return Ok(context.clone());
+        }
+        match parts.extensions.get::<MockAuditContext>() {
+            Some(MockAuditContext(request)) => Ok(Self::new(AuditScope::new(request.clone()))),
+            None => Err(MissingAuditContext),
+        }
+    }
+}

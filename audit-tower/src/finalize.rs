@@ -1,0 +1,259 @@
+//! What the layer does after the response: outcomes, automatic events, delivery.
+
+use std::sync::Arc;
+
+use audit_core::{
+    Action, AuditScope, Category, CompletedDraft, Event, EventBuilder, Outcome, OutcomeSource, RecordError,
+    RequestContext, Severity, TryRecordError,
+};
+use http::{HeaderValue, Method, StatusCode};
+
+use crate::layer::{Config, Delivery};
+
+/// Everything needed to finish a request's audit work.
+pub(crate) struct Finalizer {
+    pub(crate) scope: AuditScope,
+    pub(crate) config: Arc<Config>,
+    pub(crate) request_id: HeaderValue,
+    pub(crate) method: Method,
+    pub(crate) early_events: Vec<EventBuilder>,
+}
+
+/// How the request ended, as far as the audit trail is concerned.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ending {
+    Responded(StatusCode),
+    /// The inner service returned an error instead of a response.
+    ServiceError,
+    Panicked,
+    /// The response future was dropped before it finished (client gone).
+    Cancelled,
+}
+
+impl Ending {
+    fn status(self) -> Option<StatusCode> {
+        match self {
+            Self::Responded(status) => Some(status),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome a status implies where nobody set one.
+fn outcome_of_status(status: StatusCode) -> (Outcome, Option<String>) {
+    let reason = || Some(format!("HTTP {status}"));
+    match status.as_u16() {
+        401 | 403 => (Outcome::Denied, reason()),
+        100..=399 => (Outcome::Success, None),
+        _ => (Outcome::Failure, reason()),
+    }
+}
+
+fn outcome_for(source: OutcomeSource, ending: Ending) -> Option<(Outcome, Option<String>)> {
+    match (source, ending) {
+        (OutcomeSource::Explicit, _) => None,
+        (_, Ending::ServiceError) => Some((Outcome::Failure, Some("the service failed before responding".into()))),
+        (_, Ending::Panicked) => Some((Outcome::Failure, Some("panicked".into()))),
+        (_, Ending::Cancelled) => Some((
+            Outcome::Failure,
+            Some("cancelled: the client went away before the response".into()),
+        )),
+        (OutcomeSource::Returned, Ending::Responded(status)) => {
+            matches!(status.as_u16(), 401 | 403).then(|| outcome_of_status(status))
+        }
+        (OutcomeSource::Unset, Ending::Responded(status)) => Some(outcome_of_status(status)),
+    }
+}
+
+fn apply(builder: EventBuilder, outcome: Option<(Outcome, Option<String>)>) -> EventBuilder {
+    match outcome {
+        Some((outcome, Some(reason))) => builder.outcome(outcome).reason(reason),
+        Some((outcome, None)) => builder.outcome(outcome),
+        None => builder,
+    }
+}
+
+fn automatic(action: &'static str, request: &RequestContext) -> EventBuilder {
+    let action = Action::from_static(action).unwrap_or_else(|e| unreachable!("{e}"));
+    let mut builder = Event::builder(action, request.actor.clone()).context(request.context.clone());
+    if let Some(tenant) = &request.tenant_id {
+        builder = builder.tenant(tenant.clone());
+    }
+    if request.lossy_utf8 {
+        builder = builder.mark_lossy_utf8();
+    }
+    builder
+}
+
+fn mutation(method: &Method) -> Option<(&'static str, Category)> {
+    Some(match *method {
+        Method::POST => ("http.post", Category::Create),
+        Method::PUT => ("http.put", Category::Update),
+        Method::PATCH => ("http.patch", Category::Update),
+        Method::DELETE => ("http.delete", Category::Delete),
+        _ => return None,
+    })
+}
+
+impl Finalizer {
+    /// The request's events, each with its outcome and the request context.
+    pub(crate) fn events(&mut self, ending: Ending) -> Vec<EventBuilder> {
+        let mut request = self.scope.effective_request();
+        request.context.status = ending.status().map(|s| s.as_u16());
+        let completed: Vec<CompletedDraft> = self.scope.take_completed();
+        let handlers_recorded = !completed.is_empty();
+
+        let mut events = std::mem::take(&mut self.early_events);
+        for draft in completed {
+            let source = draft.outcome_source();
+            let mut builder = draft.into_builder(&request);
+            builder.context_mut().status = request.context.status;
+            events.push(apply(builder, outcome_for(source, ending)));
+        }
+        let config = &self.config;
+        if let Ending::Responded(status) = ending {
+            if config.record_denied && matches!(status.as_u16(), 401 | 403) {
+                let builder = automatic("auth.denied", &request).severity(Severity::Notice);
+                events.push(apply(builder, Some(outcome_of_status(status))));
+            }
+            if config.record_mutations
+                && !handlers_recorded
+                && let Some((action, category)) = mutation(&self.method)
+            {
+                let route = request.context.route.as_deref().unwrap_or("(unmatched route)");
+                let builder = automatic(action, &request)
+                    .category(category)
+                    .description(format!("{} {route}", self.method));
+                events.push(apply(builder, Some(outcome_of_status(status))));
+            }
+        }
+        events
+    }
+
+    /// Queues what fits now; returns the events that must wait for room (or
+    /// be confirmed), or `Err` when the auditor is closed.
+    pub(crate) fn queue_now(&self, events: Vec<EventBuilder>) -> Result<Vec<EventBuilder>, ()> {
+        if let Delivery::Confirmed { .. } = self.config.delivery {
+            return Ok(events);
+        }
+        let mut waiting = Vec::new();
+        for event in events {
+            match self.config.auditor.try_record(event) {
+                Ok(()) => {}
+                Err(TryRecordError::Full(event)) => waiting.push(*event),
+                Err(TryRecordError::Closed(_)) => return Err(()),
+            }
+        }
+        Ok(waiting)
+    }
+
+    /// Queues `waiting` under the overflow policy and, in confirmed mode,
+    /// waits for the sink. `false` means the client must get a 503.
+    pub(crate) fn deliver(&self, waiting: Vec<EventBuilder>) -> impl Future<Output = bool> + Send + 'static {
+        let auditor = self.config.auditor.clone();
+        let delivery = self.config.delivery;
+        async move {
+            for event in waiting {
+                match auditor.record(event).await {
+                    Ok(()) | Err(RecordError::Dropped) => {}
+                    Err(_) => return false,
+                }
+            }
+            match delivery {
+                Delivery::Buffered => true,
+                Delivery::Confirmed { timeout } => {
+                    matches!(tokio::time::timeout(timeout, auditor.flush()).await, Ok(Ok(())))
+                }
+            }
+        }
+    }
+
+    /// Delivers without a response to hold: after an error, a panic or a
+    /// cancellation. Waits for room off the request's path if need be.
+    pub(crate) fn abandon(mut self, ending: Ending) {
+        let events = self.events(ending);
+        let waiting = match self.queue_now(events) {
+            Ok(waiting) if waiting.is_empty() => return,
+            Ok(waiting) => waiting,
+            Err(()) => {
+                tracing::error!("audit events of an abandoned request were not recorded: the auditor has shut down");
+                return;
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let delivery = self.deliver(waiting);
+                runtime.spawn(async move {
+                    if !delivery.await {
+                        tracing::error!("audit events of an abandoned request were not recorded: queue full");
+                    }
+                });
+            }
+            Err(_) => tracing::error!(
+                events = waiting.len(),
+                "audit events of an abandoned request were not recorded: queue full and no runtime"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_decides_only_where_the_code_did_not() {
+        let ok = Ending::Responded(StatusCode::OK);
+        let forbidden = Ending::Responded(StatusCode::FORBIDDEN);
+        let not_found = Ending::Responded(StatusCode::NOT_FOUND);
+        assert_eq!(
+            outcome_for(OutcomeSource::Unset, ok).map(|o| o.0),
+            Some(Outcome::Success)
+        );
+        assert_eq!(
+            outcome_for(OutcomeSource::Unset, Ending::Responded(StatusCode::FOUND)).map(|o| o.0),
+            Some(Outcome::Success)
+        );
+        assert_eq!(
+            outcome_for(OutcomeSource::Unset, forbidden).map(|o| o.0),
+            Some(Outcome::Denied)
+        );
+        assert_eq!(
+            outcome_for(OutcomeSource::Unset, Ending::Responded(StatusCode::UNAUTHORIZED)).map(|o| o.0),
+            Some(Outcome::Denied)
+        );
+        assert_eq!(
+            outcome_for(OutcomeSource::Unset, not_found).map(|o| o.0),
+            Some(Outcome::Failure)
+        );
+        assert_eq!(
+            outcome_for(
+                OutcomeSource::Unset,
+                Ending::Responded(StatusCode::INTERNAL_SERVER_ERROR)
+            )
+            .map(|o| o.0),
+            Some(Outcome::Failure)
+        );
+        // A returned outcome stands, except that a denial wins.
+        assert_eq!(outcome_for(OutcomeSource::Returned, not_found), None);
+        assert_eq!(
+            outcome_for(OutcomeSource::Returned, forbidden).map(|o| o.0),
+            Some(Outcome::Denied)
+        );
+        // An explicit outcome always stands.
+        assert_eq!(outcome_for(OutcomeSource::Explicit, forbidden), None);
+        assert_eq!(outcome_for(OutcomeSource::Explicit, Ending::Panicked), None);
+        assert_eq!(
+            outcome_for(OutcomeSource::Returned, Ending::Panicked).map(|o| o.0),
+            Some(Outcome::Failure)
+        );
+    }
+
+    #[test]
+    fn failure_reasons_name_the_status() {
+        assert_eq!(
+            outcome_of_status(StatusCode::NOT_FOUND).1.as_deref(),
+            Some("HTTP 404 Not Found")
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! [`ResponseFuture`]: runs the handler in the scope, then finishes the audit work.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use audit_core::AuditScope;
+use http::header::{CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, Response, StatusCode};
+use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
+
+use crate::finalize::{Ending, Finalizer};
+
+type Delivering = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+enum State<B> {
+    Running,
+    /// Waiting for room in the queue, or for confirmation (boxed: the slow path).
+    Delivering(Box<Waiting<B>>),
+    Done,
+}
+
+struct Waiting<B> {
+    response: Option<Response<B>>,
+    delivery: Delivering,
+    unavailable: Option<Response<B>>,
+}
+
+/// Finishes the audit work of a request whose response future is dropped
+/// early (client gone) — after the handler's own future, so its drafts have
+/// been handed back to the scope by then.
+struct AbandonGuard(Option<Finalizer>);
+
+impl Drop for AbandonGuard {
+    fn drop(&mut self) {
+        if let Some(finalizer) = self.0.take() {
+            finalizer.abandon(Ending::Cancelled);
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`AuditService`](crate::AuditService).
+    pub struct ResponseFuture<F, B> {
+        // Declared before `guard`: dropped first, so drafts it still holds
+        // are completed before the guard finishes the request.
+        #[pin]
+        inner: TaskLocalFuture<AuditScope, F>,
+        state: State<B>,
+        guard: AbandonGuard,
+    }
+}
+
+impl<F, B> fmt::Debug for ResponseFuture<F, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B> ResponseFuture<F, B> {
+    pub(crate) fn new(inner: TaskLocalFuture<AuditScope, F>, finalizer: Finalizer) -> Self {
+        Self {
+            inner,
+            state: State::Running,
+            guard: AbandonGuard(Some(finalizer)),
+        }
+    }
+}
+
+fn unavailable<B: From<String>>(finalizer: &Finalizer) -> Response<B> {
+    let config = &finalizer.config;
+    let mut response = Response::new(B::from(config.unavailable_body.clone()));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, config.unavailable_content_type.clone());
+    headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    headers.insert(config.request_id_header.clone(), finalizer.request_id.clone());
+    response
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: From<String>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state {
+                State::Running => {
+                    let polled = catch_unwind(AssertUnwindSafe(|| this.inner.as_mut().poll(cx)));
+                    let result = match polled {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(result)) => result,
+                        Err(panic) => {
+                            // Record the failure, then let the panic go on (e.g. to CatchPanic).
+                            if let Some(finalizer) = this.guard.0.take() {
+                                finalizer.abandon(Ending::Panicked);
+                            }
+                            resume_unwind(panic);
+                        }
+                    };
+                    let Some(mut finalizer) = this.guard.0.take() else {
+                        panic!("ResponseFuture polled after completion");
+                    };
+                    let mut response = match result {
+                        Ok(response) => response,
+                        Err(error) => {
+                            finalizer.abandon(Ending::ServiceError);
+                            *this.state = State::Done;
+                            return Poll::Ready(Err(error));
+                        }
+                    };
+                    let config = std::sync::Arc::clone(&finalizer.config);
+                    response
+                        .headers_mut()
+                        .insert(config.request_id_header.clone(), finalizer.request_id.clone());
+                    let events = finalizer.events(Ending::Responded(response.status()));
+                    let delivery: Delivering = match finalizer.queue_now(events) {
+                        Ok(waiting) if waiting.is_empty() && matches!(config.delivery, crate::Delivery::Buffered) => {
+                            *this.state = State::Done;
+                            return Poll::Ready(Ok(response));
+                        }
+                        Ok(waiting) => Box::pin(finalizer.deliver(waiting)),
+                        Err(()) => Box::pin(std::future::ready(false)),
+                    };
+                    let unavailable = Some(unavailable(&finalizer));
+                    *this.state = State::Delivering(Box::new(Waiting {
+                        response: Some(response),
+                        delivery,
+                        unavailable,
+                    }));
+                }
+                State::Delivering(waiting) => {
+                    let delivered = ready!(waiting.delivery.as_mut().poll(cx));
+                    let answer = if delivered {
+                        waiting.response.take()
+                    } else {
+                        waiting.unavailable.take()
+                    };
+                    *this.state = State::Done;
+                    return Poll::Ready(Ok(
+                        answer.unwrap_or_else(|| unreachable!("set when entering Delivering"))
+                    ));
+                }
+                State::Done => panic!("ResponseFuture polled after completion"),
+            }
+        }
+    }
+}

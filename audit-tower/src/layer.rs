@@ -1,0 +1,210 @@
+//! [`AuditLayer`]: configuration and the tower `Layer`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use audit_core::Auditor;
+use http::{HeaderName, HeaderValue};
+use tower_layer::Layer;
+
+use crate::actor::{ActorFromExtension, ExtractActor};
+use crate::client_ip::TrustedProxies;
+use crate::service::AuditService;
+use crate::tenant::{ClaimTenant, TenantFromPrincipal};
+
+/// When a response may leave, relative to its events being stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// The response leaves once the request's events are queued (default).
+    /// Fast; an event can be lost only if the process dies before the queue
+    /// drains (graceful shutdown drains it).
+    #[default]
+    Buffered,
+    /// The response waits until the auditor has handed the request's events
+    /// to the sink ([`Auditor::flush`]); if that takes longer than `timeout`,
+    /// the client gets the 503 "audit unavailable" response instead. For
+    /// actions that must not happen unrecorded.
+    Confirmed {
+        /// How long a response may wait for its events.
+        timeout: Duration,
+    },
+}
+
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) auditor: Auditor,
+    pub(crate) trusted_proxies: TrustedProxies,
+    pub(crate) request_id_header: HeaderName,
+    pub(crate) record_denied: bool,
+    pub(crate) record_mutations: bool,
+    pub(crate) delivery: Delivery,
+    pub(crate) unavailable_content_type: HeaderValue,
+    pub(crate) unavailable_body: String,
+}
+
+const DEFAULT_UNAVAILABLE_BODY: &str = r#"{"error":{"code":"audit_unavailable","message":"The audit trail could not record this request, so it was not confirmed. Retry later."}}"#;
+
+/// Wraps a service so every request runs inside an [`AuditScope`](audit_core::AuditScope)
+/// that knows who acts, for which tenant, from where; after the response, the
+/// request's events get their outcome and context and go to the [`Auditor`].
+///
+/// See the [crate docs](crate) for the whole picture.
+///
+/// ```
+/// use std::time::Duration;
+/// use audit_core::{Auditor, MemorySink};
+/// use audit_tower::{AuditLayer, Delivery, TenantFromHeader};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let auditor = Auditor::builder().start(MemorySink::new());
+/// let layer = AuditLayer::new(auditor)
+///     .trusted_proxies(["10.0.0.0/8".parse().unwrap()])
+///     .tenant(TenantFromHeader::new("x-tenant-id"))
+///     .request_id_header("x-correlation-id")
+///     .record_denied(true)
+///     .record_mutations(true)
+///     .delivery(Delivery::Confirmed { timeout: Duration::from_secs(2) });
+/// let app: axum::Router = axum::Router::new().layer(layer);
+/// # let _ = app;
+/// # }
+/// ```
+pub struct AuditLayer<A = ActorFromExtension, T = TenantFromPrincipal> {
+    pub(crate) config: Arc<Config>,
+    pub(crate) actor: Arc<A>,
+    pub(crate) tenant: Arc<T>,
+}
+
+impl<A, T> Clone for AuditLayer<A, T> {
+    fn clone(&self) -> Self {
+        Self {
+            config: Arc::clone(&self.config),
+            actor: Arc::clone(&self.actor),
+            tenant: Arc::clone(&self.tenant),
+        }
+    }
+}
+
+impl<A, T> fmt::Debug for AuditLayer<A, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditLayer")
+            .field("trusted_proxies", &self.config.trusted_proxies)
+            .field("request_id_header", &self.config.request_id_header)
+            .field("record_denied", &self.config.record_denied)
+            .field("record_mutations", &self.config.record_mutations)
+            .field("delivery", &self.config.delivery)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditLayer {
+    /// A layer recording to `auditor`, with the defaults: actor from the
+    /// request extensions, tenant from the actor, no trusted proxies,
+    /// `x-request-id`, no automatic events, buffered delivery.
+    pub fn new(auditor: Auditor) -> Self {
+        Self {
+            config: Arc::new(Config {
+                auditor,
+                trusted_proxies: TrustedProxies::none(),
+                request_id_header: HeaderName::from_static("x-request-id"),
+                record_denied: false,
+                record_mutations: false,
+                delivery: Delivery::Buffered,
+                unavailable_content_type: HeaderValue::from_static("application/json"),
+                unavailable_body: DEFAULT_UNAVAILABLE_BODY.to_owned(),
+            }),
+            actor: Arc::new(ActorFromExtension),
+            tenant: Arc::new(TenantFromPrincipal),
+        }
+    }
+}
+
+impl<A, T> AuditLayer<A, T> {
+    fn configure(mut self, edit: impl FnOnce(&mut Config)) -> Self {
+        edit(Arc::make_mut(&mut self.config));
+        self
+    }
+
+    /// How the actor is found (default [`ActorFromExtension`]).
+    pub fn actor<A2: ExtractActor>(self, actor: A2) -> AuditLayer<A2, T> {
+        AuditLayer {
+            config: self.config,
+            actor: Arc::new(actor),
+            tenant: self.tenant,
+        }
+    }
+
+    /// How the request claims a tenant (default: it does not; the actor's tenant is used).
+    pub fn tenant<T2: ClaimTenant>(self, tenant: T2) -> AuditLayer<A, T2> {
+        AuditLayer {
+            config: self.config,
+            actor: self.actor,
+            tenant: Arc::new(tenant),
+        }
+    }
+
+    /// The proxy ranges whose `Forwarded`/`X-Forwarded-For` headers are believed.
+    #[must_use]
+    pub fn trusted_proxies(self, ranges: impl IntoIterator<Item = ipnet::IpNet>) -> Self {
+        let trusted = TrustedProxies::new(ranges);
+        self.configure(|config| config.trusted_proxies = trusted)
+    }
+
+    /// The header carrying the request id, read when well-formed and always
+    /// echoed on the response (default `x-request-id`).
+    ///
+    /// # Panics
+    /// If `header` is not a valid header name (a programming error).
+    #[must_use]
+    pub fn request_id_header(self, header: &str) -> Self {
+        let header =
+            HeaderName::try_from(header).unwrap_or_else(|e| panic!("invalid request id header {header:?}: {e}"));
+        self.configure(|config| config.request_id_header = header)
+    }
+
+    /// Records `auth.denied` for every 401 and 403 response (default off).
+    #[must_use]
+    pub fn record_denied(self, enabled: bool) -> Self {
+        self.configure(|config| config.record_denied = enabled)
+    }
+
+    /// Records `http.post`, `http.put`, `http.patch` or `http.delete` for
+    /// mutating requests whose handlers recorded no event (default off).
+    #[must_use]
+    pub fn record_mutations(self, enabled: bool) -> Self {
+        self.configure(|config| config.record_mutations = enabled)
+    }
+
+    /// Buffered (default) or confirmed delivery.
+    #[must_use]
+    pub fn delivery(self, delivery: Delivery) -> Self {
+        self.configure(|config| config.delivery = delivery)
+    }
+
+    /// The body (and its content type) of the 503 answered when the audit
+    /// trail cannot take the request's events.
+    ///
+    /// # Panics
+    /// If `content_type` is not a valid header value (a programming error).
+    #[must_use]
+    pub fn unavailable_body(self, content_type: &str, body: impl Into<String>) -> Self {
+        let content_type = HeaderValue::try_from(content_type)
+            .unwrap_or_else(|e| panic!("invalid content type {content_type:?}: {e}"));
+        let body = body.into();
+        self.configure(|config| {
+            config.unavailable_content_type = content_type;
+            config.unavailable_body = body;
+        })
+    }
+}
+
+impl<S, A, T> Layer<S> for AuditLayer<A, T> {
+    type Service = AuditService<S, A, T>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuditService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
