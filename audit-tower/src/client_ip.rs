@@ -1,27 +1,4 @@
-//! Client IP resolution behind trusted proxies.
-//!
-//! The socket peer is the only address nobody can forge. Headers that name
-//! the client (`Forwarded`, `X-Forwarded-For`) are believed only when the
-//! peer is a proxy you trust, and then only as far as the chain of trusted
-//! proxies goes:
-//!
-//! 1. Normalise the peer (an IPv4-mapped IPv6 address becomes IPv4). If it is
-//!    not inside a trusted range, it is the client (`ip_source = peer`),
-//!    whatever the headers say.
-//! 2. Otherwise read `Forwarded` (RFC 7239) if present, else
-//!    `X-Forwarded-For`, every line of the header joined in order.
-//! 3. Walk the addresses from the right (the hop nearest to us), skipping
-//!    those inside trusted ranges; the first untrusted address is the client.
-//! 4. An entry that is not a usable address (`unknown`, an obfuscated
-//!    `_identifier`, a host name, garbage, an IPv6 zone) stops the walk: what
-//!    lies left of it cannot be verified. Then, or when every entry is a
-//!    trusted proxy, or the header is absent, the peer is used and
-//!    `ip_source = peer` says so.
-//!
-//! Nothing is trusted by default. Accepted address forms: `192.0.2.1`,
-//! `192.0.2.1:8080`, `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:8080`, and
-//! in `Forwarded` the same quoted (`for="[2001:db8::1]:8080"`), with ports
-//! 0–65535 or obfuscated (`_p1`).
+//! Client IP resolution behind trusted proxies; the rules are on [`resolve_client_ip`].
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
@@ -82,8 +59,30 @@ pub struct ResolvedIp {
     pub source: IpSource,
 }
 
-/// Resolves the client address of a request from its peer and headers; see
-/// the [module docs](self) for the rules.
+/// Resolves the client address of a request from its peer and headers.
+///
+/// The socket peer is the only address nobody can forge. Headers that name
+/// the client (`Forwarded`, `X-Forwarded-For`) are believed only when the
+/// peer is a proxy you trust, and then only as far as the chain of trusted
+/// proxies goes:
+///
+/// 1. Normalise the peer (an IPv4-mapped IPv6 address becomes IPv4). If it is
+///    not inside a trusted range, it is the client (`ip_source = peer`),
+///    whatever the headers say.
+/// 2. Otherwise read `Forwarded` (RFC 7239) if present, else
+///    `X-Forwarded-For`, every line of the header joined in order.
+/// 3. Walk the addresses from the right (the hop nearest to us), skipping
+///    those inside trusted ranges; the first untrusted address is the client.
+/// 4. An entry that is not a usable address (`unknown`, an obfuscated
+///    `_identifier`, a host name, garbage, an IPv6 zone) stops the walk: what
+///    lies left of it cannot be verified. Then, or when every entry is a
+///    trusted proxy, or the header is absent, the peer is used and
+///    `ip_source = peer` says so.
+///
+/// Nothing is trusted by default. Accepted address forms: `192.0.2.1`,
+/// `192.0.2.1:8080`, `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:8080`, and
+/// in `Forwarded` the same quoted (`for="[2001:db8::1]:8080"`), with ports
+/// 0–65535 or obfuscated (`_p1`).
 ///
 /// ```
 /// use audit_core::IpSource;
