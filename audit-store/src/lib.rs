@@ -1,5 +1,17 @@
-//! Persistent stores for `audit-core` events.
+//! Persistent, append-only, tamper-evident stores for `audit-core` events.
 //!
-//! This crate will hold the SQLite (embedded default) and PostgreSQL stores,
-//! the query engine, the admin HTTP router and the `audit` CLI. It is not
-//! written yet; see the project README for the roadmap.
+//! Work in progress: the SQLite store (integrity-chained writes, `verify`,
+//! transactional mode) is here; PostgreSQL, the query engine, retention, the
+//! admin router and the CLI follow.
+
+mod error;
+mod integrity;
+mod migrations;
+mod row;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use error::StoreError;
+pub use integrity::{Problem, VerifyReport, leaf_hash};
+#[cfg(feature = "sqlite")]
+pub use sqlite::{Durability, SqliteStore};

@@ -1,0 +1,80 @@
+//! [`StoreError`].
+
+/// What went wrong in a store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database URL names no backend this build supports.
+    #[error("unsupported database URL `{url}`: expected {expected}")]
+    UnsupportedUrl {
+        /// The URL, with any password removed.
+        url: String,
+        /// The schemes this build accepts.
+        expected: &'static str,
+    },
+    /// The database refused or failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the embedded migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A stored row could not be turned back into an event.
+    #[error("stored event {id} is unreadable: {reason}")]
+    Corrupt {
+        /// The event id as stored.
+        id: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+impl From<StoreError> for audit_core::SinkError {
+    fn from(error: StoreError) -> Self {
+        match &error {
+            // Constraint and data errors will fail again; everything else (I/O,
+            // pool timeouts, lock contention, a lost connection) may not.
+            StoreError::Database(sqlx::Error::Database(db))
+                if matches!(
+                    db.kind(),
+                    sqlx::error::ErrorKind::UniqueViolation
+                        | sqlx::error::ErrorKind::CheckViolation
+                        | sqlx::error::ErrorKind::NotNullViolation
+                        | sqlx::error::ErrorKind::ForeignKeyViolation
+                ) =>
+            {
+                audit_core::SinkError::rejected(error)
+            }
+            StoreError::Corrupt { .. } | StoreError::UnsupportedUrl { .. } => audit_core::SinkError::rejected(error),
+            _ => audit_core::SinkError::transient(error),
+        }
+    }
+}
+
+/// Removes the password from a database URL before it is shown anywhere.
+pub(crate) fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_appear_in_errors() {
+        assert_eq!(
+            redact_url("postgres://audit:s3cret@db:5432/audit"),
+            "postgres://audit:***@db:5432/audit"
+        );
+        assert_eq!(redact_url("sqlite://audit.db"), "sqlite://audit.db");
+        assert_eq!(redact_url("postgres://audit@db/audit"), "postgres://audit@db/audit");
+    }
+}

@@ -1,0 +1,318 @@
+//! [`SqliteStore`]: the embedded default.
+
+use std::collections::{BTreeMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+use audit_core::{AuditSink, Event, SinkError, Timestamp};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqlitePool};
+
+use crate::error::{StoreError, redact_url};
+use crate::integrity::{Verifier, VerifyReport, seal};
+use crate::migrations;
+use crate::row::{COLUMN_COUNT, COLUMNS, EventRow};
+
+/// How hard SQLite works to keep a committed event through a power cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL` (default): a committed batch survives an OS crash
+    /// or power loss. The right default for an audit trail.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: in WAL mode a power loss can roll back the last
+    /// transactions (never corrupt the file); faster. Opt in knowingly.
+    Normal,
+}
+
+/// The SQLite store: one file in WAL mode, append-only, integrity-chained.
+///
+/// ```
+/// use audit_core::{Action, Actor, AuditSink, Event};
+/// use audit_store::SqliteStore;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = SqliteStore::connect("sqlite::memory:").await?;
+/// let event = Event::builder(Action::new("app.created")?, Actor::user("u1")).tenant("acme").build();
+/// store.write_batch(&[event.clone(), event]).await?; // a retried event is stored once
+/// let report = store.verify("tenant:acme").await?;
+/// assert!(report.is_intact());
+/// assert_eq!(report.checked, 1);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// Rows per INSERT statement: 30 columns × 500 rows stays well under SQLite's
+/// 32,766 bound parameters.
+const INSERT_CHUNK: usize = 500;
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://audit.db`,
+    /// `sqlite::memory:`), with [`Durability::Full`], and applies migrations.
+    ///
+    /// # Errors
+    /// When the URL is invalid, the file cannot be opened, or a migration fails.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with_durability(url, Durability::Full).await
+    }
+
+    /// As [`connect`](Self::connect), choosing the durability.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn connect_with_durability(url: &str, durability: Durability) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::UnsupportedUrl {
+                url: format!("{} ({e})", redact_url(url)),
+                expected: "sqlite://PATH or sqlite::memory:",
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            })
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        // An in-memory database exists per connection: keep exactly one.
+        let max_connections = if url.contains(":memory:") { 1 } else { 8 };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await?;
+        migrations::migrator(migrations::SQLITE).await?.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for your own queries and transactions.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Appends `events` inside the caller's own transaction, so the business
+    /// change and its audit rows commit or roll back together. Returns the
+    /// events as stored (with `recorded_at` and integrity).
+    ///
+    /// Start that transaction with `begin_with("BEGIN IMMEDIATE")`: a
+    /// deferred transaction that has read before it writes can fail to get
+    /// the write lock under concurrency.
+    ///
+    /// # Errors
+    /// Any database error; the caller's transaction should then be rolled back.
+    pub async fn record_in(conn: &mut SqliteConnection, events: &[Event]) -> Result<Vec<Event>, StoreError> {
+        append(conn, events).await
+    }
+
+    /// Recomputes every hash of `stream` and checks that its seqs run from 1
+    /// without a gap up to the stream's head.
+    ///
+    /// # Errors
+    /// Database errors, or a row that cannot be read back as an event.
+    pub async fn verify(&self, stream: &str) -> Result<VerifyReport, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let head: Option<i64> = sqlx::query_scalar("SELECT head_seq FROM audit_streams WHERE stream = ?")
+            .bind(stream)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let mut verifier = Verifier::new(stream);
+        let mut after = 0_i64;
+        'pages: loop {
+            let rows = sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM audit_events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT 1000"
+            ))
+            .bind(stream)
+            .bind(after)
+            .fetch_all(&mut *conn)
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let row = read_row(row)?;
+                after = row.seq;
+                let seq = u64::try_from(row.seq).unwrap_or(0);
+                let event = row.clone().into_event()?;
+                let inconsistent = row.inconsistent_column(&event);
+                if !verifier.check(seq, &event, inconsistent) {
+                    break 'pages;
+                }
+            }
+        }
+        Ok(verifier.finish(head.and_then(|h| u64::try_from(h).ok()).unwrap_or(0)))
+    }
+
+    /// Every stream that has events.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn streams(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT stream FROM audit_streams ORDER BY stream")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn write(&self, batch: &[Event]) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        // IMMEDIATE takes the write lock up front, so reading the stream heads
+        // and writing the events cannot race another writer.
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        append(&mut tx, batch).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl AuditSink for SqliteStore {
+    async fn write_batch(&self, batch: &[Event]) -> Result<(), SinkError> {
+        self.write(batch).await.map_err(SinkError::from)
+    }
+}
+
+/// Appends the events not stored yet, assigning each stream's next seqs.
+async fn append(conn: &mut SqliteConnection, batch: &[Event]) -> Result<Vec<Event>, StoreError> {
+    let existing = existing_ids(conn, batch).await?;
+    let mut seen = HashSet::new();
+    let mut by_stream: BTreeMap<String, Vec<&Event>> = BTreeMap::new();
+    for event in batch {
+        let id = event.id().to_string();
+        if !existing.contains(&id) && seen.insert(id) {
+            by_stream.entry(event.stream()).or_default().push(event);
+        }
+    }
+    let recorded_at = Timestamp::now();
+    let mut stored = Vec::with_capacity(seen.len());
+    for (stream, events) in by_stream {
+        let head: Option<i64> = sqlx::query_scalar("SELECT head_seq FROM audit_streams WHERE stream = ?")
+            .bind(&stream)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let mut seq = head.and_then(|h| u64::try_from(h).ok()).unwrap_or(0);
+        let mut rows = Vec::with_capacity(events.len());
+        for event in events {
+            let mut sealed = event.clone();
+            sealed.set_recorded_at(recorded_at);
+            seq += 1;
+            seal(&mut sealed, &stream, seq);
+            rows.push(EventRow::from_event(&sealed));
+            stored.push(sealed);
+        }
+        let head_hash = rows.last().map(|r| r.leaf_hash.clone()).unwrap_or_default();
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            insert(conn, chunk).await?;
+        }
+        sqlx::query(
+            "INSERT INTO audit_streams (stream, head_seq, head_hash) VALUES (?, ?, ?) \
+             ON CONFLICT (stream) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash",
+        )
+        .bind(&stream)
+        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+        .bind(head_hash)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(stored)
+}
+
+async fn existing_ids(conn: &mut SqliteConnection, batch: &[Event]) -> Result<HashSet<String>, StoreError> {
+    let mut existing = HashSet::new();
+    for chunk in batch.chunks(INSERT_CHUNK) {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT id FROM audit_events WHERE id IN (");
+        let mut ids = query.separated(", ");
+        for event in chunk {
+            ids.push_bind(event.id().to_string());
+        }
+        query.push(")");
+        let found: Vec<String> = query.build_query_scalar().fetch_all(&mut *conn).await?;
+        existing.extend(found);
+    }
+    Ok(existing)
+}
+
+async fn insert(conn: &mut SqliteConnection, rows: &[EventRow]) -> Result<(), StoreError> {
+    debug_assert_eq!(COLUMNS.split(',').count(), COLUMN_COUNT);
+    let mut query = QueryBuilder::<Sqlite>::new(format!("INSERT INTO audit_events ({COLUMNS}) "));
+    query.push_values(rows, |mut values, row| {
+        values
+            .push_bind(&row.id)
+            .push_bind(&row.stream)
+            .push_bind(row.seq)
+            .push_bind(&row.leaf_hash)
+            .push_bind(row.occurred_at.unix_micros())
+            .push_bind(row.recorded_at.unix_micros())
+            .push_bind(&row.tenant_id)
+            .push_bind(&row.action)
+            .push_bind(&row.category)
+            .push_bind(&row.severity)
+            .push_bind(&row.outcome)
+            .push_bind(&row.reason)
+            .push_bind(&row.actor_kind)
+            .push_bind(&row.actor_id)
+            .push_bind(&row.actor_email)
+            .push_bind(&row.actor_name)
+            .push_bind(&row.target_type)
+            .push_bind(&row.target_id)
+            .push_bind(&row.target_name)
+            .push_bind(&row.description)
+            .push_bind(&row.client_ip)
+            .push_bind(&row.request_id)
+            .push_bind(row.truncated)
+            .push_bind(row.lossy_utf8)
+            .push_bind(&row.actor)
+            .push_bind(&row.target)
+            .push_bind(&row.targets)
+            .push_bind(&row.context)
+            .push_bind(&row.changes)
+            .push_bind(&row.metadata);
+    });
+    query.push(" ON CONFLICT (id) DO NOTHING");
+    query.build().execute(&mut *conn).await?;
+    Ok(())
+}
+
+fn timestamp(micros: i64, column: &str, id: &str) -> Result<Timestamp, StoreError> {
+    Timestamp::from_unix_micros(micros).ok_or_else(|| StoreError::Corrupt {
+        id: id.to_owned(),
+        reason: format!("{column} {micros} is out of range"),
+    })
+}
+
+pub(crate) fn read_row(row: &SqliteRow) -> Result<EventRow, StoreError> {
+    let id: String = row.try_get("id")?;
+    Ok(EventRow {
+        occurred_at: timestamp(row.try_get("occurred_at")?, "occurred_at", &id)?,
+        recorded_at: timestamp(row.try_get("recorded_at")?, "recorded_at", &id)?,
+        stream: row.try_get("stream")?,
+        seq: row.try_get("seq")?,
+        leaf_hash: row.try_get("leaf_hash")?,
+        tenant_id: row.try_get("tenant_id")?,
+        action: row.try_get("action")?,
+        category: row.try_get("category")?,
+        severity: row.try_get("severity")?,
+        outcome: row.try_get("outcome")?,
+        reason: row.try_get("reason")?,
+        actor_kind: row.try_get("actor_kind")?,
+        actor_id: row.try_get("actor_id")?,
+        actor_email: row.try_get("actor_email")?,
+        actor_name: row.try_get("actor_name")?,
+        target_type: row.try_get("target_type")?,
+        target_id: row.try_get("target_id")?,
+        target_name: row.try_get("target_name")?,
+        description: row.try_get("description")?,
+        client_ip: row.try_get("client_ip")?,
+        request_id: row.try_get("request_id")?,
+        truncated: row.try_get("truncated")?,
+        lossy_utf8: row.try_get("lossy_utf8")?,
+        actor: row.try_get("actor")?,
+        target: row.try_get("target")?,
+        targets: row.try_get("targets")?,
+        context: row.try_get("context")?,
+        changes: row.try_get("changes")?,
+        metadata: row.try_get("metadata")?,
+        id,
+    })
+}
