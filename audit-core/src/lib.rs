@@ -4,6 +4,7 @@
 mod macros;
 
 mod action;
+mod auditable;
 mod auditor;
 mod builder;
 mod canonical;
@@ -16,7 +17,13 @@ mod sink;
 mod state;
 mod timestamp;
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
 pub use action::{Action, ActionError, Category, MAX_ACTION_LEN};
+pub use audit_macros::{Auditable, audited};
+pub use auditable::Auditable;
 pub use auditor::{
     AlreadyInstalled, Auditor, AuditorBuilder, AuditorStats, FlushError, OverflowPolicy, RecordError, RetryPolicy,
     ShutdownError, TryRecordError,
