@@ -95,9 +95,10 @@ impl Event {
 impl EventBuilder {
     /// A builder whose actor the surrounding scope fills in later.
     pub(crate) fn without_actor(action: Action) -> Self {
+        let occurred_at = Timestamp::now();
         Self {
-            id: Uuid::now_v7(),
-            occurred_at: Timestamp::now(),
+            id: crate::timestamp::new_event_id(occurred_at),
+            occurred_at,
             action,
             category: None,
             severity: Severity::Info,

@@ -40,7 +40,7 @@ pub use scope::{
 };
 pub use sink::{AuditSink, JsonLinesSink, MemorySink, SinkError};
 pub use state::{AuditState, Snapshot};
-pub use timestamp::Timestamp;
+pub use timestamp::{Timestamp, new_event_id};
 
 /// A string did not name a known value of an enum (`severity=loud`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

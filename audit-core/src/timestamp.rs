@@ -49,6 +49,31 @@ impl Timestamp {
     }
 }
 
+/// A UUIDv7 for something that happened at `at`: its 48-bit time prefix is
+/// `at` in milliseconds, the remaining 74 bits are random.
+///
+/// The random bits come from a per-thread userspace generator seeded from
+/// the OS, not from a system call per id: ids must be unique and sortable
+/// by time, not secret, and a `getrandom` call per event was the largest
+/// single cost of preparing one (see BENCHMARKS.md).
+///
+/// ```
+/// use audit_core::{Timestamp, new_event_id};
+/// let at = Timestamp::now();
+/// let id = new_event_id(at);
+/// assert_eq!(id.get_version_num(), 7);
+/// let (secs, nanos) = id.get_timestamp().unwrap().to_unix();
+/// assert_eq!((secs * 1000 + u64::from(nanos) / 1_000_000) as i64, at.unix_micros() / 1000);
+/// assert_ne!(new_event_id(at), id);
+/// ```
+pub fn new_event_id(at: Timestamp) -> uuid::Uuid {
+    let millis = u64::try_from(at.unix_micros().div_euclid(1000)).unwrap_or(0);
+    let mut random = [0u8; 10];
+    random[..8].copy_from_slice(&fastrand::u64(..).to_le_bytes());
+    random[8..].copy_from_slice(&fastrand::u16(..).to_le_bytes());
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+}
+
 impl From<DateTime<Utc>> for Timestamp {
     fn from(at: DateTime<Utc>) -> Self {
         Self::from_datetime(at)

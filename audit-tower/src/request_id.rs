@@ -19,7 +19,8 @@ pub(crate) fn is_well_formed(value: &HeaderValue) -> bool {
 /// A fresh id: a UUIDv7, so ids sort by time.
 pub(crate) fn generate() -> HeaderValue {
     let mut buffer = uuid::Uuid::encode_buffer();
-    let text = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buffer);
+    let id = audit_core::new_event_id(audit_core::Timestamp::now());
+    let text = id.hyphenated().encode_lower(&mut buffer);
     HeaderValue::from_str(text).unwrap_or_else(|e| unreachable!("a UUID is a valid header value: {e}"))
 }
 
