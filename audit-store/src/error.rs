@@ -44,6 +44,16 @@ impl From<StoreError> for audit_core::SinkError {
             {
                 audit_core::SinkError::rejected(error)
             }
+            // PostgreSQL's class 22, data exception (e.g. NUL in text, which
+            // it cannot hold): the same batch fails the same way again.
+            #[cfg(feature = "postgres")]
+            StoreError::Database(sqlx::Error::Database(db))
+                if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some_and(|pg| pg.code().starts_with("22")) =>
+            {
+                audit_core::SinkError::rejected(error)
+            }
             StoreError::Corrupt { .. } | StoreError::UnsupportedUrl { .. } => audit_core::SinkError::rejected(error),
             _ => audit_core::SinkError::transient(error),
         }

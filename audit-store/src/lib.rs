@@ -1,17 +1,246 @@
 //! Persistent, append-only, tamper-evident stores for `audit-core` events.
 //!
-//! Work in progress: the SQLite store (integrity-chained writes, `verify`,
-//! transactional mode) is here; PostgreSQL, the query engine, retention, the
-//! admin router and the CLI follow.
+//! Two backends, each behind a cargo feature, with one logical schema and
+//! migrations embedded in the binary (applied on connect):
+//!
+//! - [`SqliteStore`] (feature `sqlite`, on by default): one file in WAL mode,
+//!   no server; the embedded default.
+//! - [`PgStore`] (feature `postgres`): PostgreSQL 13 or newer, for production.
+//!
+//! [`connect`] picks the backend from the URL's scheme and returns a [`Store`].
+//! Every store is an [`AuditSink`], so it plugs straight into an
+//! [`Auditor`](audit_core::Auditor):
+//!
+#![cfg_attr(feature = "sqlite", doc = "```")]
+#![cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
+//! use audit_core::{Action, Actor, Auditor, Event};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = audit_store::connect("sqlite::memory:").await?;
+//! let auditor = Auditor::builder().start(store.clone());
+//! auditor.record(Event::builder(Action::new("app.created")?, Actor::user("u1")).tenant("acme")).await?;
+//! auditor.shutdown(std::time::Duration::from_secs(5)).await?;
+//! assert!(store.verify("tenant:acme").await?.is_intact());
+//! # Ok(()) }
+//! ```
+//!
+//! # What a store guarantees
+//!
+//! - **Append-only.** Database triggers reject every `UPDATE` and `DELETE` on
+//!   `audit_events` (and `TRUNCATE` on PostgreSQL) with an error saying
+//!   `audit_events is append-only`. The schema keeps one removal path, for
+//!   retention purge (not in this crate yet): a gate that only the purge's own
+//!   transaction opens.
+//! - **Idempotent writes.** An event whose id is already stored is skipped, and
+//!   so is a second copy within one batch: a retried batch never duplicates.
+//! - **Gapless sequence numbers.** Each stream — `tenant:<id>`, or `global`
+//!   for events without a tenant — numbers its events 1, 2, 3, … The next
+//!   number is taken from the stream's head row (`audit_streams`) under a lock
+//!   inside the write transaction: SQLite's single writer
+//!   (`BEGIN IMMEDIATE`), or `SELECT … FOR UPDATE` on PostgreSQL, where a
+//!   batch locks its streams in sorted order so two writers never deadlock.
+//!   Never a database sequence: a rolled-back transaction would leave a hole
+//!   that looks exactly like a deleted event.
+//! - **A leaf hash per event**: [`leaf_hash`] = `SHA-256(0x00 ‖ canonical
+//!   bytes)` (the RFC 9162 leaf hash), where the canonical bytes are the
+//!   event's RFC 8785 JSON ([`Event::canonical_bytes`](audit_core::Event::canonical_bytes)),
+//!   covering its stream, seq and `recorded_at` too, so an event moved within
+//!   or between streams no longer matches. Stored JSON may be reformatted by
+//!   the database (PostgreSQL's `jsonb` reorders keys and rewrites numbers);
+//!   the hash is over the canonical form, so it still verifies.
+//! - **`verify(stream)`** reads the stream in seq order, recomputes every hash
+//!   and reports the first [`Problem`]: [`HashMismatch`](Problem::HashMismatch)
+//!   (a field was edited), [`Inconsistent`](Problem::Inconsistent) (a query
+//!   column such as `actor_id` was edited to disagree with the event),
+//!   [`Gap`](Problem::Gap) (a row was deleted), [`Moved`](Problem::Moved) (rows
+//!   were swapped) or [`MissingTail`](Problem::MissingTail) (the newest rows
+//!   were deleted, caught through the stream's head).
+//!
+//! # Durability
+//!
+//! SQLite runs in WAL mode with `synchronous=FULL` by default
+//! (`Durability::Full`): a committed batch survives a power loss.
+//! `Durability::Normal` (`synchronous=NORMAL`, via
+//! `SqliteStore::connect_with_durability`) is faster but may lose the last
+//! transactions on power loss (never corrupting the file); opt in knowingly.
+//! PostgreSQL commits follow the server's `synchronous_commit` and `fsync`
+//! settings, which should stay on for an audit trail.
+//!
+//! # Transactional mode
+//!
+//! `record_in(&mut transaction, &events)` (`SqliteStore::record_in`,
+//! `PgStore::record_in`) writes events inside *your* sqlx transaction on the
+//! store's pool, so the business change and its audit rows commit or roll
+//! back together: a rolled-back change leaves no audit row and uses no seq.
+//! On SQLite start that transaction with `begin_with("BEGIN IMMEDIATE")`: a
+//! deferred transaction that read before it writes can fail to get the write
+//! lock under concurrency. On PostgreSQL the streams' head rows stay locked
+//! until your transaction ends, so keep it short.
+//!
+#![cfg_attr(feature = "sqlite", doc = "[`SqliteStore`]: crate::SqliteStore")]
+#![cfg_attr(
+    not(feature = "sqlite"),
+    doc = "[`SqliteStore`]: https://docs.rs/audit-store/latest/audit_store/"
+)]
+#![cfg_attr(feature = "postgres", doc = "[`PgStore`]: crate::PgStore")]
+#![cfg_attr(
+    not(feature = "postgres"),
+    doc = "[`PgStore`]: https://docs.rs/audit-store/latest/audit_store/"
+)]
 
 mod error;
 mod integrity;
 mod migrations;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+use audit_core::{AuditSink, Event, SinkError};
+
 pub use error::StoreError;
 pub use integrity::{Problem, VerifyReport, leaf_hash};
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteStore};
+
+/// The URL schemes this build accepts, for error messages.
+const SUPPORTED_SCHEMES: &str = match (cfg!(feature = "sqlite"), cfg!(feature = "postgres")) {
+    (true, true) => "a sqlite: URL (sqlite://PATH, sqlite::memory:) or a postgres:// / postgresql:// URL",
+    (true, false) => "a sqlite: URL (sqlite://PATH, sqlite::memory:); enable the `postgres` feature for postgres://",
+    (false, true) => "a postgres:// / postgresql:// URL; enable the `sqlite` feature for sqlite:",
+    (false, false) => "nothing: enable the `sqlite` or `postgres` feature of audit-store",
+};
+
+/// A store of either backend, as chosen by [`connect`].
+///
+/// It is an [`AuditSink`] and forwards [`verify`](Self::verify) and
+/// [`streams`](Self::streams); match on it for the backend's own API (its
+/// pool, `record_in`).
+///
+#[cfg_attr(feature = "sqlite", doc = "```")]
+#[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
+/// use audit_core::{Action, Actor, AuditSink, Event};
+/// use audit_store::Store;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = audit_store::connect("sqlite::memory:").await?;
+/// assert!(matches!(store, Store::Sqlite(_)));
+/// let event = Event::builder(Action::new("app.created")?, Actor::user("u1")).tenant("acme").build();
+/// store.write_batch(&[event.clone(), event]).await?; // stored once
+/// assert_eq!(store.streams().await?, ["tenant:acme"]);
+/// let report = store.verify("tenant:acme").await?;
+/// assert!(report.is_intact());
+/// assert_eq!(report.checked, 1);
+///
+/// let error = audit_store::connect("mysql://audit:s3cret@db/audit").await.unwrap_err().to_string();
+/// assert!(error.contains("sqlite:") && !error.contains("s3cret"), "{error}");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// The embedded SQLite store.
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqliteStore),
+    /// The PostgreSQL store.
+    #[cfg(feature = "postgres")]
+    Postgres(PgStore),
+}
+
+/// Connects to the store at `url`, choosing the backend by its scheme:
+/// `sqlite:` (`SqliteStore`, with `Durability::Full`) or `postgres:` /
+/// `postgresql:` (`PgStore`), as far as this build's features allow. Applies
+/// the embedded migrations.
+///
+/// # Errors
+/// [`StoreError::UnsupportedUrl`] for any other scheme, naming the schemes this
+/// build accepts (any password in the URL is never shown); otherwise as the
+/// backend's own `connect`.
+pub async fn connect(url: &str) -> Result<Store, StoreError> {
+    let scheme = url.split_once(':').map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
+        #[cfg(feature = "sqlite")]
+        Some("sqlite") => Ok(Store::Sqlite(SqliteStore::connect(url).await?)),
+        #[cfg(feature = "postgres")]
+        Some("postgres" | "postgresql") => Ok(Store::Postgres(PgStore::connect(url).await?)),
+        _ => Err(StoreError::UnsupportedUrl {
+            url: error::redact_url(url),
+            expected: SUPPORTED_SCHEMES,
+        }),
+    }
+}
+
+impl Store {
+    /// Verifies one stream; see `SqliteStore::verify` / `PgStore::verify`.
+    ///
+    /// # Errors
+    /// Database errors, or a row that cannot be read back as an event.
+    pub async fn verify(&self, stream: &str) -> Result<VerifyReport, StoreError> {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(ref store) => store.verify(stream).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(ref store) => store.verify(stream).await,
+        }
+    }
+
+    /// Every stream that has events, sorted.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn streams(&self) -> Result<Vec<String>, StoreError> {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(ref store) => store.streams().await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(ref store) => store.streams().await,
+        }
+    }
+}
+
+impl AuditSink for Store {
+    async fn write_batch(&self, batch: &[Event]) -> Result<(), SinkError> {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(ref store) => store.write_batch(batch).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(ref store) => store.write_batch(batch).await,
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl From<SqliteStore> for Store {
+    fn from(store: SqliteStore) -> Self {
+        Self::Sqlite(store)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<PgStore> for Store {
+    fn from(store: PgStore) -> Self {
+        Self::Postgres(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn unknown_schemes_are_rejected_without_the_password() {
+        for url in ["mysql://user:pw@h/db", "h/db", "MYSQL://user:pw@h/db"] {
+            let error = super::connect(url).await.unwrap_err();
+            let message = error.to_string();
+            assert!(matches!(error, super::StoreError::UnsupportedUrl { .. }), "{error:?}");
+            assert!(!message.contains(":pw@"), "{message}");
+            #[cfg(feature = "sqlite")]
+            assert!(message.contains("sqlite:"), "{message}");
+            #[cfg(feature = "postgres")]
+            assert!(
+                message.contains("postgres://") && message.contains("postgresql://"),
+                "{message}"
+            );
+        }
+    }
+}

@@ -18,7 +18,6 @@ pub(crate) const SQLITE: Embedded = &[(
 )];
 
 #[cfg(feature = "postgres")]
-#[allow(dead_code, reason = "used by the PostgreSQL store, which is being written")]
 pub(crate) const POSTGRES: Embedded = &[(
     1,
     "events, streams, append-only triggers",
