@@ -125,7 +125,7 @@ pub fn canonical_json(value: &Value) -> Vec<u8> {
     out
 }
 
-fn write_value(value: &Value, out: &mut Vec<u8>) {
+pub(crate) fn write_value(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -146,7 +146,7 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn write_object(members: &Map<String, Value>, out: &mut Vec<u8>) {
+pub(crate) fn write_object(members: &Map<String, Value>, out: &mut Vec<u8>) {
     let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
     // Names in a map are unique, so an unstable sort is deterministic. The
     // map's own iteration order is not relied on: it is byte order by default
@@ -177,7 +177,7 @@ fn write_number(number: &serde_json::Number, out: &mut Vec<u8>) {
     }
 }
 
-fn write_f64(float: f64, out: &mut Vec<u8>) {
+pub(crate) fn write_f64(float: f64, out: &mut Vec<u8>) {
     if float == 0.0 {
         // Both +0 and -0 are written as `0`, as ECMAScript does.
         out.push(b'0');
@@ -190,7 +190,7 @@ fn write_f64(float: f64, out: &mut Vec<u8>) {
 /// Lowercase hexadecimal digits for `\u00xx` escapes.
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
-fn write_string(string: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_string(string: &str, out: &mut Vec<u8>) {
     let bytes = string.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');

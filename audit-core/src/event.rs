@@ -416,10 +416,8 @@ impl Event {
     /// assert_eq!(event.canonical_bytes(), sealed, "the leaf hash is not part of its own input");
     /// ```
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let mut value = serde_json::to_value(self).unwrap_or_else(|e| unreachable!("an Event always serialises: {e}"));
-        if let Some(integrity) = value.get_mut("integrity").and_then(Value::as_object_mut) {
-            integrity.remove("leaf_hash");
-        }
-        crate::canonical::canonical_json(&value)
+        let mut out = Vec::with_capacity(1024);
+        crate::event_canonical::write_event(self, &mut out);
+        out
     }
 }

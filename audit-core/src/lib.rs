@@ -10,6 +10,7 @@ mod builder;
 mod canonical;
 mod diff;
 mod event;
+mod event_canonical;
 mod redact;
 mod sanitize;
 mod scope;
