@@ -86,7 +86,20 @@ macro_rules! via_serde {
     )+};
 }
 
-via_serde!(Value, Map<String, Value>, str, String, bool, char, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
+via_serde!(str, String, bool, char, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
+
+// JSON is already JSON: a clone, not a trip through serde.
+impl AuditState for Value {
+    fn audit_state(&self) -> Value {
+        self.clone()
+    }
+}
+
+impl AuditState for Map<String, Value> {
+    fn audit_state(&self) -> Value {
+        Value::Object(self.clone())
+    }
+}
 
 impl<T: AuditState> AuditState for Option<T> {
     fn audit_state(&self) -> Value {
