@@ -86,7 +86,9 @@ macro_rules! via_serde {
     )+};
 }
 
-via_serde!(str, String, bool, char, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
+via_serde!(
+    str, String, bool, char, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64
+);
 
 // JSON is already JSON: a clone, not a trip through serde.
 impl AuditState for Value {
