@@ -3,6 +3,9 @@
 use audit_core::{Event, Integrity};
 use sha2::{Digest, Sha256};
 
+use crate::error::StoreError;
+use crate::row::EventRow;
+
 /// `SHA-256(0x00 ‖ canonical bytes)` as lowercase hex (RFC 9162 leaf hash).
 ///
 /// ```
@@ -212,6 +215,15 @@ impl Verifier {
         self.report.checked += 1;
         self.expected_seq += 1;
         true
+    }
+
+    /// Checks the next stored row: rebuilds its event, then [`check`](Self::check)s
+    /// it together with the row's query columns.
+    pub(crate) fn check_row(&mut self, row: EventRow) -> Result<bool, StoreError> {
+        let seq = u64::try_from(row.seq).unwrap_or(0);
+        let event = row.clone().into_event()?;
+        let inconsistent = row.inconsistent_column(&event);
+        Ok(self.check(seq, &event, inconsistent))
     }
 
     fn fail(&mut self, problem: Problem) -> bool {

@@ -135,10 +135,7 @@ impl SqliteStore {
             for row in &rows {
                 let row = read_row(row)?;
                 after = row.seq;
-                let seq = u64::try_from(row.seq).unwrap_or(0);
-                let event = row.clone().into_event()?;
-                let inconsistent = row.inconsistent_column(&event);
-                if !verifier.check(seq, &event, inconsistent) {
+                if !verifier.check_row(row)? {
                     break 'pages;
                 }
             }
