@@ -18,6 +18,9 @@ pub enum StoreError {
     /// Applying the embedded migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A query or purge parameter cannot be used; the error names it.
+    #[error("invalid query: {0}")]
+    Query(#[from] crate::QueryError),
     /// A stored row could not be turned back into an event.
     #[error("stored event {id} is unreadable: {reason}")]
     Corrupt {
@@ -54,7 +57,9 @@ impl From<StoreError> for audit_core::SinkError {
             {
                 audit_core::SinkError::rejected(error)
             }
-            StoreError::Corrupt { .. } | StoreError::UnsupportedUrl { .. } => audit_core::SinkError::rejected(error),
+            StoreError::Corrupt { .. } | StoreError::UnsupportedUrl { .. } | StoreError::Query(_) => {
+                audit_core::SinkError::rejected(error)
+            }
             _ => audit_core::SinkError::transient(error),
         }
     }

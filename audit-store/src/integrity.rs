@@ -94,6 +94,15 @@ pub enum Problem {
         /// The column that disagrees.
         column: &'static str,
     },
+    /// The stream starts after `base_seq`, but no `audit.purged` event in it
+    /// records a retention purge up to that seq (with that event's hash):
+    /// the oldest events were removed behind the store's back.
+    UnrecordedPurge {
+        /// The seq the stream claims was purged up to.
+        base_seq: u64,
+        /// What the newest `audit.purged` event records instead, if any.
+        recorded: Option<u64>,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -129,6 +138,16 @@ impl std::fmt::Display for Problem {
                     "event {id} at seq {seq}: column `{column}` disagrees with the stored event"
                 )
             }
+            Self::UnrecordedPurge { base_seq, recorded } => match recorded {
+                Some(recorded) => write!(
+                    f,
+                    "events up to seq {base_seq} are gone, but the newest audit.purged event records a purge up to seq {recorded}"
+                ),
+                None => write!(
+                    f,
+                    "events up to seq {base_seq} are gone, and no audit.purged event records their purge"
+                ),
+            },
         }
     }
 }
@@ -156,17 +175,24 @@ impl VerifyReport {
 pub(crate) struct Verifier {
     report: VerifyReport,
     expected_seq: u64,
+    base: (u64, String),
+    last_purge: Option<(u64, String)>,
 }
 
 impl Verifier {
-    pub(crate) fn new(stream: &str) -> Self {
+    /// A verifier for `stream`, whose events start after `base_seq` (the
+    /// last seq retention purge removed, with its leaf hash; 0 and `""`
+    /// before any purge).
+    pub(crate) fn new(stream: &str, base_seq: u64, base_hash: String) -> Self {
         Self {
             report: VerifyReport {
                 stream: stream.to_owned(),
                 checked: 0,
                 problem: None,
             },
-            expected_seq: 1,
+            expected_seq: base_seq + 1,
+            base: (base_seq, base_hash),
+            last_purge: None,
         }
     }
 
@@ -212,6 +238,9 @@ impl Verifier {
                 column,
             });
         }
+        if let Some(cut) = crate::retention::purge_cut(event) {
+            self.last_purge = Some(cut);
+        }
         self.report.checked += 1;
         self.expected_seq += 1;
         true
@@ -231,13 +260,22 @@ impl Verifier {
         false
     }
 
-    /// Finishes with the head's seq, catching deleted newest events.
+    /// Finishes with the head's seq, catching deleted newest events, and a
+    /// base that no purge event accounts for.
     pub(crate) fn finish(mut self, head_seq: u64) -> VerifyReport {
+        if self.report.problem.is_some() {
+            return self.report;
+        }
         let last_stored = self.expected_seq - 1;
-        if self.report.problem.is_none() && head_seq > last_stored {
+        if head_seq > last_stored {
             self.report.problem = Some(Problem::MissingTail {
                 last_stored,
                 head: head_seq,
+            });
+        } else if self.base.0 > 0 && self.last_purge.as_ref() != Some(&self.base) {
+            self.report.problem = Some(Problem::UnrecordedPurge {
+                base_seq: self.base.0,
+                recorded: self.last_purge.map(|(seq, _)| seq),
             });
         }
         self.report

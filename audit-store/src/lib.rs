@@ -93,6 +93,8 @@ mod integrity;
 mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod query;
+mod retention;
 mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -103,6 +105,10 @@ pub use error::StoreError;
 pub use integrity::{Problem, VerifyReport, leaf_hash};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
+pub use query::{
+    ActionCount, ActionFilter, AuditQuery, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_VALUE_BYTES, Page, QueryError,
+};
+pub use retention::{PURGE_ACTION, Purge, PurgeReport};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteStore};
 
@@ -196,6 +202,47 @@ impl Store {
             Self::Sqlite(ref store) => store.streams().await,
             #[cfg(feature = "postgres")]
             Self::Postgres(ref store) => store.streams().await,
+        }
+    }
+
+    /// One page of the events `query` selects; see `SqliteStore::query` /
+    /// `PgStore::query`.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] naming the parameter at fault; database errors.
+    pub async fn query(&self, query: &AuditQuery) -> Result<Page, StoreError> {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(ref store) => store.query(query).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(ref store) => store.query(query).await,
+        }
+    }
+
+    /// The actions of the events `query` selects, with counts; see
+    /// `SqliteStore::action_counts` / `PgStore::action_counts`.
+    ///
+    /// # Errors
+    /// As [`query`](Self::query).
+    pub async fn action_counts(&self, query: &AuditQuery) -> Result<Vec<ActionCount>, StoreError> {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(ref store) => store.action_counts(query).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(ref store) => store.action_counts(query).await,
+        }
+    }
+
+    /// Retention purge; see [`Purge`].
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] when `before` is in the future; database errors.
+    pub async fn purge(&self, purge: &Purge) -> Result<Vec<PurgeReport>, StoreError> {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(ref store) => store.purge(purge).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(ref store) => store.purge(purge).await,
         }
     }
 }

@@ -11,18 +11,32 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
 #[cfg(feature = "sqlite")]
-pub(crate) const SQLITE: Embedded = &[(
-    1,
-    "events, streams, append-only triggers",
-    include_str!("../migrations/sqlite/0001_events.sql"),
-)];
+pub(crate) const SQLITE: Embedded = &[
+    (
+        1,
+        "events, streams, append-only triggers",
+        include_str!("../migrations/sqlite/0001_events.sql"),
+    ),
+    (
+        2,
+        "free-text search, time index, cursor key",
+        include_str!("../migrations/sqlite/0002_search_and_cursors.sql"),
+    ),
+];
 
 #[cfg(feature = "postgres")]
-pub(crate) const POSTGRES: Embedded = &[(
-    1,
-    "events, streams, append-only triggers",
-    include_str!("../migrations/postgres/0001_events.sql"),
-)];
+pub(crate) const POSTGRES: Embedded = &[
+    (
+        1,
+        "events, streams, append-only triggers",
+        include_str!("../migrations/postgres/0001_events.sql"),
+    ),
+    (
+        2,
+        "free-text search, time index, cursor key",
+        include_str!("../migrations/postgres/0002_search_and_cursors.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct EmbeddedMigrations(Embedded);

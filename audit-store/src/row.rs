@@ -8,10 +8,11 @@ use crate::error::StoreError;
 /// The columns of `audit_events`, in insert order.
 pub(crate) const COLUMNS: &str = "id, stream, seq, leaf_hash, occurred_at, recorded_at, tenant_id, action, category, \
     severity, outcome, reason, actor_kind, actor_id, actor_email, actor_name, target_type, target_id, target_name, \
-    description, client_ip, request_id, truncated, lossy_utf8, actor, target, targets, context, changes, metadata";
+    description, client_ip, request_id, truncated, lossy_utf8, actor, target, targets, context, changes, metadata, \
+    search_text";
 
 /// How many columns [`COLUMNS`] names.
-pub(crate) const COLUMN_COUNT: usize = 30;
+pub(crate) const COLUMN_COUNT: usize = 31;
 
 /// The columns of `audit_events`, backend-neutral.
 #[derive(Debug, Clone)]
@@ -46,6 +47,7 @@ pub(crate) struct EventRow {
     pub(crate) context: String,
     pub(crate) changes: Option<String>,
     pub(crate) metadata: String,
+    pub(crate) search_text: String,
 }
 
 fn json_text<T: serde::Serialize>(value: &T) -> String {
@@ -90,6 +92,7 @@ impl EventRow {
             context: json_text(context),
             changes: event.changes().map(json_text),
             metadata: json_text(event.metadata()),
+            search_text: crate::query::text::search_text(event),
         }
     }
 
@@ -144,7 +147,7 @@ impl EventRow {
     /// The first query column that disagrees with `event` (rebuilt from this row).
     pub(crate) fn inconsistent_column(&self, event: &Event) -> Option<&'static str> {
         let expected = Self::from_event(event);
-        let checks: [(&'static str, bool); 14] = [
+        let checks: [(&'static str, bool); 15] = [
             ("tenant_id", self.tenant_id == expected.tenant_id),
             ("stream", self.stream == event.stream()),
             ("actor_kind", self.actor_kind == expected.actor_kind),
@@ -159,6 +162,7 @@ impl EventRow {
             ("category", self.category == expected.category),
             ("severity", self.severity == expected.severity),
             ("outcome", self.outcome == expected.outcome),
+            ("search_text", self.search_text == expected.search_text),
         ];
         checks.into_iter().find(|(_, agrees)| !agrees).map(|(column, _)| column)
     }

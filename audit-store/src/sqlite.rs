@@ -9,10 +9,14 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqlitePool};
+use uuid::Uuid;
 
 use crate::error::{StoreError, redact_url};
 use crate::integrity::{Verifier, VerifyReport, seal};
 use crate::migrations;
+use crate::query::sql::{self, Dialect};
+use crate::query::{ActionCount, AuditQuery, CURSOR_KEY_NAME, CursorKey, Page, text};
+use crate::retention::{Purge, PurgeReport};
 use crate::row::{COLUMN_COUNT, COLUMNS, EventRow};
 
 /// How hard SQLite works to keep a committed event through a power cut.
@@ -45,6 +49,7 @@ pub enum Durability {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    cursor_key: CursorKey,
 }
 
 /// Rows per INSERT statement: 30 columns × 500 rows stays well under SQLite's
@@ -86,7 +91,8 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         migrations::migrator(migrations::SQLITE).await?.run(&pool).await?;
-        Ok(Self { pool })
+        let cursor_key = cursor_key(&pool).await?;
+        Ok(Self { pool, cursor_key })
     }
 
     /// The connection pool, for your own queries and transactions.
@@ -115,19 +121,24 @@ impl SqliteStore {
     /// Database errors, or a row that cannot be read back as an event.
     pub async fn verify(&self, stream: &str) -> Result<VerifyReport, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let head: Option<i64> = sqlx::query_scalar("SELECT head_seq FROM audit_streams WHERE stream = ?")
-            .bind(stream)
-            .fetch_optional(&mut *conn)
-            .await?;
-        let mut verifier = Verifier::new(stream);
-        let mut after = 0_i64;
+        // One read transaction: WAL gives it a snapshot, so rows written
+        // meanwhile neither appear past the head nor count as missing.
+        let mut tx = conn.begin().await?;
+        let head: Option<(i64, i64, String)> =
+            sqlx::query_as("SELECT head_seq, base_seq, base_hash FROM audit_streams WHERE stream = ?")
+                .bind(stream)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (head, base_seq, base_hash) = head.unwrap_or((0, 0, String::new()));
+        let mut verifier = Verifier::new(stream, u64::try_from(base_seq).unwrap_or(0), base_hash);
+        let mut after = base_seq;
         'pages: loop {
             let rows = sqlx::query(&format!(
                 "SELECT {COLUMNS} FROM audit_events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT 1000"
             ))
             .bind(stream)
             .bind(after)
-            .fetch_all(&mut *conn)
+            .fetch_all(&mut *tx)
             .await?;
             if rows.is_empty() {
                 break;
@@ -140,7 +151,101 @@ impl SqliteStore {
                 }
             }
         }
-        Ok(verifier.finish(head.and_then(|h| u64::try_from(h).ok()).unwrap_or(0)))
+        tx.commit().await?;
+        Ok(verifier.finish(u64::try_from(head).unwrap_or(0)))
+    }
+
+    /// One page of the events `query` selects, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] naming the parameter at fault (a limit out of
+    /// range, a cursor that is malformed or not this query's, …); database
+    /// errors.
+    pub async fn query(&self, query: &AuditQuery) -> Result<Page, StoreError> {
+        let plan = query.plan(&self.cursor_key)?;
+        let mut select = sql::page::<SqliteDialect>(&plan, COLUMNS);
+        let rows = select.build().fetch_all(&self.pool).await?;
+        let events = rows
+            .iter()
+            .map(|row| read_row(row)?.into_event())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(plan.page(events, &self.cursor_key))
+    }
+
+    /// The actions of the events `query` selects (ignoring its action filter
+    /// and page), with how many events each has, most frequent first.
+    ///
+    /// # Errors
+    /// As [`query`](Self::query).
+    pub async fn action_counts(&self, query: &AuditQuery) -> Result<Vec<ActionCount>, StoreError> {
+        let plan = query.plan(&self.cursor_key)?;
+        let mut select = sql::action_counts::<SqliteDialect>(&plan);
+        let rows: Vec<(String, i64)> = select.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(ActionCount::from_row).collect())
+    }
+
+    /// Removes the events `purge` selects, stream by stream, each stream in
+    /// one transaction that also records an `audit.purged` event; see
+    /// [`Purge`] for what is removed and how the rest still verifies.
+    /// Streams with nothing to remove are left alone and not reported.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] when `before` is in the future; database errors
+    /// (streams purged before the error stay purged).
+    pub async fn purge(&self, purge: &Purge) -> Result<Vec<PurgeReport>, StoreError> {
+        purge.check()?;
+        let mut reports = Vec::new();
+        for stream in purge.streams(self.streams().await?) {
+            let mut conn = self.pool.acquire().await?;
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            let (head, base): (i64, i64) =
+                sqlx::query_as("SELECT head_seq, base_seq FROM audit_streams WHERE stream = ?")
+                    .bind(&stream)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let first_kept: Option<i64> = sqlx::query_scalar(
+                "SELECT seq FROM audit_events WHERE stream = ? AND seq > ? AND occurred_at >= ? ORDER BY seq LIMIT 1",
+            )
+            .bind(&stream)
+            .bind(base)
+            .bind(purge.before.unix_micros())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let cut = first_kept.map_or(head, |seq| seq - 1);
+            if cut <= base {
+                continue;
+            }
+            let through_hash: String =
+                sqlx::query_scalar("SELECT leaf_hash FROM audit_events WHERE stream = ? AND seq = ?")
+                    .bind(&stream)
+                    .bind(cut)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            sqlx::query("UPDATE audit_purge_gate SET open = 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
+            let removed = sqlx::query("DELETE FROM audit_events WHERE stream = ? AND seq <= ?")
+                .bind(&stream)
+                .bind(cut)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("UPDATE audit_purge_gate SET open = 0 WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE audit_streams SET base_seq = ?, base_hash = ? WHERE stream = ?")
+                .bind(cut)
+                .bind(&through_hash)
+                .bind(&stream)
+                .execute(&mut *tx)
+                .await?;
+            let through_seq = u64::try_from(cut).unwrap_or(0);
+            let event = purge.event(&stream, removed, through_seq, &through_hash);
+            let event = append(&mut tx, &[event]).await?.pop();
+            tx.commit().await?;
+            reports.extend(event.map(|event| PurgeReport::new(stream, removed, through_seq, through_hash, event)));
+        }
+        Ok(reports)
     }
 
     /// Every stream that has events.
@@ -264,7 +369,8 @@ async fn insert(conn: &mut SqliteConnection, rows: &[EventRow]) -> Result<(), St
             .push_bind(&row.targets)
             .push_bind(&row.context)
             .push_bind(&row.changes)
-            .push_bind(&row.metadata);
+            .push_bind(&row.metadata)
+            .push_bind(&row.search_text);
     });
     query.push(" ON CONFLICT (id) DO NOTHING");
     query.build().execute(&mut *conn).await?;
@@ -310,6 +416,59 @@ pub(crate) fn read_row(row: &SqliteRow) -> Result<EventRow, StoreError> {
         context: row.try_get("context")?,
         changes: row.try_get("changes")?,
         metadata: row.try_get("metadata")?,
+        search_text: row.try_get("search_text")?,
         id,
     })
+}
+
+/// The store's cursor key, made on first use.
+async fn cursor_key(pool: &SqlitePool) -> Result<CursorKey, StoreError> {
+    let fresh = CursorKey::generate().map_err(|e| StoreError::Corrupt {
+        id: CURSOR_KEY_NAME.to_owned(),
+        reason: format!("no randomness for a new cursor key: {e}"),
+    })?;
+    sqlx::query("INSERT INTO audit_store_keys (name, key) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
+        .bind(CURSOR_KEY_NAME)
+        .bind(fresh)
+        .execute(pool)
+        .await?;
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT key FROM audit_store_keys WHERE name = ?")
+        .bind(CURSOR_KEY_NAME)
+        .fetch_one(pool)
+        .await?;
+    CursorKey::from_stored(&stored).ok_or_else(|| StoreError::Corrupt {
+        id: CURSOR_KEY_NAME.to_owned(),
+        reason: format!("the stored cursor key has {} bytes, not 32", stored.len()),
+    })
+}
+
+/// SQLite's side of the shared query SQL: times as Unix microseconds, ids as
+/// text, search through the FTS5 trigram index.
+#[derive(Debug)]
+struct SqliteDialect;
+
+impl Dialect for SqliteDialect {
+    type Db = Sqlite;
+
+    fn bind_text(query: &mut QueryBuilder<'static, Sqlite>, value: String) {
+        query.push_bind(value);
+    }
+
+    fn bind_int(query: &mut QueryBuilder<'static, Sqlite>, value: i64) {
+        query.push_bind(value);
+    }
+
+    fn bind_time(query: &mut QueryBuilder<'static, Sqlite>, at: Timestamp) {
+        query.push_bind(at.unix_micros());
+    }
+
+    fn bind_id(query: &mut QueryBuilder<'static, Sqlite>, id: Uuid) {
+        query.push_bind(id.to_string());
+    }
+
+    fn push_contains(query: &mut QueryBuilder<'static, Sqlite>, term: &str) {
+        query.push("pk IN (SELECT rowid FROM audit_events_search WHERE search_text GLOB ");
+        query.push_bind(text::glob_contains(term));
+        query.push(")");
+    }
 }

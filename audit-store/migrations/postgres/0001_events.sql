@@ -9,7 +9,9 @@ CREATE TABLE audit_events (
     occurred_at  timestamptz NOT NULL,
     recorded_at  timestamptz NOT NULL,
     tenant_id    text,
-    action       text        NOT NULL,
+    -- Byte order whatever the database's locale: `prefix.*` filters are
+    -- index range scans, and action lists sort the same on every server.
+    action       text        COLLATE "C" NOT NULL,
     category     text        NOT NULL,
     severity     text        NOT NULL,
     outcome      text        NOT NULL,
@@ -32,17 +34,23 @@ CREATE TABLE audit_events (
     context      jsonb       NOT NULL,
     changes      jsonb,
     metadata     jsonb       NOT NULL,
+    -- Lowercased description, actor and target names and ids, for free-text
+    -- search; derived from the event (verify checks it agrees).
+    search_text  text        NOT NULL,
     UNIQUE (stream, seq)
 );
 
 -- One row per stream: the last seq written, locked (SELECT … FOR UPDATE)
 -- while a batch is assigned its seqs, so seqs are gapless. Never a bare
 -- sequence: a rolled-back transaction would leave a gap that looks like a
--- deletion.
+-- deletion. base_seq and base_hash are the seq and leaf hash of the last
+-- event retention purge removed (0 and '' before any purge).
 CREATE TABLE audit_streams (
     stream     text   NOT NULL PRIMARY KEY,
     head_seq   bigint NOT NULL,
-    head_hash  text   NOT NULL
+    head_hash  text   NOT NULL,
+    base_seq   bigint NOT NULL DEFAULT 0,
+    base_hash  text   NOT NULL DEFAULT ''
 );
 
 -- Retention purge runs `SET LOCAL audit.purge = 'on'` in its own

@@ -2,7 +2,10 @@
 -- Times are Unix microseconds (UTC); JSON columns hold the nested parts of
 -- the event exactly as the event model serialises them.
 CREATE TABLE audit_events (
-    id           TEXT    NOT NULL PRIMARY KEY,
+    -- An explicit integer key: VACUUM may renumber implicit rowids, and the
+    -- search index (0002) refers to rows by this key.
+    pk           INTEGER PRIMARY KEY,
+    id           TEXT    NOT NULL UNIQUE,
     stream       TEXT    NOT NULL,
     seq          INTEGER NOT NULL,
     leaf_hash    TEXT    NOT NULL,
@@ -32,15 +35,22 @@ CREATE TABLE audit_events (
     context      TEXT    NOT NULL,
     changes      TEXT,
     metadata     TEXT    NOT NULL,
+    -- Lowercased description, actor and target names and ids, for free-text
+    -- search; derived from the event (verify checks it agrees).
+    search_text  TEXT    NOT NULL,
     UNIQUE (stream, seq)
 ) STRICT;
 
 -- One row per stream: the last seq written. Locked (by SQLite's single
--- writer) while a batch is assigned its seqs, so seqs are gapless.
+-- writer) while a batch is assigned its seqs, so seqs are gapless. base_seq
+-- and base_hash are the seq and leaf hash of the last event retention purge
+-- removed (0 and '' before any purge): the stream now starts after them.
 CREATE TABLE audit_streams (
     stream     TEXT    NOT NULL PRIMARY KEY,
     head_seq   INTEGER NOT NULL,
-    head_hash  TEXT    NOT NULL
+    head_hash  TEXT    NOT NULL,
+    base_seq   INTEGER NOT NULL DEFAULT 0,
+    base_hash  TEXT    NOT NULL DEFAULT ''
 ) STRICT;
 
 -- Retention purge opens this gate inside its own transaction; nothing else does.

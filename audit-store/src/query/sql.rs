@@ -1,0 +1,136 @@
+//! The SQL of a query, written once for both backends.
+//!
+//! Each backend supplies a [`Dialect`]: how it binds times and ids and how it
+//! matches a search term; the clauses, their order and the page logic are
+//! shared, which is what keeps the two backends' answers identical.
+
+use audit_core::Timestamp;
+use sqlx::{Database, QueryBuilder};
+use uuid::Uuid;
+
+use super::{ActionFilter, Plan};
+
+/// What differs between backends in a query's SQL.
+pub(crate) trait Dialect {
+    /// The sqlx database.
+    type Db: Database;
+    /// Binds a text value.
+    fn bind_text(query: &mut QueryBuilder<'static, Self::Db>, value: String);
+    /// Binds an integer.
+    fn bind_int(query: &mut QueryBuilder<'static, Self::Db>, value: i64);
+    /// Binds a time as the `occurred_at` column holds it.
+    fn bind_time(query: &mut QueryBuilder<'static, Self::Db>, at: Timestamp);
+    /// Binds an event id as the `id` column holds it.
+    fn bind_id(query: &mut QueryBuilder<'static, Self::Db>, id: Uuid);
+    /// A condition that holds when the event's `search_text` contains `term`
+    /// (already lowercased).
+    fn push_contains(query: &mut QueryBuilder<'static, Self::Db>, term: &str);
+}
+
+/// `SELECT <columns> … ORDER BY occurred_at DESC, id DESC LIMIT limit + 1`:
+/// one row more than the page, to learn whether another page follows.
+pub(crate) fn page<D: Dialect>(plan: &Plan, columns: &str) -> QueryBuilder<'static, D::Db> {
+    let mut query = QueryBuilder::new(format!("SELECT {columns} FROM audit_events"));
+    push_filters::<D>(&mut query, plan, true);
+    if let Some(after) = plan.after {
+        // Row-value comparison: both backends turn it into an index range.
+        query.push(" AND (occurred_at, id) < (");
+        D::bind_time(&mut query, after.occurred_at);
+        query.push(", ");
+        D::bind_id(&mut query, after.id);
+        query.push(")");
+    }
+    query.push(" ORDER BY occurred_at DESC, id DESC LIMIT ");
+    D::bind_int(&mut query, i64::from(plan.limit) + 1);
+    if plan.offset > 0 {
+        query.push(" OFFSET ");
+        D::bind_int(&mut query, i64::from(plan.offset));
+    }
+    query
+}
+
+/// `SELECT action, count(*)` over the filters except the action filter (the
+/// list a drop-down offers should not shrink to what is already chosen),
+/// most frequent first, then by name.
+pub(crate) fn action_counts<D: Dialect>(plan: &Plan) -> QueryBuilder<'static, D::Db> {
+    let mut query = QueryBuilder::new("SELECT action, count(*) AS events FROM audit_events");
+    push_filters::<D>(&mut query, plan, false);
+    query.push(" GROUP BY action ORDER BY events DESC, action");
+    query
+}
+
+fn push_filters<D: Dialect>(query: &mut QueryBuilder<'static, D::Db>, plan: &Plan, with_actions: bool) {
+    let f = &plan.filter;
+    query.push(" WHERE TRUE");
+    let mut equals = |column: &str, value: &Option<String>| {
+        if let Some(value) = value {
+            query.push(format_args!(" AND {column} = "));
+            D::bind_text(query, value.clone());
+        }
+    };
+    equals("tenant_id", &f.tenant);
+    equals("actor_id", &f.actor_id);
+    equals("actor_email", &f.actor_email);
+    equals("target_type", &f.target_type);
+    equals("target_id", &f.target_id);
+    equals("request_id", &f.request_id);
+    equals("client_ip", &f.client_ip.map(|ip| ip.to_string()));
+    if with_actions && !f.actions.is_empty() {
+        query.push(" AND (");
+        for (i, action) in f.actions.iter().enumerate() {
+            if i > 0 {
+                query.push(" OR ");
+            }
+            match action {
+                ActionFilter::Exact(action) => {
+                    query.push("action = ");
+                    D::bind_text(query, action.as_str().to_owned());
+                }
+                // `billing.*` is the range ['billing.', 'billing/'): '/' is
+                // the byte after '.', so the index serves it as a range scan.
+                ActionFilter::Prefix(prefix) => {
+                    query.push("(action >= ");
+                    D::bind_text(query, format!("{prefix}."));
+                    query.push(" AND action < ");
+                    D::bind_text(query, format!("{prefix}/"));
+                    query.push(")");
+                }
+            }
+        }
+        query.push(")");
+    }
+    push_in::<D>(query, "category", f.categories.iter().map(|c| c.as_str()));
+    push_in::<D>(query, "actor_kind", f.actor_kinds.iter().map(|k| k.as_str()));
+    push_in::<D>(query, "severity", f.severities.iter().map(|s| s.as_str()));
+    push_in::<D>(query, "outcome", f.outcomes.iter().map(|o| o.as_str()));
+    if let Some(since) = f.since {
+        query.push(" AND occurred_at >= ");
+        D::bind_time(query, since);
+    }
+    if let Some(until) = f.until {
+        query.push(" AND occurred_at < ");
+        D::bind_time(query, until);
+    }
+    for term in &plan.terms {
+        query.push(" AND ");
+        D::push_contains(query, term);
+    }
+}
+
+fn push_in<'v, D: Dialect>(
+    query: &mut QueryBuilder<'static, D::Db>,
+    column: &str,
+    values: impl ExactSizeIterator<Item = &'v str>,
+) {
+    if values.len() == 0 {
+        return;
+    }
+    query.push(format_args!(" AND {column} IN ("));
+    for (i, value) in values.enumerate() {
+        if i > 0 {
+            query.push(", ");
+        }
+        D::bind_text(query, value.to_owned());
+    }
+    query.push(")");
+}

@@ -1,0 +1,130 @@
+use std::net::IpAddr;
+
+use super::*;
+
+#[test]
+fn every_parameter_round_trips_through_params() {
+    let params = [
+        ("tenant", "acme"),
+        ("action", "member.invited,billing.*"),
+        ("action", "app.deleted"),
+        ("category", "delete"),
+        ("actor_id", "u_1"),
+        ("actor_kind", "user,api_key"),
+        ("actor_email", "a@acme.test"),
+        ("target_type", "app"),
+        ("target_id", "app_9"),
+        ("severity", "warning"),
+        ("severity", "critical"),
+        ("outcome", "denied"),
+        ("since", "2026-11-01"),
+        ("until", "2026-11-02T10:00:00.5+01:00"),
+        ("ip", "::ffff:10.0.0.7"),
+        ("request_id", "req-1"),
+        ("q", "refund \"big plan\""),
+        ("limit", "200"),
+        ("offset", "100"),
+    ];
+    let query = AuditQuery::from_params(params).unwrap();
+    assert_eq!(query.filter.actions.len(), 3);
+    assert_eq!(query.filter.client_ip, Some("10.0.0.7".parse::<IpAddr>().unwrap()));
+    assert_eq!(
+        query.filter.until.unwrap().as_datetime().to_rfc3339(),
+        "2026-11-02T09:00:00.500+00:00"
+    );
+    let params = query.to_params();
+    let again = AuditQuery::from_params(params.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
+    assert_eq!(again, query);
+}
+
+#[test]
+fn empty_values_count_as_absent_and_the_defaults_hold() {
+    let query = AuditQuery::from_params([("tenant", ""), ("q", "  "), ("limit", "")]).unwrap();
+    assert_eq!(query, AuditQuery::new());
+    assert_eq!(query.page_limit(), DEFAULT_LIMIT);
+    assert!(query.to_params().is_empty());
+}
+
+fn error(params: &[(&str, &str)]) -> QueryError {
+    AuditQuery::from_params(params.iter().copied()).unwrap_err()
+}
+
+#[test]
+fn each_bad_parameter_is_named_with_what_is_wrong() {
+    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        (&[("limit", "0")], "limit", "between 1 and 200, got 0"),
+        (&[("limit", "201")], "limit", "between 1 and 200, got 201"),
+        (&[("limit", "-1")], "limit", "whole number"),
+        (&[("limit", "ten")], "limit", "whole number"),
+        (&[("offset", "100001")], "offset", "at most 100000"),
+        (&[("offset", "5"), ("cursor", "abc")], "offset", "cannot be combined"),
+        (
+            &[("severity", "loud")],
+            "severity",
+            "info, notice, warning, critical; got `loud`",
+        ),
+        (&[("outcome", "ok")], "outcome", "success, failure, denied"),
+        (&[("category", "misc")], "category", "create"),
+        (&[("actor_kind", "robot")], "actor_kind", "api_key"),
+        (&[("action", "App.Deleted")], "action", "is not an action"),
+        (&[("action", "Billing.*")], "action", "not a valid prefix"),
+        (&[("action", ".*")], "action", "not a valid prefix"),
+        (&[("since", "yesterday")], "since", "is not a time"),
+        (&[("until", "2026-13-01")], "until", "is not a time"),
+        (
+            &[("since", "2026-11-02"), ("until", "2026-11-01")],
+            "until",
+            "later than `since`",
+        ),
+        (&[("ip", "10.0.0.256")], "ip", "not an IPv4 or IPv6"),
+        (&[("tenant", "a"), ("tenant", "b")], "tenant", "more than once"),
+        (&[("sort", "asc")], "sort", "not a known parameter"),
+        (&[("q", "\"open")], "q", "closing"),
+    ];
+    for (params, parameter, message) in cases {
+        let error = error(params);
+        assert_eq!(error.parameter(), *parameter, "{params:?}: {error}");
+        assert!(error.to_string().contains(message), "{params:?}: {error}");
+    }
+    let long = "x".repeat(MAX_VALUE_BYTES + 1);
+    let error = error(&[("actor_id", &long)]);
+    assert_eq!(error.parameter(), "actor_id");
+}
+
+#[test]
+fn a_cursor_is_bound_to_the_filters_not_to_their_spelling_or_the_page_size() {
+    let key = CursorKey::from_stored(&[3; 32]).unwrap();
+    let first = AuditQuery::from_params([("tenant", "acme"), ("severity", "warning,critical")]).unwrap();
+    let plan = first.plan(&key).unwrap();
+    let at = Timestamp::now();
+    let position = Position {
+        occurred_at: at,
+        id: audit_core::new_event_id(at),
+    };
+    let cursor = key.sign(position, &plan.fingerprint);
+
+    let respelt = AuditQuery::from_params([
+        ("severity", "critical"),
+        ("severity", "warning"),
+        ("tenant", "acme"),
+        ("limit", "10"),
+        ("cursor", &cursor),
+    ])
+    .unwrap();
+    assert_eq!(respelt.plan(&key).unwrap().after, Some(position));
+
+    let other_tenant = AuditQuery::from_params([("tenant", "evil"), ("severity", "warning,critical")])
+        .unwrap()
+        .cursor(cursor);
+    let error = other_tenant.plan(&key).unwrap_err();
+    assert_eq!(error.parameter(), "cursor");
+}
+
+#[test]
+fn prefix_filters_match_whole_segments_only() {
+    let prefix = ActionFilter::prefix("billing.invoice").unwrap();
+    assert!(prefix.matches("billing.invoice.paid"));
+    assert!(!prefix.matches("billing.invoices.paid"));
+    assert!(!prefix.matches("billing.invoice"));
+    assert_eq!(prefix.to_string(), "billing.invoice.*");
+}
