@@ -51,7 +51,9 @@ fn error(params: &[(&str, &str)]) -> QueryError {
 
 #[test]
 fn each_bad_parameter_is_named_with_what_is_wrong() {
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    /// Parameters, the parameter blamed, part of the message.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
         (&[("limit", "0")], "limit", "between 1 and 200, got 0"),
         (&[("limit", "201")], "limit", "between 1 and 200, got 201"),
         (&[("limit", "-1")], "limit", "whole number"),
