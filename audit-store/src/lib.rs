@@ -28,9 +28,8 @@
 //!
 //! - **Append-only.** Database triggers reject every `UPDATE` and `DELETE` on
 //!   `audit_events` (and `TRUNCATE` on PostgreSQL) with an error saying
-//!   `audit_events is append-only`. The schema keeps one removal path, for
-//!   retention purge (not in this crate yet): a gate that only the purge's own
-//!   transaction opens.
+//!   `audit_events is append-only`. The one removal path is retention
+//!   [`Purge`], through a gate that only the purge's own transaction opens.
 //! - **Idempotent writes.** An event whose id is already stored is skipped, and
 //!   so is a second copy within one batch: a retried batch never duplicates.
 //! - **Gapless sequence numbers.** Each stream — `tenant:<id>`, or `global`
@@ -53,8 +52,76 @@
 //!   (a field was edited), [`Inconsistent`](Problem::Inconsistent) (a query
 //!   column such as `actor_id` was edited to disagree with the event),
 //!   [`Gap`](Problem::Gap) (a row was deleted), [`Moved`](Problem::Moved) (rows
-//!   were swapped) or [`MissingTail`](Problem::MissingTail) (the newest rows
-//!   were deleted, caught through the stream's head).
+//!   were swapped), [`MissingTail`](Problem::MissingTail) (the newest rows
+//!   were deleted, caught through the stream's head) or
+//!   [`UnrecordedPurge`](Problem::UnrecordedPurge) (the oldest rows were
+//!   deleted and the stream's base moved, with no purge event to say so).
+//!
+//! # Querying
+//!
+//! [`AuditQuery`] describes which events to list, and `query` returns a
+//! [`Page`] of them, newest first (by `occurred_at`, then id). The same query
+//! serves the JSON API, the CLI, export and the web page, and gives the same
+//! answer on both backends: one conformance suite of query cases runs
+//! against both and an in-memory oracle.
+//!
+//! - **Filters** for tenant, actions (exact or `prefix.*`), category, actor
+//!   id/kind/email, primary target type/id, severity, outcome, time range,
+//!   client IP, request id and free text; see [`AuditQuery`] for each.
+//! - **Indexes.** The selective filters are served by composite indexes that
+//!   start with the tenant and end with `(occurred_at, id)`, so a filtered
+//!   page is an index range read in order: tenant; tenant + action; tenant +
+//!   actor; tenant + target; request id; and `(occurred_at, id)` alone for
+//!   queries across tenants. The low-cardinality filters (category,
+//!   severity, outcome, actor kind) and email and IP are checked on the rows
+//!   those indexes yield rather than indexed themselves: an index on a
+//!   four-valued column does not narrow a tenant's events, and each index
+//!   costs every write.
+//! - **Free text** is a substring match: every word (or `"quoted phrase"`)
+//!   must occur, case-insensitively, in the event's description or its
+//!   actor's or targets' ids, emails, names and types (secondary targets
+//!   included). The store keeps that text, lowercased in Rust, in a
+//!   `search_text` column indexed by trigrams (FTS5 `trigram` on SQLite,
+//!   `pg_trgm` GIN on PostgreSQL), so case folding is the same on both and
+//!   `%`, `_`, `*` and `?` are plain characters. Terms shorter than three
+//!   characters cannot use a trigram index and scan the filtered rows
+//!   instead.
+//! - **Pages.** `limit` is 1 to 200 (default 50). Each page carries a
+//!   `next_cursor` while more events follow: a keyset position
+//!   (`occurred_at`, id), so a page deep in the list costs what the first
+//!   does, and events written meanwhile never shift or repeat a page. It is
+//!   signed (HMAC-SHA256) with a key the store creates in its own database
+//!   on first connect, together with the query's filters: a cursor that was
+//!   edited, forged, or issued for other filters or another database is
+//!   refused with an error naming `cursor`. `offset` (at most 100,000) is
+//!   there for simple clients.
+//! - **Action counts.** `action_counts` lists the actions of the events a
+//!   query selects (ignoring its own action filter) with how many each has,
+//!   for a filter drop-down.
+//! - **Errors.** A bad parameter is [`StoreError::Query`], whose
+//!   [`QueryError`] names the parameter and what is wrong with it. Every
+//!   value reaches the database as a bound parameter.
+//! - **PostgreSQL specifics.** Queries run as unnamed statements, so each
+//!   is planned for its own values (a cached generic plan cannot use the
+//!   tenant's statistics), and the store's connections turn JIT off, which
+//!   only slows these short queries down. The `action` column uses the `"C"`
+//!   collation, so `prefix.*` is an index range and actions sort by bytes
+//!   whatever the database's locale. `pg_trgm` must be available (it ships
+//!   with PostgreSQL's contrib and is a trusted extension).
+//!
+//! # Retention
+//!
+//! [`Purge`] is the only way to remove events: `purge(Purge::before(t))`
+//! for every stream, or `.tenant(id)` for one. Per stream it removes the
+//! oldest run of events up to the first one that occurred at or after `t`
+//! (an event recorded late stays until a later purge passes it), records the
+//! seq and leaf hash of the last removed event as the stream's base, and
+//! appends an `audit.purged` event saying the same, all in one transaction.
+//! `verify` then checks the stream from its base on and requires the newest
+//! `audit.purged` event to match the base, so what remains still verifies
+//! and a deletion behind the store's back does not. A `before` in the future
+//! is refused. Schedule it (from a cron job, or the `audit purge` command) to
+//! match your retention policy; nothing is purged automatically.
 //!
 //! # Durability
 //!
