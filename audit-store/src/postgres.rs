@@ -187,8 +187,8 @@ impl PgStore {
     pub async fn action_counts(&self, query: &AuditQuery) -> Result<Vec<ActionCount>, StoreError> {
         let plan = query.plan(&self.cursor_key)?;
         let mut select = sql::action_counts::<PgDialect>(&plan);
-        let rows: Vec<(String, i64)> = select.build_query_as().persistent(false).fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(ActionCount::from_row).collect())
+        let rows: Vec<(String, String, i64)> = select.build_query_as().persistent(false).fetch_all(&self.pool).await?;
+        rows.into_iter().map(ActionCount::from_row).collect()
     }
 
     /// Removes the events `purge` selects, stream by stream, each stream in

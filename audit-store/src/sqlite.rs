@@ -180,8 +180,8 @@ impl SqliteStore {
     pub async fn action_counts(&self, query: &AuditQuery) -> Result<Vec<ActionCount>, StoreError> {
         let plan = query.plan(&self.cursor_key)?;
         let mut select = sql::action_counts::<SqliteDialect>(&plan);
-        let rows: Vec<(String, i64)> = select.build_query_as().fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(ActionCount::from_row).collect())
+        let rows: Vec<(String, String, i64)> = select.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(ActionCount::from_row).collect()
     }
 
     /// Removes the events `purge` selects, stream by stream, each stream in

@@ -174,7 +174,7 @@ fn oracle(events: &[Event], query: &[(&str, &str)]) -> Vec<Event> {
                 searchable.extend(t.name.as_deref());
             }
             let text = searchable.join("\n").to_lowercase();
-            one("tenant").is_none_or(|t| e.tenant_id() == Some(t))
+            one("tenant_id").is_none_or(|t| e.tenant_id() == Some(t))
                 && (actions.is_empty() || actions.iter().any(|a| a.matches(e.action().as_str())))
                 && any("category", e.category().as_str())
                 && one("actor_id").is_none_or(|v| actor.id == v)
@@ -202,15 +202,15 @@ fn oracle(events: &[Event], query: &[(&str, &str)]) -> Vec<Event> {
 /// The query cases: each filter alone, in combination, and the awkward values.
 const CASES: &[&[(&str, &str)]] = &[
     &[],
-    &[("tenant", "acme")],
-    &[("tenant", "nobody")],
-    &[("tenant", "acme"), ("action", "member.invited")],
-    &[("tenant", "acme"), ("action", "billing.*")],
+    &[("tenant_id", "acme")],
+    &[("tenant_id", "nobody")],
+    &[("tenant_id", "acme"), ("action", "member.invited")],
+    &[("tenant_id", "acme"), ("action", "billing.*")],
     &[("action", "billing.invoice.*"), ("action", "app.deleted")],
     &[("action", "member.*")],
     &[("action", "billing.*,auth.login")],
     &[("category", "delete")],
-    &[("tenant", "globex"), ("category", "auth,create")],
+    &[("tenant_id", "globex"), ("category", "auth,create")],
     &[("actor_id", "u_3")],
     &[("actor_kind", "api_key,system")],
     &[("actor_email", "Alice@Acme.test")],
@@ -220,12 +220,12 @@ const CASES: &[&[(&str, &str)]] = &[
     &[("target_id", "inv_7")],
     &[("target_id", "m_2")],
     &[("severity", "warning,critical")],
-    &[("tenant", "initech"), ("outcome", "denied")],
+    &[("tenant_id", "initech"), ("outcome", "denied")],
     &[("since", "2026-01-03T00:00:00Z"), ("until", "2026-01-05T12:00:00Z")],
-    &[("tenant", "acme"), ("since", "2026-01-06T00:00:00Z")],
+    &[("tenant_id", "acme"), ("since", "2026-01-06T00:00:00Z")],
     &[("until", "2026-01-02T00:00:00Z")],
     &[("ip", "10.0.0.3")],
-    &[("ip", "::ffff:10.0.0.3"), ("tenant", "acme")],
+    &[("ip", "::ffff:10.0.0.3"), ("tenant_id", "acme")],
     &[("request_id", "req-5")],
     &[("q", "café")],
     &[("q", "CAFÉ ölçü")],
@@ -245,13 +245,13 @@ const CASES: &[&[(&str, &str)]] = &[
     &[("q", "xy")],
     &[("q", "o")],
     &[
-        ("tenant", "acme"),
+        ("tenant_id", "acme"),
         ("q", "app"),
         ("since", "2026-01-02T00:00:00Z"),
         ("outcome", "success,failure"),
     ],
     &[
-        ("tenant", "globex"),
+        ("tenant_id", "globex"),
         ("action", "app.*"),
         ("actor_kind", "user"),
         ("severity", "info,notice,warning"),
@@ -358,9 +358,9 @@ async fn every_case_matches_the_oracle_through_cursors_and_offsets(db: TestDb) {
 async fn action_counts_match_the_oracle(db: TestDb) {
     let (store, events) = loaded(&db).await;
     for case in [
-        &[("tenant", "acme")][..],
+        &[("tenant_id", "acme")][..],
         &[],
-        &[("tenant", "acme"), ("action", "app.created"), ("outcome", "denied")],
+        &[("tenant_id", "acme"), ("action", "app.created"), ("outcome", "denied")],
     ] {
         let without_actions: Vec<(&str, &str)> = case.iter().copied().filter(|(k, _)| *k != "action").collect();
         let mut expected: BTreeMap<String, u64> = BTreeMap::new();
@@ -370,6 +370,12 @@ async fn action_counts_match_the_oracle(db: TestDb) {
         let mut expected: Vec<(String, u64)> = expected.into_iter().collect();
         expected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let counts = store.action_counts(&query_of(case, &[])).await.unwrap();
+        for count in &counts {
+            assert_eq!(
+                count.category,
+                audit_core::Category::for_action(&Action::new(count.action.clone()).unwrap())
+            );
+        }
         let counts: Vec<(String, u64)> = counts.into_iter().map(|c| (c.action, c.events)).collect();
         assert_eq!(counts, expected, "{case:?}");
         assert!(!counts.is_empty());
@@ -419,7 +425,7 @@ async fn out_of_range_pages_are_refused_before_touching_the_database(db: TestDb)
         (AuditQuery::new().offset(100_001), "offset"),
         (AuditQuery::new().offset(1).cursor("x"), "offset"),
         (AuditQuery::new().text("x".repeat(201)), "q"),
-        (AuditQuery::new().tenant("t".repeat(1025)), "tenant"),
+        (AuditQuery::new().tenant("t".repeat(1025)), "tenant_id"),
     ] {
         assert_eq!(invalid_parameter(store.query(&query).await), parameter);
         assert_eq!(invalid_parameter(store.action_counts(&query).await), parameter);

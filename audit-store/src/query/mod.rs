@@ -42,7 +42,7 @@ pub const MAX_VALUE_BYTES: usize = 1024;
 ///
 /// | parameter | meaning |
 /// |---|---|
-/// | `tenant` | the tenant's events only (absent: every tenant) |
+/// | `tenant_id` | the tenant's events only (absent: every tenant) |
 /// | `action` | an exact action (`member.invited`) or every action under a prefix (`billing.*`); repeat or comma-separate for several |
 /// | `category` | `create`, `update`, `delete`, `access`, `auth`, `other` |
 /// | `actor_id`, `actor_email` | the actor's id, or email (exact, case-sensitive) |
@@ -69,7 +69,7 @@ pub const MAX_VALUE_BYTES: usize = 1024;
 ///     .text("refund")
 ///     .limit(20);
 /// let same = AuditQuery::from_params([
-///     ("tenant", "acme"),
+///     ("tenant_id", "acme"),
 ///     ("action", "billing.*"),
 ///     ("outcome", "denied"),
 ///     ("q", "refund"),
@@ -365,7 +365,7 @@ impl AuditQuery {
     fn apply(mut self, name: &str, value: &str) -> Result<Self, QueryError> {
         let values = || value.split(',').map(str::trim).filter(|v| !v.is_empty());
         match name {
-            "tenant" => self.filter.tenant = Some(value.to_owned()),
+            "tenant_id" => self.filter.tenant = Some(value.to_owned()),
             "action" => {
                 for action in values() {
                     self = self.action(action.parse::<ActionFilter>()?);
@@ -455,7 +455,7 @@ impl AuditQuery {
         }
         let f = &self.filter;
         let values = [
-            ("tenant", &f.tenant),
+            ("tenant_id", &f.tenant),
             ("actor_id", &f.actor_id),
             ("actor_email", &f.actor_email),
             ("target_type", &f.target_type),
@@ -493,7 +493,7 @@ impl AuditQuery {
 
 /// Every parameter [`AuditQuery::from_params`] knows, for error messages.
 const PARAMETERS: &[&str] = &[
-    "tenant",
+    "tenant_id",
     "action",
     "category",
     "actor_id",
@@ -517,7 +517,7 @@ impl Filter {
     fn to_params(&self) -> Vec<(&'static str, String)> {
         let mut params = Vec::new();
         let mut one = |name, value: Option<String>| params.extend(value.map(|v| (name, v)));
-        one("tenant", self.tenant.clone());
+        one("tenant_id", self.tenant.clone());
         for action in &self.actions {
             one("action", Some(action.to_string()));
         }
@@ -609,16 +609,25 @@ pub struct Page {
 pub struct ActionCount {
     /// The action.
     pub action: String,
+    /// Its events' category.
+    pub category: Category,
     /// How many events matched with it.
     pub events: u64,
 }
 
 impl ActionCount {
-    pub(crate) fn from_row((action, events): (String, i64)) -> Self {
-        Self {
+    pub(crate) fn from_row((action, category, events): (String, String, i64)) -> Result<Self, crate::StoreError> {
+        let category = category
+            .parse()
+            .map_err(|e: audit_core::ParseEnumError| crate::StoreError::Corrupt {
+                id: format!("events of action {action}"),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
             action,
+            category,
             events: u64::try_from(events).unwrap_or(0),
-        }
+        })
     }
 }
 

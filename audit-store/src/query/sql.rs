@@ -49,11 +49,13 @@ pub(crate) fn page<D: Dialect>(plan: &Plan, columns: &str) -> QueryBuilder<'stat
     query
 }
 
-/// `SELECT action, count(*)` over the filters except the action filter (the
-/// list a drop-down offers should not shrink to what is already chosen),
-/// most frequent first, then by name.
+/// `SELECT action, category, count(*)` over the filters except the action
+/// filter (the list a drop-down offers should not shrink to what is already
+/// chosen), most frequent first, then by name. An action's events normally
+/// share one category; where code overrode it for some, the alphabetically
+/// first is shown.
 pub(crate) fn action_counts<D: Dialect>(plan: &Plan) -> QueryBuilder<'static, D::Db> {
-    let mut query = QueryBuilder::new("SELECT action, count(*) AS events FROM audit_events");
+    let mut query = QueryBuilder::new("SELECT action, min(category) AS category, count(*) AS events FROM audit_events");
     push_filters::<D>(&mut query, plan, false);
     query.push(" GROUP BY action ORDER BY events DESC, action");
     query

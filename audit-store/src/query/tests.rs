@@ -5,7 +5,7 @@ use super::*;
 #[test]
 fn every_parameter_round_trips_through_params() {
     let params = [
-        ("tenant", "acme"),
+        ("tenant_id", "acme"),
         ("action", "member.invited,billing.*"),
         ("action", "app.deleted"),
         ("category", "delete"),
@@ -39,7 +39,7 @@ fn every_parameter_round_trips_through_params() {
 
 #[test]
 fn empty_values_count_as_absent_and_the_defaults_hold() {
-    let query = AuditQuery::from_params([("tenant", ""), ("q", "  "), ("limit", "")]).unwrap();
+    let query = AuditQuery::from_params([("tenant_id", ""), ("q", "  "), ("limit", "")]).unwrap();
     assert_eq!(query, AuditQuery::new());
     assert_eq!(query.page_limit(), DEFAULT_LIMIT);
     assert!(query.to_params().is_empty());
@@ -79,7 +79,7 @@ fn each_bad_parameter_is_named_with_what_is_wrong() {
             "later than `since`",
         ),
         (&[("ip", "10.0.0.256")], "ip", "not an IPv4 or IPv6"),
-        (&[("tenant", "a"), ("tenant", "b")], "tenant", "more than once"),
+        (&[("tenant_id", "a"), ("tenant_id", "b")], "tenant_id", "more than once"),
         (&[("sort", "asc")], "sort", "not a known parameter"),
         (&[("q", "\"open")], "q", "closing"),
     ];
@@ -96,7 +96,7 @@ fn each_bad_parameter_is_named_with_what_is_wrong() {
 #[test]
 fn a_cursor_is_bound_to_the_filters_not_to_their_spelling_or_the_page_size() {
     let key = CursorKey::from_stored(&[3; 32]).unwrap();
-    let first = AuditQuery::from_params([("tenant", "acme"), ("severity", "warning,critical")]).unwrap();
+    let first = AuditQuery::from_params([("tenant_id", "acme"), ("severity", "warning,critical")]).unwrap();
     let plan = first.plan(&key).unwrap();
     let at = Timestamp::now();
     let position = Position {
@@ -108,14 +108,14 @@ fn a_cursor_is_bound_to_the_filters_not_to_their_spelling_or_the_page_size() {
     let respelt = AuditQuery::from_params([
         ("severity", "critical"),
         ("severity", "warning"),
-        ("tenant", "acme"),
+        ("tenant_id", "acme"),
         ("limit", "10"),
         ("cursor", &cursor),
     ])
     .unwrap();
     assert_eq!(respelt.plan(&key).unwrap().after, Some(position));
 
-    let other_tenant = AuditQuery::from_params([("tenant", "evil"), ("severity", "warning,critical")])
+    let other_tenant = AuditQuery::from_params([("tenant_id", "evil"), ("severity", "warning,critical")])
         .unwrap()
         .cursor(cursor);
     let error = other_tenant.plan(&key).unwrap_err();
