@@ -156,6 +156,7 @@
 )]
 
 mod error;
+mod export;
 mod integrity;
 mod migrations;
 #[cfg(feature = "postgres")]
@@ -163,12 +164,14 @@ mod postgres;
 mod query;
 mod retention;
 mod row;
+mod scan;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 use audit_core::{AuditSink, Event, SinkError};
 
 pub use error::StoreError;
+pub use export::{CSV_COLUMNS, ExportFormat};
 pub use integrity::{Problem, VerifyReport, leaf_hash};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
@@ -176,6 +179,7 @@ pub use query::{
     ActionCount, ActionFilter, AuditQuery, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_VALUE_BYTES, Page, QueryError,
 };
 pub use retention::{PURGE_ACTION, Purge, PurgeReport};
+pub use scan::Scan;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteStore};
 
@@ -297,6 +301,45 @@ impl Store {
             Self::Sqlite(ref store) => store.action_counts(query).await,
             #[cfg(feature = "postgres")]
             Self::Postgres(ref store) => store.action_counts(query).await,
+        }
+    }
+
+    /// The event with this id, if stored, whatever its tenant.
+    ///
+    /// # Errors
+    /// Database errors, or a stored row that cannot be read back.
+    pub async fn get(&self, id: uuid::Uuid) -> Result<Option<Event>, StoreError> {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(ref store) => store.get(id).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(ref store) => store.get(id).await,
+        }
+    }
+
+    /// Every event `query` selects, in batches; see [`Scan`].
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] naming a parameter that cannot be used.
+    pub fn scan(&self, query: &AuditQuery) -> Result<Scan, StoreError> {
+        Scan::new(self.clone(), query)
+    }
+
+    pub(crate) fn cursor_key(&self) -> &query::CursorKey {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(ref store) => store.cursor_key(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(ref store) => store.cursor_key(),
+        }
+    }
+
+    pub(crate) async fn fetch(&self, plan: &query::Plan) -> Result<Vec<Event>, StoreError> {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(ref store) => store.fetch(plan).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(ref store) => store.fetch(plan).await,
         }
     }
 
