@@ -176,7 +176,8 @@ pub use integrity::{Problem, VerifyReport, leaf_hash};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use query::{
-    ActionCount, ActionFilter, AuditQuery, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_VALUE_BYTES, Page, QueryError,
+    ActionCount, ActionFilter, AuditQuery, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_VALUE_BYTES, Page,
+    QUERY_PARAMETERS, QueryError, QueryParameter,
 };
 pub use retention::{PURGE_ACTION, Purge, PurgeReport};
 pub use scan::Scan;

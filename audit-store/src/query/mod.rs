@@ -3,6 +3,7 @@
 
 mod cursor;
 mod error;
+mod params;
 pub(crate) mod sql;
 pub(crate) mod text;
 
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 pub(crate) use cursor::{CursorKey, KEY_NAME as CURSOR_KEY_NAME, Position};
 pub use error::QueryError;
+pub use params::{QUERY_PARAMETERS, QueryParameter};
 
 /// The page size when none is given.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -82,6 +84,7 @@ pub const MAX_VALUE_BYTES: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditQuery {
     filter: Filter,
+    default_since: Option<Timestamp>,
     limit: u32,
     cursor: Option<String>,
     offset: Option<u32>,
@@ -202,6 +205,7 @@ impl Default for AuditQuery {
     fn default() -> Self {
         Self {
             filter: Filter::default(),
+            default_since: None,
             limit: DEFAULT_LIMIT,
             cursor: None,
             offset: None,
@@ -290,6 +294,16 @@ impl AuditQuery {
         self
     }
 
+    /// A lower time bound for when the query names no time range (neither
+    /// `since` nor `until`): the HTTP API's "last 30 days" default. Unlike
+    /// [`since`](Self::since) it is not part of what a cursor is bound to, so
+    /// the next page's request, made a little later with a slightly later
+    /// default, still accepts the cursor.
+    pub fn default_since(mut self, at: Timestamp) -> Self {
+        self.default_since = Some(at);
+        self
+    }
+
     /// Only events from this client IP.
     pub fn client_ip(mut self, ip: IpAddr) -> Self {
         self.filter.client_ip = Some(ip.to_canonical());
@@ -351,7 +365,7 @@ impl AuditQuery {
             if value.is_empty() {
                 continue;
             }
-            let repeatable = matches!(name, "action" | "category" | "actor_kind" | "severity" | "outcome");
+            let repeatable = QUERY_PARAMETERS.iter().any(|p| p.name == name && p.repeatable);
             if !repeatable && seen.contains(&name) {
                 return Err(QueryError::new(name.to_owned(), "is given more than once"));
             }
@@ -414,7 +428,10 @@ impl AuditQuery {
             other => {
                 return Err(QueryError::new(
                     other.to_owned(),
-                    format!("is not a known parameter; expected one of {}", PARAMETERS.join(", ")),
+                    format!(
+                        "is not a known parameter; expected one of {}",
+                        params::names().collect::<Vec<_>>().join(", ")
+                    ),
                 ));
             }
         }
@@ -480,8 +497,12 @@ impl AuditQuery {
         let terms = self.check()?;
         let fingerprint = self.filter.fingerprint();
         let after = self.cursor.as_deref().map(|c| key.open(c, &fingerprint)).transpose()?;
+        let mut filter = self.filter.clone();
+        if filter.since.is_none() && filter.until.is_none() {
+            filter.since = self.default_since;
+        }
         Ok(Plan {
-            filter: self.filter.clone(),
+            filter,
             terms,
             after,
             limit: self.limit,
@@ -490,28 +511,6 @@ impl AuditQuery {
         })
     }
 }
-
-/// Every parameter [`AuditQuery::from_params`] knows, for error messages.
-const PARAMETERS: &[&str] = &[
-    "tenant_id",
-    "action",
-    "category",
-    "actor_id",
-    "actor_kind",
-    "actor_email",
-    "target_type",
-    "target_id",
-    "severity",
-    "outcome",
-    "since",
-    "until",
-    "ip",
-    "request_id",
-    "q",
-    "limit",
-    "cursor",
-    "offset",
-];
 
 impl Filter {
     fn to_params(&self) -> Vec<(&'static str, String)> {

@@ -130,3 +130,34 @@ fn prefix_filters_match_whole_segments_only() {
     assert!(!prefix.matches("billing.invoice"));
     assert_eq!(prefix.to_string(), "billing.invoice.*");
 }
+
+#[test]
+fn every_described_parameter_is_one_from_params_takes() {
+    for parameter in QUERY_PARAMETERS {
+        let value = match parameter.name {
+            "limit" | "offset" => "10",
+            "since" | "until" => "2026-01-01",
+            "ip" => "10.0.0.1",
+            "action" => "app.created",
+            _ => parameter.values.first().copied().unwrap_or("x"),
+        };
+        let query = AuditQuery::from_params([(parameter.name, value)]);
+        assert!(query.is_ok(), "{}: {:?}", parameter.name, query.err());
+        for allowed in parameter.values {
+            assert!(AuditQuery::from_params([(parameter.name, *allowed)]).is_ok(), "{allowed}");
+        }
+    }
+}
+
+#[test]
+fn the_default_window_applies_only_without_a_range_and_does_not_bind_cursors() {
+    let key = CursorKey::from_stored(&[3; 32]).unwrap();
+    let day = |d: &str| parse_time("since", d).unwrap();
+    let plain = AuditQuery::new().tenant("acme");
+    let defaulted = plain.clone().default_since(day("2026-01-01"));
+    assert_eq!(defaulted.plan(&key).unwrap().filter.since, Some(day("2026-01-01")));
+    assert_eq!(defaulted.plan(&key).unwrap().fingerprint, plain.plan(&key).unwrap().fingerprint);
+    let ranged = defaulted.clone().until(day("2026-02-01"));
+    assert_eq!(ranged.plan(&key).unwrap().filter.since, None);
+    assert!(defaulted.to_params().iter().all(|(name, _)| *name != "since"));
+}
