@@ -157,6 +157,8 @@
 
 mod error;
 mod export;
+#[cfg(feature = "http")]
+pub mod http;
 mod integrity;
 mod migrations;
 #[cfg(feature = "postgres")]

@@ -479,9 +479,22 @@ impl AuditQuery {
             ("target_id", &f.target_id),
             ("request_id", &f.request_id),
         ];
-        for (name, value) in values {
-            if value.as_ref().is_some_and(|v| v.len() > MAX_VALUE_BYTES) {
+        for (name, value) in values.into_iter().chain([("q", &f.text)]) {
+            let Some(value) = value else { continue };
+            if name != "q" && value.len() > MAX_VALUE_BYTES {
                 return Err(QueryError::new(name, format!("is longer than {MAX_VALUE_BYTES} bytes")));
+            }
+            // Recorded strings have their control characters escaped, so a
+            // value holding one can match nothing (and PostgreSQL cannot
+            // even compare a NUL).
+            if let Some(c) = value.chars().find(|c| c.is_control()) {
+                return Err(QueryError::new(
+                    name,
+                    format!(
+                        "contains the control character {}; recorded values never do (they are escaped)",
+                        c.escape_unicode()
+                    ),
+                ));
             }
         }
         if let (Some(since), Some(until)) = (f.since, f.until)

@@ -144,7 +144,10 @@ fn every_described_parameter_is_one_from_params_takes() {
         let query = AuditQuery::from_params([(parameter.name, value)]);
         assert!(query.is_ok(), "{}: {:?}", parameter.name, query.err());
         for allowed in parameter.values {
-            assert!(AuditQuery::from_params([(parameter.name, *allowed)]).is_ok(), "{allowed}");
+            assert!(
+                AuditQuery::from_params([(parameter.name, *allowed)]).is_ok(),
+                "{allowed}"
+            );
         }
     }
 }
@@ -156,7 +159,10 @@ fn the_default_window_applies_only_without_a_range_and_does_not_bind_cursors() {
     let plain = AuditQuery::new().tenant("acme");
     let defaulted = plain.clone().default_since(day("2026-01-01"));
     assert_eq!(defaulted.plan(&key).unwrap().filter.since, Some(day("2026-01-01")));
-    assert_eq!(defaulted.plan(&key).unwrap().fingerprint, plain.plan(&key).unwrap().fingerprint);
+    assert_eq!(
+        defaulted.plan(&key).unwrap().fingerprint,
+        plain.plan(&key).unwrap().fingerprint
+    );
     let ranged = defaulted.clone().until(day("2026-02-01"));
     assert_eq!(ranged.plan(&key).unwrap().filter.since, None);
     assert!(defaulted.to_params().iter().all(|(name, _)| *name != "since"));

@@ -1,0 +1,94 @@
+//! Error responses: `{"error": {"code", "message", "param"}}`.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::{QueryError, StoreError};
+
+/// An error the admin API answers with.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    param: Option<String>,
+}
+
+impl ApiError {
+    pub(crate) fn invalid(error: &QueryError) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_parameter",
+            message: error.to_string(),
+            param: Some(error.parameter().to_owned()),
+        }
+    }
+
+    pub(crate) fn forbidden(message: String, param: Option<&str>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message,
+            param: param.map(str::to_owned),
+        }
+    }
+
+    pub(crate) fn not_found(message: String) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message,
+            param: None,
+        }
+    }
+
+    pub(crate) fn internal(message: &str) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: message.to_owned(),
+            param: None,
+        }
+    }
+
+    /// The message, for the audit event's `reason`.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Query(error) => Self::invalid(&error),
+            other => {
+                // Details (SQL, paths) stay in the server's log.
+                tracing::error!(error = %other, "audit admin API: store error");
+                Self::internal("the audit store failed to answer; the server log has the details")
+            }
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(error: QueryError) -> Self {
+        Self::invalid(&error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message, "param": self.param}});
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,282 @@
+//! The admin API's handlers: each opens its own audit event, asks the policy,
+//! answers, and completes the event with how it went.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use audit_core::{Action, AuditScope, Draft, Event, Outcome, Target, Timestamp};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use super::policy::{ReadPolicy, ReadScope, Reader};
+use crate::{AuditQuery, ExportFormat, QueryError, Scan, Store};
+
+/// What the handlers share.
+pub(crate) struct Api {
+    pub(crate) store: Store,
+    pub(crate) policy: Arc<dyn ReadPolicy>,
+    pub(crate) default_window: Duration,
+}
+
+/// `audit_log.viewed`, `audit_log.exported`.
+const VIEWED: &str = "audit_log.viewed";
+const EXPORTED: &str = "audit_log.exported";
+
+type Pairs = Vec<(String, String)>;
+
+fn pairs(raw: Option<&str>) -> Pairs {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Opens the event recording this read, with its parameters as
+/// `metadata.filters` (repeated parameters as arrays; a cursor only as
+/// `true`: it says nothing a reviewer needs and is long).
+fn open_draft(action: &'static str, pairs: &Pairs) -> Draft {
+    let draft = Draft::open(Action::new(action).unwrap_or_else(|e| unreachable!("a valid action: {e}")));
+    let mut filters = Map::new();
+    for (name, value) in pairs {
+        let value = if name == "cursor" {
+            Value::Bool(true)
+        } else {
+            Value::String(value.clone())
+        };
+        match filters.get_mut(name) {
+            Some(Value::Array(values)) => values.push(value),
+            Some(first) => *first = Value::Array(vec![first.take(), value]),
+            None => {
+                filters.insert(name.clone(), value);
+            }
+        }
+    }
+    draft.update(|builder| builder.metadata("filters", &filters));
+    draft
+}
+
+/// Completes the draft with how the request went, and answers.
+fn finish(draft: Draft, answer: Result<Response, ApiError>) -> Response {
+    match answer {
+        Ok(response) => {
+            draft.complete();
+            response
+        }
+        Err(error) => {
+            draft.update(|builder| builder.reason(error.message()));
+            if error.status() == StatusCode::FORBIDDEN {
+                draft.set_outcome(Outcome::Denied);
+            } else {
+                draft.set_outcome(Outcome::Failure);
+            }
+            draft.complete();
+            error.into_response()
+        }
+    }
+}
+
+impl Api {
+    /// What the current reader may see.
+    fn scope(&self) -> Result<ReadScope, ApiError> {
+        let scope = AuditScope::current().ok_or_else(|| {
+            ApiError::internal("the audit admin router must run behind audit_tower::AuditLayer (no audit scope)")
+        })?;
+        let request = scope.effective_request();
+        let reader = Reader {
+            actor: &request.actor,
+            tenant_id: request.tenant_id.as_deref(),
+        };
+        self.policy
+            .decide(&reader)
+            .map_err(|refusal| ApiError::forbidden(refusal.0, None))
+    }
+
+    /// The query of `pairs` within what `scope` allows, refusing the
+    /// parameters this route does not take.
+    fn query(&self, scope: &ReadScope, pairs: &Pairs, not_here: &[&str]) -> Result<AuditQuery, ApiError> {
+        if let Some((name, _)) = pairs.iter().find(|(name, _)| not_here.contains(&name.as_str())) {
+            return Err(QueryError::new(name.clone(), "does not apply to this route").into());
+        }
+        let query = AuditQuery::from_params(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        let query = match scope {
+            ReadScope::AllTenants => query,
+            ReadScope::Tenant(own) => {
+                if let Some(asked) = query.tenant_id()
+                    && asked != own
+                {
+                    return Err(ApiError::forbidden(
+                        format!("`tenant_id` names another tenant; you may read only your own (`{own}`)"),
+                        Some("tenant_id"),
+                    ));
+                }
+                query.tenant(own.clone())
+            }
+        };
+        let window = i64::try_from(self.default_window.as_micros()).unwrap_or(i64::MAX);
+        let since = Timestamp::from_unix_micros(Timestamp::now().unix_micros().saturating_sub(window));
+        Ok(match since {
+            Some(since) => query.default_since(since),
+            None => query,
+        })
+    }
+}
+
+fn json(status: StatusCode, body: &impl Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(error) => ApiError::internal(&format!("could not serialise the answer: {error}")).into_response(),
+    }
+}
+
+#[derive(Serialize)]
+struct ListBody<'a> {
+    data: &'a [Event],
+    next_cursor: Option<&'a str>,
+}
+
+/// `GET /`
+pub(crate) async fn list(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -> Response {
+    let pairs = pairs(raw.as_deref());
+    let draft = open_draft(VIEWED, &pairs);
+    let answer = async {
+        let scope = api.scope()?;
+        let query = api.query(&scope, &pairs, &[])?;
+        let page = api.store.query(&query).await?;
+        Ok(json(
+            StatusCode::OK,
+            &ListBody {
+                data: &page.events,
+                next_cursor: page.next_cursor.as_deref(),
+            },
+        ))
+    };
+    finish(draft, answer.await)
+}
+
+/// `GET /{id}`
+pub(crate) async fn one(State(api): State<Arc<Api>>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
+    let pairs = pairs(raw.as_deref());
+    let draft = open_draft(VIEWED, &pairs);
+    draft.update(|builder| builder.target(Target::new("audit_event", id.clone())));
+    let answer = async {
+        let scope = api.scope()?;
+        if let Some((name, _)) = pairs.first() {
+            return Err(QueryError::new(name.clone(), "does not apply to a single event").into());
+        }
+        let not_found = || ApiError::not_found(format!("no audit event `{}`", id.escape_debug()));
+        let uuid = uuid::Uuid::parse_str(&id)
+            .map_err(|_| QueryError::new("id", format!("`{}` is not an event id (a UUID)", id.escape_debug())))?;
+        let event = api.store.get(uuid).await?.ok_or_else(not_found)?;
+        // Another tenant's event is indistinguishable from a missing one.
+        if let ReadScope::Tenant(own) = &scope
+            && event.tenant_id() != Some(own.as_str())
+        {
+            return Err(not_found());
+        }
+        Ok(json(StatusCode::OK, &event))
+    };
+    finish(draft, answer.await)
+}
+
+#[derive(Serialize)]
+struct ActionRow<'a> {
+    action: &'a str,
+    category: &'a str,
+    count: u64,
+}
+
+/// `GET /actions`
+pub(crate) async fn actions(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -> Response {
+    let pairs = pairs(raw.as_deref());
+    let draft = open_draft(VIEWED, &pairs);
+    let answer = async {
+        let scope = api.scope()?;
+        let query = api.query(&scope, &pairs, &["action", "limit", "cursor", "offset"])?;
+        let counts = api.store.action_counts(&query).await?;
+        let rows: Vec<ActionRow<'_>> = counts
+            .iter()
+            .map(|c| ActionRow {
+                action: &c.action,
+                category: c.category.as_str(),
+                count: c.events,
+            })
+            .collect();
+        Ok(json(StatusCode::OK, &rows))
+    };
+    finish(draft, answer.await)
+}
+
+/// `GET /export`
+pub(crate) async fn export(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -> Response {
+    let mut pairs = pairs(raw.as_deref());
+    let draft = open_draft(EXPORTED, &pairs);
+    let answer = async {
+        let scope = api.scope()?;
+        let mut formats = pairs.iter().filter(|(name, _)| name == "format");
+        let format: ExportFormat = match (formats.next(), formats.next()) {
+            (Some((_, value)), None) => value.parse()?,
+            (None, _) => return Err(QueryError::new("format", "is required: csv or ndjson").into()),
+            (Some(_), Some(_)) => return Err(QueryError::new("format", "is given more than once").into()),
+        };
+        pairs.retain(|(name, _)| name != "format");
+        let query = api.query(&scope, &pairs, &["limit", "cursor", "offset"])?;
+        let scan = api.store.scan(&query)?;
+        let filename = format!(
+            "audit-log-{}-{}.{}",
+            query.tenant_id().unwrap_or("all"),
+            Timestamp::now().as_datetime().format("%Y%m%dT%H%M%SZ"),
+            format.extension()
+        );
+        let disposition = format!("attachment; filename=\"{}\"", filename.replace(['"', '\\'], "_"));
+        Ok((
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, format.content_type().to_owned()),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            Body::from_stream(export_stream(scan, format)),
+        )
+            .into_response())
+    };
+    finish(draft, answer.await)
+}
+
+/// The export body: the header, then one chunk per batch of the scan. A
+/// store error mid-way ends the body with an error (the status is already
+/// sent), so the client sees a broken transfer, never a silently short file.
+fn export_stream(
+    scan: Scan,
+    format: ExportFormat,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    let header = format.header();
+    let start = (!header.is_empty()).then(|| Ok(Bytes::from(header)));
+    let rows = futures_util::stream::try_unfold(scan, move |mut scan| async move {
+        match scan.next_batch().await {
+            Ok(Some(events)) => {
+                let mut chunk = Vec::with_capacity(events.len() * 1024);
+                format.write(&events, &mut chunk);
+                Ok(Some((Bytes::from(chunk), scan)))
+            }
+            Ok(None) => Ok(None),
+            Err(error) => {
+                tracing::error!(%error, "audit export failed mid-way");
+                Err(std::io::Error::other(error))
+            }
+        }
+    });
+    futures_util::StreamExt::chain(futures_util::stream::iter(start), rows)
+}
+
+/// `GET /openapi.json`
+pub(crate) async fn openapi(RawQuery(raw): RawQuery) -> Response {
+    match pairs(raw.as_deref()).first() {
+        Some((name, _)) => {
+            ApiError::invalid(&QueryError::new(name.clone(), "does not apply to this route")).into_response()
+        }
+        None => json(StatusCode::OK, &super::openapi::document()),
+    }
+}

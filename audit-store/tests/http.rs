@@ -1,0 +1,660 @@
+//! The admin API end to end: a real axum server on loopback behind the real
+//! `AuditLayer`, a real HTTP client, and a real SQLite file or PostgreSQL
+//! database underneath. The layer's auditor writes the API's own
+//! `audit_log.*` events to a memory sink, so the tests can look at them
+//! apart from the fixture.
+
+#![cfg(feature = "http")]
+
+#[allow(dead_code, reason = "each test binary uses a part of the shared support")]
+mod support;
+
+use std::net::SocketAddr;
+
+use audit_core::{Action, Actor, ActorKind, AuditSink, Auditor, Event, MemorySink, Outcome, Target, Timestamp};
+use audit_store::http::AdminApi;
+use audit_store::{CSV_COLUMNS, QUERY_PARAMETERS, Store};
+use audit_tower::{AuditLayer, Principal};
+use axum::Router;
+use http::request::Parts;
+use http::{HeaderValue, StatusCode};
+use http_body_util::BodyExt as _;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use support::TestDb;
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        #[cfg(feature = "sqlite")]
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(crate::support::TestDb::sqlite()).await;
+                }
+            )*
+        }
+
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if let Some(db) = crate::support::TestDb::postgres().await {
+                        super::$case(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    cursor_pages_walk_every_event_of_the_tenant_once,
+    each_filter_gives_what_the_store_gives,
+    tenants_never_see_each_other,
+    refused_and_failed_reads_are_recorded,
+    hostile_values_in_every_filter_are_an_empty_page_or_a_400,
+    csv_export_reparses_to_the_rows_of_the_list_with_formulas_neutralised,
+    ndjson_export_is_the_list_one_event_per_line,
+    actions_are_counted_with_their_category,
+    the_openapi_document_covers_every_route_and_parameter,
+);
+
+/// The reader, as the app's own authentication would name it:
+/// `x-test-actor: <id> <role> [tenant]`.
+fn test_actor(parts: &Parts) -> Option<Principal> {
+    let text = parts.headers.get("x-test-actor")?.to_str().ok()?;
+    let mut words = text.split(' ');
+    let (id, role, tenant) = (words.next()?, words.next()?, words.next());
+    let mut principal = Principal::new(Actor::user(id).with_role(role));
+    principal.tenant_id = tenant.map(str::to_owned);
+    Some(principal)
+}
+
+struct Server {
+    address: SocketAddr,
+    client: Client<HttpConnector, String>,
+    store: Store,
+    recorded: MemorySink,
+    auditor: Auditor,
+    events: Vec<Event>,
+}
+
+const ACME_ADMIN: &str = "u_admin admin acme";
+const GLOBEX_OWNER: &str = "u_owner owner globex";
+const AUDITOR: &str = "u_auditor auditor";
+const ACME_MEMBER: &str = "u_member member acme";
+
+/// Payloads a spreadsheet would run, one per text column.
+const FORMULAS: [&str; 6] = [
+    "=1+1",
+    "+SUM(A1)",
+    "-2+3",
+    "@cmd",
+    "\tTAB",
+    "=HYPERLINK(\"http://x\",\"y\")",
+];
+
+impl Server {
+    async fn start(db: &TestDb) -> Self {
+        let store = db.connect().await;
+        let now = Timestamp::now().unix_micros();
+        let mut events = Vec::new();
+        for i in 0..90_i64 {
+            let tenant = ["acme", "globex", "acme"][usize::try_from(i % 3).unwrap()];
+            let formula = FORMULAS[usize::try_from(i % 6).unwrap()];
+            let action = ["app.created", "app.deleted", "member.invited", "billing.invoice.paid"]
+                [usize::try_from(i % 4).unwrap()];
+            let mut actor = Actor::new(
+                if i % 5 == 0 { ActorKind::ApiKey } else { ActorKind::User },
+                format!("u_{}", i % 4),
+            )
+            .with_email(format!("{formula}@acme.test"))
+            .with_name(format!("{formula} name, \"quoted\"\nline"));
+            if i % 7 == 0 {
+                actor = actor.with_name(formula);
+            }
+            let mut builder = Event::builder(Action::new(action).unwrap(), actor)
+                .tenant(tenant)
+                .occurred_at(Timestamp::from_unix_micros(now - (i + 1) * 60_000_000).unwrap())
+                .target(Target::new(formula, format!("{formula}{}", i % 5)).with_name(formula))
+                .description(format!("{formula} event {i}, with \"quotes\", commas and ü"))
+                .outcome(if i % 9 == 0 { Outcome::Failure } else { Outcome::Success })
+                .metadata("note", formula);
+            if i % 2 == 0 {
+                builder = builder
+                    .before(&serde_json::json!({"plan": "free"}))
+                    .after(&serde_json::json!({"plan": formula}));
+            }
+            let context = builder.context_mut();
+            context.client_ip = Some(format!("10.0.0.{}", i % 4).parse().unwrap());
+            context.request_id = Some(format!("req-{}", i % 10));
+            context.user_agent = Some(format!("{formula} agent"));
+            events.push(builder.build());
+        }
+        store.write_batch(&events).await.unwrap();
+
+        let recorded = MemorySink::new();
+        let auditor = Auditor::builder().lifecycle_events(false).start(recorded.clone());
+        let app = AdminApi::new(store.clone())
+            .nest_into(Router::new(), "/audit-logs")
+            .layer(AuditLayer::new(auditor.clone()).actor(test_actor));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .unwrap();
+        });
+        Self {
+            address,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            store,
+            recorded,
+            auditor,
+            events,
+        }
+    }
+
+    /// GET `path` (under `/audit-logs`) as `actor`.
+    async fn get(&self, actor: &str, path: &str) -> (StatusCode, http::HeaderMap, String) {
+        let request = http::Request::get(format!("http://{}/audit-logs{path}", self.address))
+            .header("x-test-actor", HeaderValue::from_str(actor).unwrap())
+            .body(String::new())
+            .unwrap();
+        let response = self.client.request(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = String::from_utf8(body.collect().await.unwrap().to_bytes().to_vec()).unwrap();
+        (parts.status, parts.headers, body)
+    }
+
+    async fn json(&self, actor: &str, path: &str) -> Value {
+        let (status, _, body) = self.get(actor, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Every event id of a list, following `next_cursor` to the end.
+    async fn all_ids(&self, actor: &str, params: &str) -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = self.json(actor, &format!("?limit=7{params}{cursor}")).await;
+            ids.extend(
+                page["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["id"].as_str().unwrap().to_owned()),
+            );
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => return ids,
+            }
+        }
+    }
+
+    /// The API's own events so far.
+    async fn recorded(&self) -> Vec<Event> {
+        self.auditor.flush().await.unwrap();
+        self.recorded.events()
+    }
+
+    fn ids_of(&self, keep: impl Fn(&Event) -> bool) -> Vec<String> {
+        let mut events: Vec<&Event> = self.events.iter().filter(|e| keep(e)).collect();
+        events.sort_by_key(|e| std::cmp::Reverse((e.occurred_at(), e.id())));
+        events.iter().map(|e| e.id().to_string()).collect()
+    }
+}
+
+fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+async fn cursor_pages_walk_every_event_of_the_tenant_once(db: TestDb) {
+    let server = Server::start(&db).await;
+    let expected = server.ids_of(|e| e.tenant_id() == Some("acme"));
+    assert_eq!(expected.len(), 60);
+    assert_eq!(server.all_ids(ACME_ADMIN, "").await, expected);
+    // At the nest path itself, and with a trailing slash.
+    let (status, _, _) = server.get(ACME_ADMIN, "").await;
+    assert_eq!(status, StatusCode::OK);
+    let page = server.json(ACME_ADMIN, "/").await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 50);
+    assert!(page["next_cursor"].is_string());
+    // Each list read was recorded, with its filters.
+    let recorded = server.recorded().await;
+    assert!(
+        recorded
+            .iter()
+            .all(|e| e.action().as_str() == "audit_log.viewed" && e.tenant_id() == Some("acme"))
+    );
+    assert!(recorded.iter().any(|e| e.metadata()["filters"]["cursor"] == true));
+    assert!(recorded.iter().all(|e| e.outcome() == Outcome::Success));
+}
+
+async fn each_filter_gives_what_the_store_gives(db: TestDb) {
+    let server = Server::start(&db).await;
+    let cases: [&[(&str, &str)]; 12] = [
+        &[("action", "app.created")],
+        &[("action", "billing.*"), ("action", "app.deleted")],
+        &[("category", "delete")],
+        &[("severity", "info")],
+        &[("outcome", "failure")],
+        &[("actor_id", "u_1")],
+        &[("actor_kind", "api_key")],
+        &[("actor_email", "=1+1@acme.test")],
+        &[("target_type", "@cmd"), ("target_id", "@cmd3")],
+        &[("ip", "10.0.0.2"), ("request_id", "req-4")],
+        &[("q", "\"event 1\"")],
+        &[("since", "2000-01-01"), ("until", "2100-01-01T00:00:00Z")],
+    ];
+    for case in cases {
+        let params: String = case.iter().map(|(k, v)| format!("&{k}={}", encode(v))).collect();
+        let over_http = server.all_ids(ACME_ADMIN, &params).await;
+        let query = audit_store::AuditQuery::from_params(case.iter().copied())
+            .unwrap()
+            .tenant("acme")
+            .limit(200);
+        let direct: Vec<String> = server
+            .store
+            .query(&query)
+            .await
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e.id().to_string())
+            .collect();
+        assert_eq!(over_http, direct, "{case:?}");
+        assert!(!direct.is_empty(), "{case:?} selects nothing");
+    }
+    // Without since/until only the last 30 days show: an old event is hidden.
+    let old = Event::builder(Action::new("app.created").unwrap(), Actor::user("u_9"))
+        .tenant("acme")
+        .occurred_at(Timestamp::from_unix_micros(Timestamp::now().unix_micros() - 31 * 86_400_000_000).unwrap())
+        .build();
+    server.store.write_batch(std::slice::from_ref(&old)).await.unwrap();
+    assert!(!server.all_ids(ACME_ADMIN, "").await.contains(&old.id().to_string()));
+    assert!(
+        server
+            .all_ids(ACME_ADMIN, "&since=2000-01-01")
+            .await
+            .contains(&old.id().to_string())
+    );
+}
+
+async fn tenants_never_see_each_other(db: TestDb) {
+    let server = Server::start(&db).await;
+    let globex_event = server
+        .events
+        .iter()
+        .find(|e| e.tenant_id() == Some("globex"))
+        .unwrap()
+        .id();
+    let acme_event = server
+        .events
+        .iter()
+        .find(|e| e.tenant_id() == Some("acme"))
+        .unwrap()
+        .id();
+
+    // By id: another tenant's event is exactly as absent as an unknown one.
+    let (status, _, body) = server.get(ACME_ADMIN, &format!("/{globex_event}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (unknown, _, unknown_body) = server.get(ACME_ADMIN, &format!("/{}", uuid::Uuid::now_v7())).await;
+    assert_eq!(unknown, StatusCode::NOT_FOUND);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"]["code"],
+        serde_json::from_str::<Value>(&unknown_body).unwrap()["error"]["code"]
+    );
+    let own = server.json(ACME_ADMIN, &format!("/{acme_event}")).await;
+    assert_eq!(own["id"], acme_event.to_string());
+    assert_eq!(own["tenant_id"], "acme");
+
+    // The tenant_id parameter never widens access: list, actions, export.
+    for path in [
+        "?tenant_id=globex",
+        "/actions?tenant_id=globex",
+        "/export?format=csv&tenant_id=globex",
+    ] {
+        let (status, _, body) = server.get(ACME_ADMIN, path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["error"]["param"],
+            "tenant_id"
+        );
+    }
+    // Naming one's own tenant is fine.
+    assert_eq!(server.all_ids(ACME_ADMIN, "&tenant_id=acme").await.len(), 60);
+    // The owner of globex sees globex only; exports too.
+    assert_eq!(
+        server.all_ids(GLOBEX_OWNER, "").await,
+        server.ids_of(|e| e.tenant_id() == Some("globex"))
+    );
+    let (_, _, csv) = server.get(GLOBEX_OWNER, "/export?format=ndjson").await;
+    assert_eq!(csv.lines().count(), 30);
+    assert!(csv.lines().all(|line| line.contains("\"tenant_id\":\"globex\"")));
+    // A platform auditor reads every tenant, and may narrow to one.
+    assert_eq!(server.all_ids(AUDITOR, "").await.len(), 90);
+    assert_eq!(server.all_ids(AUDITOR, "&tenant_id=globex").await.len(), 30);
+    let (status, _, _) = server.get(AUDITOR, &format!("/{globex_event}")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn refused_and_failed_reads_are_recorded(db: TestDb) {
+    let server = Server::start(&db).await;
+    let (status, _, body) = server.get(ACME_MEMBER, "?action=app.created").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["code"], "forbidden");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`owner` or `admin`"),
+        "{body}"
+    );
+    let (status, _, _) = server.get("", "/export?format=csv").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "anonymous");
+    let (status, _, _) = server.get(ACME_ADMIN, "?limit=500").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = server.get(ACME_ADMIN, &format!("/{}", uuid::Uuid::now_v7())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = server.get(ACME_ADMIN, "?tenant_id=nothing-to-see").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let recorded = server.recorded().await;
+    let summary: Vec<(&str, Outcome, &str)> = recorded
+        .iter()
+        .map(|e| (e.action().as_str(), e.outcome(), e.actor().id.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("audit_log.viewed", Outcome::Denied, "u_member"),
+            ("audit_log.exported", Outcome::Denied, "anonymous"),
+            ("audit_log.viewed", Outcome::Failure, "u_admin"),
+            ("audit_log.viewed", Outcome::Failure, "u_admin"),
+            ("audit_log.viewed", Outcome::Denied, "u_admin"),
+        ]
+    );
+    assert_eq!(recorded[0].metadata()["filters"]["action"], "app.created");
+    assert!(recorded[0].reason().unwrap().contains("`owner` or `admin`"));
+    assert!(recorded[2].reason().unwrap().contains("`limit`"));
+    assert_eq!(
+        recorded[3].target().map(|t| t.target_type.as_str()),
+        Some("audit_event")
+    );
+    assert_eq!(recorded[4].metadata()["filters"]["tenant_id"], "nothing-to-see");
+}
+
+async fn hostile_values_in_every_filter_are_an_empty_page_or_a_400(db: TestDb) {
+    let server = Server::start(&db).await;
+    let long = "x".repeat(10 * 1024);
+    let hostile = [
+        "'",
+        "\"",
+        "' OR 1=1--",
+        "%",
+        "_",
+        "\\",
+        "\0",
+        "%00",
+        ";DROP TABLE audit_events;",
+        long.as_str(),
+    ];
+    for parameter in QUERY_PARAMETERS.iter().map(|p| p.name).chain(["format"]) {
+        for value in hostile {
+            for route in ["", "/export?format=csv", "/actions"] {
+                let sep = if route.contains('?') { '&' } else { '?' };
+                let path = format!("{route}{sep}{parameter}={}", encode(value));
+                let (status, _, body) = server.get(ACME_ADMIN, &path).await;
+                match status {
+                    StatusCode::OK => {
+                        if route.is_empty() {
+                            let page: Value = serde_json::from_str(&body).unwrap();
+                            // Only `q` with a one-character term can match the fixture.
+                            if parameter != "q" {
+                                assert!(page["data"].as_array().unwrap().is_empty(), "{path}");
+                            }
+                        }
+                    }
+                    StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN => {
+                        let error: Value = serde_json::from_str(&body).unwrap();
+                        assert!(
+                            error["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+                            "{path}: {body}"
+                        );
+                    }
+                    other => panic!("{path}: {other} {body}"),
+                }
+            }
+        }
+    }
+    assert_eq!(db.count().await, 90);
+    assert!(server.store.verify("tenant:acme").await.unwrap().is_intact());
+}
+
+/// The CSV row the export should hold for `event`, formulas neutralised.
+fn expected_row(event: &Value) -> Vec<String> {
+    let text = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let json = |v: &Value| if v.is_null() { String::new() } else { v.to_string() };
+    let cells = [
+        text(&event["occurred_at"]),
+        text(&event["action"]),
+        text(&event["category"]),
+        text(&event["severity"]),
+        text(&event["outcome"]),
+        text(&event["actor"]["kind"]),
+        text(&event["actor"]["id"]),
+        text(&event["actor"]["name"]),
+        text(&event["actor"]["email"]),
+        text(&event["tenant_id"]),
+        text(&event["target"]["type"]),
+        text(&event["target"]["id"]),
+        text(&event["target"]["name"]),
+        text(&event["description"]),
+        text(&event["context"]["client_ip"]),
+        text(&event["context"]["user_agent"]),
+        text(&event["context"]["request_id"]),
+        json(&event["metadata"]),
+        json(&event["changes"]),
+    ];
+    cells
+        .into_iter()
+        .map(|cell| {
+            if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                format!("'{cell}")
+            } else {
+                cell
+            }
+        })
+        .collect()
+}
+
+async fn csv_export_reparses_to_the_rows_of_the_list_with_formulas_neutralised(db: TestDb) {
+    let server = Server::start(&db).await;
+    let (status, headers, body) = server.get(ACME_ADMIN, "/export?format=csv&since=2000-01-01").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"audit-log-acme-")
+    );
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), CSV_COLUMNS);
+    // The JSON columns are compared as JSON: key order is not part of CSV.
+    let normalise = |mut row: Vec<String>| {
+        for cell in &mut row[17..] {
+            if !cell.is_empty() {
+                *cell = serde_json::from_str::<Value>(cell).unwrap().to_string();
+            }
+        }
+        row
+    };
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| normalise(r.unwrap().iter().map(str::to_owned).collect()))
+        .collect();
+    let mut listed = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = server
+            .json(ACME_ADMIN, &format!("?limit=200&since=2000-01-01{cursor}"))
+            .await;
+        listed.extend(page["data"].as_array().unwrap().iter().map(expected_row));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(rows.len(), 60);
+    assert_eq!(rows, listed);
+    // No cell a spreadsheet would evaluate.
+    for row in &rows {
+        for cell in row {
+            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "{cell:?}");
+        }
+    }
+    // The formulas are all there, neutralised, in text columns.
+    assert!(rows.iter().any(|r| r[13].starts_with("'=1+1 event")));
+    assert!(rows.iter().any(|r| r[10] == "'@cmd" && r[12] == "'@cmd"));
+    // Filters hold for exports exactly as for the list.
+    let (_, _, filtered) = server.get(ACME_ADMIN, "/export?format=csv&action=app.deleted").await;
+    let expected = server
+        .ids_of(|e| e.tenant_id() == Some("acme") && e.action().as_str() == "app.deleted")
+        .len();
+    assert_eq!(
+        csv::Reader::from_reader(filtered.as_bytes()).records().count(),
+        expected
+    );
+    // Paging parameters do not apply to an export.
+    let (status, _, body) = server.get(ACME_ADMIN, "/export?format=csv&limit=5").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _, body) = server.get(ACME_ADMIN, "/export").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("\"param\":\"format\""), "{body}");
+    let exported = server
+        .recorded()
+        .await
+        .into_iter()
+        .filter(|e| e.action().as_str() == "audit_log.exported")
+        .count();
+    assert_eq!(exported, 4);
+}
+
+async fn ndjson_export_is_the_list_one_event_per_line(db: TestDb) {
+    let server = Server::start(&db).await;
+    let (status, headers, body) = server.get(AUDITOR, "/export?format=ndjson").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/x-ndjson");
+    let exported: Vec<Value> = body.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let page = server.json(AUDITOR, "?limit=200").await;
+    assert_eq!(&exported, page["data"].as_array().unwrap());
+    assert_eq!(exported.len(), 90);
+}
+
+async fn actions_are_counted_with_their_category(db: TestDb) {
+    let server = Server::start(&db).await;
+    let rows = server.json(ACME_ADMIN, "/actions").await;
+    let rows: Vec<(String, String, u64)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap().into(),
+                r["category"].as_str().unwrap().into(),
+                r["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let count = |action: &str| {
+        server
+            .events
+            .iter()
+            .filter(|e| e.tenant_id() == Some("acme") && e.action().as_str() == action)
+            .count() as u64
+    };
+    assert_eq!(rows.iter().map(|r| r.2).sum::<u64>(), 60);
+    for (action, category, n) in &rows {
+        assert_eq!(*n, count(action), "{action}");
+        let expected = audit_core::Category::for_action(&Action::new(action.clone()).unwrap());
+        assert_eq!(category, expected.as_str());
+    }
+    let (status, _, body) = server.get(ACME_ADMIN, "/actions?action=app.created").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+async fn the_openapi_document_covers_every_route_and_parameter(db: TestDb) {
+    let server = Server::start(&db).await;
+    let doc = server.json(ACME_ADMIN, "/openapi.json").await;
+    assert_eq!(doc, audit_store::http::openapi());
+    let some_id = server.events[0].id().to_string();
+    let paths = doc["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), 5);
+    for (path, item) in paths {
+        let concrete = path.replace("{id}", &some_id);
+        let base = if path == "/export" {
+            format!("{concrete}?format=csv")
+        } else {
+            concrete.clone()
+        };
+        let (status, _, body) = server.get(AUDITOR, &base).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        let documented: Vec<&str> = item["get"]["parameters"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| p["in"] == "query")
+                    .map(|p| p["name"].as_str().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Every parameter the route accepts is documented, and every
+        // documented one is accepted.
+        for parameter in QUERY_PARAMETERS
+            .iter()
+            .map(|p| p.name)
+            .chain(["format", "page", "sort"])
+        {
+            let value = match parameter {
+                "limit" | "offset" => "5",
+                "since" | "until" => "2026-01-01",
+                "ip" => "10.0.0.1",
+                "action" => "app.created",
+                "cursor" => "AAAA",
+                "format" => "csv",
+                "category" => "create",
+                "actor_kind" => "user",
+                "severity" => "info",
+                "outcome" => "success",
+                _ => "x",
+            };
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let (status, _, body) = server.get(AUDITOR, &format!("{base}{sep}{parameter}={value}")).await;
+            let refused_param = status == StatusCode::BAD_REQUEST
+                && serde_json::from_str::<Value>(&body).unwrap()["error"]["param"] == parameter
+                && !body.contains("is malformed");
+            let accepted = !refused_param && !(parameter == "format" && path == "/export");
+            if parameter == "format" && path == "/export" {
+                assert!(documented.contains(&"format"));
+                continue;
+            }
+            assert_eq!(
+                accepted,
+                documented.contains(&parameter),
+                "{path} ?{parameter}: {status} {body}"
+            );
+        }
+    }
+}
