@@ -409,7 +409,7 @@ async fn forged_foreign_and_malformed_cursors_are_refused(db: TestDb) {
         assert!(error.to_string().contains("`cursor`"), "{bad:?}: {error}");
     }
     // A cursor from another store (another key) is refused too.
-    let other_db = TestDb::sqlite();
+    let other_db = db.another().await;
     let other = other_db.connect().await;
     assert_eq!(
         invalid_parameter(other.query(&acme.clone().cursor(&cursor)).await),

@@ -70,6 +70,7 @@ pub(crate) fn terms(text: &str) -> Result<Vec<String>, QueryError> {
     Ok(terms)
 }
 
+#[cfg(feature = "sqlite")]
 /// `term` as a SQLite GLOB pattern matching any text that contains it: each
 /// metacharacter is wrapped in brackets, which FTS5's trigram index still
 /// uses (an `ESCAPE` clause on LIKE would make it scan).
@@ -90,6 +91,7 @@ pub(crate) fn glob_contains(term: &str) -> String {
     pattern
 }
 
+#[cfg(feature = "postgres")]
 /// `term` as a PostgreSQL LIKE pattern (default escape `\`) matching any text
 /// that contains it.
 pub(crate) fn like_contains(term: &str) -> String {
@@ -133,9 +135,15 @@ mod tests {
         assert!(terms(many).unwrap_err().to_string().contains("9 terms"));
     }
 
+    #[cfg(feature = "sqlite")]
     #[test]
-    fn metacharacters_are_literal_in_both_patterns() {
+    fn metacharacters_are_literal_in_glob_patterns() {
         assert_eq!(glob_contains("50%*[x]?"), "*50%[*][[]x][?]*");
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn metacharacters_are_literal_in_like_patterns() {
         assert_eq!(like_contains(r"50%_a\b*"), r"%50\%\_a\\b*%");
     }
 }

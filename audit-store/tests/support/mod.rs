@@ -51,6 +51,16 @@ impl TestDb {
         postgres::fresh_database().await.map(Self::Postgres)
     }
 
+    /// A fresh database of the same backend.
+    pub(crate) async fn another(&self) -> Self {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(_) => Self::sqlite(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => Self::postgres().await.expect("PostgreSQL served this test already"),
+        }
+    }
+
     /// Every URL spelling of this database that `audit_store::connect` accepts.
     pub(crate) fn urls(&self) -> Vec<String> {
         match self {
