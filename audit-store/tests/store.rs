@@ -3,6 +3,7 @@
 //! from), with identical assertions. Only the SQL a case sends behind the
 //! store's back differs, and lives in `support`.
 
+#[allow(dead_code, reason = "each test binary uses a part of the shared support")]
 mod support;
 
 use audit_core::{Action, Actor, AuditSink, Auditor, Event, Outcome};
