@@ -1,0 +1,162 @@
+//! The command line, built from the store's own parameter table so every
+//! query filter is a flag.
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+use audit_store::QUERY_PARAMETERS;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  error (one line on stderr says what)
+  2  usage error
+  3  verify found a stream that does not verify (the first bad event is named)
+
+The database URL comes from --database-url or AUDIT_DATABASE_URL:
+  sqlite://audit.db, sqlite::memory:, postgres://user:password@host/db";
+
+fn database_url() -> Arg {
+    Arg::new("database-url")
+        .long("database-url")
+        .env("AUDIT_DATABASE_URL")
+        .hide_env_values(true)
+        .required(true)
+        .help("The store: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB")
+}
+
+/// The query filters as flags: `--actor-id`, `--action` (repeatable), …
+fn filters(command: Command, paging: bool) -> Command {
+    QUERY_PARAMETERS
+        .iter()
+        .filter(|p| paging || !matches!(p.name, "limit" | "cursor" | "offset"))
+        .fold(command, |command, p| {
+            let mut arg = Arg::new(p.name)
+                .long(p.name.replace('_', "-"))
+                .help(p.description)
+                .help_heading("Filters");
+            // Friendlier long names than the query-string ones.
+            match p.name {
+                "tenant_id" => arg = arg.long("tenant").visible_alias("tenant-id"),
+                "q" => arg = arg.long("text").visible_alias("q"),
+                _ => {}
+            }
+            arg = arg.value_name(p.name.to_uppercase());
+            if p.repeatable {
+                arg = arg.action(ArgAction::Append);
+            }
+            if !p.values.is_empty() {
+                arg = arg.value_parser(p.values.to_vec());
+            }
+            command.arg(arg)
+        })
+}
+
+fn json_flag() -> Arg {
+    Arg::new("json")
+        .long("json")
+        .action(ArgAction::SetTrue)
+        .help("Print JSON instead of a table")
+}
+
+/// The `audit` command.
+pub(crate) fn command() -> Command {
+    Command::new("audit")
+        .about("Query, export, verify and purge an audit store, or serve its admin API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .after_help(EXIT_CODES)
+        .arg(database_url().global(true).required(false))
+        .subcommand(
+            filters(
+                Command::new("query").about("List events, newest first (a page at a time; --cursor for the next)"),
+                true,
+            )
+            .arg(json_flag()),
+        )
+        .subcommand(
+            filters(
+                Command::new("export").about("Write every matching event as CSV or NDJSON"),
+                false,
+            )
+            .arg(
+                Arg::new("format")
+                    .long("format")
+                    .required(true)
+                    .value_parser(["csv", "ndjson"])
+                    .help("csv (fixed columns, formula cells neutralised) or ndjson (one event per line)"),
+            )
+            .arg(
+                Arg::new("output")
+                    .long("output")
+                    .short('o')
+                    .help("Write to this file instead of stdout"),
+            ),
+        )
+        .subcommand(
+            Command::new("verify")
+                .about("Recompute every hash and check every stream's sequence; exit 3 on the first bad event")
+                .arg(
+                    Arg::new("tenant")
+                        .long("tenant")
+                        .help("Only this tenant's stream (default: every stream)"),
+                )
+                .arg(json_flag()),
+        )
+        .subcommand(Command::new("migrate").about("Create or upgrade the store's tables"))
+        .subcommand(
+            Command::new("purge")
+                .about("Remove events that occurred before a date (recorded as audit.purged; the rest still verifies)")
+                .arg(
+                    Arg::new("before")
+                        .long("before")
+                        .required(true)
+                        .help("RFC 3339 time or YYYY-MM-DD (midnight UTC)"),
+                )
+                .arg(Arg::new("tenant").long("tenant").help("Only this tenant's stream"))
+                .arg(
+                    Arg::new("yes")
+                        .long("yes")
+                        .action(ArgAction::SetTrue)
+                        .help("Confirm: purged events are gone for good"),
+                )
+                .arg(json_flag()),
+        )
+        .subcommand(
+            Command::new("serve")
+                .about("Serve the admin API (reads need `Authorization: Bearer <AUDIT_SERVE_TOKEN>`)")
+                .arg(
+                    Arg::new("addr")
+                        .long("addr")
+                        .default_value("127.0.0.1:8080")
+                        .help("Address to listen on"),
+                )
+                .arg(
+                    Arg::new("token")
+                        .long("token")
+                        .env("AUDIT_SERVE_TOKEN")
+                        .hide_env_values(true)
+                        .required(true)
+                        .help("The bearer token that reads every tenant, as the platform role `auditor`"),
+                ),
+        )
+}
+
+/// The query-string pairs the filter flags of `matches` spell.
+pub(crate) fn filter_pairs(matches: &ArgMatches) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for p in QUERY_PARAMETERS {
+        if let Ok(Some(values)) = matches.try_get_many::<String>(p.name) {
+            pairs.extend(values.map(|v| (p.name.to_owned(), v.clone())));
+        }
+    }
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::command().debug_assert();
+    }
+}

@@ -1,0 +1,198 @@
+//! What each subcommand does.
+
+use std::error::Error;
+use std::io::{IsTerminal as _, Write as _};
+
+use audit_core::Timestamp;
+use audit_store::{AuditQuery, ExportFormat, Purge, Store};
+use clap::ArgMatches;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::{args, exit, serve, table};
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+/// Runs the chosen subcommand; the exit code on success.
+pub(crate) async fn run(matches: &ArgMatches) -> Result<u8> {
+    let (name, sub) = matches.subcommand().ok_or("no subcommand")?;
+    let url = sub
+        .get_one::<String>("database-url")
+        .or_else(|| matches.get_one::<String>("database-url"))
+        .ok_or("no database: pass --database-url or set AUDIT_DATABASE_URL")?;
+    if name == "purge" && !sub.get_flag("yes") {
+        return Err("purge removes events for good: add --yes to confirm".into());
+    }
+    let store = audit_store::connect(url).await?;
+    match name {
+        "query" => query(&store, sub).await,
+        "export" => export(&store, sub).await,
+        "verify" => verify(&store, sub).await,
+        "migrate" => {
+            println!("migrations applied; {} streams", store.streams().await?.len());
+            Ok(exit::OK)
+        }
+        "purge" => purge(&store, sub).await,
+        "serve" => serve::run(store, sub).await,
+        other => Err(format!("unknown command `{other}`").into()),
+    }
+}
+
+fn query_of(sub: &ArgMatches) -> Result<AuditQuery> {
+    let pairs = args::filter_pairs(sub);
+    Ok(AuditQuery::from_params(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )?)
+}
+
+/// A progress bar on stderr when it is a terminal, else nothing.
+fn progress(length: Option<u64>, message: &'static str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = match length {
+        Some(length) => ProgressBar::new(length).with_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {msg} {pos} events ({per_sec})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.with_message(message)
+}
+
+async fn query(store: &Store, sub: &ArgMatches) -> Result<u8> {
+    let page = store.query(&query_of(sub)?).await?;
+    let mut out = std::io::stdout().lock();
+    if sub.get_flag("json") {
+        serde_json::to_writer_pretty(&mut out, &json!({"data": page.events, "next_cursor": page.next_cursor}))?;
+        writeln!(out)?;
+    } else {
+        out.write_all(table::events(&page.events).as_bytes())?;
+        match &page.next_cursor {
+            Some(cursor) => writeln!(out, "\n{} events; more with --cursor {cursor}", page.events.len())?,
+            None => writeln!(out, "\n{} events", page.events.len())?,
+        }
+    }
+    Ok(exit::OK)
+}
+
+async fn export(store: &Store, sub: &ArgMatches) -> Result<u8> {
+    let format: ExportFormat = sub.get_one::<String>("format").ok_or("--format is required")?.parse()?;
+    let mut scan = store.scan(&query_of(sub)?)?;
+    let mut out: Box<dyn std::io::Write> = match sub.get_one::<String>("output") {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| format!("cannot create {path}: {e}"))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let bar = progress(None, "exporting");
+    out.write_all(&format.header())?;
+    let mut chunk = Vec::new();
+    while let Some(events) = scan.next_batch().await? {
+        chunk.clear();
+        format.write(&events, &mut chunk);
+        out.write_all(&chunk)?;
+        bar.inc(events.len() as u64);
+    }
+    out.flush()?;
+    bar.finish_and_clear();
+    if sub.get_one::<String>("output").is_some() {
+        eprintln!("exported {} events", bar.position());
+    }
+    Ok(exit::OK)
+}
+
+async fn verify(store: &Store, sub: &ArgMatches) -> Result<u8> {
+    let streams = match sub.get_one::<String>("tenant") {
+        Some(tenant) => vec![format!("tenant:{tenant}")],
+        None => store.streams().await?,
+    };
+    let bar = progress(Some(streams.len() as u64), "verifying");
+    let mut reports = Vec::new();
+    for stream in &streams {
+        reports.push(store.verify(stream).await?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let bad = reports.iter().find(|r| !r.is_intact());
+    if sub.get_flag("json") {
+        let rows: Vec<_> = reports
+            .iter()
+            .map(|r| {
+                json!({"stream": r.stream, "checked": r.checked, "intact": r.is_intact(),
+                    "problem": r.problem.as_ref().map(ToString::to_string)})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for report in &reports {
+            match &report.problem {
+                None => println!("{}: intact, {} events", report.stream, report.checked),
+                Some(problem) => println!(
+                    "{}: TAMPERED after {} good events: {problem}",
+                    report.stream, report.checked
+                ),
+            }
+        }
+    }
+    match bad {
+        Some(report) => {
+            let problem = report.problem.as_ref().map(ToString::to_string).unwrap_or_default();
+            eprintln!("audit: stream {} does not verify: {problem}", report.stream);
+            Ok(exit::TAMPERED)
+        }
+        None => Ok(exit::OK),
+    }
+}
+
+async fn purge(store: &Store, sub: &ArgMatches) -> Result<u8> {
+    let before = sub.get_one::<String>("before").ok_or("--before is required")?;
+    // The query parser reads dates and times the same way everywhere.
+    let since =
+        AuditQuery::from_params([("since", before.as_str())]).map_err(|e| format!("--before {}", e.message()))?;
+    let before = since_of(&since).ok_or("--before is required")?;
+    let mut purge = Purge::before(before).actor(audit_core::Actor::system("audit-cli"));
+    if let Some(tenant) = sub.get_one::<String>("tenant") {
+        purge = purge.tenant(tenant.clone());
+    }
+    let bar = progress(None, "purging");
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let reports = store.purge(&purge).await?;
+    bar.finish_and_clear();
+    if sub.get_flag("json") {
+        let rows: Vec<_> = reports
+            .iter()
+            .map(|r| {
+                json!({"stream": r.stream, "removed": r.removed, "through_seq": r.through_seq,
+                "event_id": r.event.id()})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else if reports.is_empty() {
+        println!("nothing to purge before {before}");
+    } else {
+        for r in &reports {
+            println!(
+                "{}: removed {} events (through seq {}), recorded as {}",
+                r.stream,
+                r.removed,
+                r.through_seq,
+                r.event.id()
+            );
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// The `since` bound a one-filter query carries.
+fn since_of(query: &AuditQuery) -> Option<Timestamp> {
+    query
+        .to_params()
+        .into_iter()
+        .find(|(name, _)| *name == "since")
+        .and_then(|(_, value)| chrono::DateTime::parse_from_rfc3339(&value).ok())
+        .map(|at| Timestamp::from_datetime(at.to_utc()))
+}

@@ -1,0 +1,48 @@
+//! `audit`: query, export, verify, purge and serve an audit store from the
+//! command line. See `audit --help`; exit codes are listed there.
+
+mod args;
+mod commands;
+mod serve;
+mod table;
+
+use std::process::ExitCode;
+
+/// Exit codes, as `audit --help` documents them.
+pub(crate) mod exit {
+    /// Everything went as asked.
+    pub(crate) const OK: u8 = 0;
+    /// An error (one line on stderr says what).
+    pub(crate) const ERROR: u8 = 1;
+    /// The command line was wrong.
+    pub(crate) const USAGE: u8 = 2;
+    /// `verify` found a stream that does not verify.
+    pub(crate) const TAMPERED: u8 = 3;
+}
+
+fn main() -> ExitCode {
+    let matches = match args::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(error) => {
+            let code = if error.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("audit: error: cannot start the async runtime: {error}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    match runtime.block_on(commands::run(&matches)) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            // One line, whatever went wrong.
+            let message = error.to_string().replace('\n', " ");
+            eprintln!("audit: error: {message}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

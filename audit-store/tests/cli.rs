@@ -1,0 +1,257 @@
+//! The `audit` command, run as a real process against a real SQLite file or
+//! PostgreSQL database.
+
+#![cfg(feature = "cli")]
+
+#[allow(dead_code, reason = "each test binary uses a part of the shared support")]
+mod support;
+
+use std::process::{Command, Output};
+
+use audit_core::{Action, Actor, AuditSink, Event, Timestamp};
+use support::TestDb;
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        #[cfg(feature = "sqlite")]
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(crate::support::TestDb::sqlite()).await;
+                }
+            )*
+        }
+
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if let Some(db) = crate::support::TestDb::postgres().await {
+                        super::$case(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    query_lists_events_as_a_table_or_json_with_filters,
+    export_writes_every_matching_event,
+    verify_exits_3_and_names_the_first_bad_event,
+    purge_needs_confirmation_then_leaves_a_verifiable_stream,
+    errors_are_one_line_with_the_documented_exit_code,
+    serve_answers_the_token_bearer_and_refuses_everyone_else,
+);
+
+fn audit(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_audit"))
+        .args(args)
+        .env("AUDIT_DATABASE_URL", &db.urls()[0])
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// Twenty events: acme and globex alternating, ten days apart from 2026-01-01.
+async fn twenty(db: &TestDb) -> Vec<Event> {
+    let store = db.connect().await;
+    let events: Vec<Event> = (0..20_i64)
+        .map(|n| {
+            Event::builder(
+                Action::new(if n % 4 == 0 { "app.deleted" } else { "app.created" }).unwrap(),
+                Actor::user(format!("u_{n}")),
+            )
+            .tenant(if n % 2 == 0 { "acme" } else { "globex" })
+            .description(format!("event number {n}"))
+            .occurred_at(Timestamp::from_unix_micros(1_767_225_600_000_000 + n * 86_400_000_000).unwrap())
+            .build()
+        })
+        .collect();
+    store.write_batch(&events).await.unwrap();
+    events
+}
+
+async fn query_lists_events_as_a_table_or_json_with_filters(db: TestDb) {
+    twenty(&db).await;
+    let output = audit(&db, &["query", "--tenant", "acme", "--action", "app.deleted"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("OCCURRED_AT"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.contains("app.deleted")).count(), 5, "{text}");
+    assert!(text.contains("\n5 events"), "{text}");
+
+    let output = audit(&db, &["query", "--json", "--limit", "3", "--text", "number 1"]);
+    let page: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 3);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let output = audit(
+        &db,
+        &[
+            "query", "--json", "--limit", "3", "--text", "number 1", "--cursor", cursor,
+        ],
+    );
+    let next: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    // "number 1" matches 1 and 10 to 19: eleven events, three per page.
+    assert_eq!(next["data"].as_array().unwrap().len(), 3);
+    assert_ne!(next["data"][0]["id"], page["data"][0]["id"]);
+}
+
+async fn export_writes_every_matching_event(db: TestDb) {
+    twenty(&db).await;
+    let dir = std::env::temp_dir().join(format!("audit-cli-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("acme.csv");
+    let output = audit(
+        &db,
+        &[
+            "export",
+            "--format",
+            "csv",
+            "--tenant",
+            "acme",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stderr(&output).trim(), "exported 10 events");
+    let csv = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(csv::Reader::from_reader(csv.as_bytes()).records().count(), 10);
+    let output = audit(&db, &["export", "--format", "ndjson", "--since", "2026-01-10"]);
+    assert_eq!(stdout(&output).lines().count(), 11);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+async fn verify_exits_3_and_names_the_first_bad_event(db: TestDb) {
+    let events = twenty(&db).await;
+    let output = audit(&db, &["verify"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("tenant:acme: intact, 10 events"),
+        "{}",
+        stdout(&output)
+    );
+
+    db.drop_append_only_triggers().await;
+    let victim = events.iter().find(|e| e.tenant_id() == Some("globex")).unwrap().id();
+    db.exec(&format!(
+        "UPDATE audit_events SET description = 'nothing happened' WHERE id = '{victim}'"
+    ))
+    .await
+    .unwrap();
+    let output = audit(&db, &["verify"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stdout(&output).contains("tenant:acme: intact"));
+    assert!(stderr(&output).contains(&victim.to_string()), "{}", stderr(&output));
+    assert_eq!(stderr(&output).lines().count(), 1);
+    let output = audit(&db, &["verify", "--tenant", "acme"]);
+    assert_eq!(output.status.code(), Some(0));
+}
+
+async fn purge_needs_confirmation_then_leaves_a_verifiable_stream(db: TestDb) {
+    twenty(&db).await;
+    let output = audit(&db, &["purge", "--before", "2026-01-05", "--tenant", "acme"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("--yes"));
+    assert_eq!(db.count().await, 20);
+
+    let output = audit(&db, &["purge", "--before", "2026-01-05", "--tenant", "acme", "--yes"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("tenant:acme: removed 2 events"),
+        "{}",
+        stdout(&output)
+    );
+    // Acme's events of 1 and 3 January go; the purge records itself.
+    assert_eq!(db.count().await, 20 - 2 + 1);
+    assert_eq!(audit(&db, &["verify"]).status.code(), Some(0));
+    let output = audit(&db, &["purge", "--before", "2099-01-01", "--yes"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("future"), "{}", stderr(&output));
+}
+
+async fn errors_are_one_line_with_the_documented_exit_code(db: TestDb) {
+    twenty(&db).await;
+    let output = audit(&db, &["query", "--limit", "500"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output).trim(),
+        "audit: error: `limit` must be between 1 and 200, got 500"
+    );
+    let output = audit(&db, &["query", "--severity", "loud"]);
+    assert_eq!(output.status.code(), Some(2), "clap refuses unknown values");
+    let output = audit(&db, &["frobnicate"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = Command::new(env!("CARGO_BIN_EXE_audit"))
+        .args(["migrate", "--database-url", "mysql://root:hunter2@db/audit"])
+        .env_remove("AUDIT_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        !message.contains("hunter2") && message.contains("unsupported database URL"),
+        "{message}"
+    );
+}
+
+/// One HTTP/1.0 GET (so the body is not chunked); the status line and body.
+fn http_get(addr: &str, path: &str, token: Option<&str>) -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_owned(), body.to_owned())
+}
+
+async fn serve_answers_the_token_bearer_and_refuses_everyone_else(db: TestDb) {
+    use std::io::BufRead as _;
+    twenty(&db).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let token = "a-long-enough-serve-token";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audit"))
+        .args(["serve", "--addr", &addr])
+        .env("AUDIT_DATABASE_URL", &db.urls()[0])
+        .env("AUDIT_SERVE_TOKEN", token)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It says where it listens once the socket is bound.
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains(&format!("http://{addr}/audit-logs")), "{line}");
+
+    let (status, body) = http_get(&addr, "/audit-logs/?since=2000-01-01&limit=200", Some(token));
+    assert!(status.contains("200"), "{status} {body}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 20);
+    let (status, _) = http_get(&addr, "/audit-logs", Some("wrong-token-of-some-length"));
+    assert!(status.contains("403"), "{status}");
+    let (status, _) = http_get(&addr, "/audit-logs", None);
+    assert!(status.contains("403"), "{status}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
