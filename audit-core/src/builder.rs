@@ -11,6 +11,7 @@ use crate::diff::{DiffEntry, diff};
 use crate::event::{Actor, Changes, Event, EventContext, Outcome, Severity, Target};
 use crate::redact::Redactor;
 use crate::sanitize::{Limits, oversize_marker, sanitize_json, sanitize_map, sanitize_opt, sanitize_string};
+use crate::scope::ScopeFill;
 use crate::state::{AuditState, to_json};
 use crate::timestamp::Timestamp;
 
@@ -81,6 +82,9 @@ pub struct EventBuilder {
     pub(crate) metadata: Map<String, Value>,
     pub(crate) redact_keys: Vec<String>,
     pub(crate) lossy_utf8: bool,
+    /// The scope's actor, tenant and context, still to be copied in (see
+    /// `CompletedDraft::into_builder_deferred`).
+    pub(crate) scope_fill: Option<ScopeFill>,
 }
 
 impl Event {
@@ -115,6 +119,7 @@ impl EventBuilder {
             metadata: Map::new(),
             redact_keys: Vec::new(),
             lossy_utf8: false,
+            scope_fill: None,
         }
     }
 
@@ -254,6 +259,7 @@ impl EventBuilder {
     }
 
     pub(crate) fn fill_from_scope(&mut self, actor: &Actor, tenant: Option<&str>, context: &EventContext, lossy: bool) {
+        self.apply_scope_fill();
         if self.actor.is_none() {
             self.actor = Some(actor.clone());
         }
@@ -266,6 +272,13 @@ impl EventBuilder {
         self.lossy_utf8 |= lossy;
     }
 
+    /// Takes in a deferred fill from the scope, if any.
+    fn apply_scope_fill(&mut self) {
+        if let Some(fill) = self.scope_fill.take() {
+            fill.apply(self);
+        }
+    }
+
     /// Builds the event with the default [`EventPolicy`].
     pub fn build(self) -> Event {
         self.build_with(&DEFAULT_POLICY)
@@ -273,7 +286,8 @@ impl EventBuilder {
 
     /// Builds the event: diffs before/after, masks denied keys, escapes and
     /// caps every string, and caps metadata and state sizes.
-    pub fn build_with(self, policy: &EventPolicy) -> Event {
+    pub fn build_with(mut self, policy: &EventPolicy) -> Event {
+        self.apply_scope_fill();
         let limits = &policy.limits;
         let extended;
         let redactor = if self.redact_keys.is_empty() {

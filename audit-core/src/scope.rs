@@ -340,6 +340,120 @@ impl CompletedDraft {
         );
         builder
     }
+
+    /// Support for the HTTP layer, not a stable API: what
+    /// `into_builder(&scope.effective_request())` followed by setting the
+    /// context's `status` gives, except that the scope's actor, tenant and
+    /// context are copied into the event only when it is built (on the
+    /// auditor's writer), and moved rather than copied when the scope is gone
+    /// by then. Until then the builder's accessors do not show them.
+    #[doc(hidden)]
+    pub fn into_builder_deferred(self, scope: &AuditScope, status: Option<u16>) -> EventBuilder {
+        let mut builder = self.builder;
+        ScopeFill::defer(&mut builder, scope, Some(status));
+        builder
+    }
+}
+
+/// The scope's share of an event (actor, tenant, request context), not
+/// copied yet: the event holds the scope (one reference count) and takes the
+/// parts when it is built. Every event of a request shares them, and the
+/// last one built after the request has finished moves them out.
+#[derive(Clone)]
+pub(crate) struct ScopeFill {
+    scope: AuditScope,
+    actor: bool,
+    tenant: bool,
+    context: bool,
+    /// The response status to set on the scope's context once it is taken.
+    status: Option<Option<u16>>,
+}
+
+impl fmt::Debug for ScopeFill {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeFill")
+            .field("request", &self.scope.shared.request)
+            .field("actor", &self.actor)
+            .field("tenant", &self.tenant)
+            .field("context", &self.context)
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+impl ScopeFill {
+    /// Fills `builder` from the scope's effective request as
+    /// [`EventBuilder::fill_from_scope`] would (then sets `status`, if given,
+    /// on its context), deferring every copy it can to [`apply`](Self::apply).
+    fn defer(builder: &mut EventBuilder, scope: &AuditScope, status: Option<Option<u16>>) {
+        if let Some(earlier) = builder.scope_fill.take() {
+            // A second fill sees the first one done, as the eager form would.
+            earlier.apply(builder);
+        }
+        let request = &scope.shared.request;
+        // What identify() named is read now, as effective_request() would; it
+        // is small and rare, so it is copied at once.
+        if let Some((actor, tenant_id)) = &*lock(&scope.shared.identified) {
+            if builder.actor.is_none() {
+                builder.actor = Some(actor.clone());
+            }
+            if builder.tenant_id.is_none() && tenant_id.is_some() {
+                builder.tenant_id.clone_from(tenant_id);
+            }
+        }
+        builder.lossy_utf8 |= request.lossy_utf8;
+        let context = builder.context == EventContext::default();
+        if !context && let Some(status) = status {
+            builder.context.status = status;
+        }
+        let fill = Self {
+            scope: scope.clone(),
+            actor: builder.actor.is_none(),
+            tenant: builder.tenant_id.is_none() && request.tenant_id.is_some(),
+            context,
+            status,
+        };
+        if fill.actor || fill.tenant || fill.context {
+            builder.scope_fill = Some(fill);
+        }
+    }
+
+    /// Copies (or moves, when this was the scope's last reference) the parts
+    /// still missing into `builder`. A part set on the builder since stays.
+    pub(crate) fn apply(self, builder: &mut EventBuilder) {
+        let actor = self.actor && builder.actor.is_none();
+        let tenant = self.tenant && builder.tenant_id.is_none();
+        let context = self.context && builder.context == EventContext::default();
+        match Arc::try_unwrap(self.scope.shared) {
+            Ok(shared) => {
+                let request = shared.request;
+                if actor {
+                    builder.actor = Some(request.actor);
+                }
+                if tenant {
+                    builder.tenant_id = request.tenant_id;
+                }
+                if context {
+                    builder.context = request.context;
+                }
+            }
+            Err(shared) => {
+                let request = &shared.request;
+                if actor {
+                    builder.actor = Some(request.actor.clone());
+                }
+                if tenant {
+                    builder.tenant_id.clone_from(&request.tenant_id);
+                }
+                if context {
+                    builder.context = request.context.clone();
+                }
+            }
+        }
+        if context && let Some(status) = self.status {
+            builder.context.status = status;
+        }
+    }
 }
 
 /// One event being drafted by an audited operation.
@@ -596,4 +710,134 @@ where
     F::Output: Send + 'static,
 {
     tokio::spawn(carry_scope(future))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+
+    fn request() -> RequestContext {
+        let context = EventContext {
+            request_id: Some("req_1".into()),
+            method: Some("GET".into()),
+            route: Some("/apps/{id}".into()),
+            user_agent: Some("curl".into()),
+            ..EventContext::default()
+        };
+        let mut request = RequestContext::new(Actor::user("user_alice"))
+            .with_tenant("acme")
+            .with_context(context);
+        request.lossy_utf8 = true;
+        request
+    }
+
+    /// The event the eager form gives: fill from the effective request, then the status.
+    fn eager(scope: &AuditScope, completed: CompletedDraft, status: Option<u16>) -> Event {
+        let mut request = scope.effective_request();
+        request.context.status = status;
+        let mut builder = completed.into_builder(&request);
+        builder.context_mut().status = status;
+        builder.build()
+    }
+
+    fn drafts(scope: &AuditScope) -> Vec<CompletedDraft> {
+        scope.run_sync(|| {
+            let action = |name| Action::from_static(name).unwrap();
+            Draft::open(action("app.viewed")).complete();
+            let own = Draft::open(action("app.updated"));
+            own.update(|b| {
+                b.actor(Actor::service("svc")).tenant("other").context(EventContext {
+                    route: Some("/own".into()),
+                    status: Some(299),
+                    ..EventContext::default()
+                })
+            });
+            own.complete();
+        });
+        let mut completed = scope.take_completed();
+        // The same drafts twice: once for each form (a builder is Clone).
+        completed.extend(
+            completed
+                .iter()
+                .map(|c| CompletedDraft {
+                    builder: c.builder.clone(),
+                    outcome_source: c.outcome_source,
+                })
+                .collect::<Vec<_>>(),
+        );
+        completed
+    }
+
+    fn same(a: &Event, b: &Event) {
+        assert_eq!(a.actor(), b.actor());
+        assert_eq!(a.tenant_id(), b.tenant_id());
+        assert_eq!(a.context(), b.context());
+        assert_eq!(a.lossy_utf8(), b.lossy_utf8());
+        assert_eq!(a.action(), b.action());
+    }
+
+    #[test]
+    fn a_deferred_fill_gives_the_eager_forms_event() {
+        for identified in [
+            None,
+            Some((Actor::user("user_bob"), Some("beta".to_owned()))),
+            Some((Actor::user("user_carol"), None)),
+        ] {
+            for status in [Some(200), None] {
+                for scope_outlives_the_event in [true, false] {
+                    let scope = AuditScope::new(request());
+                    if let Some((actor, tenant)) = identified.clone() {
+                        scope.identify(actor, tenant);
+                    }
+                    let mut completed = drafts(&scope);
+                    let deferred: Vec<EventBuilder> = completed
+                        .drain(2..)
+                        .map(|c| c.into_builder_deferred(&scope, status))
+                        .collect();
+                    let eager: Vec<Event> = completed.into_iter().map(|c| eager(&scope, c, status)).collect();
+                    if !scope_outlives_the_event {
+                        drop(scope);
+                    }
+                    let deferred: Vec<Event> = deferred.into_iter().map(EventBuilder::build).collect();
+                    for (a, b) in eager.iter().zip(&deferred) {
+                        same(a, b);
+                    }
+                    assert_eq!(deferred[0].context().status, status);
+                    assert_eq!(deferred[1].context().route.as_deref(), Some("/own"));
+                    assert_eq!(deferred[1].actor().id, "svc");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn what_is_set_on_a_deferred_builder_stays_and_a_second_fill_sees_the_first() {
+        let scope = AuditScope::new(request());
+        let mut completed = drafts(&scope).into_iter();
+        let builder = completed
+            .next()
+            .unwrap()
+            .into_builder_deferred(&scope, Some(201))
+            .actor(Actor::system("late"));
+        let event = builder.build();
+        assert_eq!(event.actor().id, "late");
+        assert_eq!(event.tenant_id(), Some("acme"));
+        assert_eq!(event.context().status, Some(201));
+
+        // Filled again from another scope: the first fill counts as done.
+        let other = AuditScope::new(RequestContext::new(Actor::user("user_zed")).with_tenant("zed"));
+        let completed = CompletedDraft {
+            builder: completed.nth(1).unwrap().into_builder_deferred(&scope, Some(202)),
+            outcome_source: OutcomeSource::Unset,
+        };
+        let completed = CompletedDraft {
+            builder: completed.into_builder(other.request()),
+            outcome_source: OutcomeSource::Unset,
+        };
+        let event = completed.builder.build();
+        assert_eq!(event.actor().id, "user_alice", "the first scope's actor");
+        assert_eq!(event.tenant_id(), Some("acme"));
+        assert_eq!(event.context().status, Some(202));
+    }
 }

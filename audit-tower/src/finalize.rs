@@ -73,9 +73,11 @@ fn apply(builder: EventBuilder, outcome: Option<(Outcome, Option<String>)>) -> E
     }
 }
 
-fn automatic(action: &'static str, request: &RequestContext) -> EventBuilder {
+fn automatic(action: &'static str, request: &RequestContext, status: Option<u16>) -> EventBuilder {
     let action = Action::from_static(action).unwrap_or_else(|e| unreachable!("{e}"));
-    let mut builder = Event::builder(action, request.actor.clone()).context(request.context.clone());
+    let mut context = request.context.clone();
+    context.status = status;
+    let mut builder = Event::builder(action, request.actor.clone()).context(context);
     if let Some(tenant) = &request.tenant_id {
         builder = builder.tenant(tenant.clone());
     }
@@ -98,33 +100,35 @@ fn mutation(method: &Method) -> Option<(&'static str, Category)> {
 impl Finalizer {
     /// The request's events, each with its outcome and the request context.
     pub(crate) fn events(&mut self, ending: Ending) -> Vec<EventBuilder> {
-        let mut request = self.scope.effective_request();
-        request.context.status = ending.status().map(|s| s.as_u16());
+        let status = ending.status().map(|s| s.as_u16());
         let completed: Vec<CompletedDraft> = self.scope.take_completed();
         let handlers_recorded = !completed.is_empty();
 
         let mut events = std::mem::take(&mut self.early_events);
         for draft in completed {
             let source = draft.outcome_source();
-            let mut builder = draft.into_builder(&request);
-            builder.context_mut().status = request.context.status;
+            // The scope's actor and context are copied into the event on the
+            // auditor's writer, not here on the request's path.
+            let builder = draft.into_builder_deferred(&self.scope, status);
             events.push(apply(builder, outcome_for(source, ending)));
         }
         let config = &self.config;
-        if let Ending::Responded(status) = ending {
-            if config.record_denied && matches!(status.as_u16(), 401 | 403) {
-                let builder = automatic("auth.denied", &request).severity(Severity::Notice);
-                events.push(apply(builder, Some(outcome_of_status(status))));
+        if let Ending::Responded(status_code) = ending {
+            if config.record_denied && matches!(status_code.as_u16(), 401 | 403) {
+                let request = self.scope.effective_request();
+                let builder = automatic("auth.denied", &request, status).severity(Severity::Notice);
+                events.push(apply(builder, Some(outcome_of_status(status_code))));
             }
             if config.record_mutations
                 && !handlers_recorded
                 && let Some((action, category)) = mutation(&self.method)
             {
+                let request = self.scope.effective_request();
                 let route = request.context.route.as_deref().unwrap_or("(unmatched route)");
-                let builder = automatic(action, &request)
+                let builder = automatic(action, &request, status)
                     .category(category)
                     .description(format!("{} {route}", self.method));
-                events.push(apply(builder, Some(outcome_of_status(status))));
+                events.push(apply(builder, Some(outcome_of_status(status_code))));
             }
         }
         events
