@@ -235,7 +235,7 @@ impl AuditScope {
             let auditor = auditor.as_ref().or_else(|| Auditor::global());
             let request = self.effective_request();
             for completed in self.take_completed() {
-                let builder = completed.into_builder(&request);
+                let builder = completed.into_boxed_builder(&request);
                 match auditor {
                     Some(auditor) => {
                         if let Err(error) = auditor.record(builder).await {
@@ -268,11 +268,11 @@ impl AuditScope {
             return unrouted(completed.builder.action());
         };
         let source = completed.outcome_source;
-        match auditor.try_enqueue(completed.into_builder(&self.effective_request())) {
+        match auditor.try_enqueue(completed.into_boxed_builder(&self.effective_request())) {
             Ok(()) => {}
             // No room: keep it; `run` queues it with the overflow policy when the job ends.
             Err(Refused::Full(builder)) => lock(&self.shared.completed).push(CompletedDraft {
-                builder: *builder,
+                builder,
                 outcome_source: source,
             }),
             Err(Refused::Closed(builder)) => closed(builder.action()),
@@ -313,7 +313,8 @@ pub enum OutcomeSource {
 /// A draft that was completed inside a request scope.
 #[derive(Debug)]
 pub struct CompletedDraft {
-    builder: EventBuilder,
+    // Boxed once when the draft opens, and queued in that box.
+    builder: Box<EventBuilder>,
     outcome_source: OutcomeSource,
 }
 
@@ -331,6 +332,11 @@ impl CompletedDraft {
     /// The builder with the scope's actor, tenant and context filled in where
     /// the draft did not set its own.
     pub fn into_builder(self, request: &RequestContext) -> EventBuilder {
+        *self.into_boxed_builder(request)
+    }
+
+    /// [`into_builder`](Self::into_builder), still in its box.
+    fn into_boxed_builder(self, request: &RequestContext) -> Box<EventBuilder> {
         let mut builder = self.builder;
         builder.fill_from_scope(
             &request.actor,
@@ -346,9 +352,10 @@ impl CompletedDraft {
     /// context's `status` gives, except that the scope's actor, tenant and
     /// context are copied into the event only when it is built (on the
     /// auditor's writer), and moved rather than copied when the scope is gone
-    /// by then. Until then the builder's accessors do not show them.
+    /// by then. Until then the builder's accessors do not show them. Boxed
+    /// as the draft was, ready for [`Auditor::try_record`].
     #[doc(hidden)]
-    pub fn into_builder_deferred(self, scope: &AuditScope, status: Option<u16>) -> EventBuilder {
+    pub fn into_builder_deferred(self, scope: &AuditScope, status: Option<u16>) -> Box<EventBuilder> {
         let mut builder = self.builder;
         ScopeFill::defer(&mut builder, scope, Some(status));
         builder
@@ -470,7 +477,9 @@ pub struct Draft {
 }
 
 struct DraftState {
-    builder: Option<EventBuilder>,
+    // Boxed once here and moved as a pointer from then on: into the scope,
+    // the layer's list and the auditor's queue.
+    builder: Option<Box<EventBuilder>>,
     outcome_source: OutcomeSource,
     scope: Option<AuditScope>,
 }
@@ -479,7 +488,7 @@ impl fmt::Debug for Draft {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = lock(&self.state);
         f.debug_struct("Draft")
-            .field("action", &state.builder.as_ref().map(EventBuilder::action))
+            .field("action", &state.builder.as_ref().map(|builder| builder.action()))
             .field("completed", &state.builder.is_none())
             .finish_non_exhaustive()
     }
@@ -492,7 +501,7 @@ impl Draft {
     }
 
     fn open_in(action: Action, scope: Option<AuditScope>) -> Self {
-        let builder = EventBuilder::without_actor(action);
+        let builder = Box::new(EventBuilder::without_actor(action));
         Self {
             event_id: builder.id(),
             state: Arc::new(Mutex::new(DraftState {
@@ -527,7 +536,11 @@ impl Draft {
     /// Edits the drafted event; does nothing once the draft is completed.
     pub fn update(&self, edit: impl FnOnce(EventBuilder) -> EventBuilder) {
         let mut state = lock(&self.state);
-        state.builder = state.builder.take().map(edit);
+        if let Some(mut builder) = state.builder.take() {
+            // Edited in its box: no new allocation per edit.
+            *builder = edit(*builder);
+            state.builder = Some(builder);
+        }
     }
 
     /// Sets the outcome in code; nothing overrides it afterwards.
@@ -592,7 +605,7 @@ impl Drop for DraftState {
     }
 }
 
-fn deliver_unscoped(builder: EventBuilder) {
+fn deliver_unscoped(builder: Box<EventBuilder>) {
     let Some(auditor) = Auditor::global() else {
         return unrouted(builder.action());
     };
@@ -603,7 +616,7 @@ fn deliver_unscoped(builder: EventBuilder) {
             Ok(runtime) => {
                 let auditor = auditor.clone();
                 runtime.spawn(async move {
-                    if let Err(error) = auditor.record(*builder).await {
+                    if let Err(error) = auditor.record(builder).await {
                         tracing::error!(%error, "audit event recorded outside any scope was not recorded");
                     }
                 });
@@ -791,7 +804,7 @@ mod tests {
                         scope.identify(actor, tenant);
                     }
                     let mut completed = drafts(&scope);
-                    let deferred: Vec<EventBuilder> = completed
+                    let deferred: Vec<Box<EventBuilder>> = completed
                         .drain(2..)
                         .map(|c| c.into_builder_deferred(&scope, status))
                         .collect();
@@ -799,7 +812,7 @@ mod tests {
                     if !scope_outlives_the_event {
                         drop(scope);
                     }
-                    let deferred: Vec<Event> = deferred.into_iter().map(EventBuilder::build).collect();
+                    let deferred: Vec<Event> = deferred.into_iter().map(|b| b.build()).collect();
                     for (a, b) in eager.iter().zip(&deferred) {
                         same(a, b);
                     }
@@ -832,7 +845,7 @@ mod tests {
             outcome_source: OutcomeSource::Unset,
         };
         let completed = CompletedDraft {
-            builder: completed.into_builder(other.request()),
+            builder: Box::new(completed.into_builder(other.request())),
             outcome_source: OutcomeSource::Unset,
         };
         let event = completed.builder.build();

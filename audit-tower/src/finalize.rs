@@ -1,5 +1,10 @@
 //! What the layer does after the response: outcomes, automatic events, delivery.
 
+// Events are kept in the box their draft was made in, which the auditor's
+// queue takes as it is: unboxing them into a `Vec` would copy ~600 bytes each
+// and box them again.
+#![expect(clippy::vec_box, reason = "the boxes are the auditor's queue entries")]
+
 use std::sync::Arc;
 
 use audit_core::{
@@ -16,7 +21,7 @@ pub(crate) struct Finalizer {
     pub(crate) config: Arc<Config>,
     pub(crate) request_id: HeaderValue,
     pub(crate) method: Method,
-    pub(crate) early_events: Vec<EventBuilder>,
+    pub(crate) early_events: Vec<Box<EventBuilder>>,
 }
 
 /// How the request ended, as far as the audit trail is concerned.
@@ -99,7 +104,7 @@ fn mutation(method: &Method) -> Option<(&'static str, Category)> {
 
 impl Finalizer {
     /// The request's events, each with its outcome and the request context.
-    pub(crate) fn events(&mut self, ending: Ending) -> Vec<EventBuilder> {
+    pub(crate) fn events(&mut self, ending: Ending) -> Vec<Box<EventBuilder>> {
         let status = ending.status().map(|s| s.as_u16());
         let completed: Vec<CompletedDraft> = self.scope.take_completed();
         let handlers_recorded = !completed.is_empty();
@@ -109,15 +114,17 @@ impl Finalizer {
             let source = draft.outcome_source();
             // The scope's actor and context are copied into the event on the
             // auditor's writer, not here on the request's path.
-            let builder = draft.into_builder_deferred(&self.scope, status);
-            events.push(apply(builder, outcome_for(source, ending)));
+            let mut builder = draft.into_builder_deferred(&self.scope, status);
+            // Edited in its box, which the auditor's queue takes as it is.
+            *builder = apply(*builder, outcome_for(source, ending));
+            events.push(builder);
         }
         let config = &self.config;
         if let Ending::Responded(status_code) = ending {
             if config.record_denied && matches!(status_code.as_u16(), 401 | 403) {
                 let request = self.scope.effective_request();
                 let builder = automatic("auth.denied", &request, status).severity(Severity::Notice);
-                events.push(apply(builder, Some(outcome_of_status(status_code))));
+                events.push(Box::new(apply(builder, Some(outcome_of_status(status_code)))));
             }
             if config.record_mutations
                 && !handlers_recorded
@@ -128,7 +135,7 @@ impl Finalizer {
                 let builder = automatic(action, &request, status)
                     .category(category)
                     .description(format!("{} {route}", self.method));
-                events.push(apply(builder, Some(outcome_of_status(status_code))));
+                events.push(Box::new(apply(builder, Some(outcome_of_status(status_code)))));
             }
         }
         events
@@ -136,7 +143,7 @@ impl Finalizer {
 
     /// Queues what fits now; returns the events that must wait for room (or
     /// be confirmed), or `Err` when the auditor is closed.
-    pub(crate) fn queue_now(&self, events: Vec<EventBuilder>) -> Result<Vec<EventBuilder>, ()> {
+    pub(crate) fn queue_now(&self, events: Vec<Box<EventBuilder>>) -> Result<Vec<Box<EventBuilder>>, ()> {
         if let Delivery::Confirmed { .. } = self.config.delivery {
             return Ok(events);
         }
@@ -144,7 +151,7 @@ impl Finalizer {
         for event in events {
             match self.config.auditor.try_record(event) {
                 Ok(()) => {}
-                Err(TryRecordError::Full(event)) => waiting.push(*event),
+                Err(TryRecordError::Full(event)) => waiting.push(event),
                 Err(TryRecordError::Closed(_)) => return Err(()),
             }
         }
@@ -153,7 +160,7 @@ impl Finalizer {
 
     /// Queues `waiting` under the overflow policy and, in confirmed mode,
     /// waits for the sink. `false` means the client must get a 503.
-    pub(crate) fn deliver(&self, waiting: Vec<EventBuilder>) -> impl Future<Output = bool> + Send + 'static {
+    pub(crate) fn deliver(&self, waiting: Vec<Box<EventBuilder>>) -> impl Future<Output = bool> + Send + 'static {
         let auditor = self.config.auditor.clone();
         let delivery = self.config.delivery;
         async move {

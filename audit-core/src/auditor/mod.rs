@@ -149,12 +149,13 @@ impl Auditor {
     /// # Errors
     /// [`RecordError`] when the event is not queued: overflow (block timed
     /// out), dropped (fail-open policy) or closed.
-    pub async fn record(&self, event: EventBuilder) -> Result<(), RecordError> {
+    pub async fn record(&self, event: impl Into<Box<EventBuilder>>) -> Result<(), RecordError> {
+        let event = event.into();
         let shared = &*self.shared;
         match shared.overflow {
             OverflowPolicy::Block { timeout } => {
                 // Fast path: room in the queue, no timer to arm.
-                let command = match shared.tx.try_send(Command::Record(Box::new(event))) {
+                let command = match shared.tx.try_send(Command::Record(event)) {
                     Ok(()) => {
                         Counters::add(&shared.counters.queued, 1);
                         return Ok(());
@@ -203,20 +204,20 @@ impl Auditor {
     /// Queues `event` only if there is room now, without waiting and
     /// without applying the overflow policy; hands the event back otherwise,
     /// so the caller can fall back to [`record`](Self::record). The HTTP
-    /// layer's fast path.
+    /// layer's fast path. A boxed builder is queued in its box.
     ///
     /// # Errors
     /// [`TryRecordError`] with the event, when the queue is full or closed.
-    pub fn try_record(&self, event: EventBuilder) -> Result<(), TryRecordError> {
-        self.try_enqueue(event).map_err(|refused| match refused {
+    pub fn try_record(&self, event: impl Into<Box<EventBuilder>>) -> Result<(), TryRecordError> {
+        self.try_enqueue(event.into()).map_err(|refused| match refused {
             Refused::Full(event) => TryRecordError::Full(event),
             Refused::Closed(event) => TryRecordError::Closed(event),
         })
     }
 
     /// Queues without waiting; hands the event back when there is no room.
-    pub(crate) fn try_enqueue(&self, event: EventBuilder) -> Result<(), Refused> {
-        match self.shared.tx.try_send(Command::Record(Box::new(event))) {
+    pub(crate) fn try_enqueue(&self, event: Box<EventBuilder>) -> Result<(), Refused> {
+        match self.shared.tx.try_send(Command::Record(event)) {
             Ok(()) => {
                 Counters::add(&self.shared.counters.queued, 1);
                 Ok(())
