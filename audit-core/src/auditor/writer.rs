@@ -33,6 +33,9 @@ pub(super) struct Writer {
     pub(super) retry: RetryPolicy,
 }
 
+/// How many events the writer prepares before letting other tasks run.
+const YIELD_EVERY: usize = 16;
+
 /// Whether the writer keeps going after a command.
 enum Next {
     Continue,
@@ -96,9 +99,16 @@ impl Writer {
     }
 
     async fn handle_all(&mut self, commands: &mut Vec<Command>, batch: &mut Vec<Event>) -> Next {
-        for command in commands.drain(..) {
+        for (n, command) in commands.drain(..).enumerate() {
             match command {
                 Command::Record(builder) => {
+                    // The writer may share its runtime (even its one thread)
+                    // with the requests: preparing a lingered batch in one go
+                    // would hold them up for milliseconds, so let them run
+                    // every few events.
+                    if n % YIELD_EVERY == YIELD_EVERY - 1 {
+                        tokio::task::yield_now().await;
+                    }
                     batch.push(builder.build_with(&self.policy));
                     if batch.len() >= self.batch_size {
                         self.write(batch).await;
