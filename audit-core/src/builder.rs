@@ -1,5 +1,6 @@
 //! [`EventBuilder`]: the only way to make an [`Event`].
 
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use serde::Serialize;
@@ -11,6 +12,7 @@ use crate::diff::{DiffEntry, diff};
 use crate::event::{Actor, Changes, Event, EventContext, Outcome, Severity, Target};
 use crate::redact::Redactor;
 use crate::sanitize::{Limits, oversize_marker, sanitize_json, sanitize_map, sanitize_opt, sanitize_string};
+use crate::scope::ScopeFill;
 use crate::state::{AuditState, to_json};
 use crate::timestamp::Timestamp;
 
@@ -81,6 +83,9 @@ pub struct EventBuilder {
     pub(crate) metadata: Map<String, Value>,
     pub(crate) redact_keys: Vec<String>,
     pub(crate) lossy_utf8: bool,
+    /// The scope's actor, tenant and context, still to be copied in (see
+    /// `CompletedDraft::into_builder_deferred`).
+    pub(crate) scope_fill: Option<ScopeFill>,
 }
 
 impl Event {
@@ -115,6 +120,7 @@ impl EventBuilder {
             metadata: Map::new(),
             redact_keys: Vec::new(),
             lossy_utf8: false,
+            scope_fill: None,
         }
     }
 
@@ -254,6 +260,7 @@ impl EventBuilder {
     }
 
     pub(crate) fn fill_from_scope(&mut self, actor: &Actor, tenant: Option<&str>, context: &EventContext, lossy: bool) {
+        self.apply_scope_fill();
         if self.actor.is_none() {
             self.actor = Some(actor.clone());
         }
@@ -266,6 +273,13 @@ impl EventBuilder {
         self.lossy_utf8 |= lossy;
     }
 
+    /// Takes in a deferred fill from the scope, if any.
+    fn apply_scope_fill(&mut self) {
+        if let Some(fill) = self.scope_fill.take() {
+            fill.apply(self);
+        }
+    }
+
     /// Builds the event with the default [`EventPolicy`].
     pub fn build(self) -> Event {
         self.build_with(&DEFAULT_POLICY)
@@ -273,7 +287,8 @@ impl EventBuilder {
 
     /// Builds the event: diffs before/after, masks denied keys, escapes and
     /// caps every string, and caps metadata and state sizes.
-    pub fn build_with(self, policy: &EventPolicy) -> Event {
+    pub fn build_with(mut self, policy: &EventPolicy) -> Event {
+        self.apply_scope_fill();
         let limits = &policy.limits;
         let extended;
         let redactor = if self.redact_keys.is_empty() {
@@ -354,7 +369,7 @@ impl EventBuilder {
             occurred_at: self.occurred_at,
             recorded_at: None,
             tenant_id,
-            category: self.category.unwrap_or_else(|| Category::for_action(&self.action)),
+            category: self.category.unwrap_or_else(|| derived_category(&self.action)),
             action: self.action,
             severity: self.severity,
             outcome: self.outcome,
@@ -371,6 +386,38 @@ impl EventBuilder {
             integrity: None,
         }
     }
+}
+
+/// How many actions [`derived_category`] remembers per thread.
+const CATEGORY_CACHE_LEN: usize = 64;
+
+/// [`Category::for_action`], remembered per action on this thread: the
+/// auditor's writer builds every event on one task, and a service has few
+/// actions, so the verb table is scanned once per action rather than once per
+/// event. Past `CATEGORY_CACHE_LEN` actions, entries are replaced in turn.
+fn derived_category(action: &Action) -> Category {
+    struct Cache {
+        entries: Vec<(Action, Category)>,
+        next: usize,
+    }
+    thread_local! {
+        static CACHE: RefCell<Cache> = const { RefCell::new(Cache { entries: Vec::new(), next: 0 }) };
+    }
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, category)) = cache.entries.iter().find(|(known, _)| known == action) {
+            return *category;
+        }
+        let category = Category::for_action(action);
+        if cache.entries.len() < CATEGORY_CACHE_LEN {
+            cache.entries.push((action.clone(), category));
+        } else {
+            let slot = cache.next;
+            cache.entries[slot] = (action.clone(), category);
+            cache.next = (slot + 1) % CATEGORY_CACHE_LEN;
+        }
+        category
+    })
 }
 
 fn sanitize_target(target: &mut Target, limits: &Limits) -> bool {
@@ -436,4 +483,50 @@ fn sanitize_entry(entry: &mut DiffEntry, limits: &Limits) -> (bool, usize) {
         bytes += size;
     }
     (truncated, bytes)
+}
+
+#[cfg(test)]
+mod category_tests {
+    use super::*;
+
+    fn event(action: &str) -> EventBuilder {
+        Event::builder(Action::new(action).unwrap(), Actor::user("u1"))
+    }
+
+    #[test]
+    fn a_remembered_category_still_yields_to_an_explicit_one() {
+        assert_eq!(event("app.created").build().category(), Category::Create);
+        assert_eq!(event("app.created").build().category(), Category::Create);
+        let overridden = event("app.created").category(Category::Other).build();
+        assert_eq!(overridden.category(), Category::Other);
+        assert_eq!(
+            event("app.created").build().category(),
+            Category::Create,
+            "the override is not remembered"
+        );
+    }
+
+    #[test]
+    fn every_action_gets_its_own_category_past_the_cache_size() {
+        let verbs = [
+            ("created", Category::Create),
+            ("role_changed", Category::Update),
+            ("deleted", Category::Delete),
+            ("viewed", Category::Access),
+            ("charged", Category::Other),
+        ];
+        for round in 0..3 {
+            for n in 0..(CATEGORY_CACHE_LEN + 7) {
+                let (verb, expected) = verbs[(n + round) % verbs.len()];
+                let action = format!("ns{n}.{verb}");
+                assert_eq!(event(&action).build().category(), expected, "{action}");
+                assert_eq!(
+                    derived_category(&Action::new(action.clone()).unwrap()),
+                    expected,
+                    "{action}"
+                );
+            }
+        }
+        assert_eq!(event("auth.token_revoked").build().category(), Category::Auth);
+    }
 }

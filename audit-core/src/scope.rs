@@ -235,7 +235,7 @@ impl AuditScope {
             let auditor = auditor.as_ref().or_else(|| Auditor::global());
             let request = self.effective_request();
             for completed in self.take_completed() {
-                let builder = completed.into_builder(&request);
+                let builder = completed.into_boxed_builder(&request);
                 match auditor {
                     Some(auditor) => {
                         if let Err(error) = auditor.record(builder).await {
@@ -268,11 +268,11 @@ impl AuditScope {
             return unrouted(completed.builder.action());
         };
         let source = completed.outcome_source;
-        match auditor.try_enqueue(completed.into_builder(&self.effective_request())) {
+        match auditor.try_enqueue(completed.into_boxed_builder(&self.effective_request())) {
             Ok(()) => {}
             // No room: keep it; `run` queues it with the overflow policy when the job ends.
             Err(Refused::Full(builder)) => lock(&self.shared.completed).push(CompletedDraft {
-                builder: *builder,
+                builder,
                 outcome_source: source,
             }),
             Err(Refused::Closed(builder)) => closed(builder.action()),
@@ -313,7 +313,8 @@ pub enum OutcomeSource {
 /// A draft that was completed inside a request scope.
 #[derive(Debug)]
 pub struct CompletedDraft {
-    builder: EventBuilder,
+    // Boxed once when the draft opens, and queued in that box.
+    builder: Box<EventBuilder>,
     outcome_source: OutcomeSource,
 }
 
@@ -331,6 +332,11 @@ impl CompletedDraft {
     /// The builder with the scope's actor, tenant and context filled in where
     /// the draft did not set its own.
     pub fn into_builder(self, request: &RequestContext) -> EventBuilder {
+        *self.into_boxed_builder(request)
+    }
+
+    /// [`into_builder`](Self::into_builder), still in its box.
+    fn into_boxed_builder(self, request: &RequestContext) -> Box<EventBuilder> {
         let mut builder = self.builder;
         builder.fill_from_scope(
             &request.actor,
@@ -339,6 +345,121 @@ impl CompletedDraft {
             request.lossy_utf8,
         );
         builder
+    }
+
+    /// Support for the HTTP layer, not a stable API: what
+    /// `into_builder(&scope.effective_request())` followed by setting the
+    /// context's `status` gives, except that the scope's actor, tenant and
+    /// context are copied into the event only when it is built (on the
+    /// auditor's writer), and moved rather than copied when the scope is gone
+    /// by then. Until then the builder's accessors do not show them. Boxed
+    /// as the draft was, ready for [`Auditor::try_record`].
+    #[doc(hidden)]
+    pub fn into_builder_deferred(self, scope: &AuditScope, status: Option<u16>) -> Box<EventBuilder> {
+        let mut builder = self.builder;
+        ScopeFill::defer(&mut builder, scope, Some(status));
+        builder
+    }
+}
+
+/// The scope's share of an event (actor, tenant, request context), not
+/// copied yet: the event holds the scope (one reference count) and takes the
+/// parts when it is built. Every event of a request shares them, and the
+/// last one built after the request has finished moves them out.
+#[derive(Clone)]
+pub(crate) struct ScopeFill {
+    scope: AuditScope,
+    actor: bool,
+    tenant: bool,
+    context: bool,
+    /// The response status to set on the scope's context once it is taken.
+    status: Option<Option<u16>>,
+}
+
+impl fmt::Debug for ScopeFill {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeFill")
+            .field("request", &self.scope.shared.request)
+            .field("actor", &self.actor)
+            .field("tenant", &self.tenant)
+            .field("context", &self.context)
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+impl ScopeFill {
+    /// Fills `builder` from the scope's effective request as
+    /// [`EventBuilder::fill_from_scope`] would (then sets `status`, if given,
+    /// on its context), deferring every copy it can to [`apply`](Self::apply).
+    fn defer(builder: &mut EventBuilder, scope: &AuditScope, status: Option<Option<u16>>) {
+        if let Some(earlier) = builder.scope_fill.take() {
+            // A second fill sees the first one done, as the eager form would.
+            earlier.apply(builder);
+        }
+        let request = &scope.shared.request;
+        // What identify() named is read now, as effective_request() would; it
+        // is small and rare, so it is copied at once.
+        if let Some((actor, tenant_id)) = &*lock(&scope.shared.identified) {
+            if builder.actor.is_none() {
+                builder.actor = Some(actor.clone());
+            }
+            if builder.tenant_id.is_none() && tenant_id.is_some() {
+                builder.tenant_id.clone_from(tenant_id);
+            }
+        }
+        builder.lossy_utf8 |= request.lossy_utf8;
+        let context = builder.context == EventContext::default();
+        if !context && let Some(status) = status {
+            builder.context.status = status;
+        }
+        let fill = Self {
+            scope: scope.clone(),
+            actor: builder.actor.is_none(),
+            tenant: builder.tenant_id.is_none() && request.tenant_id.is_some(),
+            context,
+            status,
+        };
+        if fill.actor || fill.tenant || fill.context {
+            builder.scope_fill = Some(fill);
+        }
+    }
+
+    /// Copies (or moves, when this was the scope's last reference) the parts
+    /// still missing into `builder`. A part set on the builder since stays.
+    pub(crate) fn apply(self, builder: &mut EventBuilder) {
+        let actor = self.actor && builder.actor.is_none();
+        let tenant = self.tenant && builder.tenant_id.is_none();
+        let context = self.context && builder.context == EventContext::default();
+        match Arc::try_unwrap(self.scope.shared) {
+            Ok(shared) => {
+                let request = shared.request;
+                if actor {
+                    builder.actor = Some(request.actor);
+                }
+                if tenant {
+                    builder.tenant_id = request.tenant_id;
+                }
+                if context {
+                    builder.context = request.context;
+                }
+            }
+            Err(shared) => {
+                let request = &shared.request;
+                if actor {
+                    builder.actor = Some(request.actor.clone());
+                }
+                if tenant {
+                    builder.tenant_id.clone_from(&request.tenant_id);
+                }
+                if context {
+                    builder.context = request.context.clone();
+                }
+            }
+        }
+        if context && let Some(status) = self.status {
+            builder.context.status = status;
+        }
     }
 }
 
@@ -356,7 +477,9 @@ pub struct Draft {
 }
 
 struct DraftState {
-    builder: Option<EventBuilder>,
+    // Boxed once here and moved as a pointer from then on: into the scope,
+    // the layer's list and the auditor's queue.
+    builder: Option<Box<EventBuilder>>,
     outcome_source: OutcomeSource,
     scope: Option<AuditScope>,
 }
@@ -365,7 +488,7 @@ impl fmt::Debug for Draft {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = lock(&self.state);
         f.debug_struct("Draft")
-            .field("action", &state.builder.as_ref().map(EventBuilder::action))
+            .field("action", &state.builder.as_ref().map(|builder| builder.action()))
             .field("completed", &state.builder.is_none())
             .finish_non_exhaustive()
     }
@@ -378,7 +501,7 @@ impl Draft {
     }
 
     fn open_in(action: Action, scope: Option<AuditScope>) -> Self {
-        let builder = EventBuilder::without_actor(action);
+        let builder = Box::new(EventBuilder::without_actor(action));
         Self {
             event_id: builder.id(),
             state: Arc::new(Mutex::new(DraftState {
@@ -413,7 +536,11 @@ impl Draft {
     /// Edits the drafted event; does nothing once the draft is completed.
     pub fn update(&self, edit: impl FnOnce(EventBuilder) -> EventBuilder) {
         let mut state = lock(&self.state);
-        state.builder = state.builder.take().map(edit);
+        if let Some(mut builder) = state.builder.take() {
+            // Edited in its box: no new allocation per edit.
+            *builder = edit(*builder);
+            state.builder = Some(builder);
+        }
     }
 
     /// Sets the outcome in code; nothing overrides it afterwards.
@@ -478,7 +605,7 @@ impl Drop for DraftState {
     }
 }
 
-fn deliver_unscoped(builder: EventBuilder) {
+fn deliver_unscoped(builder: Box<EventBuilder>) {
     let Some(auditor) = Auditor::global() else {
         return unrouted(builder.action());
     };
@@ -489,7 +616,7 @@ fn deliver_unscoped(builder: EventBuilder) {
             Ok(runtime) => {
                 let auditor = auditor.clone();
                 runtime.spawn(async move {
-                    if let Err(error) = auditor.record(*builder).await {
+                    if let Err(error) = auditor.record(builder).await {
                         tracing::error!(%error, "audit event recorded outside any scope was not recorded");
                     }
                 });
@@ -596,4 +723,134 @@ where
     F::Output: Send + 'static,
 {
     tokio::spawn(carry_scope(future))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+
+    fn request() -> RequestContext {
+        let context = EventContext {
+            request_id: Some("req_1".into()),
+            method: Some("GET".into()),
+            route: Some("/apps/{id}".into()),
+            user_agent: Some("curl".into()),
+            ..EventContext::default()
+        };
+        let mut request = RequestContext::new(Actor::user("user_alice"))
+            .with_tenant("acme")
+            .with_context(context);
+        request.lossy_utf8 = true;
+        request
+    }
+
+    /// The event the eager form gives: fill from the effective request, then the status.
+    fn eager(scope: &AuditScope, completed: CompletedDraft, status: Option<u16>) -> Event {
+        let mut request = scope.effective_request();
+        request.context.status = status;
+        let mut builder = completed.into_builder(&request);
+        builder.context_mut().status = status;
+        builder.build()
+    }
+
+    fn drafts(scope: &AuditScope) -> Vec<CompletedDraft> {
+        scope.run_sync(|| {
+            let action = |name| Action::from_static(name).unwrap();
+            Draft::open(action("app.viewed")).complete();
+            let own = Draft::open(action("app.updated"));
+            own.update(|b| {
+                b.actor(Actor::service("svc")).tenant("other").context(EventContext {
+                    route: Some("/own".into()),
+                    status: Some(299),
+                    ..EventContext::default()
+                })
+            });
+            own.complete();
+        });
+        let mut completed = scope.take_completed();
+        // The same drafts twice: once for each form (a builder is Clone).
+        completed.extend(
+            completed
+                .iter()
+                .map(|c| CompletedDraft {
+                    builder: c.builder.clone(),
+                    outcome_source: c.outcome_source,
+                })
+                .collect::<Vec<_>>(),
+        );
+        completed
+    }
+
+    fn same(a: &Event, b: &Event) {
+        assert_eq!(a.actor(), b.actor());
+        assert_eq!(a.tenant_id(), b.tenant_id());
+        assert_eq!(a.context(), b.context());
+        assert_eq!(a.lossy_utf8(), b.lossy_utf8());
+        assert_eq!(a.action(), b.action());
+    }
+
+    #[test]
+    fn a_deferred_fill_gives_the_eager_forms_event() {
+        for identified in [
+            None,
+            Some((Actor::user("user_bob"), Some("beta".to_owned()))),
+            Some((Actor::user("user_carol"), None)),
+        ] {
+            for status in [Some(200), None] {
+                for scope_outlives_the_event in [true, false] {
+                    let scope = AuditScope::new(request());
+                    if let Some((actor, tenant)) = identified.clone() {
+                        scope.identify(actor, tenant);
+                    }
+                    let mut completed = drafts(&scope);
+                    let deferred: Vec<Box<EventBuilder>> = completed
+                        .drain(2..)
+                        .map(|c| c.into_builder_deferred(&scope, status))
+                        .collect();
+                    let eager: Vec<Event> = completed.into_iter().map(|c| eager(&scope, c, status)).collect();
+                    if !scope_outlives_the_event {
+                        drop(scope);
+                    }
+                    let deferred: Vec<Event> = deferred.into_iter().map(|b| b.build()).collect();
+                    for (a, b) in eager.iter().zip(&deferred) {
+                        same(a, b);
+                    }
+                    assert_eq!(deferred[0].context().status, status);
+                    assert_eq!(deferred[1].context().route.as_deref(), Some("/own"));
+                    assert_eq!(deferred[1].actor().id, "svc");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn what_is_set_on_a_deferred_builder_stays_and_a_second_fill_sees_the_first() {
+        let scope = AuditScope::new(request());
+        let mut completed = drafts(&scope).into_iter();
+        let builder = completed
+            .next()
+            .unwrap()
+            .into_builder_deferred(&scope, Some(201))
+            .actor(Actor::system("late"));
+        let event = builder.build();
+        assert_eq!(event.actor().id, "late");
+        assert_eq!(event.tenant_id(), Some("acme"));
+        assert_eq!(event.context().status, Some(201));
+
+        // Filled again from another scope: the first fill counts as done.
+        let other = AuditScope::new(RequestContext::new(Actor::user("user_zed")).with_tenant("zed"));
+        let completed = CompletedDraft {
+            builder: completed.nth(1).unwrap().into_builder_deferred(&scope, Some(202)),
+            outcome_source: OutcomeSource::Unset,
+        };
+        let completed = CompletedDraft {
+            builder: Box::new(completed.into_builder(other.request())),
+            outcome_source: OutcomeSource::Unset,
+        };
+        let event = completed.builder.build();
+        assert_eq!(event.actor().id, "user_alice", "the first scope's actor");
+        assert_eq!(event.tenant_id(), Some("acme"));
+        assert_eq!(event.context().status, Some(202));
+    }
 }

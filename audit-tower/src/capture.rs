@@ -20,7 +20,8 @@ pub(crate) struct Capture {
     pub(crate) request: RequestContext,
     pub(crate) request_id: HeaderValue,
     /// Events known before the handler runs (a tenant mismatch).
-    pub(crate) early_events: Vec<EventBuilder>,
+    #[expect(clippy::vec_box, reason = "boxed as the auditor's queue takes them")]
+    pub(crate) early_events: Vec<Box<EventBuilder>>,
 }
 
 pub(crate) fn capture<A: ExtractActor, T: ClaimTenant>(
@@ -83,7 +84,7 @@ pub(crate) fn capture<A: ExtractActor, T: ClaimTenant>(
             if let (Some(own), Some(claimed)) = (&principal.tenant_id, &claimed)
                 && own != claimed
             {
-                early_events.push(tenant_mismatch(&principal.actor, own, claimed, tenant));
+                early_events.push(Box::new(tenant_mismatch(&principal.actor, own, claimed, tenant)));
             }
             let tenant_id = principal.tenant_id.or(claimed);
             (principal.actor, tenant_id)

@@ -24,15 +24,17 @@ use crate::actor::Principal;
 /// # let _ = axum::Router::<()>::new().route("/", axum::routing::get(whoami));
 /// ```
 ///
-/// In handler tests without the layer, insert a [`MockAuditContext`]
-/// extension instead (as axum's `MockConnectInfo` does for `ConnectInfo`).
+/// It is the request's [`AuditScope`], which the layer runs the handler in
+/// (so any scope the handler runs in counts). In handler tests without the
+/// layer, insert a [`MockAuditContext`] extension instead (as axum's
+/// `MockConnectInfo` does for `ConnectInfo`).
 #[derive(Debug, Clone)]
 pub struct AuditContext {
     scope: AuditScope,
 }
 
 impl AuditContext {
-    pub(crate) fn new(scope: AuditScope) -> Self {
+    fn new(scope: AuditScope) -> Self {
         Self { scope }
     }
 
@@ -106,8 +108,10 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditContext {
     type Rejection = MissingAuditContext;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        if let Some(context) = parts.extensions.get::<AuditContext>() {
-            return Ok(context.clone());
+        // The layer runs the handler (extractors included) inside the request's
+        // scope; reading it from there spares every request an extension.
+        if let Some(scope) = AuditScope::current() {
+            return Ok(Self::new(scope));
         }
         match parts.extensions.get::<MockAuditContext>() {
             Some(MockAuditContext(request)) => Ok(Self::new(AuditScope::new(request.clone()))),

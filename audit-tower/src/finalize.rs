@@ -1,5 +1,10 @@
 //! What the layer does after the response: outcomes, automatic events, delivery.
 
+// Events are kept in the box their draft was made in, which the auditor's
+// queue takes as it is: unboxing them into a `Vec` would copy ~600 bytes each
+// and box them again.
+#![expect(clippy::vec_box, reason = "the boxes are the auditor's queue entries")]
+
 use std::sync::Arc;
 
 use audit_core::{
@@ -16,7 +21,7 @@ pub(crate) struct Finalizer {
     pub(crate) config: Arc<Config>,
     pub(crate) request_id: HeaderValue,
     pub(crate) method: Method,
-    pub(crate) early_events: Vec<EventBuilder>,
+    pub(crate) early_events: Vec<Box<EventBuilder>>,
 }
 
 /// How the request ended, as far as the audit trail is concerned.
@@ -73,9 +78,11 @@ fn apply(builder: EventBuilder, outcome: Option<(Outcome, Option<String>)>) -> E
     }
 }
 
-fn automatic(action: &'static str, request: &RequestContext) -> EventBuilder {
+fn automatic(action: &'static str, request: &RequestContext, status: Option<u16>) -> EventBuilder {
     let action = Action::from_static(action).unwrap_or_else(|e| unreachable!("{e}"));
-    let mut builder = Event::builder(action, request.actor.clone()).context(request.context.clone());
+    let mut context = request.context.clone();
+    context.status = status;
+    let mut builder = Event::builder(action, request.actor.clone()).context(context);
     if let Some(tenant) = &request.tenant_id {
         builder = builder.tenant(tenant.clone());
     }
@@ -97,34 +104,38 @@ fn mutation(method: &Method) -> Option<(&'static str, Category)> {
 
 impl Finalizer {
     /// The request's events, each with its outcome and the request context.
-    pub(crate) fn events(&mut self, ending: Ending) -> Vec<EventBuilder> {
-        let mut request = self.scope.effective_request();
-        request.context.status = ending.status().map(|s| s.as_u16());
+    pub(crate) fn events(&mut self, ending: Ending) -> Vec<Box<EventBuilder>> {
+        let status = ending.status().map(|s| s.as_u16());
         let completed: Vec<CompletedDraft> = self.scope.take_completed();
         let handlers_recorded = !completed.is_empty();
 
         let mut events = std::mem::take(&mut self.early_events);
         for draft in completed {
             let source = draft.outcome_source();
-            let mut builder = draft.into_builder(&request);
-            builder.context_mut().status = request.context.status;
-            events.push(apply(builder, outcome_for(source, ending)));
+            // The scope's actor and context are copied into the event on the
+            // auditor's writer, not here on the request's path.
+            let mut builder = draft.into_builder_deferred(&self.scope, status);
+            // Edited in its box, which the auditor's queue takes as it is.
+            *builder = apply(*builder, outcome_for(source, ending));
+            events.push(builder);
         }
         let config = &self.config;
-        if let Ending::Responded(status) = ending {
-            if config.record_denied && matches!(status.as_u16(), 401 | 403) {
-                let builder = automatic("auth.denied", &request).severity(Severity::Notice);
-                events.push(apply(builder, Some(outcome_of_status(status))));
+        if let Ending::Responded(status_code) = ending {
+            if config.record_denied && matches!(status_code.as_u16(), 401 | 403) {
+                let request = self.scope.effective_request();
+                let builder = automatic("auth.denied", &request, status).severity(Severity::Notice);
+                events.push(Box::new(apply(builder, Some(outcome_of_status(status_code)))));
             }
             if config.record_mutations
                 && !handlers_recorded
                 && let Some((action, category)) = mutation(&self.method)
             {
+                let request = self.scope.effective_request();
                 let route = request.context.route.as_deref().unwrap_or("(unmatched route)");
-                let builder = automatic(action, &request)
+                let builder = automatic(action, &request, status)
                     .category(category)
                     .description(format!("{} {route}", self.method));
-                events.push(apply(builder, Some(outcome_of_status(status))));
+                events.push(Box::new(apply(builder, Some(outcome_of_status(status_code)))));
             }
         }
         events
@@ -132,7 +143,7 @@ impl Finalizer {
 
     /// Queues what fits now; returns the events that must wait for room (or
     /// be confirmed), or `Err` when the auditor is closed.
-    pub(crate) fn queue_now(&self, events: Vec<EventBuilder>) -> Result<Vec<EventBuilder>, ()> {
+    pub(crate) fn queue_now(&self, events: Vec<Box<EventBuilder>>) -> Result<Vec<Box<EventBuilder>>, ()> {
         if let Delivery::Confirmed { .. } = self.config.delivery {
             return Ok(events);
         }
@@ -140,7 +151,7 @@ impl Finalizer {
         for event in events {
             match self.config.auditor.try_record(event) {
                 Ok(()) => {}
-                Err(TryRecordError::Full(event)) => waiting.push(*event),
+                Err(TryRecordError::Full(event)) => waiting.push(event),
                 Err(TryRecordError::Closed(_)) => return Err(()),
             }
         }
@@ -149,7 +160,7 @@ impl Finalizer {
 
     /// Queues `waiting` under the overflow policy and, in confirmed mode,
     /// waits for the sink. `false` means the client must get a 503.
-    pub(crate) fn deliver(&self, waiting: Vec<EventBuilder>) -> impl Future<Output = bool> + Send + 'static {
+    pub(crate) fn deliver(&self, waiting: Vec<Box<EventBuilder>>) -> impl Future<Output = bool> + Send + 'static {
         let auditor = self.config.auditor.clone();
         let delivery = self.config.delivery;
         async move {

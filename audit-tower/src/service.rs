@@ -9,7 +9,6 @@ use tower_service::Service;
 
 use crate::actor::ExtractActor;
 use crate::capture::capture;
-use crate::extract::AuditContext;
 use crate::finalize::Finalizer;
 use crate::future::ResponseFuture;
 use crate::layer::AuditLayer;
@@ -58,8 +57,9 @@ where
         let (mut parts, body) = request.into_parts();
         let layer = &self.layer;
         let captured = capture(&mut parts, &layer.config, &*layer.actor, &*layer.tenant);
+        // No `AuditContext` extension: the handler runs inside the scope, where
+        // the extractor finds it (`AuditScope::current`).
         let scope = AuditScope::new(captured.request);
-        parts.extensions.insert(AuditContext::new(scope.clone()));
         let method = parts.method.clone();
         let request = Request::from_parts(parts, body);
         // `call` itself may run application code (routing, sync work): give it the scope too.

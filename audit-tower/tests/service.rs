@@ -79,6 +79,33 @@ async fn handlers_can_be_tested_with_a_mock_audit_context() {
 }
 
 #[tokio::test]
+async fn under_the_layer_the_extractor_is_the_requests_scope_even_with_a_mock() {
+    async fn sign_in(audit: AuditContext) -> String {
+        audit.identify(audit_tower::Principal::new(Actor::user("user_alice")).in_tenant("acme"));
+        Draft::open(Action::from_static("app.viewed").unwrap()).complete();
+        format!("{}@{}", audit.actor().id, audit.tenant_id().unwrap_or_default())
+    }
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder().lifecycle_events(false).start(sink.clone());
+    let mock = RequestContext::new(Actor::user("test-user")).with_tenant("mock");
+    let app = Router::new()
+        .route("/", get(sign_in))
+        .layer(Extension(MockAuditContext(mock)))
+        .layer(AuditLayer::new(auditor.clone()));
+    let response = app
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "user_alice@acme");
+    auditor.flush().await.unwrap();
+    let events = sink.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].actor().id, "user_alice");
+    assert_eq!(events[0].tenant_id(), Some("acme"));
+}
+
+#[tokio::test]
 async fn without_layer_or_mock_the_extractor_says_what_is_missing() {
     let app = Router::new().route("/", get(|_: AuditContext| async { "unreachable" }));
     let response = app

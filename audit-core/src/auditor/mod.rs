@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -66,6 +66,10 @@ pub struct Auditor {
 
 struct Shared {
     tx: mpsc::Sender<Command>,
+    /// Wakes the writer while it lingers: see [`Shared::queued`].
+    wake: Arc<Notify>,
+    /// Queue depth from which a full batch is waiting.
+    wake_at: usize,
     counters: Arc<Counters>,
     overflow: OverflowPolicy,
     lifecycle_events: bool,
@@ -129,6 +133,25 @@ pub struct FlushError;
 #[error("a process-wide default auditor is already installed")]
 pub struct AlreadyInstalled;
 
+impl Shared {
+    /// Counts a queued event. The writer lingers for a batch without being
+    /// woken per event; it is woken early only once a full batch waits.
+    fn queued(&self) {
+        Counters::add(&self.counters.queued, 1);
+        let depth = self.tx.max_capacity().saturating_sub(self.tx.capacity());
+        if depth >= self.wake_at {
+            self.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last handle is gone: the writer need not linger to find out.
+        self.wake.notify_one();
+    }
+}
+
 static GLOBAL: OnceLock<Auditor> = OnceLock::new();
 
 fn lifecycle_action(name: &'static str) -> Action {
@@ -149,14 +172,15 @@ impl Auditor {
     /// # Errors
     /// [`RecordError`] when the event is not queued: overflow (block timed
     /// out), dropped (fail-open policy) or closed.
-    pub async fn record(&self, event: EventBuilder) -> Result<(), RecordError> {
+    pub async fn record(&self, event: impl Into<Box<EventBuilder>>) -> Result<(), RecordError> {
+        let event = event.into();
         let shared = &*self.shared;
         match shared.overflow {
             OverflowPolicy::Block { timeout } => {
                 // Fast path: room in the queue, no timer to arm.
-                let command = match shared.tx.try_send(Command::Record(Box::new(event))) {
+                let command = match shared.tx.try_send(Command::Record(event)) {
                     Ok(()) => {
-                        Counters::add(&shared.counters.queued, 1);
+                        shared.queued();
                         return Ok(());
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => return Err(RecordError::Closed),
@@ -165,7 +189,7 @@ impl Auditor {
                 let started = Instant::now();
                 match shared.tx.send_timeout(command, timeout).await {
                     Ok(()) => {
-                        Counters::add(&shared.counters.queued, 1);
+                        shared.queued();
                         Ok(())
                     }
                     Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
@@ -203,22 +227,22 @@ impl Auditor {
     /// Queues `event` only if there is room now, without waiting and
     /// without applying the overflow policy; hands the event back otherwise,
     /// so the caller can fall back to [`record`](Self::record). The HTTP
-    /// layer's fast path.
+    /// layer's fast path. A boxed builder is queued in its box.
     ///
     /// # Errors
     /// [`TryRecordError`] with the event, when the queue is full or closed.
-    pub fn try_record(&self, event: EventBuilder) -> Result<(), TryRecordError> {
-        self.try_enqueue(event).map_err(|refused| match refused {
+    pub fn try_record(&self, event: impl Into<Box<EventBuilder>>) -> Result<(), TryRecordError> {
+        self.try_enqueue(event.into()).map_err(|refused| match refused {
             Refused::Full(event) => TryRecordError::Full(event),
             Refused::Closed(event) => TryRecordError::Closed(event),
         })
     }
 
     /// Queues without waiting; hands the event back when there is no room.
-    pub(crate) fn try_enqueue(&self, event: EventBuilder) -> Result<(), Refused> {
-        match self.shared.tx.try_send(Command::Record(Box::new(event))) {
+    pub(crate) fn try_enqueue(&self, event: Box<EventBuilder>) -> Result<(), Refused> {
+        match self.shared.tx.try_send(Command::Record(event)) {
             Ok(()) => {
-                Counters::add(&self.shared.counters.queued, 1);
+                self.shared.queued();
                 Ok(())
             }
             Err(mpsc::error::TrySendError::Full(Command::Record(event))) => Err(Refused::Full(event)),
@@ -239,6 +263,8 @@ impl Auditor {
             .send(Command::Flush(done))
             .await
             .map_err(|_| FlushError)?;
+        // A lingering writer would otherwise see the flush only at its deadline.
+        self.shared.wake.notify_one();
         flushed.await.map_err(|_| FlushError)
     }
 
@@ -286,7 +312,10 @@ impl Auditor {
         }
         let (done, drained) = oneshot::channel();
         let drained_in_time = match tokio::time::timeout_at(until, shared.tx.send(Command::Shutdown(done))).await {
-            Ok(Ok(())) => tokio::time::timeout_at(until, drained).await.is_ok_and(|r| r.is_ok()),
+            Ok(Ok(())) => {
+                shared.wake.notify_one();
+                tokio::time::timeout_at(until, drained).await.is_ok_and(|r| r.is_ok())
+            }
             _ => false,
         };
         if drained_in_time {
@@ -375,8 +404,10 @@ impl AuditorBuilder {
                 Counters::add(&counters.queued, 1);
             }
         }
+        let wake = Arc::new(Notify::new());
         let writer = Writer {
             rx,
+            wake: Arc::clone(&wake),
             sink: Arc::new(sink),
             counters: Arc::clone(&counters),
             policy: self.policy,
@@ -388,6 +419,8 @@ impl AuditorBuilder {
         Auditor {
             shared: Arc::new(Shared {
                 tx,
+                wake,
+                wake_at: self.batch_size.min(self.capacity),
                 counters,
                 overflow: self.overflow,
                 lifecycle_events: self.lifecycle_events,

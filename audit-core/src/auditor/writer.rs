@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::stats::Counters;
@@ -21,6 +22,9 @@ pub(super) enum Command {
 
 pub(super) struct Writer {
     pub(super) rx: mpsc::Receiver<Command>,
+    /// Signalled by senders once a full batch is queued, on flush and
+    /// shutdown, and when the last handle goes.
+    pub(super) wake: Arc<Notify>,
     pub(super) sink: Arc<dyn DynSink>,
     pub(super) counters: Arc<Counters>,
     pub(super) policy: EventPolicy,
@@ -28,6 +32,9 @@ pub(super) struct Writer {
     pub(super) linger: Duration,
     pub(super) retry: RetryPolicy,
 }
+
+/// How many events the writer prepares before letting other tasks run.
+const YIELD_EVERY: usize = 16;
 
 /// Whether the writer keeps going after a command.
 enum Next {
@@ -51,19 +58,26 @@ impl Writer {
             if !batch.is_empty() && !self.linger.is_zero() {
                 let deadline = Instant::now() + self.linger;
                 while !batch.is_empty() && batch.len() < self.batch_size {
-                    let room = self.batch_size - batch.len();
-                    tokio::select! {
+                    // Sleep through the linger instead of waiting on the queue,
+                    // which would wake this task for every event (on a busy
+                    // server, once per request); senders wake it early when a
+                    // full batch is queued, a flush or shutdown is asked for,
+                    // or the last handle goes.
+                    let lingered = tokio::select! {
                         biased;
-                        received = self.rx.recv_many(&mut commands, room) => {
-                            if received == 0 {
-                                self.write(&mut batch).await;
-                                return;
-                            }
-                            if let Next::Stop = self.handle_all(&mut commands, &mut batch).await {
-                                return;
-                            }
-                        }
-                        () = tokio::time::sleep_until(deadline) => break,
+                        () = self.wake.notified() => false,
+                        () = tokio::time::sleep_until(deadline) => true,
+                    };
+                    let open = self.take_queued(&mut commands, self.batch_size - batch.len());
+                    if let Next::Stop = self.handle_all(&mut commands, &mut batch).await {
+                        return;
+                    }
+                    if !open {
+                        self.write(&mut batch).await;
+                        return;
+                    }
+                    if lingered {
+                        break;
                     }
                 }
             }
@@ -71,10 +85,30 @@ impl Writer {
         }
     }
 
+    /// Moves up to `room` queued commands into `commands` without waiting;
+    /// `false` once the queue is closed and empty.
+    fn take_queued(&mut self, commands: &mut Vec<Command>, room: usize) -> bool {
+        while commands.len() < room {
+            match self.rx.try_recv() {
+                Ok(command) => commands.push(command),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
+            }
+        }
+        true
+    }
+
     async fn handle_all(&mut self, commands: &mut Vec<Command>, batch: &mut Vec<Event>) -> Next {
-        for command in commands.drain(..) {
+        for (n, command) in commands.drain(..).enumerate() {
             match command {
                 Command::Record(builder) => {
+                    // The writer may share its runtime (even its one thread)
+                    // with the requests: preparing a lingered batch in one go
+                    // would hold them up for milliseconds, so let them run
+                    // every few events.
+                    if n % YIELD_EVERY == YIELD_EVERY - 1 {
+                        tokio::task::yield_now().await;
+                    }
                     batch.push(builder.build_with(&self.policy));
                     if batch.len() >= self.batch_size {
                         self.write(batch).await;
