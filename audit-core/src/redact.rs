@@ -187,6 +187,11 @@ pub struct Redactor {
     /// start with byte `b`. Matching then only tries, at each position of a
     /// key, the few terms that can start there, instead of every term.
     by_first_byte: Box<[u32; 257]>,
+    /// For each term in `denied`, its first (up to) four bytes as a
+    /// little-endian word, and the mask of the bytes it has: compared with the
+    /// key's next four bytes, it rules out nearly every candidate term without
+    /// a call to compare slices.
+    heads: Vec<(u32, u32)>,
     /// Normalised keys exempted by exact match.
     allowed: Vec<String>,
 }
@@ -253,6 +258,7 @@ impl Redactor {
         Self {
             denied: Vec::new(),
             by_first_byte: Box::new([0; 257]),
+            heads: Vec::new(),
             allowed: Vec::new(),
         }
     }
@@ -328,20 +334,23 @@ impl Redactor {
         if self.denied.is_empty() {
             return false;
         }
-        if key.len() <= INLINE_KEY_LEN && key.is_ascii() {
-            // Fast path, same result as `normalise` for ASCII input.
+        if key.len() <= INLINE_KEY_LEN {
+            // Fast path, same result as `normalise` for ASCII input: one pass
+            // that lowercases into a buffer on the stack and drops the
+            // separators, giving up at the first non-ASCII byte.
             let mut buf = [0u8; INLINE_KEY_LEN];
             let mut len = 0;
+            let mut ascii = true;
             for &byte in key.as_bytes() {
-                if !is_separator(char::from(byte)) {
-                    buf[len] = byte.to_ascii_lowercase();
-                    len += 1;
-                }
+                ascii &= byte.is_ascii();
+                buf[len] = byte.to_ascii_lowercase();
+                len += usize::from(!is_separator_byte(byte));
             }
-            self.matches(&buf[..len])
-        } else {
-            self.matches(normalise(key).as_bytes())
+            if ascii {
+                return self.matches(&buf[..len]);
+            }
         }
+        self.matches(normalise(key).as_bytes())
     }
 
     /// Replaces, in place, the value of every denied object key in `value`
@@ -478,6 +487,7 @@ impl Redactor {
     /// [`Redactor::deny`], never while matching.
     fn index_terms(&mut self) {
         self.denied.sort_unstable();
+        self.heads = self.denied.iter().map(|term| head(term.as_bytes())).collect();
         let mut next_term = 0;
         for (byte, start) in self.by_first_byte.iter_mut().enumerate() {
             while self
@@ -492,11 +502,11 @@ impl Redactor {
         }
     }
 
-    /// The deny terms that start with `byte`.
-    fn terms_starting_with(&self, byte: u8) -> &[String] {
+    /// The indices in `denied` of the terms that start with `byte`.
+    fn terms_starting_with(&self, byte: u8) -> std::ops::Range<usize> {
         let offset = |i: usize| self.by_first_byte.get(i).map_or(0, |&n| n as usize);
         let byte = usize::from(byte);
-        self.denied.get(offset(byte)..offset(byte + 1)).unwrap_or_default()
+        offset(byte)..offset(byte + 1)
     }
 
     /// The matching rule, on an already normalised key.
@@ -504,12 +514,38 @@ impl Redactor {
         // Comparing bytes is exact for UTF-8: a valid UTF-8 term can only
         // match at character boundaries of a valid UTF-8 key.
         let denied = key.iter().enumerate().any(|(at, &byte)| {
-            self.terms_starting_with(byte)
-                .iter()
-                .any(|term| key[at..].starts_with(term.as_bytes()))
+            let terms = self.terms_starting_with(byte);
+            if terms.is_empty() {
+                return false;
+            }
+            let rest = &key[at..];
+            let (window, _) = head(rest);
+            terms.into_iter().any(|i| {
+                let (Some(&(head, mask)), Some(term)) = (self.heads.get(i), self.denied.get(i)) else {
+                    return false;
+                };
+                // The head only filters; the full comparison decides.
+                window & mask == head && rest.starts_with(term.as_bytes())
+            })
         });
         denied && !self.allowed.iter().any(|allowed| allowed.as_bytes() == key)
     }
+}
+
+/// The first (up to) four bytes of `bytes` as a little-endian word, zero
+/// beyond the end, and the mask of the bytes that are there.
+fn head(bytes: &[u8]) -> (u32, u32) {
+    let mut word = [0u8; 4];
+    let mut mask = [0u8; 4];
+    for ((w, m), &byte) in word.iter_mut().zip(&mut mask).zip(bytes) {
+        *w = byte;
+        *m = 0xff;
+    }
+    (u32::from_le_bytes(word), u32::from_le_bytes(mask))
+}
+
+fn is_separator_byte(byte: u8) -> bool {
+    matches!(byte, b'_' | b'-' | b'.' | b' ')
 }
 
 fn is_separator(c: char) -> bool {
