@@ -78,11 +78,46 @@ fn must_escape(c: char) -> bool {
 
 fn needs_work(input: &str, max_bytes: usize) -> bool {
     input.len() > max_bytes
-        || if input.is_ascii() {
-            input.bytes().any(|b| b < 0x20 || b == 0x7f)
-        } else {
-            input.chars().any(must_escape)
+        || match plain_ascii(input.as_bytes()) {
+            Some(plain) => !plain,
+            None => input.chars().any(must_escape),
         }
+}
+
+/// `byte` in every byte of a word.
+const fn splat(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+/// Whether some byte of `word` is below `limit` (at most 0x80). Exact as a
+/// yes/no answer when every byte is ASCII: a borrow only starts at a byte
+/// that is below `limit`, which already makes the answer yes.
+const fn has_byte_below(word: u64, limit: u8) -> bool {
+    word.wrapping_sub(splat(limit)) & !word & splat(0x80) != 0
+}
+
+/// For ASCII `bytes`, whether none is a control character (C0 or DEL);
+/// `None` when some byte is not ASCII. Checked eight bytes at a time: this
+/// runs on every string and key of every event.
+fn plain_ascii(bytes: &[u8]) -> Option<bool> {
+    let mut control = false;
+    let mut words = bytes.chunks_exact(8);
+    for word in words.by_ref() {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        if word & splat(0x80) != 0 {
+            return None;
+        }
+        control |= has_byte_below(word, 0x20) | has_byte_below(word ^ splat(0x7f), 1);
+    }
+    // The tail is padded with a plain ASCII byte.
+    let mut tail = [b'a'; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    let word = u64::from_le_bytes(tail);
+    if word & splat(0x80) != 0 {
+        return None;
+    }
+    control |= has_byte_below(word, 0x20) | has_byte_below(word ^ splat(0x7f), 1);
+    Some(!control)
 }
 
 /// Escapes and caps `input` to `max_bytes`; returns the result and whether it
@@ -328,6 +363,33 @@ mod tests {
         assert!(cut);
         let text = value.to_string();
         assert!(text.contains("nested deeper than 32 levels"), "{text}");
+    }
+
+    /// `needs_work` as first written, one byte or char at a time.
+    fn reference_needs_work(input: &str, max_bytes: usize) -> bool {
+        input.len() > max_bytes
+            || if input.is_ascii() {
+                input.bytes().any(|b| b < 0x20 || b == 0x7f)
+            } else {
+                input.chars().any(must_escape)
+            }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn word_at_a_time_check_agrees_with_the_reference(
+            chars in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(vec!['a', 'Z', ' ', '~', '\0', '\n', '\u{1f}', '\u{7f}', '\u{80}', '\u{9f}', 'é', '\u{202e}', '\u{2028}', '🚀']),
+                    proptest::prelude::any::<char>(),
+                ],
+                0..40,
+            ),
+            max_bytes in 0usize..64,
+        ) {
+            let input: String = chars.into_iter().collect();
+            proptest::prop_assert_eq!(needs_work(&input, max_bytes), reference_needs_work(&input, max_bytes));
+        }
     }
 
     #[test]
