@@ -220,63 +220,113 @@ pub(crate) fn write_f64(float: f64, out: &mut Vec<u8>) {
         out.push(b'0');
         return;
     }
+    // Integral doubles below 2^53 in magnitude are written as their integer:
+    // each is exactly representable and its neighbours are at most 1 apart,
+    // so no shorter digit string reads back as the same double. This is the
+    // common case (counts, status codes, ids) and skips the shortest-digits
+    // search.
+    if float.fract() == 0.0 && float.abs() < EXACT_INTEGER_LIMIT {
+        // In range and integral, so the cast is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        let integer = float as i64;
+        write_integer(integer, out);
+        return;
+    }
     let mut buffer = ryu_js::Buffer::new();
     out.extend_from_slice(buffer.format_finite(float).as_bytes());
 }
 
+/// Writes `integer` in decimal, with a leading `-` when negative.
+fn write_integer(integer: i64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = integer.unsigned_abs();
+    loop {
+        start -= 1;
+        // `rest % 10` is below 10, so the cast cannot truncate.
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if integer < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// 2^53: every integer below it in magnitude is exactly a double.
+const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
+
 /// Lowercase hexadecimal digits for `\u00xx` escapes.
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
-/// Whether no byte of `chunk` needs escaping. Written as a fold without an
-/// early exit, so that it compiles to a few vector instructions per chunk.
-fn is_clean(chunk: &[u8]) -> bool {
-    chunk.iter().fold(true, |clean, &byte| {
-        clean & (byte >= 0x20) & (byte != b'"') & (byte != b'\\')
-    })
+/// `byte` in every byte of a word.
+const fn splat(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
 }
 
-/// Bytes checked at a time by [`write_string`] before it looks at single bytes.
-const CHUNK: usize = 16;
+/// Whether some byte of `word` is below `limit` (at most 0x80). Exact as a
+/// yes/no answer for any bytes: a byte at or above 0x80 has its top bit set,
+/// so `!word` masks it out, and a borrow only starts at a byte that is below
+/// `limit`, which already makes the answer yes.
+const fn has_byte_below(word: u64, limit: u8) -> bool {
+    word.wrapping_sub(splat(limit)) & !word & splat(0x80) != 0
+}
+
+/// Whether some byte of `word` equals `byte`.
+const fn has_byte(word: u64, byte: u8) -> bool {
+    has_byte_below(word ^ splat(byte), 1)
+}
+
+/// Whether no byte of `bytes` needs escaping in a JSON string: checked eight
+/// bytes at a time, as most strings (keys, identifiers, text) need none.
+fn needs_no_escape(bytes: &[u8]) -> bool {
+    let clean = |word: u64| !(has_byte_below(word, 0x20) | has_byte(word, b'"') | has_byte(word, b'\\'));
+    let mut words = bytes.chunks_exact(8);
+    let all_clean = words
+        .by_ref()
+        .all(|chunk| clean(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]))));
+    // The tail is padded with a byte that needs no escaping.
+    let mut tail = [b'a'; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    all_clean && clean(u64::from_le_bytes(tail))
+}
 
 pub(crate) fn write_string(string: &str, out: &mut Vec<u8>) {
     let bytes = string.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    if needs_no_escape(bytes) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     // Every byte of a multi-byte UTF-8 sequence is >= 0x80, so scanning bytes
     // finds exactly the ASCII characters that need escaping; runs in between
-    // are copied unchanged. Most strings need no escape at all, so whole
-    // chunks are checked first and only a chunk that holds an escape is
-    // walked byte by byte.
+    // are copied unchanged.
     let mut run_start = 0;
     let mut unicode_escape = *b"\\u0000";
-    let mut chunk_start = 0;
-    while chunk_start < bytes.len() {
-        let chunk_end = (chunk_start + CHUNK).min(bytes.len());
-        if is_clean(&bytes[chunk_start..chunk_end]) {
-            chunk_start = chunk_end;
-            continue;
-        }
-        for (index, &byte) in bytes.iter().enumerate().take(chunk_end).skip(chunk_start) {
-            let escape: &[u8] = match byte {
-                b'"' => b"\\\"",
-                b'\\' => b"\\\\",
-                0x08 => b"\\b",
-                b'\t' => b"\\t",
-                b'\n' => b"\\n",
-                0x0c => b"\\f",
-                b'\r' => b"\\r",
-                0x00..=0x1f => {
-                    unicode_escape[4] = HEX_DIGITS[usize::from(byte >> 4)];
-                    unicode_escape[5] = HEX_DIGITS[usize::from(byte & 0x0f)];
-                    &unicode_escape
-                }
-                _ => continue,
-            };
-            out.extend_from_slice(&bytes[run_start..index]);
-            out.extend_from_slice(escape);
-            run_start = index + 1;
-        }
-        chunk_start = chunk_end;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            0x0c => b"\\f",
+            b'\r' => b"\\r",
+            0x00..=0x1f => {
+                unicode_escape[4] = HEX_DIGITS[usize::from(byte >> 4)];
+                unicode_escape[5] = HEX_DIGITS[usize::from(byte & 0x0f)];
+                &unicode_escape
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run_start..index]);
+        out.extend_from_slice(escape);
+        run_start = index + 1;
     }
     out.extend_from_slice(&bytes[run_start..]);
     out.push(b'"');
@@ -747,12 +797,23 @@ mod tests {
         }
 
         #[test]
+        fn integer_fast_path_matches_ryu(large in -(1i64 << 53) + 1..(1i64 << 53), small in -100_000i64..100_000, pick in any::<bool>()) {
+            let integer = if pick { large } else { small };
+            #[allow(clippy::cast_precision_loss)]
+            let float = integer as f64;
+            let mut out = Vec::new();
+            write_f64(float, &mut out);
+            let expected = if float == 0.0 { "0".to_owned() } else { ryu_js::Buffer::new().format_finite(float).to_owned() };
+            prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+
+        #[test]
         fn utf16_cmp_agrees_with_encoding_both(a in string_strategy(), b in string_strategy()) {
             prop_assert_eq!(utf16_cmp(&a, &b), a.encode_utf16().cmp(b.encode_utf16()));
         }
 
         #[test]
-        fn chunked_string_writer_agrees_with_the_byte_loop(
+        fn word_at_a_time_string_writer_agrees_with_the_byte_loop(
             parts in prop::collection::vec(string_strategy(), 0..24),
         ) {
             // Long strings, so that escapes fall in every position of a chunk.
