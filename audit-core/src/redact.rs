@@ -417,6 +417,19 @@ impl Redactor {
         replaced
     }
 
+    /// Masks the values of the denied keys of one object, without
+    /// descending; the walk that calls it goes on into the values it kept.
+    pub(crate) fn redact_entries(&self, map: &mut serde_json::Map<String, Value>) {
+        if self.denied.is_empty() {
+            return;
+        }
+        for (key, child) in map.iter_mut() {
+            if self.is_denied(key) {
+                *child = Value::String(REDACTED.to_owned());
+            }
+        }
+    }
+
     /// Redacts diff entries in place and returns how many values it replaced.
     ///
     /// For each entry, if any segment of its JSON Pointer `path` (decoded per
@@ -468,7 +481,7 @@ impl Redactor {
     }
 
     /// Whether any segment of an RFC 6901 pointer is a denied key.
-    fn pointer_is_denied(&self, pointer: &str) -> bool {
+    pub(crate) fn pointer_is_denied(&self, pointer: &str) -> bool {
         // The leading empty segment of a valid pointer is never denied;
         // splitting the whole string means a malformed pointer without the
         // leading `/` still has its first segment checked.
@@ -535,13 +548,17 @@ impl Redactor {
 /// The first (up to) four bytes of `bytes` as a little-endian word, zero
 /// beyond the end, and the mask of the bytes that are there.
 fn head(bytes: &[u8]) -> (u32, u32) {
-    let mut word = [0u8; 4];
-    let mut mask = [0u8; 4];
-    for ((w, m), &byte) in word.iter_mut().zip(&mut mask).zip(bytes) {
-        *w = byte;
-        *m = 0xff;
+    if let Some(word) = bytes.first_chunk::<4>() {
+        return (u32::from_le_bytes(*word), u32::MAX);
     }
-    (u32::from_le_bytes(word), u32::from_le_bytes(mask))
+    // Fewer than four bytes: built byte by byte (a copy of a variable length
+    // would be a call to `memcpy`).
+    let (mut word, mut mask) = (0u32, 0u32);
+    for (index, &byte) in bytes.iter().enumerate() {
+        word |= u32::from(byte) << (8 * index);
+        mask |= 0xff << (8 * index);
+    }
+    (word, mask)
 }
 
 fn is_separator_byte(byte: u8) -> bool {

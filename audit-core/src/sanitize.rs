@@ -24,6 +24,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
+use crate::redact::Redactor;
+
 /// Size limits applied to every event. The defaults suit a relational store
 /// and an admin page; raise them if your metadata is large.
 ///
@@ -201,10 +203,13 @@ pub fn decode_lossy(bytes: &[u8]) -> (Cow<'_, str>, bool) {
 }
 
 /// Sanitises every string and key in a JSON tree, cuts what nests too deep,
-/// and returns (was anything cut, approximate serialised size).
+/// and returns (was anything cut, approximate serialised size). The builder
+/// uses [`redact_and_sanitize_json`]; this is its reference in tests.
+#[cfg(test)]
 pub(crate) fn sanitize_json(value: &mut Value, limits: &Limits) -> (bool, usize) {
     let mut walk = JsonWalk {
         limits,
+        redactor: None,
         truncated: false,
         bytes: 0,
     };
@@ -212,10 +217,33 @@ pub(crate) fn sanitize_json(value: &mut Value, limits: &Limits) -> (bool, usize)
     (walk.truncated, walk.bytes)
 }
 
-/// Sanitises a JSON object in place (see [`sanitize_json`]).
-pub(crate) fn sanitize_map(map: &mut Map<String, Value>, limits: &Limits) -> (bool, usize) {
+/// [`Redactor::redact`] then [`sanitize_json`], in one walk of the tree.
+///
+/// The same result as the two steps: each object's denied keys are masked
+/// (looking at the raw keys) before its keys are sanitised and its values
+/// descended into. Below the depth limit the two-step form would redact
+/// values that are then replaced by the depth marker anyway, so not visiting
+/// them changes nothing.
+pub(crate) fn redact_and_sanitize_json(value: &mut Value, redactor: &Redactor, limits: &Limits) -> (bool, usize) {
     let mut walk = JsonWalk {
         limits,
+        redactor: Some(redactor),
+        truncated: false,
+        bytes: 0,
+    };
+    walk.value(value, 0);
+    (walk.truncated, walk.bytes)
+}
+
+/// [`redact_and_sanitize_json`] for a JSON object held as a map.
+pub(crate) fn redact_and_sanitize_map(
+    map: &mut Map<String, Value>,
+    redactor: &Redactor,
+    limits: &Limits,
+) -> (bool, usize) {
+    let mut walk = JsonWalk {
+        limits,
+        redactor: Some(redactor),
         truncated: false,
         bytes: 0,
     };
@@ -232,6 +260,9 @@ pub(crate) fn oversize_marker(what: &str, bytes: usize, limit: usize) -> Value {
 
 struct JsonWalk<'a> {
     limits: &'a Limits,
+    /// When set, denied keys are masked on the way (see
+    /// [`redact_and_sanitize_json`]).
+    redactor: Option<&'a Redactor>,
     truncated: bool,
     bytes: usize,
 }
@@ -272,6 +303,9 @@ impl JsonWalk<'_> {
 
     fn map(&mut self, map: &mut Map<String, Value>, depth: usize) {
         self.bytes += 2;
+        if let Some(redactor) = self.redactor {
+            redactor.redact_entries(map);
+        }
         let limits = self.limits;
         if map.keys().any(|key| needs_work(key, limits.field_bytes)) {
             // Keys are rewritten only when one needs it; rebuilding keeps order.
@@ -363,6 +397,72 @@ mod tests {
         assert!(cut);
         let text = value.to_string();
         assert!(text.contains("nested deeper than 32 levels"), "{text}");
+    }
+
+    /// JSON with keys that are denied, need escaping or are long, strings
+    /// that need escaping, and nesting deep enough to meet small limits.
+    fn hostile_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let key = prop::sample::select(vec![
+            "id",
+            "password",
+            "Api-Key",
+            "tok\u{1b}en",
+            "na\nme",
+            "secretary",
+            "a_very_long_key_name",
+            "",
+        ])
+        .prop_map(str::to_owned);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-3i64..3).prop_map(Value::from),
+            prop::sample::select(vec!["x", "line\r\nforged", "\u{202e}abc", "long text that is capped"])
+                .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(6, 48, 5, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..5)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_walk_equals_redact_then_sanitise(
+            value in hostile_json(),
+            depth in 0usize..5,
+            string_bytes in 0usize..20,
+            field_bytes in 0usize..12,
+            allow in proptest::prelude::any::<bool>(),
+        ) {
+            let limits = Limits { json_depth: depth, json_string_bytes: string_bytes, field_bytes, ..Limits::default() };
+            let redactor = if allow { Redactor::new().allow("secretary") } else { Redactor::new() };
+            let mut two_steps = value.clone();
+            redactor.redact(&mut two_steps);
+            let expected = sanitize_json(&mut two_steps, &limits);
+            let mut one_walk = value.clone();
+            let got = redact_and_sanitize_json(&mut one_walk, &redactor, &limits);
+            proptest::prop_assert_eq!(&one_walk, &two_steps);
+            proptest::prop_assert_eq!(got, expected);
+
+            if let Value::Object(map) = value {
+                // The map form, as metadata is prepared: the root is not
+                // subject to the depth limit.
+                let mut wrapped = Value::Object(map.clone());
+                redactor.redact(&mut wrapped);
+                let Value::Object(mut two_steps) = wrapped else { unreachable!() };
+                let mut walk = JsonWalk { limits: &limits, redactor: None, truncated: false, bytes: 0 };
+                walk.map(&mut two_steps, 0);
+                let mut one_walk = map;
+                let got = redact_and_sanitize_map(&mut one_walk, &redactor, &limits);
+                proptest::prop_assert_eq!(one_walk, two_steps);
+                proptest::prop_assert_eq!(got, (walk.truncated, walk.bytes));
+            }
+        }
     }
 
     /// `needs_work` as first written, one byte or char at a time.
