@@ -10,8 +10,10 @@ use uuid::Uuid;
 use crate::action::{Action, Category};
 use crate::diff::{DiffEntry, diff};
 use crate::event::{Actor, Changes, Event, EventContext, Outcome, Severity, Target};
-use crate::redact::Redactor;
-use crate::sanitize::{Limits, oversize_marker, sanitize_json, sanitize_map, sanitize_opt, sanitize_string};
+use crate::redact::{REDACTED, Redactor};
+use crate::sanitize::{
+    Limits, oversize_marker, redact_and_sanitize_json, redact_and_sanitize_map, sanitize_opt, sanitize_string,
+};
 use crate::scope::ScopeFill;
 use crate::state::{AuditState, to_json};
 use crate::timestamp::Timestamp;
@@ -312,13 +314,7 @@ impl EventBuilder {
 
         let mut metadata = self.metadata;
         if !metadata.is_empty() {
-            let mut wrapped = Value::Object(metadata);
-            redactor.redact(&mut wrapped);
-            metadata = match wrapped {
-                Value::Object(map) => map,
-                _ => Map::new(),
-            };
-            let (cut, bytes) = sanitize_map(&mut metadata, limits);
+            let (cut, bytes) = redact_and_sanitize_map(&mut metadata, redactor, limits);
             truncated |= cut;
             if bytes > limits.metadata_bytes {
                 metadata = Map::from_iter([(
@@ -436,23 +432,26 @@ fn prepare_changes(
 ) -> (Changes, bool) {
     let mut truncated = false;
     let mut entries = diff(before.as_ref(), after.as_ref());
-    redactor.redact_diff(&mut entries);
-    let mut kept = Vec::with_capacity(entries.len());
+    // Entries are masked and sanitised in place, and the list is cut at the
+    // first entry past the size limit: the same as `Redactor::redact_diff`
+    // over all entries followed by sanitising them into a new list, without
+    // that second list.
     let mut diff_bytes = 0;
-    for mut entry in entries {
-        let (cut, bytes) = sanitize_entry(&mut entry, limits);
+    let mut kept = entries.len();
+    for (index, entry) in entries.iter_mut().enumerate() {
+        let (cut, bytes) = prepare_entry(entry, redactor, limits);
         truncated |= cut;
         diff_bytes += bytes;
         if diff_bytes > limits.changes_bytes {
             truncated = true;
+            kept = index;
             break;
         }
-        kept.push(entry);
     }
+    entries.truncate(kept);
     let mut state = |value: Option<Value>, what: &str| {
         value.map(|mut value| {
-            redactor.redact(&mut value);
-            let (cut, bytes) = sanitize_json(&mut value, limits);
+            let (cut, bytes) = redact_and_sanitize_json(&mut value, redactor, limits);
             truncated |= cut;
             if bytes > limits.changes_bytes {
                 truncated = true;
@@ -468,17 +467,23 @@ fn prepare_changes(
         Changes {
             before,
             after,
-            diff: kept,
+            diff: entries,
         },
         truncated,
     )
 }
 
-fn sanitize_entry(entry: &mut DiffEntry, limits: &Limits) -> (bool, usize) {
+/// Masks one diff entry as [`Redactor::redact_diff`] does (looking at the
+/// raw path), then sanitises it.
+fn prepare_entry(entry: &mut DiffEntry, redactor: &Redactor, limits: &Limits) -> (bool, usize) {
+    let path_denied = redactor.pointer_is_denied(&entry.path);
     let mut truncated = sanitize_string(&mut entry.path, limits.json_string_bytes);
     let mut bytes = entry.path.len() + 16;
     for side in [&mut entry.old, &mut entry.new].into_iter().flatten() {
-        let (cut, size) = sanitize_json(side, limits);
+        if path_denied {
+            *side = Value::String(REDACTED.to_owned());
+        }
+        let (cut, size) = redact_and_sanitize_json(side, redactor, limits);
         truncated |= cut;
         bytes += size;
     }
@@ -528,5 +533,102 @@ mod category_tests {
             }
         }
         assert_eq!(event("auth.token_revoked").build().category(), Category::Auth);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sanitize::sanitize_json;
+    use proptest::prelude::*;
+
+    /// `prepare_changes` as first written: redact all diff entries, sanitise
+    /// them into a second list, then redact and sanitise each state in two
+    /// walks.
+    fn reference(before: Option<Value>, after: Option<Value>, redactor: &Redactor, limits: &Limits) -> (Changes, bool) {
+        let mut truncated = false;
+        let mut entries = diff(before.as_ref(), after.as_ref());
+        redactor.redact_diff(&mut entries);
+        let mut kept = Vec::new();
+        let mut diff_bytes = 0;
+        for mut entry in entries {
+            let mut cut = sanitize_string(&mut entry.path, limits.json_string_bytes);
+            let mut bytes = entry.path.len() + 16;
+            for side in [&mut entry.old, &mut entry.new].into_iter().flatten() {
+                let (side_cut, size) = sanitize_json(side, limits);
+                cut |= side_cut;
+                bytes += size;
+            }
+            truncated |= cut;
+            diff_bytes += bytes;
+            if diff_bytes > limits.changes_bytes {
+                truncated = true;
+                break;
+            }
+            kept.push(entry);
+        }
+        let mut state = |value: Option<Value>, what: &str| {
+            value.map(|mut value| {
+                redactor.redact(&mut value);
+                let (cut, bytes) = sanitize_json(&mut value, limits);
+                truncated |= cut;
+                if bytes > limits.changes_bytes {
+                    truncated = true;
+                    oversize_marker(what, bytes, limits.changes_bytes)
+                } else {
+                    value
+                }
+            })
+        };
+        let before = state(before, "before");
+        let after = state(after, "after");
+        (
+            Changes {
+                before,
+                after,
+                diff: kept,
+            },
+            truncated,
+        )
+    }
+
+    fn state() -> impl Strategy<Value = Option<Value>> {
+        let key = prop::sample::select(vec!["id", "role", "password", "x~/y", "na\nme", "1", "token_count"]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            (0i64..3).prop_map(Value::from),
+            prop::sample::select(vec!["a", "b", "line\r\nforged", "long enough to be capped"]).prop_map(Value::from),
+        ];
+        let tree = leaf.prop_recursive(4, 32, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((key.clone().prop_map(str::to_owned), inner), 0..5)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        });
+        prop::option::weighted(0.9, tree)
+    }
+
+    proptest! {
+        #[test]
+        fn prepare_changes_equals_the_step_by_step_form(
+            before in state(),
+            after in state(),
+            depth in 1usize..4,
+            string_bytes in 0usize..16,
+            changes_bytes in prop::sample::select(vec![0usize, 40, 120, 1 << 20]),
+            extra_deny in any::<bool>(),
+        ) {
+            let limits = Limits { json_depth: depth, json_string_bytes: string_bytes, changes_bytes, ..Limits::default() };
+            // "1" as a term denies array index segments too.
+            let redactor = Redactor::new().allow("token_count");
+            let redactor = if extra_deny { redactor.deny("1") } else { redactor };
+            let expected = reference(before.clone(), after.clone(), &redactor, &limits);
+            let got = prepare_changes(before, after, &redactor, &limits);
+            prop_assert_eq!(got.1, expected.1);
+            prop_assert_eq!(got.0.before, expected.0.before);
+            prop_assert_eq!(got.0.after, expected.0.after);
+            prop_assert_eq!(got.0.diff, expected.0.diff);
+        }
     }
 }

@@ -147,22 +147,59 @@ pub(crate) fn write_value(value: &Value, out: &mut Vec<u8>) {
 }
 
 pub(crate) fn write_object(members: &Map<String, Value>, out: &mut Vec<u8>) {
-    let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
-    // Names in a map are unique, so an unstable sort is deterministic. The
-    // map's own iteration order is not relied on: it is byte order by default
-    // and insertion order with serde_json's `preserve_order` feature.
-    sorted.sort_unstable_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
-
     out.push(b'{');
-    for (index, (name, member)) in sorted.into_iter().enumerate() {
-        if index > 0 {
-            out.push(b',');
+    // The map's own iteration order is not relied on: it is byte order by
+    // default and insertion order with serde_json's `preserve_order` feature.
+    // Byte order nearly always is UTF-16 order already, so check that first
+    // (one comparison per member) and skip the sorted copy when it holds.
+    if members.keys().is_sorted_by(|a, b| utf16_cmp(a, b).is_lt()) {
+        for (index, (name, member)) in members.iter().enumerate() {
+            write_member(index, name, member, out);
         }
-        write_string(name, out);
-        out.push(b':');
-        write_value(member, out);
+    } else {
+        let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
+        // Names in a map are unique, so an unstable sort is deterministic.
+        sorted.sort_unstable_by(|(a, _), (b, _)| utf16_cmp(a, b));
+        for (index, (name, member)) in sorted.into_iter().enumerate() {
+            write_member(index, name, member, out);
+        }
     }
     out.push(b'}');
+}
+
+fn write_member(index: usize, name: &str, member: &Value, out: &mut Vec<u8>) {
+    if index > 0 {
+        out.push(b',');
+    }
+    write_string(name, out);
+    out.push(b':');
+    write_value(member, out);
+}
+
+/// Compares two strings as sequences of UTF-16 code units, without encoding
+/// them.
+///
+/// UTF-8 byte order is code point order, which agrees with UTF-16 order
+/// except when, at the first difference, one side has a character in
+/// U+E000..=U+FFFF (lead byte 0xEE or 0xEF) and the other one above U+FFFF
+/// (lead byte 0xF0..=0xF4): in UTF-16 the latter starts with a surrogate,
+/// 0xD800..=0xDBFF, which sorts first. A first difference inside a character
+/// (a continuation byte, below 0xC0) has equal lead bytes before it, so both
+/// characters are of one kind and byte order holds there too.
+pub(crate) fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        // One is a prefix of the other (in bytes, hence in code units).
+        None => a.len().cmp(&b.len()),
+        Some(at) => {
+            let (x, y) = (a[at], b[at]);
+            if x >= 0xEE && y >= 0xEE && (x >= 0xF0) != (y >= 0xF0) {
+                y.cmp(&x)
+            } else {
+                x.cmp(&y)
+            }
+        }
+    }
 }
 
 fn write_number(number: &serde_json::Number, out: &mut Vec<u8>) {
@@ -183,17 +220,89 @@ pub(crate) fn write_f64(float: f64, out: &mut Vec<u8>) {
         out.push(b'0');
         return;
     }
+    // Integral doubles below 2^53 in magnitude are written as their integer:
+    // each is exactly representable and its neighbours are at most 1 apart,
+    // so no shorter digit string reads back as the same double. This is the
+    // common case (counts, status codes, ids) and skips the shortest-digits
+    // search.
+    if float.fract() == 0.0 && float.abs() < EXACT_INTEGER_LIMIT {
+        // In range and integral, so the cast is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        let integer = float as i64;
+        write_integer(integer, out);
+        return;
+    }
     let mut buffer = ryu_js::Buffer::new();
     out.extend_from_slice(buffer.format_finite(float).as_bytes());
 }
 
+/// Writes `integer` in decimal, with a leading `-` when negative.
+fn write_integer(integer: i64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = integer.unsigned_abs();
+    loop {
+        start -= 1;
+        // `rest % 10` is below 10, so the cast cannot truncate.
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if integer < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// 2^53: every integer below it in magnitude is exactly a double.
+const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
+
 /// Lowercase hexadecimal digits for `\u00xx` escapes.
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// `byte` in every byte of a word.
+const fn splat(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+/// Whether some byte of `word` is below `limit` (at most 0x80). Exact as a
+/// yes/no answer for any bytes: a byte at or above 0x80 has its top bit set,
+/// so `!word` masks it out, and a borrow only starts at a byte that is below
+/// `limit`, which already makes the answer yes.
+const fn has_byte_below(word: u64, limit: u8) -> bool {
+    word.wrapping_sub(splat(limit)) & !word & splat(0x80) != 0
+}
+
+/// Whether some byte of `word` equals `byte`.
+const fn has_byte(word: u64, byte: u8) -> bool {
+    has_byte_below(word ^ splat(byte), 1)
+}
+
+/// Whether no byte of `bytes` needs escaping in a JSON string: checked eight
+/// bytes at a time, as most strings (keys, identifiers, text) need none.
+fn needs_no_escape(bytes: &[u8]) -> bool {
+    let clean = |word: u64| !(has_byte_below(word, 0x20) | has_byte(word, b'"') | has_byte(word, b'\\'));
+    let mut words = bytes.chunks_exact(8);
+    let all_clean = words
+        .by_ref()
+        .all(|chunk| clean(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]))));
+    // The tail is padded with a byte that needs no escaping.
+    let mut tail = [b'a'; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    all_clean && clean(u64::from_le_bytes(tail))
+}
 
 pub(crate) fn write_string(string: &str, out: &mut Vec<u8>) {
     let bytes = string.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    if needs_no_escape(bytes) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     // Every byte of a multi-byte UTF-8 sequence is >= 0x80, so scanning bytes
     // finds exactly the ASCII characters that need escaping; runs in between
     // are copied unchanged.
@@ -582,6 +691,27 @@ mod tests {
         ]
     }
 
+    /// The string writer as first written, one byte at a time: the
+    /// reference for the chunked one.
+    fn reference_string(string: &str) -> Vec<u8> {
+        let mut out = vec![b'"'];
+        for c in string.chars() {
+            match c {
+                '"' => out.extend_from_slice(b"\\\""),
+                '\\' => out.extend_from_slice(b"\\\\"),
+                '\u{8}' => out.extend_from_slice(b"\\b"),
+                '\t' => out.extend_from_slice(b"\\t"),
+                '\n' => out.extend_from_slice(b"\\n"),
+                '\u{c}' => out.extend_from_slice(b"\\f"),
+                '\r' => out.extend_from_slice(b"\\r"),
+                c if u32::from(c) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", u32::from(c)).as_bytes()),
+                c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+            }
+        }
+        out.push(b'"');
+        out
+    }
+
     fn value_strategy() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
@@ -664,6 +794,33 @@ mod tests {
             write_canonical_json(&value, &mut out);
             prop_assert_eq!(&out[..prefix.len()], &prefix[..]);
             prop_assert_eq!(&out[prefix.len()..], &canonical_json(&value)[..]);
+        }
+
+        #[test]
+        fn integer_fast_path_matches_ryu(large in -(1i64 << 53) + 1..(1i64 << 53), small in -100_000i64..100_000, pick in any::<bool>()) {
+            let integer = if pick { large } else { small };
+            #[allow(clippy::cast_precision_loss)]
+            let float = integer as f64;
+            let mut out = Vec::new();
+            write_f64(float, &mut out);
+            let expected = if float == 0.0 { "0".to_owned() } else { ryu_js::Buffer::new().format_finite(float).to_owned() };
+            prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+
+        #[test]
+        fn utf16_cmp_agrees_with_encoding_both(a in string_strategy(), b in string_strategy()) {
+            prop_assert_eq!(utf16_cmp(&a, &b), a.encode_utf16().cmp(b.encode_utf16()));
+        }
+
+        #[test]
+        fn word_at_a_time_string_writer_agrees_with_the_byte_loop(
+            parts in prop::collection::vec(string_strategy(), 0..24),
+        ) {
+            // Long strings, so that escapes fall in every position of a chunk.
+            let string: String = parts.concat();
+            let mut out = Vec::new();
+            write_string(&string, &mut out);
+            prop_assert_eq!(out, reference_string(&string));
         }
 
         #[test]

@@ -217,6 +217,35 @@ fn diff_values(old: &Value, new: &Value, path: &mut String, out: &mut Vec<DiffEn
 }
 
 fn diff_objects(old: &Map<String, Value>, new: &Map<String, Value>, path: &mut String, out: &mut Vec<DiffEntry>) {
+    // serde_json's default map iterates in key order; then one merge of the
+    // two sorted sequences visits the union of the keys in order, with no
+    // list of keys and no lookups.
+    if old.keys().is_sorted() && new.keys().is_sorted() {
+        let (mut old, mut new) = (old.iter().peekable(), new.iter().peekable());
+        loop {
+            let (key, old_value, new_value) = match (old.peek(), new.peek()) {
+                (None, None) => break,
+                (Some((old_key, _)), Some((new_key, _))) if old_key == new_key => match (old.next(), new.next()) {
+                    (Some((key, old_value)), Some((_, new_value))) => (key, Some(old_value), Some(new_value)),
+                    _ => break,
+                },
+                (Some((old_key, _)), Some((new_key, _))) if old_key > new_key => match new.next() {
+                    Some((key, new_value)) => (key, None, Some(new_value)),
+                    None => break,
+                },
+                (Some(_), _) => match old.next() {
+                    Some((key, old_value)) => (key, Some(old_value), None),
+                    None => break,
+                },
+                (None, Some(_)) => match new.next() {
+                    Some((key, new_value)) => (key, None, Some(new_value)),
+                    None => break,
+                },
+            };
+            diff_member(key, old_value, new_value, path, out);
+        }
+        return;
+    }
     // Sort the union of the keys explicitly rather than trusting the map's
     // iteration order, which depends on serde_json's `preserve_order` feature.
     let mut keys: Vec<&str> = old.keys().map(String::as_str).collect();
@@ -224,14 +253,19 @@ fn diff_objects(old: &Map<String, Value>, new: &Map<String, Value>, path: &mut S
     keys.sort_unstable();
 
     for key in keys {
-        let parent_len = path.len();
-        push_key_segment(path, key);
-        match (old.get(key), new.get(key)) {
-            (Some(old), Some(new)) => diff_values(old, new, path, out),
-            (old, new) => out.push(entry(path, old, new)),
-        }
-        path.truncate(parent_len);
+        diff_member(key, old.get(key), new.get(key), path, out);
     }
+}
+
+/// Compares the values of one object key, at least one of them present.
+fn diff_member(key: &str, old: Option<&Value>, new: Option<&Value>, path: &mut String, out: &mut Vec<DiffEntry>) {
+    let parent_len = path.len();
+    push_key_segment(path, key);
+    match (old, new) {
+        (Some(old), Some(new)) => diff_values(old, new, path, out),
+        (old, new) => out.push(entry(path, old, new)),
+    }
+    path.truncate(parent_len);
 }
 
 fn diff_arrays(old: &[Value], new: &[Value], path: &mut String, out: &mut Vec<DiffEntry>) {

@@ -6,6 +6,7 @@
 //! fixed, so their canonical order (UTF-16 order, which for these ASCII names
 //! is byte order) is written out here once.
 
+use std::io::Write as _;
 use std::net::IpAddr;
 
 use crate::canonical::{write_f64, write_object, write_string, write_value};
@@ -29,13 +30,17 @@ fn opt_str(out: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
-fn display(out: &mut Vec<u8>, value: impl std::fmt::Display) {
-    write_string(&value.to_string(), out);
-}
-
 fn opt_ip(out: &mut Vec<u8>, ip: Option<IpAddr>) {
     match ip {
-        Some(ip) => display(out, ip),
+        Some(ip) => {
+            // An address's text is digits, hex letters, `.` and `:`, which
+            // need no escaping, so it is written straight into the output
+            // rather than through a `String`.
+            out.push(b'"');
+            // Writing into a `Vec` cannot fail.
+            let _ = write!(out, "{ip}");
+            out.push(b'"');
+        }
         None => out.extend_from_slice(b"null"),
     }
 }
@@ -180,14 +185,14 @@ pub(crate) fn write_event(event: &Event, out: &mut Vec<u8>) {
     key(out, "metadata", false);
     write_object(&event.metadata, out);
     key(out, "occurred_at", false);
-    display(out, event.occurred_at);
+    event.occurred_at.write_json(out);
     key(out, "outcome", false);
     write_string(event.outcome.as_str(), out);
     key(out, "reason", false);
     opt_str(out, event.reason.as_deref());
     key(out, "recorded_at", false);
     match event.recorded_at {
-        Some(at) => display(out, at),
+        Some(at) => at.write_json(out),
         None => out.extend_from_slice(b"null"),
     }
     key(out, "severity", false);

@@ -187,6 +187,11 @@ pub struct Redactor {
     /// start with byte `b`. Matching then only tries, at each position of a
     /// key, the few terms that can start there, instead of every term.
     by_first_byte: Box<[u32; 257]>,
+    /// For each term in `denied`, its first (up to) four bytes as a
+    /// little-endian word, and the mask of the bytes it has: compared with the
+    /// key's next four bytes, it rules out nearly every candidate term without
+    /// a call to compare slices.
+    heads: Vec<(u32, u32)>,
     /// Normalised keys exempted by exact match.
     allowed: Vec<String>,
 }
@@ -253,6 +258,7 @@ impl Redactor {
         Self {
             denied: Vec::new(),
             by_first_byte: Box::new([0; 257]),
+            heads: Vec::new(),
             allowed: Vec::new(),
         }
     }
@@ -328,20 +334,23 @@ impl Redactor {
         if self.denied.is_empty() {
             return false;
         }
-        if key.len() <= INLINE_KEY_LEN && key.is_ascii() {
-            // Fast path, same result as `normalise` for ASCII input.
+        if key.len() <= INLINE_KEY_LEN {
+            // Fast path, same result as `normalise` for ASCII input: one pass
+            // that lowercases into a buffer on the stack and drops the
+            // separators, giving up at the first non-ASCII byte.
             let mut buf = [0u8; INLINE_KEY_LEN];
             let mut len = 0;
+            let mut ascii = true;
             for &byte in key.as_bytes() {
-                if !is_separator(char::from(byte)) {
-                    buf[len] = byte.to_ascii_lowercase();
-                    len += 1;
-                }
+                ascii &= byte.is_ascii();
+                buf[len] = byte.to_ascii_lowercase();
+                len += usize::from(!is_separator_byte(byte));
             }
-            self.matches(&buf[..len])
-        } else {
-            self.matches(normalise(key).as_bytes())
+            if ascii {
+                return self.matches(&buf[..len]);
+            }
         }
+        self.matches(normalise(key).as_bytes())
     }
 
     /// Replaces, in place, the value of every denied object key in `value`
@@ -408,6 +417,19 @@ impl Redactor {
         replaced
     }
 
+    /// Masks the values of the denied keys of one object, without
+    /// descending; the walk that calls it goes on into the values it kept.
+    pub(crate) fn redact_entries(&self, map: &mut serde_json::Map<String, Value>) {
+        if self.denied.is_empty() {
+            return;
+        }
+        for (key, child) in map.iter_mut() {
+            if self.is_denied(key) {
+                *child = Value::String(REDACTED.to_owned());
+            }
+        }
+    }
+
     /// Redacts diff entries in place and returns how many values it replaced.
     ///
     /// For each entry, if any segment of its JSON Pointer `path` (decoded per
@@ -459,7 +481,7 @@ impl Redactor {
     }
 
     /// Whether any segment of an RFC 6901 pointer is a denied key.
-    fn pointer_is_denied(&self, pointer: &str) -> bool {
+    pub(crate) fn pointer_is_denied(&self, pointer: &str) -> bool {
         // The leading empty segment of a valid pointer is never denied;
         // splitting the whole string means a malformed pointer without the
         // leading `/` still has its first segment checked.
@@ -478,6 +500,7 @@ impl Redactor {
     /// [`Redactor::deny`], never while matching.
     fn index_terms(&mut self) {
         self.denied.sort_unstable();
+        self.heads = self.denied.iter().map(|term| head(term.as_bytes())).collect();
         let mut next_term = 0;
         for (byte, start) in self.by_first_byte.iter_mut().enumerate() {
             while self
@@ -492,11 +515,11 @@ impl Redactor {
         }
     }
 
-    /// The deny terms that start with `byte`.
-    fn terms_starting_with(&self, byte: u8) -> &[String] {
+    /// The indices in `denied` of the terms that start with `byte`.
+    fn terms_starting_with(&self, byte: u8) -> std::ops::Range<usize> {
         let offset = |i: usize| self.by_first_byte.get(i).map_or(0, |&n| n as usize);
         let byte = usize::from(byte);
-        self.denied.get(offset(byte)..offset(byte + 1)).unwrap_or_default()
+        offset(byte)..offset(byte + 1)
     }
 
     /// The matching rule, on an already normalised key.
@@ -504,12 +527,42 @@ impl Redactor {
         // Comparing bytes is exact for UTF-8: a valid UTF-8 term can only
         // match at character boundaries of a valid UTF-8 key.
         let denied = key.iter().enumerate().any(|(at, &byte)| {
-            self.terms_starting_with(byte)
-                .iter()
-                .any(|term| key[at..].starts_with(term.as_bytes()))
+            let terms = self.terms_starting_with(byte);
+            if terms.is_empty() {
+                return false;
+            }
+            let rest = &key[at..];
+            let (window, _) = head(rest);
+            terms.into_iter().any(|i| {
+                let (Some(&(head, mask)), Some(term)) = (self.heads.get(i), self.denied.get(i)) else {
+                    return false;
+                };
+                // The head only filters; the full comparison decides.
+                window & mask == head && rest.starts_with(term.as_bytes())
+            })
         });
         denied && !self.allowed.iter().any(|allowed| allowed.as_bytes() == key)
     }
+}
+
+/// The first (up to) four bytes of `bytes` as a little-endian word, zero
+/// beyond the end, and the mask of the bytes that are there.
+fn head(bytes: &[u8]) -> (u32, u32) {
+    if let Some(word) = bytes.first_chunk::<4>() {
+        return (u32::from_le_bytes(*word), u32::MAX);
+    }
+    // Fewer than four bytes: built byte by byte (a copy of a variable length
+    // would be a call to `memcpy`).
+    let (mut word, mut mask) = (0u32, 0u32);
+    for (index, &byte) in bytes.iter().enumerate() {
+        word |= u32::from(byte) << (8 * index);
+        mask |= 0xff << (8 * index);
+    }
+    (word, mask)
+}
+
+fn is_separator_byte(byte: u8) -> bool {
+    matches!(byte, b'_' | b'-' | b'.' | b' ')
 }
 
 fn is_separator(c: char) -> bool {

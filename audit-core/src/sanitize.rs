@@ -24,6 +24,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
+use crate::redact::Redactor;
+
 /// Size limits applied to every event. The defaults suit a relational store
 /// and an admin page; raise them if your metadata is large.
 ///
@@ -78,11 +80,46 @@ fn must_escape(c: char) -> bool {
 
 fn needs_work(input: &str, max_bytes: usize) -> bool {
     input.len() > max_bytes
-        || if input.is_ascii() {
-            input.bytes().any(|b| b < 0x20 || b == 0x7f)
-        } else {
-            input.chars().any(must_escape)
+        || match plain_ascii(input.as_bytes()) {
+            Some(plain) => !plain,
+            None => input.chars().any(must_escape),
         }
+}
+
+/// `byte` in every byte of a word.
+const fn splat(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+/// Whether some byte of `word` is below `limit` (at most 0x80). Exact as a
+/// yes/no answer when every byte is ASCII: a borrow only starts at a byte
+/// that is below `limit`, which already makes the answer yes.
+const fn has_byte_below(word: u64, limit: u8) -> bool {
+    word.wrapping_sub(splat(limit)) & !word & splat(0x80) != 0
+}
+
+/// For ASCII `bytes`, whether none is a control character (C0 or DEL);
+/// `None` when some byte is not ASCII. Checked eight bytes at a time: this
+/// runs on every string and key of every event.
+fn plain_ascii(bytes: &[u8]) -> Option<bool> {
+    let mut control = false;
+    let mut words = bytes.chunks_exact(8);
+    for word in words.by_ref() {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        if word & splat(0x80) != 0 {
+            return None;
+        }
+        control |= has_byte_below(word, 0x20) | has_byte_below(word ^ splat(0x7f), 1);
+    }
+    // The tail is padded with a plain ASCII byte.
+    let mut tail = [b'a'; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    let word = u64::from_le_bytes(tail);
+    if word & splat(0x80) != 0 {
+        return None;
+    }
+    control |= has_byte_below(word, 0x20) | has_byte_below(word ^ splat(0x7f), 1);
+    Some(!control)
 }
 
 /// Escapes and caps `input` to `max_bytes`; returns the result and whether it
@@ -166,10 +203,13 @@ pub fn decode_lossy(bytes: &[u8]) -> (Cow<'_, str>, bool) {
 }
 
 /// Sanitises every string and key in a JSON tree, cuts what nests too deep,
-/// and returns (was anything cut, approximate serialised size).
+/// and returns (was anything cut, approximate serialised size). The builder
+/// uses [`redact_and_sanitize_json`]; this is its reference in tests.
+#[cfg(test)]
 pub(crate) fn sanitize_json(value: &mut Value, limits: &Limits) -> (bool, usize) {
     let mut walk = JsonWalk {
         limits,
+        redactor: None,
         truncated: false,
         bytes: 0,
     };
@@ -177,10 +217,33 @@ pub(crate) fn sanitize_json(value: &mut Value, limits: &Limits) -> (bool, usize)
     (walk.truncated, walk.bytes)
 }
 
-/// Sanitises a JSON object in place (see [`sanitize_json`]).
-pub(crate) fn sanitize_map(map: &mut Map<String, Value>, limits: &Limits) -> (bool, usize) {
+/// [`Redactor::redact`] then [`sanitize_json`], in one walk of the tree.
+///
+/// The same result as the two steps: each object's denied keys are masked
+/// (looking at the raw keys) before its keys are sanitised and its values
+/// descended into. Below the depth limit the two-step form would redact
+/// values that are then replaced by the depth marker anyway, so not visiting
+/// them changes nothing.
+pub(crate) fn redact_and_sanitize_json(value: &mut Value, redactor: &Redactor, limits: &Limits) -> (bool, usize) {
     let mut walk = JsonWalk {
         limits,
+        redactor: Some(redactor),
+        truncated: false,
+        bytes: 0,
+    };
+    walk.value(value, 0);
+    (walk.truncated, walk.bytes)
+}
+
+/// [`redact_and_sanitize_json`] for a JSON object held as a map.
+pub(crate) fn redact_and_sanitize_map(
+    map: &mut Map<String, Value>,
+    redactor: &Redactor,
+    limits: &Limits,
+) -> (bool, usize) {
+    let mut walk = JsonWalk {
+        limits,
+        redactor: Some(redactor),
         truncated: false,
         bytes: 0,
     };
@@ -197,6 +260,9 @@ pub(crate) fn oversize_marker(what: &str, bytes: usize, limit: usize) -> Value {
 
 struct JsonWalk<'a> {
     limits: &'a Limits,
+    /// When set, denied keys are masked on the way (see
+    /// [`redact_and_sanitize_json`]).
+    redactor: Option<&'a Redactor>,
     truncated: bool,
     bytes: usize,
 }
@@ -237,6 +303,9 @@ impl JsonWalk<'_> {
 
     fn map(&mut self, map: &mut Map<String, Value>, depth: usize) {
         self.bytes += 2;
+        if let Some(redactor) = self.redactor {
+            redactor.redact_entries(map);
+        }
         let limits = self.limits;
         if map.keys().any(|key| needs_work(key, limits.field_bytes)) {
             // Keys are rewritten only when one needs it; rebuilding keeps order.
@@ -328,6 +397,99 @@ mod tests {
         assert!(cut);
         let text = value.to_string();
         assert!(text.contains("nested deeper than 32 levels"), "{text}");
+    }
+
+    /// JSON with keys that are denied, need escaping or are long, strings
+    /// that need escaping, and nesting deep enough to meet small limits.
+    fn hostile_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let key = prop::sample::select(vec![
+            "id",
+            "password",
+            "Api-Key",
+            "tok\u{1b}en",
+            "na\nme",
+            "secretary",
+            "a_very_long_key_name",
+            "",
+        ])
+        .prop_map(str::to_owned);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-3i64..3).prop_map(Value::from),
+            prop::sample::select(vec!["x", "line\r\nforged", "\u{202e}abc", "long text that is capped"])
+                .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(6, 48, 5, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..5)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_walk_equals_redact_then_sanitise(
+            value in hostile_json(),
+            depth in 0usize..5,
+            string_bytes in 0usize..20,
+            field_bytes in 0usize..12,
+            allow in proptest::prelude::any::<bool>(),
+        ) {
+            let limits = Limits { json_depth: depth, json_string_bytes: string_bytes, field_bytes, ..Limits::default() };
+            let redactor = if allow { Redactor::new().allow("secretary") } else { Redactor::new() };
+            let mut two_steps = value.clone();
+            redactor.redact(&mut two_steps);
+            let expected = sanitize_json(&mut two_steps, &limits);
+            let mut one_walk = value.clone();
+            let got = redact_and_sanitize_json(&mut one_walk, &redactor, &limits);
+            proptest::prop_assert_eq!(&one_walk, &two_steps);
+            proptest::prop_assert_eq!(got, expected);
+
+            if let Value::Object(map) = value {
+                // The map form, as metadata is prepared: the root is not
+                // subject to the depth limit.
+                let mut wrapped = Value::Object(map.clone());
+                redactor.redact(&mut wrapped);
+                let Value::Object(mut two_steps) = wrapped else { unreachable!() };
+                let mut walk = JsonWalk { limits: &limits, redactor: None, truncated: false, bytes: 0 };
+                walk.map(&mut two_steps, 0);
+                let mut one_walk = map;
+                let got = redact_and_sanitize_map(&mut one_walk, &redactor, &limits);
+                proptest::prop_assert_eq!(one_walk, two_steps);
+                proptest::prop_assert_eq!(got, (walk.truncated, walk.bytes));
+            }
+        }
+    }
+
+    /// `needs_work` as first written, one byte or char at a time.
+    fn reference_needs_work(input: &str, max_bytes: usize) -> bool {
+        input.len() > max_bytes
+            || if input.is_ascii() {
+                input.bytes().any(|b| b < 0x20 || b == 0x7f)
+            } else {
+                input.chars().any(must_escape)
+            }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn word_at_a_time_check_agrees_with_the_reference(
+            chars in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(vec!['a', 'Z', ' ', '~', '\0', '\n', '\u{1f}', '\u{7f}', '\u{80}', '\u{9f}', 'é', '\u{202e}', '\u{2028}', '🚀']),
+                    proptest::prelude::any::<char>(),
+                ],
+                0..40,
+            ),
+            max_bytes in 0usize..64,
+        ) {
+            let input: String = chars.into_iter().collect();
+            proptest::prop_assert_eq!(needs_work(&input, max_bytes), reference_needs_work(&input, max_bytes));
+        }
     }
 
     #[test]

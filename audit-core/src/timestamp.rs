@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, SubsecRound, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A UTC instant truncated to whole microseconds.
@@ -80,9 +80,58 @@ impl From<DateTime<Utc>> for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The RFC 3339 form written into a fixed buffer, without chrono's
+    /// formatting machinery or an allocation: every event writes two of
+    /// these. `None` for the forms this does not cover (a year outside
+    /// 0..=9999, a leap second), which chrono writes.
+    fn fixed_form(&self) -> Option<[u8; 27]> {
+        let (date, time) = (self.0.date_naive(), self.0.time());
+        let year = u32::try_from(date.year()).ok().filter(|year| *year <= 9999)?;
+        let nanos = time.nanosecond();
+        if nanos >= 1_000_000_000 {
+            return None;
+        }
+        let mut form = *b"0000-00-00T00:00:00.000000Z";
+        put_digits(&mut form[0..4], year);
+        put_digits(&mut form[5..7], date.month());
+        put_digits(&mut form[8..10], date.day());
+        put_digits(&mut form[11..13], time.hour());
+        put_digits(&mut form[14..16], time.minute());
+        put_digits(&mut form[17..19], time.second());
+        put_digits(&mut form[20..26], nanos / 1_000);
+        Some(form)
+    }
+
+    /// Appends the form as a JSON string (it never needs escaping).
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        match self.fixed_form() {
+            Some(form) => {
+                out.push(b'"');
+                out.extend_from_slice(&form);
+                out.push(b'"');
+            }
+            None => crate::canonical::write_string(&self.0.to_rfc3339_opts(SecondsFormat::Micros, true), out),
+        }
+    }
+}
+
+/// Writes `value` as decimal digits filling `digits`, zero-padded.
+fn put_digits(digits: &mut [u8], mut value: u32) {
+    for digit in digits.iter_mut().rev() {
+        // `value % 10` is below 10, so the cast cannot truncate.
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Micros, true))
+        match self.fixed_form() {
+            // The form is ASCII digits and punctuation, so this never fails.
+            Some(form) => f.write_str(std::str::from_utf8(&form).map_err(|_| fmt::Error)?),
+            None => f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Micros, true)),
+        }
     }
 }
 
@@ -123,6 +172,50 @@ mod tests {
         assert_eq!(whole.to_string(), "2023-11-14T22:13:20.000000Z");
         let json = serde_json::to_string(&whole).unwrap();
         assert_eq!(json, "\"2023-11-14T22:13:20.000000Z\"");
+    }
+
+    /// What `Display` wrote before it had its own fast path.
+    fn chrono_form(at: &Timestamp) -> String {
+        at.0.to_rfc3339_opts(SecondsFormat::Micros, true)
+    }
+
+    #[test]
+    fn fixed_form_agrees_with_chrono_at_the_edges() {
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 1_234_567))
+            .unwrap()
+            .and_utc();
+        let edges = [
+            Timestamp::from_datetime(leap),
+            Timestamp::from_unix_micros(0).unwrap(),
+            Timestamp::from_unix_micros(-1).unwrap(),
+            Timestamp::from_unix_micros(-62_167_219_200_000_000).unwrap(), // 0000-01-01
+            Timestamp::from_unix_micros(-62_167_219_200_000_001).unwrap(), // year -1
+            Timestamp::from_unix_micros(253_402_300_799_999_999).unwrap(), // 9999-12-31
+            Timestamp::from_unix_micros(253_402_300_800_000_000).unwrap(), // year 10000
+            Timestamp::from_datetime(DateTime::<Utc>::MIN_UTC),
+            Timestamp::from_datetime(DateTime::<Utc>::MAX_UTC),
+        ];
+        for at in edges {
+            assert_eq!(at.to_string(), chrono_form(&at));
+            let mut json = Vec::new();
+            at.write_json(&mut json);
+            assert_eq!(json, serde_json::to_vec(&at).unwrap(), "{at}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fixed_form_agrees_with_chrono(micros in proptest::prelude::any::<i64>(), near in -1i64 << 55..1i64 << 55) {
+            for micros in [micros, near] {
+                if let Some(at) = Timestamp::from_unix_micros(micros) {
+                    proptest::prop_assert_eq!(at.to_string(), chrono_form(&at));
+                    let mut json = Vec::new();
+                    at.write_json(&mut json);
+                    proptest::prop_assert_eq!(json, serde_json::to_vec(&chrono_form(&at)).unwrap());
+                }
+            }
+        }
     }
 
     #[test]
