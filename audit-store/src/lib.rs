@@ -109,6 +109,16 @@
 //!   whatever the database's locale. `pg_trgm` must be available (it ships
 //!   with PostgreSQL's contrib and is a trusted extension).
 //!
+//! # Admin API and CLI
+//!
+//! With feature `http`, [`http::AdminApi`] is an axum router to nest behind
+//! `audit_tower::AuditLayer`: list, single event, streamed CSV/NDJSON export
+//! ([`ExportFormat`], [`Scan`]), action counts and an OpenAPI document, with
+//! a read policy (tenant admins read their tenant; platform auditors read
+//! all) and every read recorded as an event. With feature `cli`, the
+//! `audit` binary queries, exports, verifies, migrates, purges and serves a
+//! store; `audit --help` lists its exit codes (3: `verify` found tampering).
+//!
 //! # Retention
 //!
 //! [`Purge`] is the only way to remove events: `purge(Purge::before(t))`
