@@ -84,7 +84,8 @@ struct Server {
 }
 
 const ACME_ADMIN: &str = "u_admin admin acme";
-const GLOBEX_OWNER: &str = "u_owner owner globex";
+/// The second tenant's id is itself a formula payload.
+const GLOBEX_OWNER: &str = "u_owner owner =globex";
 const AUDITOR: &str = "u_auditor auditor";
 const ACME_MEMBER: &str = "u_member member acme";
 
@@ -104,13 +105,18 @@ impl Server {
         let now = Timestamp::now().unix_micros();
         let mut events = Vec::new();
         for i in 0..90_i64 {
-            let tenant = ["acme", "globex", "acme"][usize::try_from(i % 3).unwrap()];
+            let tenant = ["acme", "=globex", "acme"][usize::try_from(i % 3).unwrap()];
             let formula = FORMULAS[usize::try_from(i % 6).unwrap()];
             let action = ["app.created", "app.deleted", "member.invited", "billing.invoice.paid"]
                 [usize::try_from(i % 4).unwrap()];
             let mut actor = Actor::new(
                 if i % 5 == 0 { ActorKind::ApiKey } else { ActorKind::User },
-                format!("u_{}", i % 4),
+                // Every third actor id is a formula payload too.
+                if i % 3 == 1 {
+                    format!("-u_{}", i % 4)
+                } else {
+                    format!("u_{}", i % 4)
+                },
             )
             .with_email(format!("{formula}@acme.test"))
             .with_name(format!("{formula} name, \"quoted\"\nline"));
@@ -131,7 +137,7 @@ impl Server {
             }
             let context = builder.context_mut();
             context.client_ip = Some(format!("10.0.0.{}", i % 4).parse().unwrap());
-            context.request_id = Some(format!("req-{}", i % 10));
+            context.request_id = Some(format!("{}req-{}", if i % 2 == 1 { "+" } else { "" }, i % 10));
             context.user_agent = Some(format!("{formula} agent"));
             events.push(builder.build());
         }
@@ -238,7 +244,7 @@ async fn cursor_pages_walk_every_event_of_the_tenant_once(db: TestDb) {
 
 async fn each_filter_gives_what_the_store_gives(db: TestDb) {
     let server = Server::start(&db).await;
-    let cases: [&[(&str, &str)]; 12] = [
+    let cases: [&[(&str, &str)]; 13] = [
         &[("action", "app.created")],
         &[("action", "billing.*"), ("action", "app.deleted")],
         &[("category", "delete")],
@@ -249,6 +255,7 @@ async fn each_filter_gives_what_the_store_gives(db: TestDb) {
         &[("actor_email", "=1+1@acme.test")],
         &[("target_type", "@cmd"), ("target_id", "@cmd3")],
         &[("ip", "10.0.0.2"), ("request_id", "req-4")],
+        &[("request_id", "+req-5")],
         &[("q", "\"event 1\"")],
         &[("since", "2000-01-01"), ("until", "2100-01-01T00:00:00Z")],
     ];
@@ -291,7 +298,7 @@ async fn tenants_never_see_each_other(db: TestDb) {
     let globex_event = server
         .events
         .iter()
-        .find(|e| e.tenant_id() == Some("globex"))
+        .find(|e| e.tenant_id() == Some("=globex"))
         .unwrap()
         .id();
     let acme_event = server
@@ -316,9 +323,9 @@ async fn tenants_never_see_each_other(db: TestDb) {
 
     // The tenant_id parameter never widens access: list, actions, export.
     for path in [
-        "?tenant_id=globex",
-        "/actions?tenant_id=globex",
-        "/export?format=csv&tenant_id=globex",
+        "?tenant_id=%3Dglobex",
+        "/actions?tenant_id=%3Dglobex",
+        "/export?format=csv&tenant_id=%3Dglobex",
     ] {
         let (status, _, body) = server.get(ACME_ADMIN, path).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
@@ -332,14 +339,14 @@ async fn tenants_never_see_each_other(db: TestDb) {
     // The owner of globex sees globex only; exports too.
     assert_eq!(
         server.all_ids(GLOBEX_OWNER, "").await,
-        server.ids_of(|e| e.tenant_id() == Some("globex"))
+        server.ids_of(|e| e.tenant_id() == Some("=globex"))
     );
     let (_, _, csv) = server.get(GLOBEX_OWNER, "/export?format=ndjson").await;
     assert_eq!(csv.lines().count(), 30);
-    assert!(csv.lines().all(|line| line.contains("\"tenant_id\":\"globex\"")));
+    assert!(csv.lines().all(|line| line.contains("\"tenant_id\":\"=globex\"")));
     // A platform auditor reads every tenant, and may narrow to one.
     assert_eq!(server.all_ids(AUDITOR, "").await.len(), 90);
-    assert_eq!(server.all_ids(AUDITOR, "&tenant_id=globex").await.len(), 30);
+    assert_eq!(server.all_ids(AUDITOR, "&tenant_id=%3Dglobex").await.len(), 30);
     let (status, _, _) = server.get(AUDITOR, &format!("/{globex_event}")).await;
     assert_eq!(status, StatusCode::OK);
 }
@@ -481,14 +488,16 @@ fn expected_row(event: &Value) -> Vec<String> {
 
 async fn csv_export_reparses_to_the_rows_of_the_list_with_formulas_neutralised(db: TestDb) {
     let server = Server::start(&db).await;
-    let (status, headers, body) = server.get(ACME_ADMIN, "/export?format=csv&since=2000-01-01").await;
+    // A platform auditor's export spans both tenants, so every text column
+    // (the tenant id included) carries a formula payload somewhere.
+    let (status, headers, body) = server.get(AUDITOR, "/export?format=csv&since=2000-01-01").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
     assert!(
         headers["content-disposition"]
             .to_str()
             .unwrap()
-            .starts_with("attachment; filename=\"audit-log-acme-")
+            .starts_with("attachment; filename=\"audit-log-all-")
     );
     let mut reader = csv::Reader::from_reader(body.as_bytes());
     assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), CSV_COLUMNS);
@@ -509,7 +518,7 @@ async fn csv_export_reparses_to_the_rows_of_the_list_with_formulas_neutralised(d
     let mut cursor = String::new();
     loop {
         let page = server
-            .json(ACME_ADMIN, &format!("?limit=200&since=2000-01-01{cursor}"))
+            .json(AUDITOR, &format!("?limit=200&since=2000-01-01{cursor}"))
             .await;
         listed.extend(page["data"].as_array().unwrap().iter().map(expected_row));
         match page["next_cursor"].as_str() {
@@ -517,7 +526,7 @@ async fn csv_export_reparses_to_the_rows_of_the_list_with_formulas_neutralised(d
             None => break,
         }
     }
-    assert_eq!(rows.len(), 60);
+    assert_eq!(rows.len(), 90);
     assert_eq!(rows, listed);
     // No cell a spreadsheet would evaluate.
     for row in &rows {
@@ -528,6 +537,27 @@ async fn csv_export_reparses_to_the_rows_of_the_list_with_formulas_neutralised(d
     // The formulas are all there, neutralised, in text columns.
     assert!(rows.iter().any(|r| r[13].starts_with("'=1+1 event")));
     assert!(rows.iter().any(|r| r[10] == "'@cmd" && r[12] == "'@cmd"));
+    // Every text column had a payload in some row, and it arrived neutralised.
+    for (column, name) in CSV_COLUMNS.iter().enumerate() {
+        let text_column = !matches!(
+            *name,
+            "occurred_at"
+                | "action"
+                | "category"
+                | "severity"
+                | "outcome"
+                | "actor_kind"
+                | "client_ip"
+                | "metadata"
+                | "changes"
+        );
+        if text_column {
+            assert!(
+                rows.iter().any(|r| r[column].starts_with('\'')),
+                "no neutralised payload in {name}"
+            );
+        }
+    }
     // Filters hold for exports exactly as for the list.
     let (_, _, filtered) = server.get(ACME_ADMIN, "/export?format=csv&action=app.deleted").await;
     let expected = server
