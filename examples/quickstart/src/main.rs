@@ -1,49 +1,176 @@
-//! The quickstart: today a tour of the audit pipeline on stdout.
+//! `cargo run -p quickstart`: a small multi-tenant API with a full audit
+//! trail, on `127.0.0.1:3000`, recording into `sqlite://quickstart-audit.db`.
 //!
-//! This example will become an axum service with a full audit trail in an
-//! embedded SQLite file (see the README's roadmap). Until the HTTP layer and
-//! the stores land, it records a few events through the real pipeline and
-//! prints them as JSON lines, so a newcomer sees what an audit event is.
+//! Try it with the demo tokens (`acme-owner`, `acme-member`,
+//! `globex-admin`) or the API key `acme-ci-key`, then read the trail at
+//! `/audit-logs`; `--seed-demo` fills a month of history first. Ctrl-C (or
+//! SIGTERM) stops it gracefully: every answered request's events are in the
+//! store before the process exits. `--help` lists the flags; the crate docs
+//! (`src/lib.rs`) list the routes.
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::process::ExitCode;
 
-use audit_core::{Action, Actor, AuditScope, Auditor, Draft, JsonLinesSink, RequestContext, Severity, Target};
-use serde_json::json;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use quickstart::seed::{self, Seeded};
+use quickstart::{Config, DEFAULT_DATABASE_URL, Error, Quickstart};
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    eprintln!("audit quickstart: recording three events through the pipeline, printed as JSON lines.");
-    eprintln!("(This example will grow into an axum service with a SQLite audit trail and an admin page.)\n");
+fn command() -> Command {
+    Command::new("quickstart")
+        .about("An axum service with a full audit trail: a demo API, sign-in, and the admin read side at /audit-logs")
+        .version(env!("CARGO_PKG_VERSION"))
+        .arg(
+            Arg::new("addr")
+                .long("addr")
+                .value_name("ADDR")
+                .default_value("127.0.0.1:3000")
+                .value_parser(clap::value_parser!(SocketAddr))
+                .help("The address to listen on"),
+        )
+        .arg(
+            Arg::new("database-url")
+                .long("database-url")
+                .value_name("URL")
+                .env("AUDIT_DATABASE_URL")
+                .hide_env_values(true)
+                .default_value(DEFAULT_DATABASE_URL)
+                .help("The audit store: sqlite://PATH (created if missing) or postgres://USER:PASSWORD@HOST/DB"),
+        )
+        .arg(
+            Arg::new("trusted-proxy")
+                .long("trusted-proxy")
+                .value_name("CIDR")
+                .action(ArgAction::Append)
+                .value_parser(clap::value_parser!(ipnet::IpNet))
+                .help("A proxy range whose X-Forwarded-For / Forwarded headers are believed (repeatable; none by default)"),
+        )
+        .arg(
+            Arg::new("seed-demo")
+                .long("seed-demo")
+                .action(ArgAction::SetTrue)
+                .help("Record a few hundred demo events over the last 30 days first (once per store)"),
+        )
+        .after_help(
+            "Demo credentials: Authorization: Bearer acme-owner | acme-member | globex-admin, \
+             or X-Api-Key: acme-ci-key.\nSign in at /login with alice@acme.test, bob@acme.test or \
+             carol@globex.test and the password demo-password.",
+        )
+}
 
-    let auditor = Auditor::builder().start(JsonLinesSink::new(tokio::io::stdout()));
+fn main() -> ExitCode {
+    let matches = command().get_matches();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("quickstart: error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(&matches)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("quickstart: error: {}", error.to_string().replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
 
-    // What the HTTP layer will do for every request: a scope with who and for which tenant.
-    let request = RequestContext::new(
-        Actor::user("user_alice")
-            .with_email("alice@acme.test")
-            .with_role("owner"),
-    )
-    .with_tenant("acme");
-    let scope = AuditScope::new(request).with_auditor(auditor.clone());
-    scope
-        .run(async {
-            // What #[audited(action = "member.role_changed")] will do for a handler.
-            let draft = Draft::open(Action::new("member.role_changed")?);
-            draft
-                .scoped(async {
-                    audit_core::target(Target::new("member", "mem_42").with_name("bob@acme.test"));
-                    audit_core::before(&json!({"role": "member", "api_token": "tok_live_123"}));
-                    audit_core::after(&json!({"role": "admin", "api_token": "tok_live_123"}));
-                    audit_core::description("Changed Bob's role from member to admin");
-                })
-                .await;
-            draft.update(|event| event.severity(Severity::Notice));
-            draft.complete();
-            Ok::<_, audit_core::ActionError>(())
-        })
-        .await?;
+async fn run(matches: &ArgMatches) -> Result<(), Error> {
+    let addr = *matches.get_one::<SocketAddr>("addr").ok_or("--addr is required")?;
+    let database_url = matches
+        .get_one::<String>("database-url")
+        .ok_or("--database-url is required")?;
+    let trusted: Vec<ipnet::IpNet> = matches
+        .get_many::<ipnet::IpNet>("trusted-proxy")
+        .map(|ranges| ranges.copied().collect())
+        .unwrap_or_default();
 
-    auditor.shutdown(Duration::from_secs(5)).await?;
-    eprintln!("\nNote the redacted api_token, the diff, the UUIDv7 ids and the lifecycle events.");
+    let quickstart = Quickstart::build(Config::new(database_url.clone()).trusted_proxies(trusted.iter().copied()))
+        .await
+        .map_err(|e| format!("cannot open the audit store: {e}"))?;
+    if matches.get_flag("seed-demo") {
+        match seed::seed_demo(quickstart.store(), quickstart.auditor()).await? {
+            Seeded::Recorded(n) => eprintln!("seeded {n} demo events over the last 30 days"),
+            Seeded::AlreadySeeded => eprintln!("the store holds the demo events already; not seeding again"),
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr()?;
+    print_welcome(addr, &redact_password(database_url), &trusted);
+
+    let stats = quickstart.serve(listener, shutdown_signal()).await?;
+    eprintln!(
+        "quickstart: stopped; {} events written this run, {} lost",
+        stats.written,
+        stats.dropped + stats.rejected
+    );
     Ok(())
+}
+
+fn print_welcome(addr: SocketAddr, database: &str, trusted: &[ipnet::IpNet]) {
+    let base = format!("http://{addr}");
+    let proxies = if trusted.is_empty() {
+        "none (X-Forwarded-For is ignored)".to_owned()
+    } else {
+        trusted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    };
+    println!(
+        "\
+audit quickstart listening on {base}
+  audit store:     {database}
+  trusted proxies: {proxies}
+
+Open:
+  {base}/login                      sign in (alice@acme.test / demo-password)
+  {base}/audit-logs                 the audit trail (owners and admins)
+  {base}/audit-logs/openapi.json    the read API
+
+Try:
+  curl -i -X POST {base}/apps -H 'Authorization: Bearer acme-owner' -H 'content-type: application/json' -d '{{\"name\":\"Billing\"}}'
+  curl -i -X PATCH {base}/members/user_alice/role -H 'Authorization: Bearer acme-member' -H 'content-type: application/json' -d '{{\"role\":\"member\"}}'
+  curl -s '{base}/audit-logs?limit=5' -H 'Authorization: Bearer acme-owner'
+
+Ctrl-C stops (every answered request's events are stored first)."
+    );
+}
+
+/// The URL without its password, for printing.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    eprintln!("quickstart: shutting down: finishing requests in flight, then draining the audit queue");
 }

@@ -1,0 +1,156 @@
+//! The quickstart: a small multi-tenant axum service with a full audit trail.
+//!
+//! Apps and members live in memory; the audit trail is the persistent part,
+//! in an embedded SQLite file (or PostgreSQL). Every mutating route is an
+//! `#[audited]` handler, the [`AuditLayer`](audit_tower::AuditLayer) names
+//! the actor from the demo credentials (bearer token, session cookie or API
+//! key), and the admin read side is nested at `/audit-logs`.
+//!
+//! | route | answer | event |
+//! |---|---|---|
+//! | `POST /apps {"name"}` | 201 `{"id","name"}` | `app.created` |
+//! | `GET /apps/{id}` | 200 `{"id","name"}` | — |
+//! | `PATCH /apps/{id} {"name"}` | 200 `{"id","name"}` | `app.updated`, before/after |
+//! | `DELETE /apps/{id}` | 204 | `app.deleted`, critical, before |
+//! | `POST /members {"email","role"}` | 201 `{"id","email","role"}` | `member.invited` |
+//! | `PATCH /members/{id}/role {"role"}` | 200 `{"id","email","role"}`; 403 unless owner/admin | `member.role_changed`, before/after |
+//! | `POST /login {"email","password"}` | 200 `{"token"}` + session cookie; 401 | `auth.login` in the account's tenant |
+//! | `GET /login` | a sign-in form | — |
+//! | `GET /audit-logs…` | the admin API (`audit_store::http`) | `audit_log.viewed` / `audit_log.exported` |
+//!
+//! Resources belong to the caller's tenant: another tenant's id is a 404.
+//! Requests without known credentials get a 401 (recorded as `auth.denied`).
+//!
+//! Tests (and other programs) build the exact service with
+//! [`Quickstart::build`] and serve it with [`Quickstart::serve`]:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), quickstart::Error> {
+//! let quickstart = quickstart::Quickstart::build(quickstart::Config::new("sqlite://quickstart-audit.db")).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! let stats = quickstart.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! println!("{} events written", stats.written);
+//! # Ok(()) }
+//! ```
+
+pub mod app;
+mod apps;
+pub mod auth;
+mod login;
+mod members;
+pub mod seed;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use audit_core::{Auditor, AuditorStats};
+use audit_store::Store;
+
+pub use app::{AppState, router};
+
+/// Any error of the quickstart, with a message fit for a terminal.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The default store: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://quickstart-audit.db";
+
+/// How long shutdown waits for the audit queue to drain.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// What the service is built from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The audit store: `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`.
+    pub database_url: String,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed (none by default).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl Config {
+    /// The store at `database_url`, no trusted proxies.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            trusted_proxies: Vec::new(),
+        }
+    }
+
+    /// Adds trusted proxy ranges.
+    #[must_use]
+    pub fn trusted_proxies(mut self, ranges: impl IntoIterator<Item = ipnet::IpNet>) -> Self {
+        self.trusted_proxies.extend(ranges);
+        self
+    }
+}
+
+/// The built service: its router, the auditor its requests record to, and the store.
+#[derive(Debug)]
+pub struct Quickstart {
+    router: axum::Router,
+    auditor: Auditor,
+    store: Store,
+    state: AppState,
+}
+
+impl Quickstart {
+    /// Connects to the store (applying its migrations), starts the auditor
+    /// writing to it, and builds the router.
+    ///
+    /// # Errors
+    /// When the store cannot be reached or migrated.
+    pub async fn build(config: Config) -> Result<Self, Error> {
+        let store = audit_store::connect(&config.database_url).await?;
+        let auditor = Auditor::builder().start(store.clone());
+        let state = AppState::with_demo_data();
+        let router = app::router(state.clone(), auditor.clone(), store.clone(), &config.trusted_proxies);
+        Ok(Self {
+            router,
+            auditor,
+            store,
+            state,
+        })
+    }
+
+    /// The router (serve it with `into_make_service_with_connect_info::<SocketAddr>()`).
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
+    /// The auditor the service records to.
+    pub fn auditor(&self) -> &Auditor {
+        &self.auditor
+    }
+
+    /// The audit store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The in-memory application state (apps, members, sessions).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then finishes the
+    /// requests in flight, and drains the auditor: when this returns, every
+    /// event of every answered request is in the store.
+    ///
+    /// # Errors
+    /// When serving fails, or the auditor cannot drain within [`SHUTDOWN_DEADLINE`].
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<AuditorStats, Error> {
+        let served = axum::serve(
+            listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        // Drain the audit queue even when serving failed.
+        let stats = self.auditor.shutdown(SHUTDOWN_DEADLINE).await?;
+        served?;
+        Ok(stats)
+    }
+}
