@@ -84,9 +84,9 @@ pub(crate) async fn update(
         .get_mut(&caller.tenant)
         .and_then(|apps| apps.get_mut(&id))
         .ok_or(ApiError::NotFound("app"))?;
-    audit::target(app.audit_target_ref());
     audit::before(&*app);
     let old = std::mem::replace(&mut app.name, name);
+    audit::target(app.audit_target_ref()); // named as it is now
     audit::after(&*app);
     audit::description(format!("Renamed app {old} to {}", app.name));
     Ok(Json(app.clone()))

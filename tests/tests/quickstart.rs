@@ -1,0 +1,867 @@
+//! The quickstart end to end: its exact service (`Quickstart::build`), served
+//! by `Quickstart::serve` on loopback with real TCP connections and a real
+//! HTTP client, recording into a real SQLite file or PostgreSQL database.
+//! Every test runs on both backends. Nothing sleeps: a test flushes the
+//! auditor (or shuts the service down) before it reads the store.
+
+#[macro_use]
+mod support;
+
+use std::net::IpAddr;
+
+use audit_core::{ActorKind, Auditor, AuditorStats, Category, Event, IpSource, Outcome, Severity};
+use audit_store::{AuditQuery, CSV_COLUMNS, Store};
+use http::{HeaderMap, Method, StatusCode};
+use http_body_util::BodyExt as _;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use quickstart::{Config, Quickstart};
+use serde_json::{Value, json};
+use support::TestDb;
+
+on_both_backends!(
+    every_route_records_its_event_with_the_request_context,
+    sign_in_gives_a_token_and_a_session_cookie_that_authenticate,
+    missing_or_unknown_credentials_are_401_and_recorded,
+    tenants_see_neither_each_others_apps_nor_their_events,
+    forwarded_headers_count_only_from_a_trusted_peer,
+    a_members_role_change_is_403_and_recorded_denied,
+    a_failed_login_is_recorded_in_the_accounts_tenant_without_the_password,
+    graceful_shutdown_stores_the_events_of_every_answered_request,
+    seeding_fills_the_read_side_once,
+);
+
+const USER_AGENT: &str = "quickstart-e2e/1.0 (+tests)";
+const ALICE: (&str, &str) = ("authorization", "Bearer acme-owner");
+const BOB: (&str, &str) = ("authorization", "Bearer acme-member");
+const CAROL: (&str, &str) = ("authorization", "Bearer globex-admin");
+const CI_KEY: (&str, &str) = ("x-api-key", "acme-ci-key");
+
+/// A client of the running service; cheap to clone into tasks.
+#[derive(Clone)]
+struct Http {
+    base: String,
+    client: Client<HttpConnector, String>,
+}
+
+/// The quickstart, serving on a loopback port until [`stop`](Self::stop).
+struct Running {
+    http: Http,
+    store: Store,
+    auditor: Auditor,
+    stop: tokio::sync::oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<Result<AuditorStats, quickstart::Error>>,
+}
+
+/// One answer.
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    fn request_id(&self) -> &str {
+        self.headers["x-request-id"].to_str().unwrap()
+    }
+}
+
+impl Http {
+    async fn try_send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<Reply, Box<dyn std::error::Error + Send + Sync>> {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("user-agent", USER_AGENT);
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let response = self.client.request(request.body(body)?).await?;
+        let (parts, body) = response.into_parts();
+        let body = String::from_utf8(body.collect().await?.to_bytes().to_vec())?;
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+impl Running {
+    async fn start(db: &TestDb) -> Self {
+        Self::start_with(Config::new(db.url())).await
+    }
+
+    async fn start_with(config: Config) -> Self {
+        let quickstart = Quickstart::build(config).await.unwrap();
+        let store = quickstart.store().clone();
+        let auditor = quickstart.auditor().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(quickstart.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            http: Http {
+                base,
+                client: Client::builder(TokioExecutor::new()).build_http(),
+            },
+            store,
+            auditor,
+            stop,
+            served,
+        }
+    }
+
+    async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
+        self.http.try_send(method, path, headers, body).await.unwrap()
+    }
+
+    /// The stored events of the request that got `reply`, oldest first.
+    async fn events_of(&self, reply: &Reply) -> Vec<Event> {
+        self.auditor.flush().await.unwrap();
+        events_with_request_id(&self.store, reply.request_id()).await
+    }
+
+    /// The one stored event of `action` answering `reply`.
+    async fn event_of(&self, reply: &Reply, action: &str) -> Event {
+        let events = self.events_of(reply).await;
+        let mut matching = events.into_iter().filter(|e| e.action().as_str() == action);
+        let event = matching
+            .next()
+            .unwrap_or_else(|| panic!("no {action} event for request {}", reply.request_id()));
+        assert!(matching.next().is_none(), "one {action} event per request");
+        event
+    }
+
+    /// Shuts down as Ctrl-C would: finishes the requests in flight, drains the auditor.
+    async fn stop(self) -> AuditorStats {
+        drop(self.http);
+        let _ = self.stop.send(());
+        self.served.await.unwrap().unwrap()
+    }
+}
+
+/// Every stored event, oldest first.
+async fn all_events(store: &Store) -> Vec<Event> {
+    let mut scan = store.scan(&AuditQuery::new()).unwrap();
+    let mut events = Vec::new();
+    while let Some(batch) = scan.next_batch().await.unwrap() {
+        events.extend(batch);
+    }
+    events.sort_by_key(|e| (e.occurred_at(), e.id()));
+    events
+}
+
+async fn events_with_request_id(store: &Store, request_id: &str) -> Vec<Event> {
+    let mut events = store
+        .query(&AuditQuery::new().request_id(request_id).limit(200))
+        .await
+        .unwrap()
+        .events;
+    events.reverse();
+    events
+}
+
+fn loopback() -> IpAddr {
+    IpAddr::from([127, 0, 0, 1])
+}
+
+/// The request context every event of `reply` must carry.
+fn assert_context(event: &Event, reply: &Reply, method: &str, route: &str) {
+    let context = event.context();
+    assert_eq!(context.client_ip, Some(loopback()), "{}", event.action());
+    assert_eq!(context.peer_ip, Some(loopback()));
+    assert_eq!(context.ip_source, Some(IpSource::Peer));
+    assert_eq!(context.method.as_deref(), Some(method));
+    assert_eq!(context.route.as_deref(), Some(route));
+    assert_eq!(context.status, Some(reply.status.as_u16()));
+    assert_eq!(context.user_agent.as_deref(), Some(USER_AGENT));
+    assert_eq!(context.request_id.as_deref(), Some(reply.request_id()));
+}
+
+fn assert_alice(event: &Event) {
+    let actor = event.actor();
+    assert_eq!(actor.kind, ActorKind::User);
+    assert_eq!(actor.id, "user_alice");
+    assert_eq!(actor.email.as_deref(), Some("alice@acme.test"));
+    assert_eq!(actor.roles, ["owner"]);
+    assert_eq!(event.tenant_id(), Some("acme"));
+}
+
+async fn every_route_records_its_event_with_the_request_context(db: TestDb) {
+    let server = Running::start(&db).await;
+
+    // POST /apps → app.created
+    let created = server
+        .send(Method::POST, "/apps", &[ALICE], Some(json!({"name": "Billing"})))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let app = created.json();
+    let app_id = app["id"].as_str().unwrap().to_owned();
+    assert!(app_id.starts_with("app_"));
+    assert_eq!(app, json!({"id": app_id, "name": "Billing"}));
+    let event = server.event_of(&created, "app.created").await;
+    assert_eq!(event.category(), Category::Create);
+    assert_eq!(event.severity(), Severity::Info);
+    assert_eq!(event.outcome(), Outcome::Success);
+    assert_alice(&event);
+    let target = event.target().unwrap();
+    assert_eq!(
+        (target.target_type.as_str(), target.id.as_str(), target.name.as_deref()),
+        ("app", app_id.as_str(), Some("Billing"))
+    );
+    let changes = event.changes().unwrap();
+    assert_eq!(changes.before, None);
+    assert_eq!(changes.after, Some(json!({"id": app_id, "name": "Billing"})));
+    assert_eq!(event.description(), Some("Created app Billing"));
+    assert_context(&event, &created, "POST", "/apps");
+    assert!(event.integrity().is_some(), "sealed by the store");
+
+    // GET /apps/{id} → 200, not audited; a well-formed request id is kept.
+    let shown = server
+        .send(
+            Method::GET,
+            &format!("/apps/{app_id}"),
+            &[ALICE, ("x-request-id", "req-e2e-show-1")],
+            None,
+        )
+        .await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert_eq!(shown.json(), app);
+    assert_eq!(shown.request_id(), "req-e2e-show-1");
+    assert!(
+        server.events_of(&shown).await.is_empty(),
+        "reads of apps are not audited"
+    );
+
+    // PATCH /apps/{id} → app.updated with before/after and the diff
+    let renamed = server
+        .send(
+            Method::PATCH,
+            &format!("/apps/{app_id}"),
+            &[ALICE],
+            Some(json!({"name": "Invoicing"})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    assert_eq!(renamed.json(), json!({"id": app_id, "name": "Invoicing"}));
+    let event = server.event_of(&renamed, "app.updated").await;
+    assert_eq!(event.category(), Category::Update);
+    assert_eq!(event.outcome(), Outcome::Success);
+    assert_alice(&event);
+    assert_eq!(event.target().unwrap().name.as_deref(), Some("Invoicing"));
+    let changes = event.changes().unwrap();
+    assert_eq!(changes.before, Some(json!({"id": app_id, "name": "Billing"})));
+    assert_eq!(changes.after, Some(json!({"id": app_id, "name": "Invoicing"})));
+    assert_eq!(changes.diff.len(), 1);
+    assert_eq!(changes.diff[0].path, "/name");
+    assert_eq!(changes.diff[0].old, Some(json!("Billing")));
+    assert_eq!(changes.diff[0].new, Some(json!("Invoicing")));
+    assert_context(&event, &renamed, "PATCH", "/apps/{id}");
+
+    // POST /members with the API key → member.invited, the key itself nowhere
+    let invited = server
+        .send(
+            Method::POST,
+            "/members",
+            &[CI_KEY],
+            Some(json!({"email": "dave@acme.test", "role": "member"})),
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+    let member = invited.json();
+    let member_id = member["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        member,
+        json!({"id": member_id, "email": "dave@acme.test", "role": "member"})
+    );
+    let event = server.event_of(&invited, "member.invited").await;
+    assert_eq!(event.category(), Category::Create);
+    assert_eq!(event.outcome(), Outcome::Success);
+    let actor = event.actor();
+    assert_eq!((actor.kind, actor.id.as_str()), (ActorKind::ApiKey, "key_acme_ci"));
+    assert_eq!(actor.roles, ["admin"]);
+    assert_eq!(event.tenant_id(), Some("acme"));
+    let target = event.target().unwrap();
+    assert_eq!(
+        (target.target_type.as_str(), target.id.as_str(), target.name.as_deref()),
+        ("member", member_id.as_str(), Some("dave@acme.test"))
+    );
+    assert_eq!(event.changes().unwrap().after, Some(member.clone()));
+    assert_context(&event, &invited, "POST", "/members");
+    let stored = serde_json::to_string(&event).unwrap();
+    assert!(!stored.contains("acme-ci-key"), "the API key is never stored: {stored}");
+
+    // PATCH /members/{id}/role → member.role_changed with before/after roles
+    let promoted = server
+        .send(
+            Method::PATCH,
+            &format!("/members/{member_id}/role"),
+            &[ALICE],
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.body);
+    assert_eq!(promoted.json()["role"], "admin");
+    let event = server.event_of(&promoted, "member.role_changed").await;
+    assert_eq!(event.category(), Category::Update);
+    assert_eq!(event.severity(), Severity::Notice);
+    assert_eq!(event.outcome(), Outcome::Success);
+    assert_alice(&event);
+    assert_eq!(event.target().unwrap().id, member_id);
+    let changes = event.changes().unwrap();
+    assert_eq!(changes.before.as_ref().unwrap()["role"], "member");
+    assert_eq!(changes.after.as_ref().unwrap()["role"], "admin");
+    assert_eq!(changes.diff.len(), 1);
+    assert_eq!(changes.diff[0].path, "/role");
+    assert_eq!(event.metadata()["requested_role"], "admin");
+    assert_context(&event, &promoted, "PATCH", "/members/{id}/role");
+
+    // DELETE /apps/{id} → 204, app.deleted, critical, the state before
+    let deleted = server
+        .send(Method::DELETE, &format!("/apps/{app_id}"), &[ALICE], None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    let event = server.event_of(&deleted, "app.deleted").await;
+    assert_eq!(event.category(), Category::Delete);
+    assert_eq!(event.severity(), Severity::Critical);
+    assert_eq!(event.outcome(), Outcome::Success);
+    assert_alice(&event);
+    assert_eq!(event.target().unwrap().name.as_deref(), Some("Invoicing"));
+    let changes = event.changes().unwrap();
+    assert_eq!(changes.before, Some(json!({"id": app_id, "name": "Invoicing"})));
+    assert_eq!(changes.after, None);
+    assert_context(&event, &deleted, "DELETE", "/apps/{id}");
+    let gone = server
+        .send(Method::GET, &format!("/apps/{app_id}"), &[ALICE], None)
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+
+    // A refused rename of the deleted app is a failure naming the app.
+    let missing = server
+        .send(
+            Method::PATCH,
+            &format!("/apps/{app_id}"),
+            &[ALICE],
+            Some(json!({"name": "Again"})),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let event = server.event_of(&missing, "app.updated").await;
+    assert_eq!(event.outcome(), Outcome::Failure);
+    assert_eq!(event.reason(), Some("no such app"));
+    assert_eq!(event.target().unwrap().id, app_id);
+
+    // POST /login → auth.login, the actor named by the sign-in
+    let login = server
+        .send(
+            Method::POST,
+            "/login",
+            &[],
+            Some(json!({"email": "alice@acme.test", "password": "demo-password"})),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let event = server.event_of(&login, "auth.login").await;
+    assert_eq!(event.category(), Category::Auth);
+    assert_eq!(event.outcome(), Outcome::Success);
+    assert_alice(&event);
+    assert_eq!(event.target().unwrap().id, "user_alice");
+    assert_context(&event, &login, "POST", "/login");
+    assert!(!serde_json::to_string(&event).unwrap().contains("demo-password"));
+
+    let stats = server.stop().await;
+    assert_eq!(stats.dropped + stats.rejected, 0);
+}
+
+async fn sign_in_gives_a_token_and_a_session_cookie_that_authenticate(db: TestDb) {
+    let server = Running::start(&db).await;
+    let form = server.send(Method::GET, "/login", &[], None).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(form.body.contains("<form") && form.body.contains("type=\"password\""));
+
+    let login = server
+        .send(
+            Method::POST,
+            "/login",
+            &[],
+            Some(json!({"email": "Carol@Globex.test", "password": "demo-password"})),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let token = login.json()["token"].as_str().unwrap().to_owned();
+    assert!(token.len() >= 32);
+    let cookie = login.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with(&format!("quickstart_session={token};")), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+
+    // The token as a bearer token, and the cookie as a browser sends it.
+    let bearer = format!("Bearer {token}");
+    let by_token = server
+        .send(
+            Method::POST,
+            "/apps",
+            &[("authorization", &bearer)],
+            Some(json!({"name": "Radar"})),
+        )
+        .await;
+    assert_eq!(by_token.status, StatusCode::CREATED, "{}", by_token.body);
+    let session = format!("theme=dark; quickstart_session={token}");
+    let by_cookie = server
+        .send(
+            Method::POST,
+            "/apps",
+            &[("cookie", &session)],
+            Some(json!({"name": "Sonar"})),
+        )
+        .await;
+    assert_eq!(by_cookie.status, StatusCode::CREATED, "{}", by_cookie.body);
+    for reply in [&by_token, &by_cookie] {
+        let event = server.event_of(reply, "app.created").await;
+        assert_eq!(event.actor().id, "user_carol");
+        assert_eq!(event.actor().roles, ["admin"]);
+        assert_eq!(event.tenant_id(), Some("globex"));
+        let stored = serde_json::to_string(&event).unwrap();
+        assert!(!stored.contains(&token), "the session token is never stored");
+    }
+    // The cookie reads the audit log in a browser (carol is an admin).
+    let read = server
+        .send(
+            Method::GET,
+            "/audit-logs?action=app.created",
+            &[("cookie", &session)],
+            None,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.json()["data"].as_array().unwrap().len(), 2);
+    server.stop().await;
+}
+
+async fn missing_or_unknown_credentials_are_401_and_recorded(db: TestDb) {
+    let server = Running::start(&db).await;
+    let cases: [&[(&str, &str)]; 5] = [
+        &[],
+        &[("authorization", "Bearer acme-owner-nope")],
+        &[("authorization", "Basic YWxpY2U6ZGVtby1wYXNzd29yZA==")],
+        &[("x-api-key", "acme-ci-key-guess")],
+        &[("cookie", "quickstart_session=0123456789abcdef")],
+    ];
+    for headers in cases {
+        for (method, path, body) in [
+            (Method::POST, "/apps", Some(json!({"name": "x"}))),
+            (Method::GET, "/apps/app_1", None),
+            (Method::GET, "/audit-logs", None),
+        ] {
+            let reply = server.send(method.clone(), path, headers, body).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {headers:?}"
+            );
+            assert_eq!(reply.headers["www-authenticate"], "Bearer");
+            let events = server.events_of(&reply).await;
+            assert_eq!(events.len(), 1, "{events:?}");
+            assert_eq!(events[0].action().as_str(), "auth.denied");
+            assert_eq!(events[0].outcome(), Outcome::Denied);
+            assert_eq!(events[0].actor().kind, ActorKind::Anonymous);
+            assert_eq!(events[0].tenant_id(), None);
+            let stored = serde_json::to_string(&events[0]).unwrap();
+            assert!(!stored.contains("guess") && !stored.contains("nope"), "{stored}");
+        }
+    }
+    server.stop().await;
+}
+
+async fn tenants_see_neither_each_others_apps_nor_their_events(db: TestDb) {
+    let server = Running::start(&db).await;
+    let acme_app = server
+        .send(Method::POST, "/apps", &[ALICE], Some(json!({"name": "Acme Secret"})))
+        .await
+        .json();
+    let acme_id = acme_app["id"].as_str().unwrap();
+    let globex_app = server
+        .send(Method::POST, "/apps", &[CAROL], Some(json!({"name": "Globex Plan"})))
+        .await
+        .json();
+    let globex_id = globex_app["id"].as_str().unwrap();
+
+    // Another tenant's app is a 404 for every route, exactly as an unknown id.
+    let path = format!("/apps/{acme_id}");
+    for (method, body) in [
+        (Method::GET, None),
+        (Method::PATCH, Some(json!({"name": "pwned"}))),
+        (Method::DELETE, None),
+    ] {
+        let reply = server.send(method.clone(), &path, &[CAROL], body).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}");
+        assert_eq!(reply.json()["error"]["code"], "not_found");
+        // Any event of the attempt belongs to the caller's tenant.
+        for event in server.events_of(&reply).await {
+            assert_eq!(event.tenant_id(), Some("globex"));
+            assert_eq!(event.outcome(), Outcome::Failure);
+        }
+    }
+    let still = server.send(Method::GET, &path, &[ALICE], None).await;
+    assert_eq!(still.json(), acme_app, "untouched");
+    let other = server
+        .send(Method::GET, &format!("/apps/{globex_id}"), &[ALICE], None)
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+
+    // The read side: each admin sees their own tenant only.
+    server.auditor.flush().await.unwrap();
+    let carol_sees = server.send(Method::GET, "/audit-logs?limit=200", &[CAROL], None).await;
+    assert_eq!(carol_sees.status, StatusCode::OK, "{}", carol_sees.body);
+    let events = carol_sees.json()["data"].as_array().unwrap().clone();
+    assert!(!events.is_empty());
+    assert!(events.iter().all(|e| e["tenant_id"] == "globex"), "{events:?}");
+    assert!(!carol_sees.body.contains("Acme Secret"));
+    let alice_sees = server
+        .send(Method::GET, "/audit-logs?limit=200", &[ALICE], None)
+        .await
+        .json();
+    let alice_events = alice_sees["data"].as_array().unwrap();
+    assert!(alice_events.iter().all(|e| e["tenant_id"] == "acme"));
+    let acme_created = alice_events.iter().find(|e| e["action"] == "app.created").unwrap();
+    assert_eq!(acme_created["target"]["id"], acme_id);
+    // An acme event by id is a 404 for carol; naming acme is a 403.
+    let by_id = format!("/audit-logs/{}", acme_created["id"].as_str().unwrap());
+    assert_eq!(
+        server.send(Method::GET, &by_id, &[CAROL], None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        server.send(Method::GET, &by_id, &[ALICE], None).await.status,
+        StatusCode::OK
+    );
+    let naming = server
+        .send(Method::GET, "/audit-logs?tenant_id=acme", &[CAROL], None)
+        .await;
+    assert_eq!(naming.status, StatusCode::FORBIDDEN);
+    let export = server
+        .send(Method::GET, "/audit-logs/export?format=ndjson", &[CAROL], None)
+        .await;
+    assert_eq!(export.status, StatusCode::OK);
+    let exported: Vec<Value> = export.body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!exported.is_empty());
+    assert!(exported.iter().all(|e| e["tenant_id"] == "globex"));
+    assert!(!export.body.contains("Acme Secret"));
+    // A member reads nothing.
+    let bob = server.send(Method::GET, "/audit-logs", &[BOB], None).await;
+    assert_eq!(bob.status, StatusCode::FORBIDDEN);
+    server.stop().await;
+}
+
+async fn forwarded_headers_count_only_from_a_trusted_peer(db: TestDb) {
+    let spoof = ("x-forwarded-for", "198.51.100.66, 203.0.113.9");
+
+    // Nothing trusted (the default): the header is ignored.
+    let untrusted = Running::start(&db).await;
+    let reply = untrusted
+        .send(Method::POST, "/apps", &[ALICE, spoof], Some(json!({"name": "Edge"})))
+        .await;
+    let event = untrusted.event_of(&reply, "app.created").await;
+    assert_context(&event, &reply, "POST", "/apps");
+    untrusted.stop().await;
+
+    // Loopback trusted (--trusted-proxy 127.0.0.0/8): the right-most
+    // untrusted address of X-Forwarded-For is the client.
+    let trusted = Running::start_with(Config::new(db.url()).trusted_proxies(["127.0.0.0/8".parse().unwrap()])).await;
+    let reply = trusted
+        .send(Method::POST, "/apps", &[ALICE, spoof], Some(json!({"name": "Edge"})))
+        .await;
+    let event = trusted.event_of(&reply, "app.created").await;
+    let context = event.context();
+    assert_eq!(context.client_ip, Some("203.0.113.9".parse().unwrap()));
+    assert_eq!(context.peer_ip, Some(loopback()));
+    assert_eq!(context.ip_source, Some(IpSource::XForwardedFor));
+    // Trusted hops are skipped too.
+    let reply = trusted
+        .send(
+            Method::POST,
+            "/apps",
+            &[ALICE, ("x-forwarded-for", "203.0.113.77, 127.0.0.5")],
+            Some(json!({"name": "Edge 2"})),
+        )
+        .await;
+    let event = trusted.event_of(&reply, "app.created").await;
+    assert_eq!(event.context().client_ip, Some("203.0.113.77".parse().unwrap()));
+    // And the read side can filter by it.
+    let by_ip = trusted
+        .send(Method::GET, "/audit-logs?ip=203.0.113.9", &[ALICE], None)
+        .await;
+    assert_eq!(by_ip.status, StatusCode::OK, "{}", by_ip.body);
+    assert_eq!(by_ip.json()["data"].as_array().unwrap().len(), 1, "{}", by_ip.body);
+    trusted.stop().await;
+}
+
+async fn a_members_role_change_is_403_and_recorded_denied(db: TestDb) {
+    let server = Running::start(&db).await;
+    let reply = server
+        .send(
+            Method::PATCH,
+            "/members/user_alice/role",
+            &[BOB],
+            Some(json!({"role": "member"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    assert_eq!(reply.json()["error"]["code"], "forbidden");
+    let event = server.event_of(&reply, "member.role_changed").await;
+    assert_eq!(event.outcome(), Outcome::Denied);
+    assert_eq!(event.reason(), Some("only an owner or admin of the tenant may do this"));
+    assert_eq!(event.actor().id, "user_bob");
+    assert_eq!(event.actor().roles, ["member"]);
+    assert_eq!(event.tenant_id(), Some("acme"));
+    let target = event.target().unwrap();
+    assert_eq!(
+        (target.target_type.as_str(), target.id.as_str(), target.name.as_deref()),
+        ("member", "user_alice", Some("alice@acme.test"))
+    );
+    assert!(event.changes().is_none(), "nothing changed");
+    assert_eq!(event.metadata()["requested_role"], "member");
+    assert_context(&event, &reply, "PATCH", "/members/{id}/role");
+    // The layer's own record of the 403, in the same request.
+    let events = server.events_of(&reply).await;
+    assert!(events.iter().any(|e| e.action().as_str() == "auth.denied"));
+
+    // Alice is still the owner: she can promote bob, who then may.
+    let promoted = server
+        .send(
+            Method::PATCH,
+            "/members/user_bob/role",
+            &[ALICE],
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.body);
+    let now_allowed = server
+        .send(
+            Method::POST,
+            "/members",
+            &[BOB],
+            Some(json!({"email": "erin@acme.test", "role": "member"})),
+        )
+        .await;
+    assert_eq!(now_allowed.status, StatusCode::CREATED, "{}", now_allowed.body);
+    let event = server.event_of(&now_allowed, "member.invited").await;
+    assert_eq!(event.actor().roles, ["admin"], "the new role counts at once");
+    server.stop().await;
+}
+
+async fn a_failed_login_is_recorded_in_the_accounts_tenant_without_the_password(db: TestDb) {
+    let server = Running::start(&db).await;
+    let password = format!("Tr0ub4dor&3-{}", uuid::Uuid::now_v7().simple());
+    let failed = server
+        .send(
+            Method::POST,
+            "/login",
+            &[],
+            Some(json!({"email": "bob@acme.test", "password": password})),
+        )
+        .await;
+    assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
+    assert!(failed.headers.get("set-cookie").is_none());
+    assert!(!failed.body.contains(&password));
+    let event = server.event_of(&failed, "auth.login").await;
+    assert_eq!(event.outcome(), Outcome::Failure);
+    assert_eq!(event.reason(), Some("invalid email or password"));
+    assert_eq!(event.severity(), Severity::Warning);
+    assert_eq!(event.category(), Category::Auth);
+    assert_eq!(event.tenant_id(), Some("acme"), "in the tenant of the account");
+    assert_eq!(event.actor().kind, ActorKind::Anonymous);
+    assert_eq!(event.target().unwrap().id, "user_bob");
+    assert_eq!(event.metadata()["email"], "bob@acme.test");
+    assert_context(&event, &failed, "POST", "/login");
+    for event in server.events_of(&failed).await {
+        let stored = serde_json::to_string(&event).unwrap();
+        assert!(
+            !stored.contains(&password),
+            "the password never reaches the store: {stored}"
+        );
+    }
+
+    // An unknown email: the same answer, recorded without a tenant.
+    let unknown = server
+        .send(
+            Method::POST,
+            "/login",
+            &[],
+            Some(json!({"email": "mallory@evil.test", "password": password})),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.body, failed.body);
+    let event = server.event_of(&unknown, "auth.login").await;
+    assert_eq!(event.outcome(), Outcome::Failure);
+    assert_eq!(event.tenant_id(), None);
+
+    // Acme's owner sees the failure in an export; no password in it.
+    server.auditor.flush().await.unwrap();
+    let export = server
+        .send(
+            Method::GET,
+            "/audit-logs/export?format=csv&action=auth.login",
+            &[ALICE],
+            None,
+        )
+        .await;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.body);
+    assert!(!export.body.contains(&password));
+    let mut rows = csv::Reader::from_reader(export.body.as_bytes());
+    let header: Vec<String> = rows.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(header, CSV_COLUMNS);
+    let column = |name: &str| CSV_COLUMNS.iter().position(|c| *c == name).unwrap();
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "acme's one login attempt");
+    assert_eq!(&rows[0][column("outcome")], "failure");
+    assert_eq!(&rows[0][column("target_id")], "user_bob");
+    assert_eq!(&rows[0][column("request_id")], failed.request_id());
+    // Globex's admin does not see it.
+    let globex = server
+        .send(Method::GET, "/audit-logs?action=auth.login", &[CAROL], None)
+        .await
+        .json();
+    assert!(globex["data"].as_array().unwrap().is_empty());
+
+    // Nor is it in the stored rows at all, whatever the column.
+    let url = db.url();
+    server.stop().await;
+    let store = audit_store::connect(&url).await.unwrap();
+    let everything = all_events(&store).await;
+    assert!(everything.iter().any(|e| e.action().as_str() == "auth.login"));
+    assert!(
+        everything
+            .iter()
+            .all(|e| !serde_json::to_string(e).unwrap().contains(&password))
+    );
+}
+
+async fn graceful_shutdown_stores_the_events_of_every_answered_request(db: TestDb) {
+    const N: usize = 80;
+    let server = Running::start(&db).await;
+    let (answers, mut answered) = tokio::sync::mpsc::unbounded_channel();
+    for n in 0..N {
+        let http = server.http.clone();
+        let answers = answers.clone();
+        tokio::spawn(async move {
+            let who = if n % 2 == 0 { ALICE } else { CI_KEY };
+            let reply = http
+                .try_send(Method::POST, "/apps", &[who], Some(json!({"name": format!("App {n}")})))
+                .await;
+            let _ = answers.send(reply.ok());
+        });
+    }
+    drop(answers);
+    // Shut down (as Ctrl-C does) once a few are answered, the rest still
+    // arriving or in flight: those the server took are finished first.
+    let mut replies = Vec::new();
+    while replies.len() < 10 {
+        replies.push(answered.recv().await.unwrap());
+    }
+    let stats = server.stop().await;
+    assert_eq!(stats.dropped + stats.rejected, 0, "{stats:?}");
+    while let Some(reply) = answered.recv().await {
+        replies.push(reply);
+    }
+    assert_eq!(replies.len(), N);
+    let answered: Vec<Reply> = replies.into_iter().flatten().collect();
+    assert!(answered.len() >= 10);
+    assert!(answered.iter().all(|r| r.status == StatusCode::CREATED));
+
+    // A fresh connection after the process would have exited: every
+    // answered request's event is there.
+    let store = audit_store::connect(&db.url()).await.unwrap();
+    let stored = all_events(&store).await;
+    for reply in &answered {
+        let app_id = reply.json()["id"].as_str().unwrap().to_owned();
+        let event = stored
+            .iter()
+            .find(|e| e.context().request_id.as_deref() == Some(reply.request_id()))
+            .unwrap_or_else(|| panic!("the event of answered request {} is missing", reply.request_id()));
+        assert_eq!(event.action().as_str(), "app.created");
+        assert_eq!(event.target().unwrap().id, app_id);
+        assert_eq!(event.outcome(), Outcome::Success);
+    }
+    let created = stored.iter().filter(|e| e.action().as_str() == "app.created").count();
+    assert!(created >= answered.len());
+    assert_eq!(
+        stored.last().unwrap().action().as_str(),
+        "audit.stopped",
+        "drained, then stopped"
+    );
+    assert!(store.verify("tenant:acme").await.unwrap().is_intact());
+}
+
+async fn seeding_fills_the_read_side_once(db: TestDb) {
+    let server = Running::start(&db).await;
+    let seeded = quickstart::seed::seed_demo(&server.store, &server.auditor)
+        .await
+        .unwrap();
+    assert_eq!(
+        seeded,
+        quickstart::seed::Seeded::Recorded(quickstart::seed::SEED_EVENTS)
+    );
+    let again = quickstart::seed::seed_demo(&server.store, &server.auditor)
+        .await
+        .unwrap();
+    assert_eq!(again, quickstart::seed::Seeded::AlreadySeeded);
+
+    let events = all_events(&server.store).await;
+    let demo: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.action().as_str() != "audit.started")
+        .collect();
+    assert_eq!(demo.len(), quickstart::seed::SEED_EVENTS);
+    let tenants: std::collections::BTreeSet<_> = demo.iter().filter_map(|e| e.tenant_id()).collect();
+    assert_eq!(tenants.into_iter().collect::<Vec<_>>(), ["acme", "globex", "initech"]);
+    let actors: std::collections::BTreeSet<_> = demo.iter().map(|e| e.actor().id.as_str()).collect();
+    assert!(actors.len() >= 6, "{actors:?}");
+    for outcome in [Outcome::Success, Outcome::Failure, Outcome::Denied] {
+        assert!(demo.iter().any(|e| e.outcome() == outcome), "{outcome:?}");
+    }
+    for severity in [Severity::Info, Severity::Notice, Severity::Warning, Severity::Critical] {
+        assert!(demo.iter().any(|e| e.severity() == severity), "{severity:?}");
+    }
+    let now = audit_core::Timestamp::now().unix_micros();
+    let oldest = demo.iter().map(|e| e.occurred_at().unix_micros()).min().unwrap();
+    assert!(now - oldest > 20 * 86_400_000_000 && now - oldest <= 30 * 86_400_000_000);
+
+    // The read side's default 30-day window shows acme's share.
+    let page = server
+        .send(Method::GET, "/audit-logs?limit=200", &[ALICE], None)
+        .await
+        .json();
+    assert!(page["data"].as_array().unwrap().len() > 50);
+    let counts = server
+        .send(Method::GET, "/audit-logs/actions", &[ALICE], None)
+        .await
+        .json();
+    assert!(counts.as_array().unwrap().len() >= 6, "{counts}");
+    for stream in server.store.streams().await.unwrap() {
+        assert!(server.store.verify(&stream).await.unwrap().is_intact(), "{stream}");
+    }
+    server.stop().await;
+}
