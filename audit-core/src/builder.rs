@@ -151,6 +151,11 @@ impl EventBuilder {
         self.outcome
     }
 
+    /// The reason as set so far.
+    pub fn current_reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
     /// The request context, for the layer to complete (e.g. the status).
     pub fn context_mut(&mut self) -> &mut EventContext {
         &mut self.context

@@ -70,10 +70,12 @@ fn outcome_for(source: OutcomeSource, ending: Ending) -> Option<(Outcome, Option
     }
 }
 
+/// Sets the outcome the layer decided on; a reason the code gave (say, the
+/// handler's `Err` behind a 403) is kept, the status only fills a missing one.
 fn apply(builder: EventBuilder, outcome: Option<(Outcome, Option<String>)>) -> EventBuilder {
     match outcome {
-        Some((outcome, Some(reason))) => builder.outcome(outcome).reason(reason),
-        Some((outcome, None)) => builder.outcome(outcome),
+        Some((outcome, Some(reason))) if builder.current_reason().is_none() => builder.outcome(outcome).reason(reason),
+        Some((outcome, _)) => builder.outcome(outcome),
         None => builder,
     }
 }
@@ -258,6 +260,18 @@ mod tests {
             outcome_for(OutcomeSource::Returned, Ending::Panicked).map(|o| o.0),
             Some(Outcome::Failure)
         );
+    }
+
+    #[test]
+    fn the_code_s_reason_outlives_the_status_reason() {
+        let action = || Action::from_static("member.role_changed").unwrap();
+        let denied = Some((Outcome::Denied, Some("HTTP 403 Forbidden".to_owned())));
+        let given = Event::builder(action(), audit_core::Actor::user("u1")).reason("only owners may change roles");
+        let event = apply(given, denied.clone()).build();
+        assert_eq!(event.outcome(), Outcome::Denied);
+        assert_eq!(event.reason(), Some("only owners may change roles"));
+        let event = apply(Event::builder(action(), audit_core::Actor::user("u1")), denied).build();
+        assert_eq!(event.reason(), Some("HTTP 403 Forbidden"));
     }
 
     #[test]
