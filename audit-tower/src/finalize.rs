@@ -70,13 +70,25 @@ fn outcome_for(source: OutcomeSource, ending: Ending) -> Option<(Outcome, Option
     }
 }
 
-/// Sets the outcome the layer decided on; a reason the code gave (say, the
-/// handler's `Err` behind a 403) is kept, the status only fills a missing one.
 fn apply(builder: EventBuilder, outcome: Option<(Outcome, Option<String>)>) -> EventBuilder {
     match outcome {
-        Some((outcome, Some(reason))) if builder.current_reason().is_none() => builder.outcome(outcome).reason(reason),
-        Some((outcome, _)) => builder.outcome(outcome),
+        Some((outcome, Some(reason))) => builder.outcome(outcome).reason(reason),
+        Some((outcome, None)) => builder.outcome(outcome),
         None => builder,
+    }
+}
+
+/// [`apply`] for a draft the handler completed: when the response's status
+/// overrides the outcome the handler returned (a 403 behind an `Err`), the
+/// handler's reason says more than the status and is kept.
+fn apply_to_draft(builder: EventBuilder, source: OutcomeSource, ending: Ending) -> EventBuilder {
+    let decided = outcome_for(source, ending);
+    let keep_reason = source == OutcomeSource::Returned
+        && matches!(ending, Ending::Responded(_))
+        && builder.current_reason().is_some();
+    match decided {
+        Some((outcome, _)) if keep_reason => builder.outcome(outcome),
+        other => apply(builder, other),
     }
 }
 
@@ -118,7 +130,7 @@ impl Finalizer {
             // auditor's writer, not here on the request's path.
             let mut builder = draft.into_builder_deferred(&self.scope, status);
             // Edited in its box, which the auditor's queue takes as it is.
-            *builder = apply(*builder, outcome_for(source, ending));
+            *builder = apply_to_draft(*builder, source, ending);
             events.push(builder);
         }
         let config = &self.config;
@@ -263,15 +275,26 @@ mod tests {
     }
 
     #[test]
-    fn the_code_s_reason_outlives_the_status_reason() {
-        let action = || Action::from_static("member.role_changed").unwrap();
-        let denied = Some((Outcome::Denied, Some("HTTP 403 Forbidden".to_owned())));
-        let given = Event::builder(action(), audit_core::Actor::user("u1")).reason("only owners may change roles");
-        let event = apply(given, denied.clone()).build();
+    fn a_returned_reason_outlives_the_status_that_overrides_its_outcome() {
+        let builder = || {
+            Event::builder(
+                Action::from_static("member.role_changed").unwrap(),
+                audit_core::Actor::user("u1"),
+            )
+        };
+        let forbidden = Ending::Responded(StatusCode::FORBIDDEN);
+        let given = builder()
+            .outcome(Outcome::Failure)
+            .reason("only owners may change roles");
+        let event = apply_to_draft(given, OutcomeSource::Returned, forbidden).build();
         assert_eq!(event.outcome(), Outcome::Denied);
         assert_eq!(event.reason(), Some("only owners may change roles"));
-        let event = apply(Event::builder(action(), audit_core::Actor::user("u1")), denied).build();
+        let event = apply_to_draft(builder(), OutcomeSource::Returned, forbidden).build();
         assert_eq!(event.reason(), Some("HTTP 403 Forbidden"));
+        // A cancelled request says so, whatever reason was there.
+        let given = builder().reason("abandoned");
+        let event = apply_to_draft(given, OutcomeSource::Returned, Ending::Cancelled).build();
+        assert!(event.reason().unwrap().starts_with("cancelled"));
     }
 
     #[test]
