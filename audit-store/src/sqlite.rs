@@ -163,10 +163,21 @@ impl SqliteStore {
     /// errors.
     pub async fn query(&self, query: &AuditQuery) -> Result<Page, StoreError> {
         let plan = query.plan(&self.cursor_key)?;
-        let rows = sql::page::<SqliteDialect>(&plan, COLUMNS)
-            .build()
-            .fetch_all(&self.pool)
-            .await?;
+        let mut rows = Vec::new();
+        if !plan.terms.is_empty() {
+            // Common terms fill a page from the newest rows long before the
+            // trigram index has listed every match; see `sql::page_scan`.
+            rows = sql::page_scan::<SqliteDialect>(&plan, COLUMNS)
+                .build()
+                .fetch_all(&self.pool)
+                .await?;
+        }
+        if rows.len() <= plan.limit as usize {
+            rows = sql::page::<SqliteDialect>(&plan, COLUMNS)
+                .build()
+                .fetch_all(&self.pool)
+                .await?;
+        }
         let events = rows
             .iter()
             .map(|row| read_row(row)?.into_event())
@@ -480,5 +491,10 @@ impl Dialect for SqliteDialect {
         query.push("pk IN (SELECT rowid FROM audit_events_search WHERE search_text GLOB ");
         query.push_bind(text::glob_contains(term));
         query.push(")");
+    }
+
+    fn push_contains_row(query: &mut QueryBuilder<'static, Sqlite>, term: &str) {
+        query.push("search_text GLOB ");
+        query.push_bind(text::glob_contains(term));
     }
 }
