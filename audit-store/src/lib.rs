@@ -85,7 +85,10 @@
 //!   `pg_trgm` GIN on PostgreSQL), so case folding is the same on both and
 //!   `%`, `_`, `*` and `?` are plain characters. Terms shorter than three
 //!   characters cannot use a trigram index and scan the filtered rows
-//!   instead.
+//!   instead. A search first checks the newest 2,000 events that pass the
+//!   other filters, which fills a page quickly when the terms are common
+//!   (the trigram index would first list every match in every tenant), and
+//!   uses the index only when that does not fill the page.
 //! - **Pages.** `limit` is 1 to 200 (default 50). Each page carries a
 //!   `next_cursor` while more events follow: a keyset position
 //!   (`occurred_at`, id), so a page deep in the list costs what the first

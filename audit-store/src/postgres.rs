@@ -1,6 +1,6 @@
 //! [`PgStore`]: the production backend.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
 
 use audit_core::{AuditSink, Event, SinkError, Timestamp};
@@ -40,9 +40,9 @@ pub struct PgStore {
     cursor_key: CursorKey,
 }
 
-/// Rows per INSERT statement. UNNEST binds one array per column, so the
-/// 65,535-parameter limit does not apply; this only bounds message size.
-const INSERT_CHUNK: usize = 2_000;
+/// Bytes of COPY data gathered before they are sent: the server inserts
+/// one piece while the next is sealed and encoded.
+const COPY_CHUNK: usize = 256 * 1024;
 
 /// Rows per page when verifying.
 const VERIFY_PAGE: i64 = 1_000;
@@ -54,26 +54,12 @@ const SELECT_COLUMNS: &str = "id, stream, seq, leaf_hash, occurred_at, recorded_
     targets::text AS targets, context::text AS context, changes::text AS changes, metadata::text AS metadata, \
     search_text";
 
-/// One INSERT of a chunk of one stream's rows: a typed array per column
-/// (stream and `recorded_at` are the same for every row), unnested into rows.
-/// JSON travels as text and is cast to `jsonb` here.
-static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
+/// The COPY that writes a batch's rows, in the order of [`COLUMNS`] (text
+/// format: JSON as text, cast to `jsonb` by the server).
+static COPY_SQL: LazyLock<String> = LazyLock::new(|| {
     debug_assert_eq!(COLUMNS.split(',').count(), COLUMN_COUNT);
-    format!("INSERT INTO audit_events ({COLUMNS}) {INSERT_SELECT}")
+    format!("COPY audit_events ({COLUMNS}) FROM STDIN")
 });
-
-/// The rows for [`INSERT_SQL`], in the order of [`COLUMNS`].
-const INSERT_SELECT: &str = "SELECT id, $2::text, seq, leaf_hash, occurred_at, $6::timestamptz, tenant_id, action, \
-    category, severity, outcome, reason, actor_kind, actor_id, actor_email, actor_name, target_type, target_id, \
-    target_name, description, client_ip, request_id, truncated, lossy_utf8, actor::jsonb, target::jsonb, \
-    targets::jsonb, context::jsonb, changes::jsonb, metadata::jsonb, search_text \
-    FROM UNNEST($1::uuid[], $3::int8[], $4::text[], $5::timestamptz[], $7::text[], $8::text[], $9::text[], \
-    $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], \
-    $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::bool[], $24::bool[], $25::text[], \
-    $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[]) \
-    AS r(id, seq, leaf_hash, occurred_at, tenant_id, action, category, severity, outcome, reason, actor_kind, \
-    actor_id, actor_email, actor_name, target_type, target_id, target_name, description, client_ip, request_id, \
-    truncated, lossy_utf8, actor, target, targets, context, changes, metadata, search_text)";
 
 impl PgStore {
     /// Connects to the database at `url` (`postgres://user:password@host/db`,
@@ -190,11 +176,26 @@ impl PgStore {
 
     /// The rows of one page of `plan` (up to `limit + 1`), as events.
     pub(crate) async fn fetch(&self, plan: &Plan) -> Result<Vec<Event>, StoreError> {
-        let mut select = sql::page::<PgDialect>(plan, SELECT_COLUMNS);
-        // Not a cached prepared statement: a generic plan (which PostgreSQL
+        // Not cached prepared statements: a generic plan (which PostgreSQL
         // settles on after five executions) cannot see the tenant or the
         // offset and was 8× slower on deep offsets in the benchmarks.
-        let rows = select.build().persistent(false).fetch_all(&self.pool).await?;
+        let mut rows = Vec::new();
+        if !plan.terms.is_empty() {
+            // Common terms fill a page from the newest rows long before the
+            // trigram index has listed every match; see `sql::page_scan`.
+            rows = sql::page_scan::<PgDialect>(plan, SELECT_COLUMNS)
+                .build()
+                .persistent(false)
+                .fetch_all(&self.pool)
+                .await?;
+        }
+        if rows.len() <= plan.limit as usize {
+            rows = sql::page::<PgDialect>(plan, SELECT_COLUMNS)
+                .build()
+                .persistent(false)
+                .fetch_all(&self.pool)
+                .await?;
+        }
         rows.iter().map(|row| read_row(row)?.into_event()).collect()
     }
 
@@ -300,10 +301,13 @@ impl AuditSink for PgStore {
 
 /// Appends the events not stored yet, assigning each stream's next seqs.
 ///
-/// Streams are handled in sorted order, each under a lock on its head row, so
-/// two writers never deadlock and seqs are gapless; which events are already
-/// stored is decided under that lock, so a retried batch racing its first
-/// attempt is still stored once.
+/// The batch's streams are locked in sorted order (their head rows, created
+/// first where missing), so two writers never deadlock and seqs are gapless;
+/// which events are already stored is decided under those locks, so a
+/// retried batch racing its first attempt is still stored once. The rows
+/// then go in with one `COPY … FROM STDIN`, sealed and encoded while the
+/// server is already inserting the ones sent before, and the heads move in
+/// one `UPDATE`: a handful of round trips per batch, whatever its size.
 async fn append(conn: &mut PgConnection, batch: &[Event]) -> Result<Vec<Event>, StoreError> {
     // Duplicates within the batch: the first occurrence wins.
     let mut seen = HashSet::new();
@@ -313,174 +317,188 @@ async fn append(conn: &mut PgConnection, batch: &[Event]) -> Result<Vec<Event>, 
             by_stream.entry(event.stream()).or_default().push(event);
         }
     }
+    if by_stream.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Sorted by bytes, as the BTreeMap is: the order locks are taken in.
+    let streams: Vec<&str> = by_stream.keys().map(String::as_str).collect();
+    sqlx::query(
+        "INSERT INTO audit_streams (stream, head_seq, head_hash) \
+         SELECT stream, 0, '' FROM UNNEST($1::text[]) AS s(stream) ORDER BY stream COLLATE \"C\" \
+         ON CONFLICT (stream) DO NOTHING",
+    )
+    .bind(&streams)
+    .execute(&mut *conn)
+    .await?;
+    // ORDER BY is applied before the locking clause: rows are locked in order.
+    let heads: HashMap<String, i64> = sqlx::query_as(
+        "SELECT stream, head_seq FROM audit_streams WHERE stream = ANY($1) \
+         ORDER BY stream COLLATE \"C\" FOR UPDATE",
+    )
+    .bind(&streams)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    // Under the locks: a concurrent attempt at the same events has committed
+    // by now, and its rows are visible to this statement.
+    let ids: Vec<Uuid> = batch.iter().map(Event::id).collect();
+    let existing: HashSet<Uuid> = sqlx::query_scalar("SELECT id FROM audit_events WHERE id = ANY($1)")
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+
+    let mut firsts = Vec::with_capacity(by_stream.len());
+    for (stream, events) in &by_stream {
+        let head = heads.get(stream).copied().ok_or_else(|| StoreError::Corrupt {
+            id: stream.clone(),
+            reason: "the stream's head row is missing although it was just ensured".to_owned(),
+        })?;
+        let fresh: Vec<&Event> = events.iter().copied().filter(|e| !existing.contains(&e.id())).collect();
+        if !fresh.is_empty() {
+            firsts.push((stream.as_str(), u64::try_from(head).unwrap_or(0), fresh));
+        }
+    }
+    if firsts.is_empty() {
+        return Ok(Vec::new());
+    }
+
     let recorded_at = Timestamp::now();
     let mut stored = Vec::with_capacity(seen.len());
-    for (stream, events) in by_stream {
-        sqlx::query(
-            "INSERT INTO audit_streams (stream, head_seq, head_hash) VALUES ($1, 0, '') \
-             ON CONFLICT (stream) DO NOTHING",
-        )
-        .bind(&stream)
-        .execute(&mut *conn)
-        .await?;
-        let head: i64 = sqlx::query_scalar("SELECT head_seq FROM audit_streams WHERE stream = $1 FOR UPDATE")
-            .bind(&stream)
-            .fetch_one(&mut *conn)
-            .await?;
-        // Under the lock: a concurrent attempt at the same events has
-        // committed by now, and its rows are visible to this statement.
-        let ids: Vec<Uuid> = events.iter().map(|e| e.id()).collect();
-        let existing: HashSet<Uuid> = sqlx::query_scalar("SELECT id FROM audit_events WHERE id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect();
-        let mut seq = u64::try_from(head).unwrap_or(0);
-        let mut rows = Vec::with_capacity(events.len());
-        for event in events.into_iter().filter(|e| !existing.contains(&e.id())) {
+    let mut new_heads: (Vec<&str>, Vec<i64>, Vec<String>) = Default::default();
+    let mut copy = conn.copy_in_raw(&COPY_SQL).await?;
+    let mut buffer = Vec::with_capacity(COPY_CHUNK + 4096);
+    let mut rows = 0u64;
+    for (stream, head, events) in firsts {
+        let mut seq = head;
+        let mut head_hash = String::new();
+        for event in events {
             let mut sealed = event.clone();
             sealed.set_recorded_at(recorded_at);
             seq += 1;
-            seal(&mut sealed, &stream, seq);
-            rows.push(EventRow::from_event(&sealed));
+            seal(&mut sealed, stream, seq);
+            let row = EventRow::from_event(&sealed);
+            copy_row(&mut buffer, &row);
+            rows += 1;
+            head_hash = row.leaf_hash;
             stored.push(sealed);
+            if buffer.len() >= COPY_CHUNK {
+                copy.send(std::mem::replace(&mut buffer, Vec::with_capacity(COPY_CHUNK + 4096)))
+                    .await?;
+            }
         }
-        let Some(last) = rows.last() else { continue };
-        let head_hash = last.leaf_hash.clone();
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            insert(conn, &stream, recorded_at, chunk).await?;
-        }
-        sqlx::query("UPDATE audit_streams SET head_seq = $2, head_hash = $3 WHERE stream = $1")
-            .bind(&stream)
-            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-            .bind(head_hash)
-            .execute(&mut *conn)
-            .await?;
+        new_heads.0.push(stream);
+        new_heads.1.push(i64::try_from(seq).unwrap_or(i64::MAX));
+        new_heads.2.push(head_hash);
     }
+    if !buffer.is_empty() {
+        copy.send(buffer).await?;
+    }
+    // No ON CONFLICT (COPY has none): under the stream locks only an event
+    // id already used in another stream can collide, and that must fail the
+    // batch rather than advance a head past a row that was not written.
+    let copied = copy.finish().await?;
+    if copied != rows {
+        return Err(StoreError::Corrupt {
+            id: new_heads.0.first().map(|s| (*s).to_owned()).unwrap_or_default(),
+            reason: format!("COPY stored {copied} rows of {rows}"),
+        });
+    }
+    sqlx::query(
+        "UPDATE audit_streams AS s SET head_seq = h.seq, head_hash = h.hash \
+         FROM UNNEST($1::text[], $2::int8[], $3::text[]) AS h(stream, seq, hash) WHERE s.stream = h.stream",
+    )
+    .bind(&new_heads.0)
+    .bind(&new_heads.1)
+    .bind(&new_heads.2)
+    .execute(&mut *conn)
+    .await?;
     Ok(stored)
 }
 
-/// One array per column of [`INSERT_SQL`].
-#[derive(Default)]
-struct Columns {
-    id: Vec<Uuid>,
-    seq: Vec<i64>,
-    leaf_hash: Vec<String>,
-    occurred_at: Vec<DateTime<Utc>>,
-    tenant_id: Vec<Option<String>>,
-    action: Vec<String>,
-    category: Vec<String>,
-    severity: Vec<String>,
-    outcome: Vec<String>,
-    reason: Vec<Option<String>>,
-    actor_kind: Vec<String>,
-    actor_id: Vec<String>,
-    actor_email: Vec<Option<String>>,
-    actor_name: Vec<Option<String>>,
-    target_type: Vec<Option<String>>,
-    target_id: Vec<Option<String>>,
-    target_name: Vec<Option<String>>,
-    description: Vec<Option<String>>,
-    client_ip: Vec<Option<String>>,
-    request_id: Vec<Option<String>>,
-    truncated: Vec<bool>,
-    lossy_utf8: Vec<bool>,
-    actor: Vec<String>,
-    target: Vec<Option<String>>,
-    targets: Vec<String>,
-    context: Vec<String>,
-    changes: Vec<Option<String>>,
-    metadata: Vec<String>,
-    search_text: Vec<String>,
-}
-
-impl Columns {
-    fn push(&mut self, row: &EventRow) -> Result<(), StoreError> {
-        self.id.push(Uuid::parse_str(&row.id).map_err(|e| StoreError::Corrupt {
-            id: row.id.clone(),
-            reason: format!("not a UUID: {e}"),
-        })?);
-        self.seq.push(row.seq);
-        self.leaf_hash.push(row.leaf_hash.clone());
-        self.occurred_at.push(row.occurred_at.as_datetime());
-        self.tenant_id.push(row.tenant_id.clone());
-        self.action.push(row.action.clone());
-        self.category.push(row.category.clone());
-        self.severity.push(row.severity.clone());
-        self.outcome.push(row.outcome.clone());
-        self.reason.push(row.reason.clone());
-        self.actor_kind.push(row.actor_kind.clone());
-        self.actor_id.push(row.actor_id.clone());
-        self.actor_email.push(row.actor_email.clone());
-        self.actor_name.push(row.actor_name.clone());
-        self.target_type.push(row.target_type.clone());
-        self.target_id.push(row.target_id.clone());
-        self.target_name.push(row.target_name.clone());
-        self.description.push(row.description.clone());
-        self.client_ip.push(row.client_ip.clone());
-        self.request_id.push(row.request_id.clone());
-        self.truncated.push(row.truncated);
-        self.lossy_utf8.push(row.lossy_utf8);
-        self.actor.push(row.actor.clone());
-        self.target.push(row.target.clone());
-        self.targets.push(row.targets.clone());
-        self.context.push(row.context.clone());
-        self.changes.push(row.changes.clone());
-        self.metadata.push(row.metadata.clone());
-        self.search_text.push(row.search_text.clone());
-        Ok(())
+/// Appends `row` to `out` as one line of `COPY … FROM STDIN` text format, in
+/// the order of [`COLUMNS`].
+fn copy_row(out: &mut Vec<u8>, row: &EventRow) {
+    fn text(out: &mut Vec<u8>, value: &str) {
+        for &byte in value.as_bytes() {
+            match byte {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                _ => out.push(byte),
+            }
+        }
     }
-}
-
-async fn insert(
-    conn: &mut PgConnection,
-    stream: &str,
-    recorded_at: Timestamp,
-    rows: &[EventRow],
-) -> Result<(), StoreError> {
-    let mut c = Columns::default();
-    for row in rows {
-        c.push(row)?;
+    fn optional(out: &mut Vec<u8>, value: Option<&str>) {
+        match value {
+            Some(value) => text(out, value),
+            None => out.extend_from_slice(b"\\N"),
+        }
     }
-    // No ON CONFLICT: under the stream lock only an event id already used in
-    // another stream can collide, and that must fail the batch rather than
-    // advance the head past a row that was not written.
-    sqlx::query(&INSERT_SQL)
-        .bind(c.id)
-        .bind(stream)
-        .bind(c.seq)
-        .bind(c.leaf_hash)
-        .bind(c.occurred_at)
-        .bind(recorded_at.as_datetime())
-        .bind(c.tenant_id)
-        .bind(c.action)
-        .bind(c.category)
-        .bind(c.severity)
-        .bind(c.outcome)
-        .bind(c.reason)
-        .bind(c.actor_kind)
-        .bind(c.actor_id)
-        .bind(c.actor_email)
-        .bind(c.actor_name)
-        .bind(c.target_type)
-        .bind(c.target_id)
-        .bind(c.target_name)
-        .bind(c.description)
-        .bind(c.client_ip)
-        .bind(c.request_id)
-        .bind(c.truncated)
-        .bind(c.lossy_utf8)
-        .bind(c.actor)
-        .bind(c.target)
-        .bind(c.targets)
-        .bind(c.context)
-        .bind(c.changes)
-        .bind(c.metadata)
-        .bind(c.search_text)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    fn display(out: &mut Vec<u8>, value: impl std::fmt::Display) {
+        use std::io::Write as _;
+        let _ = write!(out, "{value}");
+    }
+    let tab = |out: &mut Vec<u8>| out.push(b'\t');
+    text(out, &row.id);
+    tab(out);
+    text(out, &row.stream);
+    tab(out);
+    display(out, row.seq);
+    tab(out);
+    text(out, &row.leaf_hash);
+    tab(out);
+    // RFC 3339 with microseconds and `Z`, which timestamptz reads exactly.
+    display(out, row.occurred_at);
+    tab(out);
+    display(out, row.recorded_at);
+    tab(out);
+    optional(out, row.tenant_id.as_deref());
+    for value in [&row.action, &row.category, &row.severity, &row.outcome] {
+        tab(out);
+        text(out, value);
+    }
+    tab(out);
+    optional(out, row.reason.as_deref());
+    tab(out);
+    text(out, &row.actor_kind);
+    tab(out);
+    text(out, &row.actor_id);
+    for value in [
+        &row.actor_email,
+        &row.actor_name,
+        &row.target_type,
+        &row.target_id,
+        &row.target_name,
+        &row.description,
+        &row.client_ip,
+        &row.request_id,
+    ] {
+        tab(out);
+        optional(out, value.as_deref());
+    }
+    for flag in [row.truncated, row.lossy_utf8] {
+        tab(out);
+        out.push(if flag { b't' } else { b'f' });
+    }
+    tab(out);
+    text(out, &row.actor);
+    tab(out);
+    optional(out, row.target.as_deref());
+    tab(out);
+    text(out, &row.targets);
+    tab(out);
+    text(out, &row.context);
+    tab(out);
+    optional(out, row.changes.as_deref());
+    tab(out);
+    text(out, &row.metadata);
+    tab(out);
+    text(out, &row.search_text);
+    out.push(b'\n');
 }
 
 fn read_row(row: &PgRow) -> Result<EventRow, StoreError> {
@@ -570,5 +588,10 @@ impl Dialect for PgDialect {
     fn push_contains(query: &mut QueryBuilder<'static, Postgres>, term: &str) {
         query.push("search_text LIKE ");
         query.push_bind(text::like_contains(term));
+    }
+
+    fn push_contains_row(query: &mut QueryBuilder<'static, Postgres>, term: &str) {
+        // Outside the LIMIT subquery the trigram index cannot apply anyway.
+        Self::push_contains(query, term);
     }
 }

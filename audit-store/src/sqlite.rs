@@ -186,8 +186,21 @@ impl SqliteStore {
 
     /// The rows of one page of `plan` (up to `limit + 1`), as events.
     pub(crate) async fn fetch(&self, plan: &Plan) -> Result<Vec<Event>, StoreError> {
-        let mut select = sql::page::<SqliteDialect>(plan, COLUMNS);
-        let rows = select.build().fetch_all(&self.pool).await?;
+        let mut rows = Vec::new();
+        if !plan.terms.is_empty() {
+            // Common terms fill a page from the newest rows long before the
+            // trigram index has listed every match; see `sql::page_scan`.
+            rows = sql::page_scan::<SqliteDialect>(plan, COLUMNS)
+                .build()
+                .fetch_all(&self.pool)
+                .await?;
+        }
+        if rows.len() <= plan.limit as usize {
+            rows = sql::page::<SqliteDialect>(plan, COLUMNS)
+                .build()
+                .fetch_all(&self.pool)
+                .await?;
+        }
         rows.iter().map(|row| read_row(row)?.into_event()).collect()
     }
 
@@ -307,13 +320,14 @@ async fn append(conn: &mut SqliteConnection, batch: &[Event]) -> Result<Vec<Even
     }
     let recorded_at = Timestamp::now();
     let mut stored = Vec::with_capacity(seen.len());
+    let mut rows = Vec::with_capacity(seen.len());
+    let mut heads = Vec::with_capacity(by_stream.len());
     for (stream, events) in by_stream {
         let head: Option<i64> = sqlx::query_scalar("SELECT head_seq FROM audit_streams WHERE stream = ?")
             .bind(&stream)
             .fetch_optional(&mut *conn)
             .await?;
         let mut seq = head.and_then(|h| u64::try_from(h).ok()).unwrap_or(0);
-        let mut rows = Vec::with_capacity(events.len());
         for event in events {
             let mut sealed = event.clone();
             sealed.set_recorded_at(recorded_at);
@@ -323,9 +337,16 @@ async fn append(conn: &mut SqliteConnection, batch: &[Event]) -> Result<Vec<Even
             stored.push(sealed);
         }
         let head_hash = rows.last().map(|r| r.leaf_hash.clone()).unwrap_or_default();
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            insert(conn, chunk).await?;
-        }
+        heads.push((stream, seq, head_hash));
+    }
+    // Every stream's rows together, in full-size statements: one prepared
+    // statement serves them all, and each statement is one flush of the
+    // FTS index (a batch spread over many streams would otherwise make many
+    // small statements of many different sizes).
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        insert(conn, chunk).await?;
+    }
+    for (stream, seq, head_hash) in heads {
         sqlx::query(
             "INSERT INTO audit_streams (stream, head_seq, head_hash) VALUES (?, ?, ?) \
              ON CONFLICT (stream) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash",
@@ -489,5 +510,10 @@ impl Dialect for SqliteDialect {
         query.push("pk IN (SELECT rowid FROM audit_events_search WHERE search_text GLOB ");
         query.push_bind(text::glob_contains(term));
         query.push(")");
+    }
+
+    fn push_contains_row(query: &mut QueryBuilder<'static, Sqlite>, term: &str) {
+        query.push("search_text GLOB ");
+        query.push_bind(text::glob_contains(term));
     }
 }

@@ -23,30 +23,66 @@ pub(crate) trait Dialect {
     /// Binds an event id as the `id` column holds it.
     fn bind_id(query: &mut QueryBuilder<'static, Self::Db>, id: Uuid);
     /// A condition that holds when the event's `search_text` contains `term`
-    /// (already lowercased).
+    /// (already lowercased), served by the trigram index.
     fn push_contains(query: &mut QueryBuilder<'static, Self::Db>, term: &str);
+    /// The same condition checked on the row itself (no index).
+    fn push_contains_row(query: &mut QueryBuilder<'static, Self::Db>, term: &str);
 }
+
+/// How many of the newest rows that pass the other filters
+/// [`page_scan`] checks for the search terms.
+pub(crate) const TEXT_SCAN_ROWS: i64 = 2_000;
 
 /// `SELECT <columns> … ORDER BY occurred_at DESC, id DESC LIMIT limit + 1`:
 /// one row more than the page, to learn whether another page follows.
 pub(crate) fn page<D: Dialect>(plan: &Plan, columns: &str) -> QueryBuilder<'static, D::Db> {
     let mut query = QueryBuilder::new(format!("SELECT {columns} FROM audit_events"));
-    push_filters::<D>(&mut query, plan, true);
+    push_filters::<D>(&mut query, plan, true, true);
+    push_after::<D>(&mut query, plan);
+    push_page::<D>(&mut query, plan);
+    query
+}
+
+/// A free-text page found by scanning instead of through the trigram index:
+/// the newest [`TEXT_SCAN_ROWS`] rows that pass the other filters (an index
+/// range read in order), checked for the terms one by one. When a term is
+/// common this fills a page after a few hundred rows, where the trigram
+/// index would first collect every match in the whole table (all tenants,
+/// all times). The page it returns is the right one exactly when it is full
+/// (`limit + 1` rows): otherwise the caller runs [`page`].
+pub(crate) fn page_scan<D: Dialect>(plan: &Plan, columns: &str) -> QueryBuilder<'static, D::Db> {
+    let mut query = QueryBuilder::new(format!("SELECT {columns} FROM (SELECT * FROM audit_events"));
+    push_filters::<D>(&mut query, plan, true, false);
+    push_after::<D>(&mut query, plan);
+    query.push(" ORDER BY occurred_at DESC, id DESC LIMIT ");
+    D::bind_int(&mut query, TEXT_SCAN_ROWS);
+    query.push(") AS audit_events WHERE TRUE");
+    for term in &plan.terms {
+        query.push(" AND ");
+        D::push_contains_row(&mut query, term);
+    }
+    push_page::<D>(&mut query, plan);
+    query
+}
+
+fn push_after<D: Dialect>(query: &mut QueryBuilder<'static, D::Db>, plan: &Plan) {
     if let Some(after) = plan.after {
         // Row-value comparison: both backends turn it into an index range.
         query.push(" AND (occurred_at, id) < (");
-        D::bind_time(&mut query, after.occurred_at);
+        D::bind_time(query, after.occurred_at);
         query.push(", ");
-        D::bind_id(&mut query, after.id);
+        D::bind_id(query, after.id);
         query.push(")");
     }
+}
+
+fn push_page<D: Dialect>(query: &mut QueryBuilder<'static, D::Db>, plan: &Plan) {
     query.push(" ORDER BY occurred_at DESC, id DESC LIMIT ");
-    D::bind_int(&mut query, i64::from(plan.limit) + 1);
+    D::bind_int(query, i64::from(plan.limit) + 1);
     if plan.offset > 0 {
         query.push(" OFFSET ");
-        D::bind_int(&mut query, i64::from(plan.offset));
+        D::bind_int(query, i64::from(plan.offset));
     }
-    query
 }
 
 /// `SELECT action, category, count(*)` over the filters except the action
@@ -56,12 +92,17 @@ pub(crate) fn page<D: Dialect>(plan: &Plan, columns: &str) -> QueryBuilder<'stat
 /// first is shown.
 pub(crate) fn action_counts<D: Dialect>(plan: &Plan) -> QueryBuilder<'static, D::Db> {
     let mut query = QueryBuilder::new("SELECT action, min(category) AS category, count(*) AS events FROM audit_events");
-    push_filters::<D>(&mut query, plan, false);
+    push_filters::<D>(&mut query, plan, false, true);
     query.push(" GROUP BY action ORDER BY events DESC, action");
     query
 }
 
-fn push_filters<D: Dialect>(query: &mut QueryBuilder<'static, D::Db>, plan: &Plan, with_actions: bool) {
+fn push_filters<D: Dialect>(
+    query: &mut QueryBuilder<'static, D::Db>,
+    plan: &Plan,
+    with_actions: bool,
+    with_terms: bool,
+) {
     let f = &plan.filter;
     query.push(" WHERE TRUE");
     let mut equals = |column: &str, value: &Option<String>| {
@@ -113,9 +154,11 @@ fn push_filters<D: Dialect>(query: &mut QueryBuilder<'static, D::Db>, plan: &Pla
         query.push(" AND occurred_at < ");
         D::bind_time(query, until);
     }
-    for term in &plan.terms {
-        query.push(" AND ");
-        D::push_contains(query, term);
+    if with_terms {
+        for term in &plan.terms {
+            query.push(" AND ");
+            D::push_contains(query, term);
+        }
     }
 }
 

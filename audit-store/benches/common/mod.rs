@@ -1,0 +1,348 @@
+//! What the audit-store benchmarks share: realistic events, a PostgreSQL
+//! server of their own, fresh databases on both backends, timing helpers.
+
+#![allow(dead_code, reason = "each bench binary uses a part of the shared code")]
+
+pub(crate) mod pg;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use audit_core::{Action, Actor, Event, EventContext, IpSource, Target, Timestamp};
+use serde_json::json;
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Microseconds in a day.
+pub(crate) const DAY: i64 = 86_400_000_000;
+
+/// A number from the environment, or `default`.
+pub(crate) fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace(['_', ','], "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// A small deterministic generator (SplitMix64): the same seed gives the
+/// same events on every run and both backends.
+#[derive(Debug, Clone)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n`.
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+}
+
+/// The data set's shape: the 50 tenants (one holding a fifth of the
+/// rows), 100 actions, 90 days.
+pub(crate) const TENANTS: usize = 50;
+/// The share of rows, in percent, of the big tenant (`tenant-00`).
+pub(crate) const BIG_TENANT_PERCENT: u64 = 20;
+pub(crate) const BIG_TENANT: &str = "tenant-00";
+pub(crate) const DAYS: i64 = 90;
+/// Actors per tenant (`user_0000` …).
+pub(crate) const ACTORS: usize = 200;
+/// Target ids per target type and tenant.
+pub(crate) const TARGET_IDS: usize = 2_000;
+
+/// 20 namespaces × 5 verbs = 100 actions.
+pub(crate) const NAMESPACES: [&str; 20] = [
+    "member",
+    "app",
+    "project",
+    "invoice",
+    "billing",
+    "api_key",
+    "document",
+    "team",
+    "role",
+    "webhook",
+    "secret",
+    "domain",
+    "sso",
+    "export",
+    "integration",
+    "subscription",
+    "user",
+    "session",
+    "repository",
+    "environment",
+];
+pub(crate) const VERBS: [&str; 5] = ["created", "updated", "deleted", "viewed", "shared"];
+
+/// Primary target types.
+pub(crate) const TARGET_TYPES: [&str; 8] = [
+    "member",
+    "app",
+    "project",
+    "invoice",
+    "document",
+    "team",
+    "webhook",
+    "repository",
+];
+
+const FIRST: [&str; 20] = [
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj", "olivia",
+    "peggy", "rupert", "sybil", "trent", "victor", "walter", "zoe",
+];
+const LAST: [&str; 10] = [
+    "anderson", "brown", "castillo", "dubois", "eriksen", "fujita", "garcia", "hughes", "ivanova", "jensen",
+];
+const WORDS: [&str; 16] = [
+    "aurora", "borealis", "cobalt", "delta", "ember", "falcon", "granite", "harbor", "indigo", "juniper", "kestrel",
+    "lumen", "meridian", "nimbus", "onyx", "polaris",
+];
+const USER_AGENTS: [&str; 3] = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "acme-cli/2.14.1 (linux; x86_64)",
+    "python-requests/2.32.3",
+];
+
+pub(crate) fn tenant_name(k: usize) -> String {
+    format!("tenant-{k:02}")
+}
+
+pub(crate) fn action_name(k: usize) -> String {
+    format!("{}.{}", NAMESPACES[k / VERBS.len()], VERBS[k % VERBS.len()])
+}
+
+pub(crate) fn actor_id(k: usize) -> String {
+    format!("user_{k:04}")
+}
+
+pub(crate) fn actor_name(k: usize) -> String {
+    let cap = |s: &str| s[..1].to_uppercase() + &s[1..];
+    format!(
+        "{} {}",
+        cap(FIRST[k % FIRST.len()]),
+        cap(LAST[(k / FIRST.len()) % LAST.len()])
+    )
+}
+
+pub(crate) fn target_id(target_type: &str, k: usize) -> String {
+    format!("{target_type}_{k:05}")
+}
+
+/// A word occurring in the names of about 1/16 of the targets: for free-text searches.
+pub(crate) fn search_word(k: usize) -> &'static str {
+    WORDS[k % WORDS.len()]
+}
+
+/// Makes realistic events: a user actor with email and name, a tenant, a
+/// named primary target, a description, a full request context, before and
+/// after states for updates (creations only after, deletions only before),
+/// three metadata keys, `occurred_at` spread uniformly over the 90 days
+/// before `now`.
+#[derive(Debug)]
+pub(crate) struct Generator {
+    rng: Rng,
+    now: i64,
+    only_tenant: Option<usize>,
+}
+
+impl Generator {
+    pub(crate) fn new(seed: u64, now: Timestamp) -> Self {
+        Self {
+            rng: Rng::new(seed),
+            now: now.unix_micros(),
+            only_tenant: None,
+        }
+    }
+
+    /// Every event in tenant `k` (one stream).
+    pub(crate) fn only_tenant(mut self, k: usize) -> Self {
+        self.only_tenant = Some(k);
+        self
+    }
+
+    pub(crate) fn events(&mut self, n: usize) -> Vec<Event> {
+        (0..n).map(|_| self.event()).collect()
+    }
+
+    pub(crate) fn event(&mut self) -> Event {
+        let r = &mut self.rng;
+        let mut tenant = if r.chance(BIG_TENANT_PERCENT) {
+            0
+        } else {
+            1 + r.below(TENANTS - 1)
+        };
+        if let Some(only) = self.only_tenant {
+            tenant = only;
+        }
+        let action_k = r.below(NAMESPACES.len() * VERBS.len());
+        let verb = VERBS[action_k % VERBS.len()];
+        let actor_k = r.below(ACTORS);
+        let name = actor_name(actor_k);
+        let email = format!("{}.{}@t{tenant:02}.example", FIRST[actor_k % FIRST.len()], actor_k);
+        let target_type = TARGET_TYPES[r.below(TARGET_TYPES.len())];
+        let target_k = r.below(TARGET_IDS);
+        let target_name = format!("{} {} {}", search_word(target_k), WORDS[(target_k / 16) % 16], target_k);
+        let occurred = self.now - i64::try_from(r.next_u64() % (DAYS * DAY) as u64).unwrap_or(0);
+        let ip = Ipv4Addr::from(u32::try_from(r.next_u64() >> 32).unwrap_or(0));
+        let request_id = format!("req_{:016x}", r.next_u64());
+        let (method, status) = match verb {
+            "created" => ("POST", 201),
+            "updated" | "shared" => ("PATCH", 200),
+            "deleted" => ("DELETE", 204),
+            _ => ("GET", 200),
+        };
+        let before = json!({"name": target_name, "plan": "team", "seats": 5 + target_k % 20});
+        let after = json!({"name": target_name, "plan": "business", "seats": 10 + target_k % 40});
+        let seats = 5 + target_k % 20;
+        let mut builder = Event::builder(
+            Action::new(action_name(action_k)).expect("valid action"),
+            Actor::user(actor_id(actor_k)).with_email(email).with_name(&name),
+        )
+        .tenant(tenant_name(tenant))
+        .target(Target::new(target_type, target_id(target_type, target_k)).with_name(&target_name))
+        .description(format!("{name} {verb} {target_name}"))
+        .context(EventContext {
+            client_ip: Some(IpAddr::V4(ip)),
+            peer_ip: None,
+            ip_source: Some(IpSource::XForwardedFor),
+            user_agent: Some(USER_AGENTS[r.below(USER_AGENTS.len())].to_owned()),
+            request_id: Some(request_id),
+            method: Some(method.to_owned()),
+            route: Some(format!("/{target_type}s/{{id}}")),
+            status: Some(status),
+        })
+        .occurred_at(Timestamp::from_unix_micros(occurred).expect("in range"))
+        .metadata("via", if r.chance(70) { "console" } else { "api" })
+        .metadata("ticket", &(1000 + r.below(9000)))
+        .metadata("mfa_verified", &r.chance(80));
+        builder = match verb {
+            "created" => builder.after(&after),
+            "updated" => builder.before(&before).after(&after),
+            "deleted" => builder.before(&before),
+            "shared" => builder.metadata("seats", &seats),
+            _ => builder,
+        };
+        builder.build()
+    }
+}
+
+/// A fresh directory for a SQLite file, removed on drop.
+#[derive(Debug)]
+pub(crate) struct SqliteDir(pub(crate) PathBuf);
+
+impl SqliteDir {
+    pub(crate) fn new(label: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("audit-store-bench-{label}-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+
+    pub(crate) fn file(&self) -> PathBuf {
+        self.0.join("audit.db")
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("sqlite://{}", self.file().display())
+    }
+}
+
+impl Drop for SqliteDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Latencies of one query kind.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Latencies(pub(crate) Vec<Duration>);
+
+impl Latencies {
+    pub(crate) fn percentile(&self, p: f64) -> Duration {
+        let mut v = self.0.clone();
+        v.sort();
+        if v.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+        v[rank.clamp(1, v.len()) - 1]
+    }
+
+    pub(crate) fn p50(&self) -> Duration {
+        self.percentile(50.0)
+    }
+
+    pub(crate) fn p99(&self) -> Duration {
+        self.percentile(99.0)
+    }
+}
+
+pub(crate) fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values[values.len() / 2]
+}
+
+/// Busy share of all CPUs since the last call, from `/proc/stat` (a load
+/// indicator printed with the results: the machine may be shared).
+#[derive(Debug, Default)]
+pub(crate) struct CpuMeter {
+    last: Option<(u64, u64)>,
+}
+
+impl CpuMeter {
+    fn read() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().next()?;
+        let fields: Vec<u64> = line.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+        let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+        Some((fields.iter().sum(), idle))
+    }
+
+    pub(crate) fn start() -> Self {
+        Self { last: Self::read() }
+    }
+
+    /// Percent of all CPUs busy since the last call.
+    pub(crate) fn busy_percent(&mut self) -> f64 {
+        let now = Self::read();
+        let busy = match (self.last, now) {
+            (Some((t0, i0)), Some((t1, i1))) if t1 > t0 => 100.0 * (1.0 - (i1 - i0) as f64 / (t1 - t0) as f64),
+            _ => f64::NAN,
+        };
+        self.last = now;
+        busy
+    }
+}
+
+/// The load average, for the report.
+pub(crate) fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+pub(crate) fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}

@@ -1,0 +1,318 @@
+//! Ingest benchmark: 200,000 realistic events through the store's own
+//! `AuditSink::write_batch` on both backends, each against a raw baseline
+//! inserting the *same rows* into the same schema on the same machine, in
+//! the same run.
+//!
+//! - **SQLite store**: `SqliteStore::connect` on a fresh file (WAL,
+//!   `synchronous=FULL`: the documented default), then `write_batch` of the
+//!   events in batches of `STORE_BENCH_BATCH` (default 5,000), one after
+//!   the other, as the auditor's writer does. Each batch is one
+//!   `BEGIN IMMEDIATE` transaction: duplicate check, seqs, leaf hashes, rows,
+//!   stream heads.
+//! - **SQLite baseline**: raw `rusqlite` on another fresh file whose schema
+//!   the store's own migrations made (same indexes and triggers, the FTS5
+//!   trigger included), WAL, `synchronous=FULL`, inserting the rows the
+//!   store wrote in the first round (read back column by column), all in
+//!   one transaction, twice: with one prepared single-row `INSERT`, and with
+//!   a prepared 500-row `INSERT` (the store's own statement size). The
+//!   faster of the two is the baseline: with the FTS5 trigger, each
+//!   statement ends with a flush of the FTS index, so single-row statements
+//!   are the slower by about 2 ×.
+//! - **PostgreSQL store**: `PgStore::connect` on a fresh database, then
+//!   `write_batch` as above.
+//! - **PostgreSQL baseline**: `COPY audit_events (…) FROM STDIN` (text
+//!   format) of the rows the store wrote in the first round, taken with
+//!   `COPY … TO STDOUT`, into a fresh database that the store's migrations
+//!   made, in one statement.
+//!
+//! The clock covers only the writes (connecting and migrating are outside
+//! it). The events are built before the first round and reused: building
+//! them is the auditor's cost, not the store's. Rounds alternate store and
+//! baseline (`STORE_BENCH_ROUNDS`, default 3); the summary gives the median
+//! of each and the median of the per-round ratios.
+//!
+//! ```text
+//! cargo bench -p audit-store --all-features --bench ingest
+//! ```
+//!
+//! `STORE_BENCH_INGEST=20000` for a quick check. PostgreSQL: see
+//! `common/pg.rs` (`AUDIT_BENCH_DATABASE_URL`, or a throwaway cluster).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use audit_core::{AuditSink, Event, Timestamp};
+use audit_store::{PgStore, SqliteStore};
+use common::{BoxError, CpuMeter, Generator, SqliteDir, env_usize, load_average, median, met};
+use futures_util::StreamExt as _;
+use rusqlite::types::Value;
+use sqlx::{Connection as _, PgConnection};
+
+/// The columns of `audit_events` the store writes, in its order.
+const COLUMNS: &str = "id, stream, seq, leaf_hash, occurred_at, recorded_at, tenant_id, action, category, \
+    severity, outcome, reason, actor_kind, actor_id, actor_email, actor_name, target_type, target_id, target_name, \
+    description, client_ip, request_id, truncated, lossy_utf8, actor, target, targets, context, changes, metadata, \
+    search_text";
+const COLUMN_COUNT: usize = 31;
+
+/// Rows per statement of the second raw SQLite variant (the store's own
+/// statement size).
+const RAW_ROWS_PER_STATEMENT: usize = 500;
+const SQLITE_TARGET: f64 = 0.6;
+const PG_TARGET: f64 = 0.8;
+
+fn main() -> Result<(), BoxError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run())
+}
+
+#[derive(Debug, Default)]
+struct Figures {
+    sqlite_store: Vec<f64>,
+    /// The faster of the two raw variants, per round.
+    sqlite_raw: Vec<f64>,
+    sqlite_raw_single: Vec<f64>,
+    pg_store: Vec<f64>,
+    pg_copy: Vec<f64>,
+    busy: Vec<f64>,
+}
+
+fn rate(n: usize, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64()
+}
+
+async fn run() -> Result<(), BoxError> {
+    let n = env_usize("STORE_BENCH_INGEST", 200_000);
+    let batch = env_usize("STORE_BENCH_BATCH", 5_000).max(1);
+    let rounds = env_usize("STORE_BENCH_ROUNDS", 3).max(1);
+    println!(
+        "audit-store ingest: {n} events, write_batch of {batch}, {rounds} rounds; load average {}",
+        load_average()
+    );
+    let started = Instant::now();
+    let events = Generator::new(1, Timestamp::now()).events(n);
+    println!("built {n} events in {:.1} s", started.elapsed().as_secs_f64());
+    let server = common::pg::Server::start()?;
+    println!("PostgreSQL: {}", server.describe());
+
+    let mut figures = Figures::default();
+    let mut sqlite_rows: Vec<Vec<Value>> = Vec::new();
+    let mut copy_text: Vec<u8> = Vec::new();
+    let mut sizes = (0.0, 0.0);
+    let mut meter = CpuMeter::start();
+    for round in 1..=rounds {
+        meter.busy_percent();
+        // SQLite, through the store.
+        let dir = SqliteDir::new("ingest-store");
+        let store = SqliteStore::connect(&dir.url()).await?;
+        let elapsed = write_all(&store, &events, batch).await?;
+        store.pool().close().await;
+        figures.sqlite_store.push(rate(n, elapsed));
+        if sqlite_rows.is_empty() {
+            (sqlite_rows, sizes.0) = read_sqlite_rows(&dir)?;
+        }
+        check_sqlite_count(&dir, n)?;
+        drop(dir);
+
+        // SQLite, raw rusqlite, one transaction: single-row statements, and
+        // 500-row statements; the faster is the baseline.
+        let mut raw = [0.0; 2];
+        for (slot, per_statement) in raw.iter_mut().zip([1, RAW_ROWS_PER_STATEMENT]) {
+            let dir = SqliteDir::new("ingest-raw");
+            SqliteStore::connect(&dir.url()).await?.pool().close().await;
+            let elapsed = tokio::task::block_in_place(|| raw_sqlite_insert(&dir, &sqlite_rows, per_statement))?;
+            *slot = rate(sqlite_rows.len(), elapsed);
+            check_sqlite_count(&dir, n)?;
+        }
+        figures.sqlite_raw_single.push(raw[0]);
+        figures.sqlite_raw.push(raw[0].max(raw[1]));
+
+        // PostgreSQL, through the store.
+        let url = server.create_database("bench_ingest_store").await?;
+        let store = PgStore::connect(&url).await?;
+        let elapsed = write_all(&store, &events, batch).await?;
+        store.pool().close().await;
+        figures.pg_store.push(rate(n, elapsed));
+        let mut conn = PgConnection::connect(&url).await?;
+        if copy_text.is_empty() {
+            let mut out = conn
+                .copy_out_raw(&format!("COPY (SELECT {COLUMNS} FROM audit_events) TO STDOUT"))
+                .await?;
+            while let Some(chunk) = out.next().await {
+                copy_text.extend_from_slice(&chunk?);
+            }
+            drop(out);
+            sizes.1 = sqlx::query_scalar::<_, f64>("SELECT avg(pg_column_size(e.*))::float8 FROM audit_events e")
+                .fetch_one(&mut conn)
+                .await?;
+        }
+        check_pg_count(&mut conn, n).await?;
+        conn.close().await?;
+        server.drop_database("bench_ingest_store").await?;
+
+        // PostgreSQL, COPY FROM STDIN of the same rows.
+        let url = server.create_database("bench_ingest_copy").await?;
+        PgStore::connect(&url).await?.pool().close().await;
+        let mut conn = PgConnection::connect(&url).await?;
+        let t = Instant::now();
+        let mut copy = conn
+            .copy_in_raw(&format!("COPY audit_events ({COLUMNS}) FROM STDIN"))
+            .await?;
+        for chunk in copy_chunks(&copy_text, 1 << 20) {
+            copy.send(chunk).await?;
+        }
+        let copied = copy.finish().await?;
+        let elapsed = t.elapsed();
+        figures.pg_copy.push(rate(usize::try_from(copied)?, elapsed));
+        check_pg_count(&mut conn, n).await?;
+        conn.close().await?;
+        server.drop_database("bench_ingest_copy").await?;
+
+        let busy = meter.busy_percent();
+        figures.busy.push(busy);
+        println!(
+            "round {round}: SQLite store {:>7.0} rows/s, rusqlite {:>7.0} rows/s ({:.2} x; single-row statements \
+             {:.0} rows/s) | PostgreSQL store {:>7.0} \
+             rows/s, COPY {:>7.0} rows/s ({:.2} x) | CPU busy {busy:.0} % of 2, load {}",
+            figures.sqlite_store[round - 1],
+            figures.sqlite_raw[round - 1],
+            figures.sqlite_store[round - 1] / figures.sqlite_raw[round - 1],
+            figures.sqlite_raw_single[round - 1],
+            figures.pg_store[round - 1],
+            figures.pg_copy[round - 1],
+            figures.pg_store[round - 1] / figures.pg_copy[round - 1],
+            load_average()
+        );
+    }
+
+    let ratio = |a: &[f64], b: &[f64]| median(a.iter().zip(b).map(|(a, b)| a / b).collect());
+    let sqlite_ratio = ratio(&figures.sqlite_store, &figures.sqlite_raw);
+    let pg_ratio = ratio(&figures.pg_store, &figures.pg_copy);
+    println!();
+    println!(
+        "average row: SQLite {:.0} B (sum of the column values), PostgreSQL {:.0} B (pg_column_size, jsonb)",
+        sizes.0, sizes.1
+    );
+    println!("summary (medians of {rounds} rounds, ratio = median of per-round ratios):");
+    println!(
+        "  SQLite     store write_batch({batch}) {:>7.0} rows/s | raw rusqlite, one transaction {:>7.0} rows/s (single-row \
+         statements {:.0}) | \
+         ratio {sqlite_ratio:.2} | target >= {SQLITE_TARGET} | {}",
+        median(figures.sqlite_store.clone()),
+        median(figures.sqlite_raw.clone()),
+        median(figures.sqlite_raw_single.clone()),
+        met(sqlite_ratio >= SQLITE_TARGET)
+    );
+    println!(
+        "  PostgreSQL store write_batch({batch}) {:>7.0} rows/s | COPY FROM STDIN {:>7.0} rows/s | ratio \
+         {pg_ratio:.2} | target >= {PG_TARGET} | {}",
+        median(figures.pg_store.clone()),
+        median(figures.pg_copy.clone()),
+        met(pg_ratio >= PG_TARGET)
+    );
+    Ok(())
+}
+
+async fn write_all<S: AuditSink>(store: &S, events: &[Event], batch: usize) -> Result<Duration, BoxError> {
+    let t = Instant::now();
+    for chunk in events.chunks(batch) {
+        store.write_batch(chunk).await?;
+    }
+    Ok(t.elapsed())
+}
+
+/// The rows as stored, and their average size (sum of the values' lengths).
+fn read_sqlite_rows(dir: &SqliteDir) -> Result<(Vec<Vec<Value>>, f64), BoxError> {
+    let conn = rusqlite::Connection::open(dir.file())?;
+    let mut select = conn.prepare(&format!("SELECT {COLUMNS} FROM audit_events ORDER BY pk"))?;
+    let mut rows = Vec::new();
+    let mut bytes = [0usize; COLUMN_COUNT];
+    let mut query = select.query([])?;
+    while let Some(row) = query.next()? {
+        let values = (0..COLUMN_COUNT)
+            .map(|i| row.get::<_, Value>(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (total, value) in bytes.iter_mut().zip(&values) {
+            *total += match value {
+                Value::Text(t) => t.len(),
+                Value::Blob(b) => b.len(),
+                Value::Integer(_) | Value::Real(_) => 8,
+                Value::Null => 0,
+            };
+        }
+        rows.push(values);
+    }
+    let count = rows.len().max(1) as f64;
+    let per_row = |total: usize| total as f64 / count;
+    let columns: Vec<String> = COLUMNS
+        .split(',')
+        .zip(bytes)
+        .filter(|&(_, total)| per_row(total) >= 20.0)
+        .map(|(name, total)| format!("{} {:.0}", name.trim(), per_row(total)))
+        .collect();
+    println!(
+        "SQLite row bytes by column (those of 20 B or more): {}",
+        columns.join(", ")
+    );
+    Ok((rows, per_row(bytes.iter().sum())))
+}
+
+/// Raw rusqlite: every row in one transaction, `per_statement` rows per
+/// prepared `INSERT` (1: the classic single-row statement).
+fn raw_sqlite_insert(dir: &SqliteDir, rows: &[Vec<Value>], per_statement: usize) -> Result<Duration, BoxError> {
+    let mut conn = rusqlite::Connection::open(dir.file())?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    assert_eq!(mode, "wal");
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    let one_row = format!("({})", vec!["?"; COLUMN_COUNT].join(", "));
+    let sql = |k: usize| {
+        format!(
+            "INSERT INTO audit_events ({COLUMNS}) VALUES {}",
+            vec![one_row.as_str(); k].join(", ")
+        )
+    };
+    let t = Instant::now();
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare(&sql(per_statement))?;
+        let mut chunks = rows.chunks_exact(per_statement);
+        for chunk in &mut chunks {
+            insert.execute(rusqlite::params_from_iter(chunk.iter().flatten()))?;
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            tx.prepare(&sql(rest.len()))?
+                .execute(rusqlite::params_from_iter(rest.iter().flatten()))?;
+        }
+    }
+    tx.commit()?;
+    Ok(t.elapsed())
+}
+
+fn check_sqlite_count(dir: &SqliteDir, n: usize) -> Result<(), BoxError> {
+    let conn = rusqlite::Connection::open(dir.file())?;
+    let count: i64 = conn.query_row("SELECT count(*) FROM audit_events", [], |row| row.get(0))?;
+    if usize::try_from(count)? != n {
+        return Err(format!("SQLite holds {count} events, expected {n}").into());
+    }
+    Ok(())
+}
+
+async fn check_pg_count(conn: &mut PgConnection, n: usize) -> Result<(), BoxError> {
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        .fetch_one(&mut *conn)
+        .await?;
+    if usize::try_from(count)? != n {
+        return Err(format!("PostgreSQL holds {count} events, expected {n}").into());
+    }
+    Ok(())
+}
+
+/// `text` in pieces of about `size` bytes (COPY data may be split anywhere).
+fn copy_chunks(text: &[u8], size: usize) -> impl Iterator<Item = Vec<u8>> + '_ {
+    text.chunks(size).map(<[u8]>::to_vec)
+}

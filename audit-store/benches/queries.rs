@@ -1,0 +1,291 @@
+//! Query benchmark: page latencies through the public `AuditQuery` API
+//! (`store.query(&query)`, rows decoded into events, cursor signed) on
+//! 1,000,000 events, on both backends in the same run.
+//!
+//! The data: 50 tenants, `tenant-00` holding a fifth of the rows (the
+//! others ~16,300 each), 100 actions, 200 actors and 8 × 2,000 targets per
+//! tenant, `occurred_at` uniform over the last 90 days; loaded through the
+//! store's own `write_batch` (hashes, seqs, `search_text`). PostgreSQL gets
+//! an `ANALYZE` after the load (what autovacuum would do soon after);
+//! SQLite is queried as the store leaves it (it runs no `ANALYZE`).
+//!
+//! Every query is on the big tenant, default page size 50, each kind run
+//! `STORE_BENCH_RUNS` times (default 200) after 10 warm-up runs, cycling
+//! through parameters where the kind has any:
+//!
+//! | kind | query |
+//! |---|---|
+//! | tenant, 30 days | `tenant` + `since` = now − 30 days |
+//! | tenant + action + range | one of the 100 actions, a 14-day window at a varying place |
+//! | tenant + actor | one of the 200 actors |
+//! | tenant + target | one of the 16,000 `(target_type, target_id)` |
+//! | first page | `tenant` only |
+//! | keyset page at depth 100,000 | `tenant` + the cursor after event 100,000 (taken from the page at offset 99,950) |
+//! | offset 100,000 | `tenant` + `offset(100_000)` (at most 200 runs or 60 s) |
+//! | free text, 30 days | `tenant` + 30 days + `q`: in turn a word in ~1/8 of target names, an actor's full name (two terms), one target id |
+//!
+//! Targets (issue): every index-backed filter p99 ≤ 2 ms; free text p99 ≤
+//! 20 ms; the keyset page ≤ 2 × the first page.
+//!
+//! ```text
+//! cargo bench -p audit-store --all-features --bench queries
+//! ```
+//!
+//! `STORE_BENCH_EVENTS=100000` for a quick check (the reported run is 1M).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use audit_core::{Action, AuditSink, Timestamp};
+use audit_store::{AuditQuery, PgStore, SqliteStore, Store};
+use common::{
+    ACTORS, BIG_TENANT, BoxError, CpuMeter, DAY, Generator, Latencies, SqliteDir, TARGET_IDS, TARGET_TYPES, actor_id,
+    actor_name, env_usize, load_average, met, ms, search_word, target_id,
+};
+
+const INDEX_P99_MS: f64 = 2.0;
+const TEXT_P99_MS: f64 = 20.0;
+const KEYSET_FACTOR: f64 = 2.0;
+const WARM_UP: usize = 10;
+const OFFSET_BUDGET: Duration = Duration::from_secs(60);
+
+fn main() -> Result<(), BoxError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Tenant30Days,
+    TenantActionRange,
+    TenantActor,
+    TenantTarget,
+    FirstPage,
+    Keyset,
+    Offset,
+    Text,
+}
+
+const KINDS: [Kind; 8] = [
+    Kind::Tenant30Days,
+    Kind::TenantActionRange,
+    Kind::TenantActor,
+    Kind::TenantTarget,
+    Kind::FirstPage,
+    Kind::Keyset,
+    Kind::Offset,
+    Kind::Text,
+];
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Tenant30Days => "tenant, last 30 days",
+            Self::TenantActionRange => "tenant + action + 14-day range",
+            Self::TenantActor => "tenant + actor",
+            Self::TenantTarget => "tenant + target",
+            Self::FirstPage => "first page (tenant)",
+            Self::Keyset => "keyset page at depth 100,000",
+            Self::Offset => "offset 100,000",
+            Self::Text => "free text, tenant + 30 days",
+        }
+    }
+
+    /// The `k`th query of this kind.
+    fn query(self, k: usize, now: i64, cursor: &str) -> AuditQuery {
+        let at = |micros: i64| Timestamp::from_unix_micros(micros).expect("in range");
+        let tenant = AuditQuery::new().tenant(BIG_TENANT);
+        let k64 = i64::try_from(k).unwrap_or(0);
+        match self {
+            Self::Tenant30Days => tenant.since(at(now - 30 * DAY)),
+            Self::TenantActionRange => {
+                let since = now - (14 + (k64 * 7) % 76) * DAY;
+                tenant
+                    .action(Action::new(common::action_name((k * 37) % 100)).expect("valid"))
+                    .since(at(since))
+                    .until(at(since + 14 * DAY))
+            }
+            Self::TenantActor => tenant.actor_id(actor_id((k * 61) % ACTORS)),
+            Self::TenantTarget => {
+                let target_type = TARGET_TYPES[k % TARGET_TYPES.len()];
+                tenant
+                    .target_type(target_type)
+                    .target_id(target_id(target_type, (k * 7919) % TARGET_IDS))
+            }
+            Self::FirstPage => tenant,
+            Self::Keyset => tenant.cursor(cursor),
+            Self::Offset => tenant.offset(u32::try_from(depth()).unwrap_or(audit_store::MAX_OFFSET)),
+            Self::Text => {
+                let text = match k % 3 {
+                    0 => search_word(k / 3).to_owned(),
+                    1 => actor_name((k * 13) % ACTORS),
+                    _ => {
+                        let target_type = TARGET_TYPES[k % TARGET_TYPES.len()];
+                        target_id(target_type, (k * 7919) % TARGET_IDS)
+                    }
+                };
+                tenant.since(at(now - 30 * DAY)).text(text)
+            }
+        }
+    }
+
+    fn index_backed(self) -> bool {
+        !matches!(self, Self::Offset | Self::Text)
+    }
+}
+
+#[derive(Debug)]
+struct Measured {
+    kind: Kind,
+    latencies: Latencies,
+    rows: usize,
+}
+
+async fn run() -> Result<(), BoxError> {
+    let n = env_usize("STORE_BENCH_EVENTS", 1_000_000);
+    let runs = env_usize("STORE_BENCH_RUNS", 200).max(1);
+    let now_ts = Timestamp::now();
+    let now = now_ts.unix_micros();
+    println!(
+        "audit-store queries: {n} events, {runs} runs per kind; load average {}",
+        load_average()
+    );
+    let server = common::pg::Server::start()?;
+    println!("PostgreSQL: {}", server.describe());
+
+    let dir = SqliteDir::new("queries");
+    let sqlite = SqliteStore::connect(&dir.url()).await?;
+    let pg_url = server.create_database("bench_queries").await?;
+    let pg = PgStore::connect(&pg_url).await?;
+
+    // Load, in chunks, the same events into both.
+    let mut generator = Generator::new(7, now_ts);
+    let (mut sqlite_load, mut pg_load) = (Duration::ZERO, Duration::ZERO);
+    let mut loaded = 0;
+    while loaded < n {
+        let chunk = generator.events((n - loaded).min(50_000));
+        for (store, total) in [
+            (&Store::from(sqlite.clone()), &mut sqlite_load),
+            (&Store::from(pg.clone()), &mut pg_load),
+        ] {
+            let t = Instant::now();
+            for batch in chunk.chunks(5_000) {
+                store.write_batch(batch).await?;
+            }
+            *total += t.elapsed();
+        }
+        loaded += chunk.len();
+    }
+    println!(
+        "loaded {n} events: SQLite {:.0} s ({:.0} rows/s), PostgreSQL {:.0} s ({:.0} rows/s)",
+        sqlite_load.as_secs_f64(),
+        n as f64 / sqlite_load.as_secs_f64(),
+        pg_load.as_secs_f64(),
+        n as f64 / pg_load.as_secs_f64()
+    );
+    let t = Instant::now();
+    sqlx::query("ANALYZE audit_events").execute(pg.pool()).await?;
+    println!("PostgreSQL ANALYZE: {:.1} s", t.elapsed().as_secs_f64());
+
+    let mut results = Vec::new();
+    for (name, store) in [
+        ("SQLite", Store::from(sqlite.clone())),
+        ("PostgreSQL", Store::from(pg.clone())),
+    ] {
+        let mut meter = CpuMeter::start();
+        let measured = measure(&store, runs, now).await?;
+        println!(
+            "{name}: CPU busy {:.0} % of 2 during the queries, load {}",
+            meter.busy_percent(),
+            load_average()
+        );
+        results.push((name, measured));
+    }
+
+    println!();
+    println!(
+        "summary: {n} events, big tenant ({}% of rows), page size 50, {runs} runs per kind",
+        common::BIG_TENANT_PERCENT
+    );
+    for (name, measured) in &results {
+        println!("  {name}");
+        let first = measured
+            .iter()
+            .find(|m| m.kind == Kind::FirstPage)
+            .map(|m| m.latencies.clone());
+        for m in measured {
+            let (p50, p99) = (ms(m.latencies.p50()), ms(m.latencies.p99()));
+            let verdict = match m.kind {
+                Kind::Offset => "(comparison)".to_owned(),
+                Kind::Text => format!("target p99 <= {TEXT_P99_MS} ms: {}", met(p99 <= TEXT_P99_MS)),
+                Kind::Keyset => {
+                    let first = first.clone().unwrap_or_default();
+                    let (r50, r99) = (p50 / ms(first.p50()), p99 / ms(first.p99()));
+                    format!(
+                        "{r50:.2} x first page p50, {r99:.2} x p99; target <= {KEYSET_FACTOR} x: {}; p99 <= {INDEX_P99_MS} ms: {}",
+                        met(r50 <= KEYSET_FACTOR && r99 <= KEYSET_FACTOR),
+                        met(p99 <= INDEX_P99_MS)
+                    )
+                }
+                kind if kind.index_backed() => format!("target p99 <= {INDEX_P99_MS} ms: {}", met(p99 <= INDEX_P99_MS)),
+                _ => String::new(),
+            };
+            println!(
+                "    {:<32} p50 {p50:>8.2} ms  p99 {p99:>8.2} ms  ({} runs, {:.1} rows/page)  {verdict}",
+                m.kind.label(),
+                m.latencies.0.len(),
+                m.rows as f64 / m.latencies.0.len().max(1) as f64
+            );
+        }
+    }
+    sqlite.pool().close().await;
+    pg.pool().close().await;
+    server.drop_database("bench_queries").await?;
+    drop(dir);
+    Ok(())
+}
+
+/// The depth of the keyset and offset pages: 100,000 (`STORE_BENCH_DEPTH`
+/// for quick runs on fewer events).
+fn depth() -> usize {
+    env_usize("STORE_BENCH_DEPTH", 100_000).clamp(50, 100_000)
+}
+
+async fn measure(store: &Store, runs: usize, now: i64) -> Result<Vec<Measured>, BoxError> {
+    // The cursor after the 100,000th event of the big tenant.
+    let page = store
+        .query(
+            &AuditQuery::new()
+                .tenant(BIG_TENANT)
+                .offset(u32::try_from(depth() - 50).unwrap_or(0)),
+        )
+        .await?;
+    let cursor = page
+        .next_cursor
+        .ok_or("the big tenant has too few events for the keyset depth")?;
+    let mut out = Vec::new();
+    for kind in KINDS {
+        for k in 0..WARM_UP {
+            store.query(&kind.query(k, now, &cursor)).await?;
+        }
+        let mut latencies = Latencies::default();
+        let mut rows = 0;
+        let started = Instant::now();
+        for k in 0..runs {
+            let query = kind.query(k, now, &cursor);
+            let t = Instant::now();
+            let page = store.query(&query).await?;
+            latencies.0.push(t.elapsed());
+            rows += page.events.len();
+            if kind == Kind::Offset && started.elapsed() > OFFSET_BUDGET {
+                break;
+            }
+        }
+        out.push(Measured { kind, latencies, rows });
+    }
+    Ok(out)
+}
