@@ -4,38 +4,13 @@
 #![cfg(feature = "cli")]
 
 #[allow(dead_code, reason = "each test binary uses a part of the shared support")]
+#[macro_use]
 mod support;
 
 use std::process::{Command, Output};
 
 use audit_core::{Action, Actor, AuditSink, Event, Timestamp};
 use support::TestDb;
-
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        #[cfg(feature = "sqlite")]
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(crate::support::TestDb::sqlite()).await;
-                }
-            )*
-        }
-
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    if let Some(db) = crate::support::TestDb::postgres().await {
-                        super::$case(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
 
 on_both_backends!(
     query_lists_events_as_a_table_or_json_with_filters,

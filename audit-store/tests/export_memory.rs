@@ -3,7 +3,11 @@
 
 #![cfg(all(feature = "http", feature = "sqlite"))]
 
-#[allow(dead_code, reason = "each test binary uses a part of the shared support")]
+#[allow(
+    dead_code,
+    unused_macros,
+    reason = "each test binary uses a part of the shared support"
+)]
 mod support;
 
 use std::net::SocketAddr;

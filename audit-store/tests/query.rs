@@ -6,6 +6,7 @@
 //! compares them with each other directly.
 
 #[allow(dead_code, reason = "each test binary uses a part of the shared support")]
+#[macro_use]
 mod support;
 
 use std::collections::BTreeMap;
@@ -13,32 +14,6 @@ use std::collections::BTreeMap;
 use audit_core::{Action, Actor, ActorKind, AuditSink, Event, Outcome, Severity, Target, Timestamp};
 use audit_store::{ActionFilter, AuditQuery, Store, StoreError};
 use support::TestDb;
-
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        #[cfg(feature = "sqlite")]
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(crate::support::TestDb::sqlite()).await;
-                }
-            )*
-        }
-
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    if let Some(db) = crate::support::TestDb::postgres().await {
-                        super::$case(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
 
 on_both_backends!(
     every_case_matches_the_oracle_through_cursors_and_offsets,

@@ -4,37 +4,12 @@
 //! way is still caught.
 
 #[allow(dead_code, reason = "each test binary uses a part of the shared support")]
+#[macro_use]
 mod support;
 
 use audit_core::{Action, Actor, AuditSink, Event, Timestamp};
 use audit_store::{AuditQuery, PURGE_ACTION, Problem, Purge, Store, StoreError};
 use support::TestDb;
-
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        #[cfg(feature = "sqlite")]
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(crate::support::TestDb::sqlite()).await;
-                }
-            )*
-        }
-
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    if let Some(db) = crate::support::TestDb::postgres().await {
-                        super::$case(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
 
 on_both_backends!(
     a_purge_removes_the_oldest_events_records_itself_and_still_verifies,

@@ -4,39 +4,13 @@
 //! store's back differs, and lives in `support`.
 
 #[allow(dead_code, reason = "each test binary uses a part of the shared support")]
+#[macro_use]
 mod support;
 
 use audit_core::{Action, Actor, AuditSink, Auditor, Event, Outcome};
 use audit_store::{Problem, Store, StoreError};
 use serde_json::json;
 use support::{End, TestDb};
-
-/// Runs each case as `sqlite::<case>` and `postgres::<case>`.
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        #[cfg(feature = "sqlite")]
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(crate::support::TestDb::sqlite()).await;
-                }
-            )*
-        }
-
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    if let Some(db) = crate::support::TestDb::postgres().await {
-                        super::$case(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
 
 on_both_backends!(
     events_round_trip_and_verify_intact,
