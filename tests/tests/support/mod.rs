@@ -4,6 +4,8 @@
 //! the throwaway PostgreSQL cluster (skipped, saying why, where PostgreSQL
 //! is absent; `AUDIT_REQUIRE_POSTGRES=1` makes that a failure).
 
+// The store's own harness, shared rather than copied.
+#[path = "../../../audit-store/tests/support/postgres.rs"]
 pub(crate) mod postgres;
 
 /// Runs each `async fn case(db: TestDb)` once on SQLite and once on PostgreSQL.
