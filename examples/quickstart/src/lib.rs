@@ -43,7 +43,7 @@ pub mod seed;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use audit_core::{Auditor, AuditorStats};
+use audit_core::{AuditSink, Auditor, AuditorStats};
 use audit_store::Store;
 
 pub use app::{AppState, router};
@@ -101,14 +101,31 @@ impl Quickstart {
     pub async fn build(config: Config) -> Result<Self, Error> {
         let store = audit_store::connect(&config.database_url).await?;
         let auditor = Auditor::builder().start(store.clone());
+        Ok(Self::assemble(&config, store, auditor))
+    }
+
+    /// As [`build`](Self::build), but the requests' events go to `sink`
+    /// instead of the store (the read side still reads the store). The
+    /// end-to-end benchmark measures the app with a sink that discards
+    /// everything against the app recording into SQLite.
+    ///
+    /// # Errors
+    /// When the store cannot be reached or migrated.
+    pub async fn build_recording_to(config: Config, sink: impl AuditSink) -> Result<Self, Error> {
+        let store = audit_store::connect(&config.database_url).await?;
+        let auditor = Auditor::builder().start(sink);
+        Ok(Self::assemble(&config, store, auditor))
+    }
+
+    fn assemble(config: &Config, store: Store, auditor: Auditor) -> Self {
         let state = AppState::with_demo_data();
         let router = app::router(state.clone(), auditor.clone(), store.clone(), &config.trusted_proxies);
-        Ok(Self {
+        Self {
             router,
             auditor,
             store,
             state,
-        })
+        }
     }
 
     /// The router (serve it with `into_make_service_with_connect_info::<SocketAddr>()`).
