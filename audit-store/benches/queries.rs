@@ -31,7 +31,9 @@
 //! cargo bench -p audit-store --all-features --bench queries
 //! ```
 //!
-//! `STORE_BENCH_EVENTS=100000` for a quick check (the reported run is 1M).
+//! `STORE_BENCH_EVENTS=100000` for a quick check (the reported run is 1M);
+//! `STORE_BENCH_KEEP=1` keeps both databases afterwards (for `EXPLAIN`),
+//! with `AUDIT_BENCH_DATABASE_URL` naming a server that outlives the bench.
 
 mod common;
 
@@ -244,8 +246,15 @@ async fn run() -> Result<(), BoxError> {
     }
     sqlite.pool().close().await;
     pg.pool().close().await;
-    server.drop_database("bench_queries").await?;
-    drop(dir);
+    if std::env::var_os("STORE_BENCH_KEEP").is_some() {
+        // For EXPLAIN afterwards (with AUDIT_BENCH_DATABASE_URL: a
+        // throwaway cluster goes with the bench).
+        println!("kept: SQLite {}, PostgreSQL {pg_url}", dir.file().display());
+        std::mem::forget(dir);
+    } else {
+        server.drop_database("bench_queries").await?;
+        drop(dir);
+    }
     Ok(())
 }
 

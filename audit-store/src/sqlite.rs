@@ -52,6 +52,15 @@ pub struct SqliteStore {
     cursor_key: CursorKey,
 }
 
+/// A trigram fewer rows than this hold is rare: the search index lists its
+/// rows instead of a scan looking for them (see `SqliteStore::fetch_text`).
+const RARE_TRIGRAM: i64 = 2_000;
+
+/// How many rows a free-text scan reads when the tenant-and-time index
+/// covers it (~0.4 µs a row: an 8 ms bound): enough for two common words
+/// that occur together in one event in 200 to fill a page of 50.
+const TEXT_SCAN_ROWS_COVERED: i64 = 20_000;
+
 /// Rows per INSERT statement: 30 columns × 500 rows stays well under SQLite's
 /// 32,766 bound parameters.
 const INSERT_CHUNK: usize = 500;
@@ -186,22 +195,82 @@ impl SqliteStore {
 
     /// The rows of one page of `plan` (up to `limit + 1`), as events.
     pub(crate) async fn fetch(&self, plan: &Plan) -> Result<Vec<Event>, StoreError> {
-        let mut rows = Vec::new();
-        if !plan.terms.is_empty() {
-            // Common terms fill a page from the newest rows long before the
-            // trigram index has listed every match; see `sql::page_scan`.
-            rows = sql::page_scan::<SqliteDialect>(plan, COLUMNS)
+        let rows = if plan.terms.is_empty() {
+            sql::page::<SqliteDialect>(plan, COLUMNS)
                 .build()
                 .fetch_all(&self.pool)
-                .await?;
-        }
-        if rows.len() <= plan.limit as usize {
-            rows = sql::page::<SqliteDialect>(plan, COLUMNS)
-                .build()
-                .fetch_all(&self.pool)
-                .await?;
-        }
+                .await?
+        } else {
+            self.fetch_text(plan).await?
+        };
         rows.iter().map(|row| read_row(row)?.into_event()).collect()
+    }
+
+    /// A free-text page, the cheapest of three ways:
+    ///
+    /// 1. When a term has a rare trigram (fewer than [`RARE_TRIGRAM`] rows
+    ///    hold it, which the index tells after reading at most that many
+    ///    entries per trigram), the search index lists the rows holding the
+    ///    rare trigrams (all of them) and those rows are checked: a handful
+    ///    of rows for an id or an unusual word, whatever the tenant or time.
+    /// 2. Otherwise every term is common, and a scan of the newest rows
+    ///    passing the other filters fills the page early: up to
+    ///    [`TEXT_SCAN_ROWS_COVERED`] when the tenant-and-time index (which
+    ///    holds `search_text`) covers the filters, [`sql::TEXT_SCAN_ROWS`]
+    ///    otherwise. A full page from it is the right page.
+    /// 3. Otherwise (common words that seldom occur together in the
+    ///    filtered rows) the index lists the rows holding every trigram.
+    async fn fetch_text(&self, plan: &Plan) -> Result<Vec<SqliteRow>, StoreError> {
+        let trigrams = text::trigrams(&plan.terms);
+        if !trigrams.is_empty() {
+            let rare = self.rare_trigrams(&trigrams).await?;
+            if !rare.is_empty() {
+                return Ok(fts_page(plan, &rare).build().fetch_all(&self.pool).await?);
+            }
+        }
+        let budget = if scan_is_covered(plan) {
+            TEXT_SCAN_ROWS_COVERED
+        } else {
+            sql::TEXT_SCAN_ROWS
+        };
+        let rows = sql::page_scan::<SqliteDialect>(plan, COLUMNS, budget)
+            .build()
+            .fetch_all(&self.pool)
+            .await?;
+        if rows.len() > plan.limit as usize {
+            return Ok(rows);
+        }
+        let mut query = if trigrams.is_empty() {
+            sql::page::<SqliteDialect>(plan, COLUMNS)
+        } else {
+            fts_page(plan, &trigrams)
+        };
+        Ok(query.build().fetch_all(&self.pool).await?)
+    }
+
+    /// Those of `trigrams` that fewer than [`RARE_TRIGRAM`] rows hold, in
+    /// one statement that reads at most that many index entries for each.
+    async fn rare_trigrams<'t>(&self, trigrams: &'t [String]) -> Result<Vec<&'t str>, StoreError> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT ");
+        for (i, trigram) in trigrams.iter().enumerate() {
+            if i > 0 {
+                query.push(", ");
+            }
+            query.push("(SELECT count(*) FROM (SELECT 1 FROM audit_events_search WHERE audit_events_search MATCH ");
+            query.push_bind(text::fts_match(&[trigram]));
+            query.push(" LIMIT ");
+            query.push_bind(RARE_TRIGRAM);
+            query.push("))");
+        }
+        let row = query.build().fetch_one(&self.pool).await?;
+        let mut rare = Vec::new();
+        for (i, trigram) in trigrams.iter().enumerate() {
+            let count: i64 = row.try_get(i)?;
+            if count < RARE_TRIGRAM {
+                rare.push(trigram.as_str());
+            }
+        }
+        Ok(rare)
     }
 
     /// The actions of the events `query` selects (ignoring its action filter
@@ -211,7 +280,8 @@ impl SqliteStore {
     /// As [`query`](Self::query).
     pub async fn action_counts(&self, query: &AuditQuery) -> Result<Vec<ActionCount>, StoreError> {
         let plan = query.plan(&self.cursor_key)?;
-        let mut select = sql::action_counts::<SqliteDialect>(&plan);
+        let trigrams = text::trigrams(&plan.terms);
+        let mut select = sql::action_counts::<SqliteDialect>(&plan, |query| push_fts_source(query, &trigrams));
         let rows: Vec<(String, String, i64)> = select.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(ActionCount::from_row).collect()
     }
@@ -417,6 +487,46 @@ async fn insert(conn: &mut SqliteConnection, rows: &[EventRow]) -> Result<(), St
     Ok(())
 }
 
+/// Whether the tenant-and-time index holds every column a free-text scan of
+/// `plan` reads: no filter but tenant, time range and terms.
+fn scan_is_covered(plan: &Plan) -> bool {
+    let f = &plan.filter;
+    f.tenant.is_some()
+        && f.actions.is_empty()
+        && f.categories.is_empty()
+        && f.actor_id.is_none()
+        && f.actor_kinds.is_empty()
+        && f.actor_email.is_none()
+        && f.target_type.is_none()
+        && f.target_id.is_none()
+        && f.severities.is_empty()
+        && f.outcomes.is_empty()
+        && f.client_ip.is_none()
+        && f.request_id.is_none()
+}
+
+/// A page whose rows come from the search index: those holding every one
+/// of `trigrams`, each then checked against all the filters.
+fn fts_page(plan: &Plan, trigrams: &[impl AsRef<str>]) -> QueryBuilder<'static, Sqlite> {
+    sql::page_from::<SqliteDialect>(plan, COLUMNS, |query| push_fts_source(query, trigrams))
+}
+
+/// ` FROM … WHERE …` of the rows holding every one of `trigrams`: the
+/// search index read first, then each row it lists looked up by key
+/// (`CROSS JOIN` fixes that order; SQLite would otherwise build the list in
+/// full and probe it from another index). Without trigrams, every row.
+fn push_fts_source(query: &mut QueryBuilder<'static, Sqlite>, trigrams: &[impl AsRef<str>]) {
+    if trigrams.is_empty() {
+        query.push(" FROM audit_events WHERE TRUE");
+    } else {
+        query.push(
+            " FROM audit_events_search CROSS JOIN audit_events ON audit_events.pk = audit_events_search.rowid \
+             WHERE audit_events_search MATCH ",
+        );
+        query.push_bind(text::fts_match(trigrams));
+    }
+}
+
 fn timestamp(micros: i64, column: &str, id: &str) -> Result<Timestamp, StoreError> {
     Timestamp::from_unix_micros(micros).ok_or_else(|| StoreError::Corrupt {
         id: id.to_owned(),
@@ -483,7 +593,7 @@ async fn cursor_key(pool: &SqlitePool) -> Result<CursorKey, StoreError> {
 }
 
 /// SQLite's side of the shared query SQL: times as Unix microseconds, ids as
-/// text, search through the FTS5 trigram index.
+/// text, search through the FTS5 trigram index (tenant-scoped).
 #[derive(Debug)]
 struct SqliteDialect;
 
@@ -507,12 +617,6 @@ impl Dialect for SqliteDialect {
     }
 
     fn push_contains(query: &mut QueryBuilder<'static, Sqlite>, term: &str) {
-        query.push("pk IN (SELECT rowid FROM audit_events_search WHERE search_text GLOB ");
-        query.push_bind(text::glob_contains(term));
-        query.push(")");
-    }
-
-    fn push_contains_row(query: &mut QueryBuilder<'static, Sqlite>, term: &str) {
         query.push("search_text GLOB ");
         query.push_bind(text::glob_contains(term));
     }
