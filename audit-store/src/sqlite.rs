@@ -214,10 +214,12 @@ impl SqliteStore {
     ///    rare trigrams (all of them) and those rows are checked: a handful
     ///    of rows for an id or an unusual word, whatever the tenant or time.
     /// 2. Otherwise every term is common, and a scan of the newest rows
-    ///    passing the other filters fills the page early: up to
-    ///    [`TEXT_SCAN_ROWS_COVERED`] when the tenant-and-time index (which
-    ///    holds `search_text`) covers the filters, [`sql::TEXT_SCAN_ROWS`]
-    ///    otherwise. A full page from it is the right page.
+    ///    passing the other filters fills the page early. It reads
+    ///    [`sql::TEXT_SCAN_ROWS`] rows; if that found some matches but not a
+    ///    page, and the tenant-and-time index (which holds `search_text`)
+    ///    covers the filters, it reads again as far as the matches found
+    ///    suggest, up to [`TEXT_SCAN_ROWS_COVERED`]. A full page from a scan
+    ///    is the right page.
     /// 3. Otherwise (common words that seldom occur together in the
     ///    filtered rows) the index lists the rows holding every trigram.
     async fn fetch_text(&self, plan: &Plan) -> Result<Vec<SqliteRow>, StoreError> {
@@ -228,17 +230,29 @@ impl SqliteStore {
                 return Ok(fts_page(plan, &rare).build().fetch_all(&self.pool).await?);
             }
         }
-        let budget = if scan_is_covered(plan) {
-            TEXT_SCAN_ROWS_COVERED
-        } else {
-            sql::TEXT_SCAN_ROWS
-        };
-        let rows = sql::page_scan::<SqliteDialect>(plan, COLUMNS, budget)
+        let first = sql::TEXT_SCAN_ROWS;
+        let rows = sql::page_scan::<SqliteDialect>(plan, COLUMNS, first)
             .build()
             .fetch_all(&self.pool)
             .await?;
+        let wanted = i64::from(plan.limit) + 1;
         if rows.len() > plan.limit as usize {
             return Ok(rows);
+        }
+        // Some matches, too few: scan as far as they suggest a page needs
+        // (half as far again), where that is cheap.
+        let found = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        if found > 0 && plan.offset == 0 && scan_is_covered(plan) {
+            let budget = (first * wanted / found * 3 / 2).min(TEXT_SCAN_ROWS_COVERED);
+            if budget > first {
+                let rows = sql::page_scan::<SqliteDialect>(plan, COLUMNS, budget)
+                    .build()
+                    .fetch_all(&self.pool)
+                    .await?;
+                if rows.len() > plan.limit as usize {
+                    return Ok(rows);
+                }
+            }
         }
         let mut query = if trigrams.is_empty() {
             sql::page::<SqliteDialect>(plan, COLUMNS)
