@@ -56,10 +56,10 @@ pub struct SqliteStore {
 /// rows instead of a scan looking for them (see `SqliteStore::fetch_text`).
 const RARE_TRIGRAM: i64 = 2_000;
 
-/// How many rows a free-text scan reads when the tenant-and-time index
-/// covers it (~0.4 µs a row: an 8 ms bound): enough for two common words
-/// that occur together in one event in 200 to fill a page of 50.
-const TEXT_SCAN_ROWS_COVERED: i64 = 20_000;
+/// How many trigrams (the rarest) the search index is asked for when no
+/// trigram is rare: the rows holding all of them are few, and each more
+/// common one would add the cost of reading its list.
+const FTS_TRIGRAMS: usize = 3;
 
 /// Rows per INSERT statement: 30 columns × 500 rows stays well under SQLite's
 /// 32,766 bound parameters.
@@ -210,81 +210,94 @@ impl SqliteStore {
     ///
     /// 1. When a term has a rare trigram (fewer than [`RARE_TRIGRAM`] rows
     ///    hold it, which the index tells after reading at most that many
-    ///    entries per trigram), the search index lists the rows holding the
-    ///    rare trigrams (all of them) and those rows are checked: a handful
-    ///    of rows for an id or an unusual word, whatever the tenant or time.
+    ///    entries per trigram, see [`Self::rank_trigrams`]), the search
+    ///    index lists the rows holding the rare trigrams (all of them) and
+    ///    those rows are checked: a handful of rows for an id or an unusual
+    ///    word, whatever the tenant or time.
     /// 2. Otherwise every term is common, and a scan of the newest rows
     ///    passing the other filters fills the page early. It reads
     ///    [`sql::TEXT_SCAN_ROWS`] rows; if that found some matches but not a
     ///    page, and the tenant-and-time index (which holds `search_text`)
     ///    covers the filters, it reads again as far as the matches found
-    ///    suggest, up to [`TEXT_SCAN_ROWS_COVERED`]. A full page from a scan
-    ///    is the right page.
+    ///    suggest (see [`sql::second_scan`]). A full page from a scan is the
+    ///    right page.
     /// 3. Otherwise (common words that seldom occur together in the
-    ///    filtered rows) the index lists the rows holding every trigram.
+    ///    filtered rows) the index lists the rows holding the
+    ///    [`FTS_TRIGRAMS`] rarest trigrams.
     async fn fetch_text(&self, plan: &Plan) -> Result<Vec<SqliteRow>, StoreError> {
         let trigrams = text::trigrams(&plan.terms);
-        if !trigrams.is_empty() {
-            let rare = self.rare_trigrams(&trigrams).await?;
-            if !rare.is_empty() {
-                return Ok(fts_page(plan, &rare).build().fetch_all(&self.pool).await?);
-            }
+        let ranked = if trigrams.is_empty() {
+            Vec::new()
+        } else {
+            self.rank_trigrams(&trigrams).await?
+        };
+        let rare: Vec<&str> = ranked
+            .iter()
+            .filter(|&&(estimate, _)| estimate < RARE_TRIGRAM)
+            .map(|&(_, trigram)| trigram)
+            .collect();
+        if !rare.is_empty() {
+            return Ok(fts_page(plan, &rare).build().fetch_all(&self.pool).await?);
         }
-        let first = sql::TEXT_SCAN_ROWS;
-        let rows = sql::page_scan::<SqliteDialect>(plan, COLUMNS, first)
+        let rows = sql::page_scan::<SqliteDialect>(plan, COLUMNS, sql::TEXT_SCAN_ROWS)
             .build()
             .fetch_all(&self.pool)
             .await?;
-        let wanted = i64::from(plan.limit) + 1;
         if rows.len() > plan.limit as usize {
             return Ok(rows);
         }
-        // Some matches, too few: scan as far as they suggest a page needs
-        // (half as far again), where that is cheap.
-        let found = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-        if found > 0 && plan.offset == 0 && scan_is_covered(plan) {
-            let budget = (first * wanted / found * 3 / 2).min(TEXT_SCAN_ROWS_COVERED);
-            if budget > first {
-                let rows = sql::page_scan::<SqliteDialect>(plan, COLUMNS, budget)
-                    .build()
-                    .fetch_all(&self.pool)
-                    .await?;
-                if rows.len() > plan.limit as usize {
-                    return Ok(rows);
-                }
+        if let Some(budget) = sql::second_scan(plan, rows.len()) {
+            let rows = sql::page_scan::<SqliteDialect>(plan, COLUMNS, budget)
+                .build()
+                .fetch_all(&self.pool)
+                .await?;
+            if rows.len() > plan.limit as usize {
+                return Ok(rows);
             }
         }
-        let mut query = if trigrams.is_empty() {
+        let mut query = if ranked.is_empty() {
             sql::page::<SqliteDialect>(plan, COLUMNS)
         } else {
-            fts_page(plan, &trigrams)
+            fts_page(plan, &fallback_trigrams(&plan.terms, &ranked))
         };
         Ok(query.build().fetch_all(&self.pool).await?)
     }
 
-    /// Those of `trigrams` that fewer than [`RARE_TRIGRAM`] rows hold, in
-    /// one statement that reads at most that many index entries for each.
-    async fn rare_trigrams<'t>(&self, trigrams: &'t [String]) -> Result<Vec<&'t str>, StoreError> {
-        let mut query = QueryBuilder::<Sqlite>::new("SELECT ");
-        for (i, trigram) in trigrams.iter().enumerate() {
-            if i > 0 {
-                query.push(", ");
-            }
-            query.push("(SELECT count(*) FROM (SELECT 1 FROM audit_events_search WHERE audit_events_search MATCH ");
+    /// `trigrams` with how many rows hold each, rarest first, in one
+    /// statement that reads at most [`RARE_TRIGRAM`] index entries for each:
+    /// exact below that (reported as `RARE_TRIGRAM - 1`), otherwise
+    /// estimated from the key of the trigram's `RARE_TRIGRAM`th row (the
+    /// index lists rows in key order, so a trigram that keeps turning up
+    /// reaches it early). An estimate only ranks trigrams; answers never
+    /// depend on it.
+    async fn rank_trigrams<'t>(&self, trigrams: &'t [String]) -> Result<Vec<(i64, &'t str)>, StoreError> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT min(pk), max(pk)");
+        for trigram in trigrams {
+            query.push(", (SELECT rowid FROM audit_events_search WHERE audit_events_search MATCH ");
             query.push_bind(text::fts_match(&[trigram]));
-            query.push(" LIMIT ");
-            query.push_bind(RARE_TRIGRAM);
-            query.push("))");
+            query.push(" ORDER BY rowid LIMIT 1 OFFSET ");
+            query.push_bind(RARE_TRIGRAM - 1);
+            query.push(")");
         }
+        query.push(" FROM audit_events");
         let row = query.build().fetch_one(&self.pool).await?;
-        let mut rare = Vec::new();
+        let first: i64 = row.try_get::<Option<i64>, _>(0)?.unwrap_or(0);
+        let last: i64 = row.try_get::<Option<i64>, _>(1)?.unwrap_or(0);
+        let mut ranked = Vec::with_capacity(trigrams.len());
         for (i, trigram) in trigrams.iter().enumerate() {
-            let count: i64 = row.try_get(i)?;
-            if count < RARE_TRIGRAM {
-                rare.push(trigram.as_str());
-            }
+            let nth: Option<i64> = row.try_get(i + 2)?;
+            let estimate = match nth {
+                None => RARE_TRIGRAM - 1,
+                Some(key) => {
+                    let span = (last - first + 1).max(1) as f64;
+                    let reached = (key - first + 1).max(1) as f64;
+                    ((RARE_TRIGRAM as f64 * span / reached) as i64).max(RARE_TRIGRAM)
+                }
+            };
+            ranked.push((estimate, trigram.as_str()));
         }
-        Ok(rare)
+        ranked.sort_by_key(|&(estimate, _)| estimate);
+        Ok(ranked)
     }
 
     /// The actions of the events `query` selects (ignoring its action filter
@@ -501,22 +514,31 @@ async fn insert(conn: &mut SqliteConnection, rows: &[EventRow]) -> Result<(), St
     Ok(())
 }
 
-/// Whether the tenant-and-time index holds every column a free-text scan of
-/// `plan` reads: no filter but tenant, time range and terms.
-fn scan_is_covered(plan: &Plan) -> bool {
-    let f = &plan.filter;
-    f.tenant.is_some()
-        && f.actions.is_empty()
-        && f.categories.is_empty()
-        && f.actor_id.is_none()
-        && f.actor_kinds.is_empty()
-        && f.actor_email.is_none()
-        && f.target_type.is_none()
-        && f.target_id.is_none()
-        && f.severities.is_empty()
-        && f.outcomes.is_empty()
-        && f.client_ip.is_none()
-        && f.request_id.is_none()
+/// The trigrams to ask the search index for when none is rare: the rarest
+/// of each term (so that the terms narrow each other down), then the
+/// rarest others, [`FTS_TRIGRAMS`] in all at least. Reading a trigram's
+/// list costs its length, so the most common ones would cost most and
+/// narrow least.
+fn fallback_trigrams<'t>(terms: &[String], ranked: &[(i64, &'t str)]) -> Vec<&'t str> {
+    let mut chosen: Vec<&str> = Vec::new();
+    for term in terms {
+        let own = text::trigrams(std::slice::from_ref(term));
+        let rarest = ranked.iter().find(|(_, trigram)| own.iter().any(|t| t == trigram));
+        if let Some(&(_, trigram)) = rarest
+            && !chosen.contains(&trigram)
+        {
+            chosen.push(trigram);
+        }
+    }
+    for &(_, trigram) in ranked {
+        if chosen.len() >= FTS_TRIGRAMS {
+            break;
+        }
+        if !chosen.contains(&trigram) {
+            chosen.push(trigram);
+        }
+    }
+    chosen
 }
 
 /// A page whose rows come from the search index: those holding every one
