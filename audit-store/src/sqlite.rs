@@ -271,7 +271,10 @@ impl SqliteStore {
     /// reaches it early). An estimate only ranks trigrams; answers never
     /// depend on it.
     async fn rank_trigrams<'t>(&self, trigrams: &'t [String]) -> Result<Vec<(i64, &'t str)>, StoreError> {
-        let mut query = QueryBuilder::<Sqlite>::new("SELECT min(pk), max(pk)");
+        // Scalar subqueries, not an aggregate over audit_events: with other
+        // columns beside them, min and max would read the whole table.
+        let mut query =
+            QueryBuilder::<Sqlite>::new("SELECT (SELECT min(pk) FROM audit_events), (SELECT max(pk) FROM audit_events)");
         for trigram in trigrams {
             query.push(", (SELECT rowid FROM audit_events_search WHERE audit_events_search MATCH ");
             query.push_bind(text::fts_match(&[trigram]));
@@ -279,7 +282,6 @@ impl SqliteStore {
             query.push_bind(RARE_TRIGRAM - 1);
             query.push(")");
         }
-        query.push(" FROM audit_events");
         let row = query.build().fetch_one(&self.pool).await?;
         let first: i64 = row.try_get::<Option<i64>, _>(0)?.unwrap_or(0);
         let last: i64 = row.try_get::<Option<i64>, _>(1)?.unwrap_or(0);
