@@ -31,7 +31,9 @@
 //! cargo bench -p audit-store --all-features --bench queries
 //! ```
 //!
-//! `STORE_BENCH_EVENTS=100000` for a quick check (the reported run is 1M).
+//! `STORE_BENCH_EVENTS=100000` for a quick check (the reported run is 1M);
+//! `STORE_BENCH_KEEP=1` keeps both databases afterwards (for `EXPLAIN`),
+//! with `AUDIT_BENCH_DATABASE_URL` naming a server that outlives the bench.
 
 mod common;
 
@@ -143,6 +145,8 @@ struct Measured {
     kind: Kind,
     latencies: Latencies,
     rows: usize,
+    /// Free text only: the latencies of each of the three kinds of search.
+    variants: [Latencies; 3],
 }
 
 async fn run() -> Result<(), BoxError> {
@@ -240,12 +244,31 @@ async fn run() -> Result<(), BoxError> {
                 m.latencies.0.len(),
                 m.rows as f64 / m.latencies.0.len().max(1) as f64
             );
+            if m.kind == Kind::Text {
+                for (label, v) in ["a common word", "an actor's name", "a target id"]
+                    .iter()
+                    .zip(&m.variants)
+                {
+                    println!(
+                        "      {label:<30} p50 {:>8.2} ms  p99 {:>8.2} ms",
+                        ms(v.p50()),
+                        ms(v.p99())
+                    );
+                }
+            }
         }
     }
     sqlite.pool().close().await;
     pg.pool().close().await;
-    server.drop_database("bench_queries").await?;
-    drop(dir);
+    if std::env::var_os("STORE_BENCH_KEEP").is_some() {
+        // For EXPLAIN afterwards (with AUDIT_BENCH_DATABASE_URL: a
+        // throwaway cluster goes with the bench).
+        println!("kept: SQLite {}, PostgreSQL {pg_url}", dir.file().display());
+        std::mem::forget(dir);
+    } else {
+        server.drop_database("bench_queries").await?;
+        drop(dir);
+    }
     Ok(())
 }
 
@@ -273,6 +296,7 @@ async fn measure(store: &Store, runs: usize, now: i64) -> Result<Vec<Measured>, 
             store.query(&kind.query(k, now, &cursor)).await?;
         }
         let mut latencies = Latencies::default();
+        let mut variants: [Latencies; 3] = Default::default();
         let mut rows = 0;
         let started = Instant::now();
         for k in 0..runs {
@@ -280,12 +304,20 @@ async fn measure(store: &Store, runs: usize, now: i64) -> Result<Vec<Measured>, 
             let t = Instant::now();
             let page = store.query(&query).await?;
             latencies.0.push(t.elapsed());
+            if kind == Kind::Text {
+                variants[k % 3].0.push(t.elapsed());
+            }
             rows += page.events.len();
             if kind == Kind::Offset && started.elapsed() > OFFSET_BUDGET {
                 break;
             }
         }
-        out.push(Measured { kind, latencies, rows });
+        out.push(Measured {
+            kind,
+            latencies,
+            rows,
+            variants,
+        });
     }
     Ok(out)
 }

@@ -183,7 +183,7 @@ impl PgStore {
         if !plan.terms.is_empty() {
             // Common terms fill a page from the newest rows long before the
             // trigram index has listed every match; see `sql::page_scan`.
-            rows = sql::page_scan::<PgDialect>(plan, SELECT_COLUMNS)
+            rows = sql::page_scan::<PgDialect>(plan, SELECT_COLUMNS, sql::TEXT_SCAN_ROWS)
                 .build()
                 .persistent(false)
                 .fetch_all(&self.pool)
@@ -206,7 +206,9 @@ impl PgStore {
     /// As [`query`](Self::query).
     pub async fn action_counts(&self, query: &AuditQuery) -> Result<Vec<ActionCount>, StoreError> {
         let plan = query.plan(&self.cursor_key)?;
-        let mut select = sql::action_counts::<PgDialect>(&plan);
+        let mut select = sql::action_counts::<PgDialect>(&plan, |query| {
+            query.push(" FROM audit_events WHERE TRUE");
+        });
         let rows: Vec<(String, String, i64)> = select.build_query_as().persistent(false).fetch_all(&self.pool).await?;
         rows.into_iter().map(ActionCount::from_row).collect()
     }
@@ -588,10 +590,5 @@ impl Dialect for PgDialect {
     fn push_contains(query: &mut QueryBuilder<'static, Postgres>, term: &str) {
         query.push("search_text LIKE ");
         query.push_bind(text::like_contains(term));
-    }
-
-    fn push_contains_row(query: &mut QueryBuilder<'static, Postgres>, term: &str) {
-        // Outside the LIMIT subquery the trigram index cannot apply anyway.
-        Self::push_contains(query, term);
     }
 }

@@ -1,6 +1,7 @@
 //! One event as a row: scalar columns for every filter, JSON for the rest.
 
 use audit_core::{Event, Timestamp};
+use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 
 use crate::error::StoreError;
@@ -109,83 +110,28 @@ impl EventRow {
 
     /// Rebuilds the event, with the row's stream, seq and hash as its integrity.
     ///
-    /// The event's JSON is assembled as text around the stored JSON columns
-    /// (each checked to be exactly one JSON value first) and parsed once:
-    /// pages and `verify` decode every row, and going through a
-    /// `serde_json::Value` tree per column cost about twice as much. When
-    /// that fails, the slow path names the column at fault.
+    /// The event is deserialised straight from the row: its scalar columns
+    /// are handed to `Event`'s `Deserialize` as they are, and each JSON
+    /// column is parsed once, in place, and must be exactly one JSON value.
+    /// Pages and `verify` decode every row; this builds no intermediate JSON
+    /// text or `serde_json::Value`. When it fails, the slow path names the
+    /// column at fault.
     pub(crate) fn into_event(self) -> Result<Event, StoreError> {
-        match self.event_json().and_then(|json| serde_json::from_str(&json).ok()) {
+        let occurred_at = self.occurred_at.to_string();
+        let recorded_at = self.recorded_at.to_string();
+        let decoded = u64::try_from(self.seq).ok().and_then(|seq| {
+            let fields = decode::RowFields {
+                row: &self,
+                occurred_at: &occurred_at,
+                recorded_at: &recorded_at,
+                seq,
+            };
+            Event::deserialize(decode::RowDeserializer(fields)).ok()
+        });
+        match decoded {
             Some(event) => Ok(event),
             None => self.into_event_checked(),
         }
-    }
-
-    /// The event as JSON text, or `None` when a JSON column is not exactly
-    /// one JSON value.
-    fn event_json(&self) -> Option<String> {
-        use serde::de::IgnoredAny;
-        fn raw(out: &mut String, key: &str, value: Option<&str>) -> Option<()> {
-            out.push_str(key);
-            match value {
-                Some(text) => {
-                    serde_json::from_str::<IgnoredAny>(text).ok()?;
-                    out.push_str(text);
-                }
-                None => out.push_str("null"),
-            }
-            Some(())
-        }
-        fn string(out: &mut String, key: &str, value: Option<&str>) {
-            out.push_str(key);
-            match value {
-                // Serialising a string cannot fail.
-                Some(text) => out.push_str(&serde_json::to_string(text).unwrap_or_default()),
-                None => out.push_str("null"),
-            }
-        }
-        let seq = u64::try_from(self.seq).ok()?;
-        let mut out = String::with_capacity(
-            512 + self.actor.len()
-                + self.target.as_ref().map_or(0, String::len)
-                + self.targets.len()
-                + self.context.len()
-                + self.changes.as_ref().map_or(0, String::len)
-                + self.metadata.len()
-                + self.description.as_ref().map_or(0, String::len)
-                + self.reason.as_ref().map_or(0, String::len),
-        );
-        string(&mut out, "{\"id\":", Some(&self.id));
-        string(&mut out, ",\"occurred_at\":", Some(&self.occurred_at.to_string()));
-        string(&mut out, ",\"recorded_at\":", Some(&self.recorded_at.to_string()));
-        string(&mut out, ",\"tenant_id\":", self.tenant_id.as_deref());
-        string(&mut out, ",\"action\":", Some(&self.action));
-        string(&mut out, ",\"category\":", Some(&self.category));
-        string(&mut out, ",\"severity\":", Some(&self.severity));
-        string(&mut out, ",\"outcome\":", Some(&self.outcome));
-        string(&mut out, ",\"reason\":", self.reason.as_deref());
-        raw(&mut out, ",\"actor\":", Some(&self.actor))?;
-        raw(&mut out, ",\"target\":", self.target.as_deref())?;
-        raw(&mut out, ",\"targets\":", Some(&self.targets))?;
-        string(&mut out, ",\"description\":", self.description.as_deref());
-        raw(&mut out, ",\"context\":", Some(&self.context))?;
-        raw(&mut out, ",\"changes\":", self.changes.as_deref())?;
-        raw(&mut out, ",\"metadata\":", Some(&self.metadata))?;
-        out.push_str(if self.truncated {
-            ",\"truncated\":true"
-        } else {
-            ",\"truncated\":false"
-        });
-        out.push_str(if self.lossy_utf8 {
-            ",\"lossy_utf8\":true"
-        } else {
-            ",\"lossy_utf8\":false"
-        });
-        string(&mut out, ",\"integrity\":{\"stream\":", Some(&self.stream));
-        out.push_str(&format!(",\"seq\":{seq}"));
-        string(&mut out, ",\"leaf_hash\":", Some(&self.leaf_hash));
-        out.push_str("}}");
-        Some(out)
     }
 
     /// [`into_event`](Self::into_event) through a `Value` per column, saying
@@ -247,5 +193,234 @@ impl EventRow {
             ("search_text", self.search_text == expected.search_text),
         ];
         checks.into_iter().find(|(_, agrees)| !agrees).map(|(column, _)| column)
+    }
+}
+
+/// A `serde::Deserializer` over one row's columns, for [`EventRow::into_event`].
+mod decode {
+    use serde::de::value::{Error, StrDeserializer};
+    use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
+    use serde::forward_to_deserialize_any;
+
+    use super::EventRow;
+
+    /// The row and the texts its fields are read from.
+    #[derive(Clone, Copy)]
+    pub(super) struct RowFields<'a> {
+        pub(super) row: &'a EventRow,
+        pub(super) occurred_at: &'a str,
+        pub(super) recorded_at: &'a str,
+        pub(super) seq: u64,
+    }
+
+    /// The event's fields, in the order of its JSON.
+    const FIELDS: [&str; 19] = [
+        "id",
+        "occurred_at",
+        "recorded_at",
+        "tenant_id",
+        "action",
+        "category",
+        "severity",
+        "outcome",
+        "reason",
+        "actor",
+        "target",
+        "targets",
+        "description",
+        "context",
+        "changes",
+        "metadata",
+        "truncated",
+        "lossy_utf8",
+        "integrity",
+    ];
+
+    const INTEGRITY_FIELDS: [&str; 3] = ["stream", "seq", "leaf_hash"];
+
+    /// One field's value.
+    enum Field<'a> {
+        Text(Option<&'a str>),
+        Json(Option<&'a str>),
+        Bool(bool),
+        Integrity(RowFields<'a>),
+    }
+
+    impl<'a> RowFields<'a> {
+        fn field(self, i: usize) -> Field<'a> {
+            let row = self.row;
+            match i {
+                0 => Field::Text(Some(&row.id)),
+                1 => Field::Text(Some(self.occurred_at)),
+                2 => Field::Text(Some(self.recorded_at)),
+                3 => Field::Text(row.tenant_id.as_deref()),
+                4 => Field::Text(Some(&row.action)),
+                5 => Field::Text(Some(&row.category)),
+                6 => Field::Text(Some(&row.severity)),
+                7 => Field::Text(Some(&row.outcome)),
+                8 => Field::Text(row.reason.as_deref()),
+                9 => Field::Json(Some(&row.actor)),
+                10 => Field::Json(row.target.as_deref()),
+                11 => Field::Json(Some(&row.targets)),
+                12 => Field::Text(row.description.as_deref()),
+                13 => Field::Json(Some(&row.context)),
+                14 => Field::Json(row.changes.as_deref()),
+                15 => Field::Json(Some(&row.metadata)),
+                16 => Field::Bool(row.truncated),
+                17 => Field::Bool(row.lossy_utf8),
+                _ => Field::Integrity(self),
+            }
+        }
+    }
+
+    /// The whole row, as a map of the event's fields.
+    pub(super) struct RowDeserializer<'a>(pub(super) RowFields<'a>);
+
+    impl<'de> Deserializer<'de> for RowDeserializer<'de> {
+        type Error = Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            visitor.visit_map(Fields {
+                fields: self.0,
+                names: &FIELDS,
+                next: 0,
+            })
+        }
+
+        forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map struct enum identifier ignored_any
+        }
+    }
+
+    struct Fields<'a> {
+        fields: RowFields<'a>,
+        names: &'static [&'static str],
+        next: usize,
+    }
+
+    impl<'de> MapAccess<'de> for Fields<'de> {
+        type Error = Error;
+
+        fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+            match self.names.get(self.next) {
+                Some(name) => seed.deserialize(StrDeserializer::<Error>::new(name)).map(Some),
+                None => Ok(None),
+            }
+        }
+
+        fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
+            let i = self.next;
+            self.next += 1;
+            if self.names.len() == INTEGRITY_FIELDS.len() {
+                let row = self.fields.row;
+                return match i {
+                    0 => seed.deserialize(StrDeserializer::<Error>::new(&row.stream)),
+                    1 => seed.deserialize(self.fields.seq.into_deserializer()),
+                    _ => seed.deserialize(StrDeserializer::<Error>::new(&row.leaf_hash)),
+                };
+            }
+            seed.deserialize(self.fields.field(i))
+        }
+    }
+
+    impl<'de> Deserializer<'de> for Field<'de> {
+        type Error = Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            match self {
+                Self::Text(None) | Self::Json(None) => visitor.visit_none(),
+                Self::Text(Some(text)) => visitor.visit_borrowed_str(text),
+                Self::Json(Some(text)) => {
+                    let mut json = serde_json::Deserializer::from_str(text);
+                    let value = json.deserialize_any(visitor).map_err(de::Error::custom)?;
+                    json.end().map_err(de::Error::custom)?;
+                    Ok(value)
+                }
+                Self::Bool(flag) => visitor.visit_bool(flag),
+                Self::Integrity(fields) => visitor.visit_map(Fields {
+                    fields,
+                    names: &INTEGRITY_FIELDS,
+                    next: 0,
+                }),
+            }
+        }
+
+        fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            match self {
+                Self::Text(None) | Self::Json(None) => visitor.visit_none(),
+                Self::Json(Some(text)) => {
+                    let mut json = serde_json::Deserializer::from_str(text);
+                    let value = json.deserialize_option(visitor).map_err(de::Error::custom)?;
+                    json.end().map_err(de::Error::custom)?;
+                    Ok(value)
+                }
+                other => visitor.visit_some(other),
+            }
+        }
+
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            variants: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, Error> {
+            match self {
+                Self::Text(Some(text)) => StrDeserializer::<Error>::new(text).deserialize_enum(name, variants, visitor),
+                other => other.deserialize_any(visitor),
+            }
+        }
+
+        forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf unit unit_struct newtype_struct seq tuple
+            tuple_struct map struct identifier ignored_any
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use audit_core::{Action, Actor, Event, Target};
+    use serde_json::json;
+
+    use super::EventRow;
+    use crate::integrity::seal;
+
+    fn stored() -> Event {
+        let mut event = Event::builder(
+            Action::new("app.updated").unwrap(),
+            Actor::user("u1")
+                .with_email("u1@acme.test")
+                .with_name("Ünïcode \"Quote\""),
+        )
+        .tenant("acme")
+        .target(Target::new("app", "app_1").with_name("Billing\tapp"))
+        .add_target(Target::new("user", "u2"))
+        .description("line one\nline two")
+        .before(&json!({"plan": "team", "seats": 5, "ratio": 0.1}))
+        .after(&json!({"plan": "business", "seats": 10, "ratio": 1e-7}))
+        .metadata("nested", &json!({"a": [1, 2.5, null, true], "b": "x"}))
+        .build();
+        event.set_recorded_at(event.occurred_at());
+        seal(&mut event, "tenant:acme", 7);
+        event
+    }
+
+    #[test]
+    fn rows_decode_to_the_event_they_were_made_from() {
+        let event = stored();
+        let row = EventRow::from_event(&event);
+        assert_eq!(row.clone().into_event().unwrap(), event);
+        assert_eq!(row.into_event_checked().unwrap(), event);
+    }
+
+    #[test]
+    fn a_json_column_holding_more_than_one_value_is_refused_by_name() {
+        let mut row = EventRow::from_event(&stored());
+        row.context.push_str(r#", "injected": 1"#);
+        let error = row.into_event().unwrap_err().to_string();
+        assert!(error.contains("context"), "{error}");
     }
 }

@@ -52,6 +52,15 @@ pub struct SqliteStore {
     cursor_key: CursorKey,
 }
 
+/// A trigram fewer rows than this hold is rare: the search index lists its
+/// rows instead of a scan looking for them (see `SqliteStore::fetch_text`).
+const RARE_TRIGRAM: i64 = 2_000;
+
+/// How many trigrams (the rarest) the search index is asked for when no
+/// trigram is rare: the rows holding all of them are few, and each more
+/// common one would add the cost of reading its list.
+const FTS_TRIGRAMS: usize = 3;
+
 /// Rows per INSERT statement: 30 columns × 500 rows stays well under SQLite's
 /// 32,766 bound parameters.
 const INSERT_CHUNK: usize = 500;
@@ -186,22 +195,111 @@ impl SqliteStore {
 
     /// The rows of one page of `plan` (up to `limit + 1`), as events.
     pub(crate) async fn fetch(&self, plan: &Plan) -> Result<Vec<Event>, StoreError> {
-        let mut rows = Vec::new();
-        if !plan.terms.is_empty() {
-            // Common terms fill a page from the newest rows long before the
-            // trigram index has listed every match; see `sql::page_scan`.
-            rows = sql::page_scan::<SqliteDialect>(plan, COLUMNS)
+        let rows = if plan.terms.is_empty() {
+            sql::page::<SqliteDialect>(plan, COLUMNS)
                 .build()
                 .fetch_all(&self.pool)
-                .await?;
-        }
-        if rows.len() <= plan.limit as usize {
-            rows = sql::page::<SqliteDialect>(plan, COLUMNS)
-                .build()
-                .fetch_all(&self.pool)
-                .await?;
-        }
+                .await?
+        } else {
+            self.fetch_text(plan).await?
+        };
         rows.iter().map(|row| read_row(row)?.into_event()).collect()
+    }
+
+    /// A free-text page, the cheapest of three ways:
+    ///
+    /// 1. When a term has a rare trigram (fewer than [`RARE_TRIGRAM`] rows
+    ///    hold it, which the index tells after reading at most that many
+    ///    entries per trigram, see [`Self::rank_trigrams`]), the search
+    ///    index lists the rows holding the rare trigrams (all of them) and
+    ///    those rows are checked: a handful of rows for an id or an unusual
+    ///    word, whatever the tenant or time.
+    /// 2. Otherwise every term is common, and a scan of the newest rows
+    ///    passing the other filters fills the page early. It reads
+    ///    [`sql::TEXT_SCAN_ROWS`] rows; if that found some matches but not a
+    ///    page, and the tenant-and-time index (which holds `search_text`)
+    ///    covers the filters, it reads again as far as the matches found
+    ///    suggest (see [`sql::second_scan`]). A full page from a scan is the
+    ///    right page.
+    /// 3. Otherwise (common words that seldom occur together in the
+    ///    filtered rows) the index lists the rows holding the
+    ///    [`FTS_TRIGRAMS`] rarest trigrams.
+    async fn fetch_text(&self, plan: &Plan) -> Result<Vec<SqliteRow>, StoreError> {
+        let trigrams = text::trigrams(&plan.terms);
+        let ranked = if trigrams.is_empty() {
+            Vec::new()
+        } else {
+            self.rank_trigrams(&trigrams).await?
+        };
+        let rare: Vec<&str> = ranked
+            .iter()
+            .filter(|&&(estimate, _)| estimate < RARE_TRIGRAM)
+            .map(|&(_, trigram)| trigram)
+            .collect();
+        if !rare.is_empty() {
+            return Ok(fts_page(plan, &rare).build().fetch_all(&self.pool).await?);
+        }
+        let rows = sql::page_scan::<SqliteDialect>(plan, COLUMNS, sql::TEXT_SCAN_ROWS)
+            .build()
+            .fetch_all(&self.pool)
+            .await?;
+        if rows.len() > plan.limit as usize {
+            return Ok(rows);
+        }
+        if let Some(budget) = sql::second_scan(plan, rows.len()) {
+            let rows = sql::page_scan::<SqliteDialect>(plan, COLUMNS, budget)
+                .build()
+                .fetch_all(&self.pool)
+                .await?;
+            if rows.len() > plan.limit as usize {
+                return Ok(rows);
+            }
+        }
+        let mut query = if ranked.is_empty() {
+            sql::page::<SqliteDialect>(plan, COLUMNS)
+        } else {
+            fts_page(plan, &fallback_trigrams(&plan.terms, &ranked))
+        };
+        Ok(query.build().fetch_all(&self.pool).await?)
+    }
+
+    /// `trigrams` with how many rows hold each, rarest first, in one
+    /// statement that reads at most [`RARE_TRIGRAM`] index entries for each:
+    /// exact below that (reported as `RARE_TRIGRAM - 1`), otherwise
+    /// estimated from the key of the trigram's `RARE_TRIGRAM`th row (the
+    /// index lists rows in key order, so a trigram that keeps turning up
+    /// reaches it early). An estimate only ranks trigrams; answers never
+    /// depend on it.
+    async fn rank_trigrams<'t>(&self, trigrams: &'t [String]) -> Result<Vec<(i64, &'t str)>, StoreError> {
+        // Scalar subqueries, not an aggregate over audit_events: with other
+        // columns beside them, min and max would read the whole table.
+        let mut query =
+            QueryBuilder::<Sqlite>::new("SELECT (SELECT min(pk) FROM audit_events), (SELECT max(pk) FROM audit_events)");
+        for trigram in trigrams {
+            query.push(", (SELECT rowid FROM audit_events_search WHERE audit_events_search MATCH ");
+            query.push_bind(text::fts_match(&[trigram]));
+            query.push(" ORDER BY rowid LIMIT 1 OFFSET ");
+            query.push_bind(RARE_TRIGRAM - 1);
+            query.push(")");
+        }
+        let row = query.build().fetch_one(&self.pool).await?;
+        let first: i64 = row.try_get::<Option<i64>, _>(0)?.unwrap_or(0);
+        let last: i64 = row.try_get::<Option<i64>, _>(1)?.unwrap_or(0);
+        let mut ranked = Vec::with_capacity(trigrams.len());
+        for (i, trigram) in trigrams.iter().enumerate() {
+            let nth: Option<i64> = row.try_get(i + 2)?;
+            let estimate = match nth {
+                None => RARE_TRIGRAM - 1,
+                Some(key) => {
+                    let span = (last - first + 1).max(1) as f64;
+                    let reached = (key - first + 1).max(1) as f64;
+                    ((RARE_TRIGRAM as f64 * span / reached) as i64).max(RARE_TRIGRAM)
+                }
+            };
+            ranked.push((estimate, trigram.as_str()));
+        }
+        ranked.sort_by_key(|&(estimate, _)| estimate);
+        Ok(ranked)
     }
 
     /// The actions of the events `query` selects (ignoring its action filter
@@ -211,7 +309,8 @@ impl SqliteStore {
     /// As [`query`](Self::query).
     pub async fn action_counts(&self, query: &AuditQuery) -> Result<Vec<ActionCount>, StoreError> {
         let plan = query.plan(&self.cursor_key)?;
-        let mut select = sql::action_counts::<SqliteDialect>(&plan);
+        let trigrams = text::trigrams(&plan.terms);
+        let mut select = sql::action_counts::<SqliteDialect>(&plan, |query| push_fts_source(query, &trigrams));
         let rows: Vec<(String, String, i64)> = select.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(ActionCount::from_row).collect()
     }
@@ -417,6 +516,55 @@ async fn insert(conn: &mut SqliteConnection, rows: &[EventRow]) -> Result<(), St
     Ok(())
 }
 
+/// The trigrams to ask the search index for when none is rare: the rarest
+/// of each term (so that the terms narrow each other down), then the
+/// rarest others, [`FTS_TRIGRAMS`] in all at least. Reading a trigram's
+/// list costs its length, so the most common ones would cost most and
+/// narrow least.
+fn fallback_trigrams<'t>(terms: &[String], ranked: &[(i64, &'t str)]) -> Vec<&'t str> {
+    let mut chosen: Vec<&str> = Vec::new();
+    for term in terms {
+        let own = text::trigrams(std::slice::from_ref(term));
+        let rarest = ranked.iter().find(|(_, trigram)| own.iter().any(|t| t == trigram));
+        if let Some(&(_, trigram)) = rarest
+            && !chosen.contains(&trigram)
+        {
+            chosen.push(trigram);
+        }
+    }
+    for &(_, trigram) in ranked {
+        if chosen.len() >= FTS_TRIGRAMS {
+            break;
+        }
+        if !chosen.contains(&trigram) {
+            chosen.push(trigram);
+        }
+    }
+    chosen
+}
+
+/// A page whose rows come from the search index: those holding every one
+/// of `trigrams`, each then checked against all the filters.
+fn fts_page(plan: &Plan, trigrams: &[impl AsRef<str>]) -> QueryBuilder<'static, Sqlite> {
+    sql::page_from::<SqliteDialect>(plan, COLUMNS, |query| push_fts_source(query, trigrams))
+}
+
+/// ` FROM … WHERE …` of the rows holding every one of `trigrams`: the
+/// search index read first, then each row it lists looked up by key
+/// (`CROSS JOIN` fixes that order; SQLite would otherwise build the list in
+/// full and probe it from another index). Without trigrams, every row.
+fn push_fts_source(query: &mut QueryBuilder<'static, Sqlite>, trigrams: &[impl AsRef<str>]) {
+    if trigrams.is_empty() {
+        query.push(" FROM audit_events WHERE TRUE");
+    } else {
+        query.push(
+            " FROM audit_events_search CROSS JOIN audit_events ON audit_events.pk = audit_events_search.rowid \
+             WHERE audit_events_search MATCH ",
+        );
+        query.push_bind(text::fts_match(trigrams));
+    }
+}
+
 fn timestamp(micros: i64, column: &str, id: &str) -> Result<Timestamp, StoreError> {
     Timestamp::from_unix_micros(micros).ok_or_else(|| StoreError::Corrupt {
         id: id.to_owned(),
@@ -483,7 +631,7 @@ async fn cursor_key(pool: &SqlitePool) -> Result<CursorKey, StoreError> {
 }
 
 /// SQLite's side of the shared query SQL: times as Unix microseconds, ids as
-/// text, search through the FTS5 trigram index.
+/// text, search through the FTS5 trigram index (tenant-scoped).
 #[derive(Debug)]
 struct SqliteDialect;
 
@@ -507,12 +655,6 @@ impl Dialect for SqliteDialect {
     }
 
     fn push_contains(query: &mut QueryBuilder<'static, Sqlite>, term: &str) {
-        query.push("pk IN (SELECT rowid FROM audit_events_search WHERE search_text GLOB ");
-        query.push_bind(text::glob_contains(term));
-        query.push(")");
-    }
-
-    fn push_contains_row(query: &mut QueryBuilder<'static, Sqlite>, term: &str) {
         query.push("search_text GLOB ");
         query.push_bind(text::glob_contains(term));
     }

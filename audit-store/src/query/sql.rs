@@ -22,46 +22,118 @@ pub(crate) trait Dialect {
     fn bind_time(query: &mut QueryBuilder<'static, Self::Db>, at: Timestamp);
     /// Binds an event id as the `id` column holds it.
     fn bind_id(query: &mut QueryBuilder<'static, Self::Db>, id: Uuid);
-    /// A condition that holds when the event's `search_text` contains `term`
-    /// (already lowercased), served by the trigram index.
+    /// A condition that holds when the row's `search_text` contains `term`
+    /// (already lowercased).
     fn push_contains(query: &mut QueryBuilder<'static, Self::Db>, term: &str);
-    /// The same condition checked on the row itself (no index).
-    fn push_contains_row(query: &mut QueryBuilder<'static, Self::Db>, term: &str);
 }
 
 /// How many of the newest rows that pass the other filters
-/// [`page_scan`] checks for the search terms.
+/// [`page_scan`] checks for the search terms, unless the backend says
+/// otherwise.
 pub(crate) const TEXT_SCAN_ROWS: i64 = 2_000;
+
+/// The most rows a second free-text scan reads (see [`second_scan`]):
+/// ~0.4 µs a row when an index holds `search_text`, so a ~12 ms bound.
+#[cfg(feature = "sqlite")]
+pub(crate) const TEXT_SCAN_ROWS_COVERED: i64 = 30_000;
+
+/// After a first [`page_scan`] of [`TEXT_SCAN_ROWS`] rows found `found`
+/// matches, too few for the page: how far a second scan should read, when
+/// that is worth it. It is when there were some matches (none suggests a
+/// rare combination, better found through the search index), no offset,
+/// and the tenant-and-time index (which holds `search_text` on SQLite)
+/// covers every filter, so the scan reads no rows: then twice as
+/// far as the matches suggest a page needs, up to
+/// [`TEXT_SCAN_ROWS_COVERED`]. Two common words that occur together in one
+/// event in 200 fill a page within that.
+#[cfg(feature = "sqlite")]
+pub(crate) fn second_scan(plan: &Plan, found: usize) -> Option<i64> {
+    let f = &plan.filter;
+    let covered = f.tenant.is_some()
+        && f.actions.is_empty()
+        && f.categories.is_empty()
+        && f.actor_id.is_none()
+        && f.actor_kinds.is_empty()
+        && f.actor_email.is_none()
+        && f.target_type.is_none()
+        && f.target_id.is_none()
+        && f.severities.is_empty()
+        && f.outcomes.is_empty()
+        && f.client_ip.is_none()
+        && f.request_id.is_none();
+    let found = i64::try_from(found).ok().filter(|&n| n > 0)?;
+    if !covered || plan.offset > 0 {
+        return None;
+    }
+    let wanted = i64::from(plan.limit) + 1;
+    let budget = (TEXT_SCAN_ROWS * wanted / found * 2).min(TEXT_SCAN_ROWS_COVERED);
+    (budget > TEXT_SCAN_ROWS).then_some(budget)
+}
 
 /// `SELECT <columns> … ORDER BY occurred_at DESC, id DESC LIMIT limit + 1`:
 /// one row more than the page, to learn whether another page follows.
 pub(crate) fn page<D: Dialect>(plan: &Plan, columns: &str) -> QueryBuilder<'static, D::Db> {
-    let mut query = QueryBuilder::new(format!("SELECT {columns} FROM audit_events"));
+    page_from::<D>(plan, columns, |query| {
+        query.push(" FROM audit_events WHERE TRUE");
+    })
+}
+
+/// [`page`], with the rows coming from what `source` pushes: ` FROM …
+/// WHERE <condition>` naming `audit_events` (a search index joined to it,
+/// say); every filter, the search terms included, is then checked on the
+/// rows.
+pub(crate) fn page_from<D: Dialect>(
+    plan: &Plan,
+    columns: &str,
+    source: impl FnOnce(&mut QueryBuilder<'static, D::Db>),
+) -> QueryBuilder<'static, D::Db> {
+    // With an offset, a deferred join: the skipped rows are found by id
+    // alone (from the index where it holds the filters), and only the
+    // page's rows are read in full; reading every skipped row's columns
+    // (PostgreSQL turning each one's JSON into text) cost ~1 s at 100,000.
+    let deferred = plan.offset > 0;
+    let mut query = QueryBuilder::new(if deferred {
+        format!("SELECT {columns} FROM audit_events WHERE id IN (SELECT id")
+    } else {
+        format!("SELECT {columns}")
+    });
+    source(&mut query);
     push_filters::<D>(&mut query, plan, true, true);
     push_after::<D>(&mut query, plan);
     push_page::<D>(&mut query, plan);
+    if deferred {
+        query.push(") ORDER BY occurred_at DESC, id DESC");
+    }
     query
 }
 
-/// A free-text page found by scanning instead of through the trigram index:
-/// the newest [`TEXT_SCAN_ROWS`] rows that pass the other filters (an index
-/// range read in order), checked for the terms one by one. When a term is
-/// common this fills a page after a few hundred rows, where the trigram
-/// index would first collect every match in the whole table (all tenants,
-/// all times). The page it returns is the right one exactly when it is full
-/// (`limit + 1` rows): otherwise the caller runs [`page`].
-pub(crate) fn page_scan<D: Dialect>(plan: &Plan, columns: &str) -> QueryBuilder<'static, D::Db> {
-    let mut query = QueryBuilder::new(format!("SELECT {columns} FROM (SELECT * FROM audit_events"));
+/// A free-text page found by scanning instead of through a search index:
+/// the newest `rows` rows that pass the other filters (an index range read
+/// in order), checked for the terms one by one. When a term is common this
+/// fills a page after a few hundred rows, where a trigram index would
+/// first list every match in the whole table (all tenants, all times). The
+/// page it returns is the right one exactly when it is full (`limit + 1`
+/// rows): otherwise the caller runs another query.
+///
+/// The scan selects only `id`, `occurred_at` and `search_text`, and the
+/// page's columns are read for the page's rows alone, so where an index
+/// holds those (SQLite's tenant-and-time index) the scan never reads a row.
+pub(crate) fn page_scan<D: Dialect>(plan: &Plan, columns: &str, rows: i64) -> QueryBuilder<'static, D::Db> {
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {columns} FROM audit_events WHERE id IN (SELECT id FROM \
+         (SELECT id, occurred_at, search_text FROM audit_events WHERE TRUE"
+    ));
     push_filters::<D>(&mut query, plan, true, false);
     push_after::<D>(&mut query, plan);
     query.push(" ORDER BY occurred_at DESC, id DESC LIMIT ");
-    D::bind_int(&mut query, TEXT_SCAN_ROWS);
-    query.push(") AS audit_events WHERE TRUE");
+    D::bind_int(&mut query, rows);
+    query.push(") AS scanned WHERE TRUE");
     for term in &plan.terms {
         query.push(" AND ");
-        D::push_contains_row(&mut query, term);
+        D::push_contains(&mut query, term);
     }
     push_page::<D>(&mut query, plan);
+    query.push(") ORDER BY occurred_at DESC, id DESC");
     query
 }
 
@@ -90,8 +162,12 @@ fn push_page<D: Dialect>(query: &mut QueryBuilder<'static, D::Db>, plan: &Plan) 
 /// chosen), most frequent first, then by name. An action's events normally
 /// share one category; where code overrode it for some, the alphabetically
 /// first is shown.
-pub(crate) fn action_counts<D: Dialect>(plan: &Plan) -> QueryBuilder<'static, D::Db> {
-    let mut query = QueryBuilder::new("SELECT action, min(category) AS category, count(*) AS events FROM audit_events");
+pub(crate) fn action_counts<D: Dialect>(
+    plan: &Plan,
+    source: impl FnOnce(&mut QueryBuilder<'static, D::Db>),
+) -> QueryBuilder<'static, D::Db> {
+    let mut query = QueryBuilder::new("SELECT action, min(category) AS category, count(*) AS events");
+    source(&mut query);
     push_filters::<D>(&mut query, plan, false, true);
     query.push(" GROUP BY action ORDER BY events DESC, action");
     query
@@ -104,7 +180,6 @@ fn push_filters<D: Dialect>(
     with_terms: bool,
 ) {
     let f = &plan.filter;
-    query.push(" WHERE TRUE");
     let mut equals = |column: &str, value: &Option<String>| {
         if let Some(value) = value {
             query.push(format_args!(" AND {column} = "));

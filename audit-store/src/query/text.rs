@@ -72,8 +72,8 @@ pub(crate) fn terms(text: &str) -> Result<Vec<String>, QueryError> {
 
 #[cfg(feature = "sqlite")]
 /// `term` as a SQLite GLOB pattern matching any text that contains it: each
-/// metacharacter is wrapped in brackets, which FTS5's trigram index still
-/// uses (an `ESCAPE` clause on LIKE would make it scan).
+/// metacharacter is wrapped in brackets. GLOB, unlike LIKE, is
+/// case-sensitive, as the lowercased text and terms need.
 pub(crate) fn glob_contains(term: &str) -> String {
     let mut pattern = String::with_capacity(term.len() + 8);
     pattern.push('*');
@@ -89,6 +89,35 @@ pub(crate) fn glob_contains(term: &str) -> String {
     }
     pattern.push('*');
     pattern
+}
+
+#[cfg(feature = "sqlite")]
+/// The distinct trigrams (runs of three characters) of `terms`, the tokens
+/// of SQLite's search index. A term shorter than three characters has none.
+pub(crate) fn trigrams(terms: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for term in terms {
+        let chars: Vec<char> = term.chars().collect();
+        for window in chars.windows(3) {
+            let trigram: String = window.iter().collect();
+            if !out.contains(&trigram) {
+                out.push(trigram);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(feature = "sqlite")]
+/// An FTS5 `MATCH` expression listing the rows that contain every one of
+/// `trigrams`: each a quoted string (a `"` doubled), so no character of a
+/// term is FTS5 syntax.
+pub(crate) fn fts_match<S: AsRef<str>>(trigrams: &[S]) -> String {
+    let quoted: Vec<String> = trigrams
+        .iter()
+        .map(|trigram| format!("\"{}\"", trigram.as_ref().replace('"', "\"\"")))
+        .collect();
+    quoted.join(" AND ")
 }
 
 #[cfg(feature = "postgres")]
@@ -139,6 +168,17 @@ mod tests {
     #[test]
     fn metacharacters_are_literal_in_glob_patterns() {
         assert_eq!(glob_contains("50%*[x]?"), "*50%[*][[]x][?]*");
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn trigrams_are_distinct_and_quoted_for_fts5() {
+        let terms = vec!["abcd".to_owned(), "x\"yz".to_owned(), "ab".to_owned(), "bcd".to_owned()];
+        let trigrams = trigrams(&terms);
+        assert_eq!(trigrams, ["abc", "bcd", "x\"y", "\"yz"]);
+        assert_eq!(fts_match(&trigrams), r#""abc" AND "bcd" AND "x""y" AND """yz""#);
+        assert!(super::trigrams(&["ab".to_owned(), "é".to_owned()]).is_empty());
+        assert_eq!(super::trigrams(&["ærø".to_owned()]), ["ærø"]);
     }
 
     #[cfg(feature = "postgres")]
