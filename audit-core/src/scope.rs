@@ -118,7 +118,45 @@ struct ScopeShared {
     /// Set by [`AuditScope::identify`] once authentication has run.
     identified: Mutex<Option<(Actor, Option<String>)>>,
     delivery: Delivery,
-    completed: Mutex<Vec<CompletedDraft>>,
+    completed: Mutex<Completed>,
+}
+
+/// The drafts completed in a scope, oldest first. Most requests complete
+/// one: it is kept inline, so collecting it allocates nothing.
+#[derive(Default)]
+struct Completed {
+    first: Option<CompletedDraft>,
+    rest: Vec<CompletedDraft>,
+}
+
+impl Completed {
+    fn push(&mut self, draft: CompletedDraft) {
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(draft);
+        } else {
+            self.rest.push(draft);
+        }
+    }
+
+    fn take(&mut self) -> CompletedDrafts {
+        CompletedDrafts(self.first.take().into_iter().chain(std::mem::take(&mut self.rest)))
+    }
+}
+
+/// The drafts taken out of a scope by [`AuditScope::drain_completed`], oldest first.
+#[derive(Debug)]
+pub struct CompletedDrafts(std::iter::Chain<std::option::IntoIter<CompletedDraft>, std::vec::IntoIter<CompletedDraft>>);
+
+impl Iterator for CompletedDrafts {
+    type Item = CompletedDraft;
+
+    fn next(&mut self) -> Option<CompletedDraft> {
+        self.0.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
 }
 
 enum Delivery {
@@ -150,7 +188,7 @@ impl AuditScope {
                 request,
                 identified: Mutex::new(None),
                 delivery,
-                completed: Mutex::new(Vec::new()),
+                completed: Mutex::new(Completed::default()),
             }),
         }
     }
@@ -234,7 +272,7 @@ impl AuditScope {
         if let Delivery::Immediate(auditor) = &self.shared.delivery {
             let auditor = auditor.as_ref().or_else(|| Auditor::global());
             let request = self.effective_request();
-            for completed in self.take_completed() {
+            for completed in self.drain_completed() {
                 let builder = completed.into_boxed_builder(&request);
                 match auditor {
                     Some(auditor) => {
@@ -256,7 +294,13 @@ impl AuditScope {
 
     /// Takes the drafts completed so far, oldest first.
     pub fn take_completed(&self) -> Vec<CompletedDraft> {
-        std::mem::take(&mut *lock(&self.shared.completed))
+        self.drain_completed().collect()
+    }
+
+    /// [`take_completed`](Self::take_completed) without collecting them into
+    /// a `Vec`: nothing is allocated for a scope that completed one draft.
+    pub fn drain_completed(&self) -> CompletedDrafts {
+        lock(&self.shared.completed).take()
     }
 
     fn accept(&self, completed: CompletedDraft) {

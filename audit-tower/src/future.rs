@@ -116,13 +116,13 @@ where
                             return Poll::Ready(Err(error));
                         }
                     };
-                    let config = std::sync::Arc::clone(&finalizer.config);
                     response
                         .headers_mut()
-                        .insert(config.request_id_header.clone(), finalizer.request_id.clone());
-                    let events = finalizer.events(Ending::Responded(response.status()));
-                    let delivery: Delivering = match finalizer.queue_now(events) {
-                        Ok(waiting) if waiting.is_empty() && matches!(config.delivery, crate::Delivery::Buffered) => {
+                        .insert(finalizer.config.request_id_header.clone(), finalizer.request_id.clone());
+                    let queued = finalizer.queue_events(Ending::Responded(response.status()));
+                    let buffered = matches!(finalizer.config.delivery, crate::Delivery::Buffered);
+                    let delivery: Delivering = match queued {
+                        Ok(waiting) if waiting.is_empty() && buffered => {
                             *this.state = State::Done;
                             return Poll::Ready(Ok(response));
                         }
