@@ -292,7 +292,7 @@ impl EventBuilder {
     }
 
     /// Takes in a deferred fill from the scope, if any.
-    fn apply_scope_fill(&mut self) {
+    pub(crate) fn apply_scope_fill(&mut self) {
         if let Some(fill) = self.scope_fill.take() {
             fill.apply(self);
         }

@@ -17,7 +17,8 @@ use crate::layer::{Config, Delivery};
 
 /// Everything needed to finish a request's audit work.
 pub(crate) struct Finalizer {
-    pub(crate) scope: AuditScope,
+    /// Taken when the events are finished (the last one may take it over).
+    pub(crate) scope: Option<AuditScope>,
     pub(crate) config: Arc<Config>,
     pub(crate) request_id: HeaderValue,
     pub(crate) method: Method,
@@ -153,6 +154,10 @@ impl Finalizer {
     /// auditor is closed.
     pub(crate) fn queue_events(&mut self, ending: Ending) -> Result<Vec<Box<EventBuilder>>, ()> {
         let early_events = std::mem::take(&mut self.early_events);
+        let Some(scope) = self.scope.take() else {
+            // Finished already: nothing is left to queue.
+            return Ok(Vec::new());
+        };
         let mut outbox = Outbox {
             auditor: &self.config.auditor,
             keep_all: matches!(self.config.delivery, Delivery::Confirmed { .. }),
@@ -162,46 +167,73 @@ impl Finalizer {
         for event in early_events {
             outbox.push(event);
         }
-        self.finish_events(ending, &mut outbox);
+        self.finish_events(scope, ending, &mut outbox);
         if outbox.closed {
             return Err(());
         }
         Ok(outbox.waiting)
     }
 
-    fn finish_events(&self, ending: Ending, outbox: &mut Outbox<'_>) {
+    fn finish_events(&self, scope: AuditScope, ending: Ending, outbox: &mut Outbox<'_>) {
         let status = ending.status().map(|s| s.as_u16());
-        let mut handlers_recorded = false;
-        for draft in self.scope.drain_completed() {
-            handlers_recorded = true;
+        let mut drafts = scope.drain_completed().peekable();
+        // The automatic events read the scope, which the last draft takes
+        // over: they are made first, and queued after the drafts as before.
+        let automatic = self.automatic_events(&scope, ending, drafts.peek().is_some());
+        while let Some(draft) = drafts.next() {
             let source = draft.outcome_source();
             // The scope's actor and context are copied into the event on the
-            // auditor's writer, not here on the request's path.
-            let mut builder = draft.into_builder_deferred(&self.scope, status);
+            // auditor's writer, not here on the request's path; the last
+            // event takes the scope over and, when no one else holds it any
+            // more, moves them in at once (see `into_builder_taking`).
+            let mut builder = if drafts.peek().is_some() {
+                draft.into_builder_deferred(&scope, status)
+            } else {
+                let mut builder = draft.into_builder_taking(scope, status);
+                apply_to_draft(&mut builder, source, ending);
+                outbox.push(builder);
+                break;
+            };
             apply_to_draft(&mut builder, source, ending);
             outbox.push(builder);
         }
-        let config = &self.config;
-        if let Ending::Responded(status_code) = ending {
-            if config.record_denied && matches!(status_code.as_u16(), 401 | 403) {
-                let request = self.scope.effective_request();
-                let mut builder = automatic("auth.denied", &request, status).severity(Severity::Notice);
-                apply(&mut builder, Some(outcome_of_status(status_code)));
-                outbox.push(Box::new(builder));
-            }
-            if config.record_mutations
-                && !handlers_recorded
-                && let Some((action, category)) = mutation(&self.method)
-            {
-                let request = self.scope.effective_request();
-                let route = request.context.route.as_deref().unwrap_or("(unmatched route)");
-                let mut builder = automatic(action, &request, status)
-                    .category(category)
-                    .description(format!("{} {route}", self.method));
-                apply(&mut builder, Some(outcome_of_status(status_code)));
-                outbox.push(Box::new(builder));
-            }
+        for builder in automatic.into_iter().flatten() {
+            outbox.push(builder);
         }
+    }
+
+    /// `auth.denied` and `http.<method>` when configured and called for.
+    fn automatic_events(
+        &self,
+        scope: &AuditScope,
+        ending: Ending,
+        handlers_recorded: bool,
+    ) -> [Option<Box<EventBuilder>>; 2] {
+        let mut events = [None, None];
+        let Ending::Responded(status_code) = ending else {
+            return events;
+        };
+        let config = &self.config;
+        let status = Some(status_code.as_u16());
+        if config.record_denied && matches!(status_code.as_u16(), 401 | 403) {
+            let request = scope.effective_request();
+            let mut builder = automatic("auth.denied", &request, status).severity(Severity::Notice);
+            apply(&mut builder, Some(outcome_of_status(status_code)));
+            events[0] = Some(Box::new(builder));
+        }
+        if config.record_mutations
+            && !handlers_recorded
+            && let Some((action, category)) = mutation(&self.method)
+        {
+            let request = scope.effective_request();
+            let route = request.context.route.as_deref().unwrap_or("(unmatched route)");
+            let mut builder = automatic(action, &request, status)
+                .category(category)
+                .description(format!("{} {route}", self.method));
+            apply(&mut builder, Some(outcome_of_status(status_code)));
+            events[1] = Some(Box::new(builder));
+        }
+        events
     }
 
     /// Queues `waiting` under the overflow policy and, in confirmed mode,

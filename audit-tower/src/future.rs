@@ -108,6 +108,10 @@ where
                     let Some(mut finalizer) = this.guard.0.take() else {
                         panic!("ResponseFuture polled after completion");
                     };
+                    // The handler is done: let go of the task-local's handle
+                    // on the scope, so the request's last event can take the
+                    // scope over (`Finalizer::queue_events`).
+                    drop(this.inner.as_mut().take_value());
                     let mut response = match result {
                         Ok(response) => response,
                         Err(error) => {
