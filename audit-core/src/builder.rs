@@ -161,6 +161,17 @@ impl EventBuilder {
         &mut self.context
     }
 
+    /// [`outcome`](Self::outcome) in place, for a builder held in a box or a
+    /// queue entry (moving one out and back copies ~600 bytes each way).
+    pub fn set_outcome(&mut self, outcome: Outcome) {
+        self.outcome = outcome;
+    }
+
+    /// [`reason`](Self::reason) in place; see [`set_outcome`](Self::set_outcome).
+    pub fn set_reason(&mut self, reason: impl Into<String>) {
+        self.reason = Some(reason.into());
+    }
+
     /// Replaces the actor.
     pub fn actor(mut self, actor: Actor) -> Self {
         self.actor = Some(actor);
@@ -281,7 +292,7 @@ impl EventBuilder {
     }
 
     /// Takes in a deferred fill from the scope, if any.
-    fn apply_scope_fill(&mut self) {
+    pub(crate) fn apply_scope_fill(&mut self) {
         if let Some(fill) = self.scope_fill.take() {
             fill.apply(self);
         }

@@ -36,8 +36,8 @@ pub use event::{Actor, ActorKind, Changes, Event, EventContext, Integrity, IpSou
 pub use redact::{DEFAULT_DENIED_KEYS, REDACTED, Redactor};
 pub use sanitize::{Limits, decode_lossy, sanitize_str};
 pub use scope::{
-    AuditScope, CompletedDraft, Draft, OutcomeSource, RequestContext, after, before, carry_scope, description,
-    identify, meta, outcome, reason, spawn, target, unrouted_events,
+    AuditScope, CompletedDraft, CompletedDrafts, Draft, OutcomeSource, RequestContext, after, before, carry_scope,
+    description, identify, meta, outcome, reason, spawn, target, unrouted_events,
 };
 pub use sink::{AuditSink, JsonLinesSink, MemorySink, SinkError};
 pub use state::{AuditState, Snapshot};

@@ -118,7 +118,45 @@ struct ScopeShared {
     /// Set by [`AuditScope::identify`] once authentication has run.
     identified: Mutex<Option<(Actor, Option<String>)>>,
     delivery: Delivery,
-    completed: Mutex<Vec<CompletedDraft>>,
+    completed: Mutex<Completed>,
+}
+
+/// The drafts completed in a scope, oldest first. Most requests complete
+/// one: it is kept inline, so collecting it allocates nothing.
+#[derive(Default)]
+struct Completed {
+    first: Option<CompletedDraft>,
+    rest: Vec<CompletedDraft>,
+}
+
+impl Completed {
+    fn push(&mut self, draft: CompletedDraft) {
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(draft);
+        } else {
+            self.rest.push(draft);
+        }
+    }
+
+    fn take(&mut self) -> CompletedDrafts {
+        CompletedDrafts(self.first.take().into_iter().chain(std::mem::take(&mut self.rest)))
+    }
+}
+
+/// The drafts taken out of a scope by [`AuditScope::drain_completed`], oldest first.
+#[derive(Debug)]
+pub struct CompletedDrafts(std::iter::Chain<std::option::IntoIter<CompletedDraft>, std::vec::IntoIter<CompletedDraft>>);
+
+impl Iterator for CompletedDrafts {
+    type Item = CompletedDraft;
+
+    fn next(&mut self) -> Option<CompletedDraft> {
+        self.0.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
 }
 
 enum Delivery {
@@ -150,7 +188,7 @@ impl AuditScope {
                 request,
                 identified: Mutex::new(None),
                 delivery,
-                completed: Mutex::new(Vec::new()),
+                completed: Mutex::new(Completed::default()),
             }),
         }
     }
@@ -234,7 +272,7 @@ impl AuditScope {
         if let Delivery::Immediate(auditor) = &self.shared.delivery {
             let auditor = auditor.as_ref().or_else(|| Auditor::global());
             let request = self.effective_request();
-            for completed in self.take_completed() {
+            for completed in self.drain_completed() {
                 let builder = completed.into_boxed_builder(&request);
                 match auditor {
                     Some(auditor) => {
@@ -256,7 +294,13 @@ impl AuditScope {
 
     /// Takes the drafts completed so far, oldest first.
     pub fn take_completed(&self) -> Vec<CompletedDraft> {
-        std::mem::take(&mut *lock(&self.shared.completed))
+        self.drain_completed().collect()
+    }
+
+    /// [`take_completed`](Self::take_completed) without collecting them into
+    /// a `Vec`: nothing is allocated for a scope that completed one draft.
+    pub fn drain_completed(&self) -> CompletedDrafts {
+        lock(&self.shared.completed).take()
     }
 
     fn accept(&self, completed: CompletedDraft) {
@@ -358,6 +402,29 @@ impl CompletedDraft {
     pub fn into_builder_deferred(self, scope: &AuditScope, status: Option<u16>) -> Box<EventBuilder> {
         let mut builder = self.builder;
         ScopeFill::defer(&mut builder, scope, Some(status));
+        builder
+    }
+
+    /// Support for the HTTP layer, not a stable API: [`into_builder_deferred`]
+    /// for a request's last event, given the layer's own handle on the scope.
+    /// When no other handle is left, the scope's actor, tenant and context
+    /// are moved into the event now and the scope is freed here, on the
+    /// thread that allocated it (whose allocator hands the memory straight
+    /// to the next request), instead of later on the auditor's writer.
+    /// Otherwise the same as `into_builder_deferred`.
+    ///
+    /// [`into_builder_deferred`]: Self::into_builder_deferred
+    #[doc(hidden)]
+    pub fn into_builder_taking(self, scope: AuditScope, status: Option<u16>) -> Box<EventBuilder> {
+        let mut builder = self.builder;
+        ScopeFill::defer(&mut builder, &scope, Some(status));
+        // The fill holds a handle too: two handles mean nobody else has one,
+        // and so nobody can make another.
+        if builder.scope_fill.is_some() && Arc::strong_count(&scope.shared) == 2 {
+            drop(scope);
+            // The fill's handle is now the last one: its parts are moved.
+            builder.apply_scope_fill();
+        }
         builder
     }
 }
@@ -809,12 +876,32 @@ mod tests {
                         .map(|c| c.into_builder_deferred(&scope, status))
                         .collect();
                     let eager: Vec<Event> = completed.into_iter().map(|c| eager(&scope, c, status)).collect();
+                    // The taking form, on a scope of its own: the event that
+                    // takes the last handle is filled at once; while another
+                    // handle is out, it is deferred as before.
+                    let own_scope = AuditScope::new(request());
+                    if let Some((actor, tenant)) = identified.clone() {
+                        own_scope.identify(actor, tenant);
+                    }
+                    let mut taken = drafts(&own_scope);
+                    taken.truncate(2);
+                    let (second, first) = (taken.pop().unwrap(), taken.pop().unwrap());
+                    let kept = scope_outlives_the_event.then(|| own_scope.clone());
+                    let second = second.into_builder_taking(own_scope.clone(), status);
+                    let first = first.into_builder_taking(own_scope, status);
+                    assert_eq!(first.scope_fill.is_some(), kept.is_some());
+                    if kept.is_none() {
+                        assert_eq!(first.actor_ref(), Some(eager[0].actor()));
+                    }
                     if !scope_outlives_the_event {
                         drop(scope);
                     }
                     let deferred: Vec<Event> = deferred.into_iter().map(|b| b.build()).collect();
-                    for (a, b) in eager.iter().zip(&deferred) {
+                    let taken = [first.build(), second.build()];
+                    drop(kept);
+                    for ((a, b), c) in eager.iter().zip(&deferred).zip(&taken) {
                         same(a, b);
+                        same(a, c);
                     }
                     assert_eq!(deferred[0].context().status, status);
                     assert_eq!(deferred[1].context().route.as_deref(), Some("/own"));

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use audit_core::{
-    Action, AuditScope, Category, CompletedDraft, Event, EventBuilder, Outcome, OutcomeSource, RecordError,
-    RequestContext, Severity, TryRecordError,
+    Action, AuditScope, Category, Event, EventBuilder, Outcome, OutcomeSource, RecordError, RequestContext, Severity,
+    TryRecordError,
 };
 use http::{HeaderValue, Method, StatusCode};
 
@@ -17,7 +17,8 @@ use crate::layer::{Config, Delivery};
 
 /// Everything needed to finish a request's audit work.
 pub(crate) struct Finalizer {
-    pub(crate) scope: AuditScope,
+    /// Taken when the events are finished (the last one may take it over).
+    pub(crate) scope: Option<AuditScope>,
     pub(crate) config: Arc<Config>,
     pub(crate) request_id: HeaderValue,
     pub(crate) method: Method,
@@ -70,24 +71,26 @@ fn outcome_for(source: OutcomeSource, ending: Ending) -> Option<(Outcome, Option
     }
 }
 
-fn apply(builder: EventBuilder, outcome: Option<(Outcome, Option<String>)>) -> EventBuilder {
-    match outcome {
-        Some((outcome, Some(reason))) => builder.outcome(outcome).reason(reason),
-        Some((outcome, None)) => builder.outcome(outcome),
-        None => builder,
+// Both edit the builder where it is (its box is the queue entry), not by value.
+fn apply(builder: &mut EventBuilder, outcome: Option<(Outcome, Option<String>)>) {
+    if let Some((outcome, reason)) = outcome {
+        builder.set_outcome(outcome);
+        if let Some(reason) = reason {
+            builder.set_reason(reason);
+        }
     }
 }
 
 /// [`apply`] for a draft the handler completed: when the response's status
 /// overrides the outcome the handler returned (a 403 behind an `Err`), the
 /// handler's reason says more than the status and is kept.
-fn apply_to_draft(builder: EventBuilder, source: OutcomeSource, ending: Ending) -> EventBuilder {
+fn apply_to_draft(builder: &mut EventBuilder, source: OutcomeSource, ending: Ending) {
     let decided = outcome_for(source, ending);
     let keep_reason = source == OutcomeSource::Returned
         && matches!(ending, Ending::Responded(_))
         && builder.current_reason().is_some();
     match decided {
-        Some((outcome, _)) if keep_reason => builder.outcome(outcome),
+        Some((outcome, _)) if keep_reason => builder.set_outcome(outcome),
         other => apply(builder, other),
     }
 }
@@ -116,60 +119,121 @@ fn mutation(method: &Method) -> Option<(&'static str, Category)> {
     })
 }
 
-impl Finalizer {
-    /// The request's events, each with its outcome and the request context.
-    pub(crate) fn events(&mut self, ending: Ending) -> Vec<Box<EventBuilder>> {
-        let status = ending.status().map(|s| s.as_u16());
-        let completed: Vec<CompletedDraft> = self.scope.take_completed();
-        let handlers_recorded = !completed.is_empty();
+/// Where a request's finished events go: queued at once while there is room
+/// (a buffered layer), or kept for [`Finalizer::deliver`].
+struct Outbox<'a> {
+    auditor: &'a audit_core::Auditor,
+    /// Confirmed delivery: every event is kept, to be recorded and flushed.
+    keep_all: bool,
+    /// Events that found the queue full (or all of them, when `keep_all`).
+    waiting: Vec<Box<EventBuilder>>,
+    closed: bool,
+}
 
-        let mut events = std::mem::take(&mut self.early_events);
-        for draft in completed {
-            let source = draft.outcome_source();
-            // The scope's actor and context are copied into the event on the
-            // auditor's writer, not here on the request's path.
-            let mut builder = draft.into_builder_deferred(&self.scope, status);
-            // Edited in its box, which the auditor's queue takes as it is.
-            *builder = apply_to_draft(*builder, source, ending);
-            events.push(builder);
+impl Outbox<'_> {
+    fn push(&mut self, event: Box<EventBuilder>) {
+        if self.keep_all {
+            return self.waiting.push(event);
         }
-        let config = &self.config;
-        if let Ending::Responded(status_code) = ending {
-            if config.record_denied && matches!(status_code.as_u16(), 401 | 403) {
-                let request = self.scope.effective_request();
-                let builder = automatic("auth.denied", &request, status).severity(Severity::Notice);
-                events.push(Box::new(apply(builder, Some(outcome_of_status(status_code)))));
-            }
-            if config.record_mutations
-                && !handlers_recorded
-                && let Some((action, category)) = mutation(&self.method)
-            {
-                let request = self.scope.effective_request();
-                let route = request.context.route.as_deref().unwrap_or("(unmatched route)");
-                let builder = automatic(action, &request, status)
-                    .category(category)
-                    .description(format!("{} {route}", self.method));
-                events.push(Box::new(apply(builder, Some(outcome_of_status(status_code)))));
-            }
+        if self.closed {
+            return;
         }
-        events
+        match self.auditor.try_record(event) {
+            Ok(()) => {}
+            Err(TryRecordError::Full(event)) => self.waiting.push(event),
+            Err(TryRecordError::Closed(_)) => self.closed = true,
+        }
+    }
+}
+
+impl Finalizer {
+    /// Finishes the request's events (each with its outcome and the request
+    /// context) and queues each one as it is finished, while there is room:
+    /// no list of them is built on the way. Returns the events that must
+    /// wait for room (or, in confirmed mode, be confirmed), or `Err` when the
+    /// auditor is closed.
+    pub(crate) fn queue_events(&mut self, ending: Ending) -> Result<Vec<Box<EventBuilder>>, ()> {
+        let early_events = std::mem::take(&mut self.early_events);
+        let Some(scope) = self.scope.take() else {
+            // Finished already: nothing is left to queue.
+            return Ok(Vec::new());
+        };
+        let mut outbox = Outbox {
+            auditor: &self.config.auditor,
+            keep_all: matches!(self.config.delivery, Delivery::Confirmed { .. }),
+            waiting: Vec::new(),
+            closed: false,
+        };
+        for event in early_events {
+            outbox.push(event);
+        }
+        self.finish_events(scope, ending, &mut outbox);
+        if outbox.closed {
+            return Err(());
+        }
+        Ok(outbox.waiting)
     }
 
-    /// Queues what fits now; returns the events that must wait for room (or
-    /// be confirmed), or `Err` when the auditor is closed.
-    pub(crate) fn queue_now(&self, events: Vec<Box<EventBuilder>>) -> Result<Vec<Box<EventBuilder>>, ()> {
-        if let Delivery::Confirmed { .. } = self.config.delivery {
-            return Ok(events);
+    fn finish_events(&self, scope: AuditScope, ending: Ending, outbox: &mut Outbox<'_>) {
+        let status = ending.status().map(|s| s.as_u16());
+        let mut drafts = scope.drain_completed().peekable();
+        // The automatic events read the scope, which the last draft takes
+        // over: they are made first, and queued after the drafts as before.
+        let automatic = self.automatic_events(&scope, ending, drafts.peek().is_some());
+        while let Some(draft) = drafts.next() {
+            let source = draft.outcome_source();
+            // The scope's actor and context are copied into the event on the
+            // auditor's writer, not here on the request's path; the last
+            // event takes the scope over and, when no one else holds it any
+            // more, moves them in at once (see `into_builder_taking`).
+            let mut builder = if drafts.peek().is_some() {
+                draft.into_builder_deferred(&scope, status)
+            } else {
+                let mut builder = draft.into_builder_taking(scope, status);
+                apply_to_draft(&mut builder, source, ending);
+                outbox.push(builder);
+                break;
+            };
+            apply_to_draft(&mut builder, source, ending);
+            outbox.push(builder);
         }
-        let mut waiting = Vec::new();
-        for event in events {
-            match self.config.auditor.try_record(event) {
-                Ok(()) => {}
-                Err(TryRecordError::Full(event)) => waiting.push(event),
-                Err(TryRecordError::Closed(_)) => return Err(()),
-            }
+        for builder in automatic.into_iter().flatten() {
+            outbox.push(builder);
         }
-        Ok(waiting)
+    }
+
+    /// `auth.denied` and `http.<method>` when configured and called for.
+    fn automatic_events(
+        &self,
+        scope: &AuditScope,
+        ending: Ending,
+        handlers_recorded: bool,
+    ) -> [Option<Box<EventBuilder>>; 2] {
+        let mut events = [None, None];
+        let Ending::Responded(status_code) = ending else {
+            return events;
+        };
+        let config = &self.config;
+        let status = Some(status_code.as_u16());
+        if config.record_denied && matches!(status_code.as_u16(), 401 | 403) {
+            let request = scope.effective_request();
+            let mut builder = automatic("auth.denied", &request, status).severity(Severity::Notice);
+            apply(&mut builder, Some(outcome_of_status(status_code)));
+            events[0] = Some(Box::new(builder));
+        }
+        if config.record_mutations
+            && !handlers_recorded
+            && let Some((action, category)) = mutation(&self.method)
+        {
+            let request = scope.effective_request();
+            let route = request.context.route.as_deref().unwrap_or("(unmatched route)");
+            let mut builder = automatic(action, &request, status)
+                .category(category)
+                .description(format!("{} {route}", self.method));
+            apply(&mut builder, Some(outcome_of_status(status_code)));
+            events[1] = Some(Box::new(builder));
+        }
+        events
     }
 
     /// Queues `waiting` under the overflow policy and, in confirmed mode,
@@ -196,8 +260,7 @@ impl Finalizer {
     /// Delivers without a response to hold: after an error, a panic or a
     /// cancellation. Waits for room off the request's path if need be.
     pub(crate) fn abandon(mut self, ending: Ending) {
-        let events = self.events(ending);
-        let waiting = match self.queue_now(events) {
+        let waiting = match self.queue_events(ending) {
             Ok(waiting) if waiting.is_empty() => return,
             Ok(waiting) => waiting,
             Err(()) => {
@@ -283,17 +346,20 @@ mod tests {
             )
         };
         let forbidden = Ending::Responded(StatusCode::FORBIDDEN);
+        let applied = |mut given: EventBuilder, ending| {
+            apply_to_draft(&mut given, OutcomeSource::Returned, ending);
+            given.build()
+        };
         let given = builder()
             .outcome(Outcome::Failure)
             .reason("only owners may change roles");
-        let event = apply_to_draft(given, OutcomeSource::Returned, forbidden).build();
+        let event = applied(given, forbidden);
         assert_eq!(event.outcome(), Outcome::Denied);
         assert_eq!(event.reason(), Some("only owners may change roles"));
-        let event = apply_to_draft(builder(), OutcomeSource::Returned, forbidden).build();
+        let event = applied(builder(), forbidden);
         assert_eq!(event.reason(), Some("HTTP 403 Forbidden"));
         // A cancelled request says so, whatever reason was there.
-        let given = builder().reason("abandoned");
-        let event = apply_to_draft(given, OutcomeSource::Returned, Ending::Cancelled).build();
+        let event = applied(builder().reason("abandoned"), Ending::Cancelled);
         assert!(event.reason().unwrap().starts_with("cancelled"));
     }
 

@@ -108,6 +108,10 @@ where
                     let Some(mut finalizer) = this.guard.0.take() else {
                         panic!("ResponseFuture polled after completion");
                     };
+                    // The handler is done: let go of the task-local's handle
+                    // on the scope, so the request's last event can take the
+                    // scope over (`Finalizer::queue_events`).
+                    drop(this.inner.as_mut().take_value());
                     let mut response = match result {
                         Ok(response) => response,
                         Err(error) => {
@@ -116,13 +120,13 @@ where
                             return Poll::Ready(Err(error));
                         }
                     };
-                    let config = std::sync::Arc::clone(&finalizer.config);
                     response
                         .headers_mut()
-                        .insert(config.request_id_header.clone(), finalizer.request_id.clone());
-                    let events = finalizer.events(Ending::Responded(response.status()));
-                    let delivery: Delivering = match finalizer.queue_now(events) {
-                        Ok(waiting) if waiting.is_empty() && matches!(config.delivery, crate::Delivery::Buffered) => {
+                        .insert(finalizer.config.request_id_header.clone(), finalizer.request_id.clone());
+                    let queued = finalizer.queue_events(Ending::Responded(response.status()));
+                    let buffered = matches!(finalizer.config.delivery, crate::Delivery::Buffered);
+                    let delivery: Delivering = match queued {
+                        Ok(waiting) if waiting.is_empty() && buffered => {
                             *this.state = State::Done;
                             return Poll::Ready(Ok(response));
                         }

@@ -65,7 +65,7 @@ where
         // `call` itself may run application code (routing, sync work): give it the scope too.
         let inner = scope.run_sync(|| self.inner.call(request));
         let finalizer = Finalizer {
-            scope: scope.clone(),
+            scope: Some(scope.clone()),
             config: layer.config.clone(),
             request_id: captured.request_id,
             method,

@@ -18,6 +18,7 @@ mod stats;
 mod writer;
 
 use std::fmt;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -31,7 +32,7 @@ pub use config::{AuditorBuilder, OverflowPolicy, RetryPolicy};
 pub use stats::AuditorStats;
 
 use self::stats::Counters;
-use self::writer::{Command, Writer};
+use self::writer::{Command, PREPARE_EVERY, Writer};
 use crate::action::Action;
 use crate::builder::EventBuilder;
 use crate::event::{Actor, Event, Severity};
@@ -70,6 +71,11 @@ struct Shared {
     wake: Arc<Notify>,
     /// Queue depth from which a full batch is waiting.
     wake_at: usize,
+    /// Queue depth from which a writer on the sender's own thread is woken
+    /// to prepare what waits (see [`PREPARE_EVERY`]).
+    prepare_at: usize,
+    /// The thread the writer last ran on ([`writer::this_thread`]).
+    writer_thread: Arc<AtomicUsize>,
     counters: Arc<Counters>,
     overflow: OverflowPolicy,
     lifecycle_events: bool,
@@ -135,11 +141,18 @@ pub struct AlreadyInstalled;
 
 impl Shared {
     /// Counts a queued event. The writer lingers for a batch without being
-    /// woken per event; it is woken early only once a full batch waits.
+    /// woken per event; it is woken early once a full batch waits, or, when
+    /// it runs on this very thread (a current-thread runtime, or the same
+    /// worker), once [`PREPARE_EVERY`] events wait: there a wake costs one
+    /// task poll, and preparing a few events at a time keeps the requests
+    /// from waiting behind a whole batch. A writer on another thread would
+    /// cost a thread wake-up and two context switches each time.
     fn queued(&self) {
         Counters::add(&self.counters.queued, 1);
         let depth = self.tx.max_capacity().saturating_sub(self.tx.capacity());
-        if depth >= self.wake_at {
+        if depth >= self.wake_at
+            || (depth >= self.prepare_at && self.writer_thread.load(Relaxed) == writer::this_thread())
+        {
             self.wake.notify_one();
         }
     }
@@ -405,9 +418,11 @@ impl AuditorBuilder {
             }
         }
         let wake = Arc::new(Notify::new());
+        let writer_thread = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
             rx,
             wake: Arc::clone(&wake),
+            thread: Arc::clone(&writer_thread),
             sink: Arc::new(sink),
             counters: Arc::clone(&counters),
             policy: self.policy,
@@ -421,6 +436,8 @@ impl AuditorBuilder {
                 tx,
                 wake,
                 wake_at: self.batch_size.min(self.capacity),
+                prepare_at: PREPARE_EVERY.min(self.batch_size).min(self.capacity),
+                writer_thread,
                 counters,
                 overflow: self.overflow,
                 lifecycle_events: self.lifecycle_events,
