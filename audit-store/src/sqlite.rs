@@ -273,8 +273,9 @@ impl SqliteStore {
     async fn rank_trigrams<'t>(&self, trigrams: &'t [String]) -> Result<Vec<(i64, &'t str)>, StoreError> {
         // Scalar subqueries, not an aggregate over audit_events: with other
         // columns beside them, min and max would read the whole table.
-        let mut query =
-            QueryBuilder::<Sqlite>::new("SELECT (SELECT min(pk) FROM audit_events), (SELECT max(pk) FROM audit_events)");
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT (SELECT min(pk) FROM audit_events), (SELECT max(pk) FROM audit_events)",
+        );
         for trigram in trigrams {
             query.push(", (SELECT rowid FROM audit_events_search WHERE audit_events_search MATCH ");
             query.push_bind(text::fts_match(&[trigram]));
