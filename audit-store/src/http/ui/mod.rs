@@ -183,8 +183,14 @@ mod tests {
         assert!(!INDEX_HTML.contains(" style="));
         // No inline event handler: ` on…=` inside a tag.
         for (at, _) in INDEX_HTML.match_indices(" on") {
-            let name: String = INDEX_HTML[at + 1..].chars().take_while(char::is_ascii_alphabetic).collect();
-            assert!(!INDEX_HTML[at + 1 + name.len()..].starts_with('='), "inline handler {name}");
+            let name: String = INDEX_HTML[at + 1..]
+                .chars()
+                .take_while(char::is_ascii_alphabetic)
+                .collect();
+            assert!(
+                !INDEX_HTML[at + 1 + name.len()..].starts_with('='),
+                "inline handler {name}"
+            );
         }
         for tag in INDEX_HTML.match_indices("<script").map(|(i, _)| &INDEX_HTML[i..]) {
             assert!(tag.starts_with("<script src=\"ui/app.js\""), "{}", &tag[..40]);
@@ -193,7 +199,14 @@ mod tests {
 
     #[test]
     fn the_script_never_writes_markup() {
-        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"] {
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+        ] {
             assert!(!APP_JS.contains(sink), "app.js uses {sink}");
         }
     }
