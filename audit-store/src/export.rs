@@ -8,12 +8,14 @@ use crate::QueryError;
 
 /// The columns of a CSV export, in order.
 ///
+/// `id` is the event's UUID (to find it again with `GET /{id}`);
 /// `occurred_at` is RFC 3339 UTC with microseconds; `metadata` and `changes`
 /// are the event's JSON (`changes` empty when the event has none); every
 /// other column is the event field of that name (`actor_*` of the actor,
 /// `target_*` of the primary target, `client_ip`, `user_agent` and
 /// `request_id` of the context), empty when absent.
-pub const CSV_COLUMNS: [&str; 19] = [
+pub const CSV_COLUMNS: [&str; 20] = [
+    "id",
     "occurred_at",
     "action",
     "category",
@@ -83,7 +85,7 @@ impl ExportFormat {
     /// let mut csv = ExportFormat::Csv.header();
     /// ExportFormat::Csv.write(&[event], &mut csv);
     /// let text = String::from_utf8(csv).unwrap();
-    /// assert!(text.starts_with("occurred_at,action,"));
+    /// assert!(text.starts_with("id,occurred_at,action,"));
     /// assert!(text.contains(",\"'=HYPERLINK(\"\"http://evil\"\")\","), "{text}");
     /// ```
     pub fn write(self, events: &[Event], out: &mut Vec<u8>) {
@@ -114,12 +116,13 @@ impl FromStr for ExportFormat {
     }
 }
 
-fn csv_row(event: &Event) -> [String; 19] {
+fn csv_row(event: &Event) -> [String; 20] {
     let actor = event.actor();
     let target = event.target();
     let context = event.context();
     let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
     [
+        event.id().to_string(),
         event.occurred_at().to_string(),
         event.action().as_str().to_owned(),
         event.category().as_str().to_owned(),

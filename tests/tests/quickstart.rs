@@ -9,16 +9,13 @@ mod support;
 
 use std::net::IpAddr;
 
-use audit_core::{ActorKind, Auditor, AuditorStats, Category, Event, IpSource, Outcome, Severity};
-use audit_store::{AuditQuery, CSV_COLUMNS, Store};
-use http::{HeaderMap, Method, StatusCode};
-use http_body_util::BodyExt as _;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use quickstart::{Config, Quickstart};
+use audit_core::{ActorKind, Category, Event, IpSource, Outcome, Severity};
+use audit_store::CSV_COLUMNS;
+use http::{Method, StatusCode};
+use quickstart::Config;
 use serde_json::{Value, json};
 use support::TestDb;
+use support::running::{Reply, Running, USER_AGENT, all_events};
 
 on_both_backends!(
     every_route_records_its_event_with_the_request_context,
@@ -32,152 +29,10 @@ on_both_backends!(
     seeding_fills_the_read_side_once,
 );
 
-const USER_AGENT: &str = "quickstart-e2e/1.0 (+tests)";
 const ALICE: (&str, &str) = ("authorization", "Bearer acme-owner");
 const BOB: (&str, &str) = ("authorization", "Bearer acme-member");
 const CAROL: (&str, &str) = ("authorization", "Bearer globex-admin");
 const CI_KEY: (&str, &str) = ("x-api-key", "acme-ci-key");
-
-/// A client of the running service; cheap to clone into tasks.
-#[derive(Clone)]
-struct Http {
-    base: String,
-    client: Client<HttpConnector, String>,
-}
-
-/// The quickstart, serving on a loopback port until [`stop`](Self::stop).
-struct Running {
-    http: Http,
-    store: Store,
-    auditor: Auditor,
-    stop: tokio::sync::oneshot::Sender<()>,
-    served: tokio::task::JoinHandle<Result<AuditorStats, quickstart::Error>>,
-}
-
-/// One answer.
-#[derive(Debug)]
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    fn request_id(&self) -> &str {
-        self.headers["x-request-id"].to_str().unwrap()
-    }
-}
-
-impl Http {
-    async fn try_send(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<Value>,
-    ) -> Result<Reply, Box<dyn std::error::Error + Send + Sync>> {
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("user-agent", USER_AGENT);
-        if body.is_some() {
-            request = request.header("content-type", "application/json");
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let response = self.client.request(request.body(body)?).await?;
-        let (parts, body) = response.into_parts();
-        let body = String::from_utf8(body.collect().await?.to_bytes().to_vec())?;
-        Ok(Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
-    }
-}
-
-impl Running {
-    async fn start(db: &TestDb) -> Self {
-        Self::start_with(Config::new(db.url())).await
-    }
-
-    async fn start_with(config: Config) -> Self {
-        let quickstart = Quickstart::build(config).await.unwrap();
-        let store = quickstart.store().clone();
-        let auditor = quickstart.auditor().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(quickstart.serve(listener, async {
-            let _ = stopped.await;
-        }));
-        Self {
-            http: Http {
-                base,
-                client: Client::builder(TokioExecutor::new()).build_http(),
-            },
-            store,
-            auditor,
-            stop,
-            served,
-        }
-    }
-
-    async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
-        self.http.try_send(method, path, headers, body).await.unwrap()
-    }
-
-    /// The stored events of the request that got `reply`, oldest first.
-    async fn events_of(&self, reply: &Reply) -> Vec<Event> {
-        self.auditor.flush().await.unwrap();
-        events_with_request_id(&self.store, reply.request_id()).await
-    }
-
-    /// The one stored event of `action` answering `reply`.
-    async fn event_of(&self, reply: &Reply, action: &str) -> Event {
-        let events = self.events_of(reply).await;
-        let mut matching = events.into_iter().filter(|e| e.action().as_str() == action);
-        let event = matching
-            .next()
-            .unwrap_or_else(|| panic!("no {action} event for request {}", reply.request_id()));
-        assert!(matching.next().is_none(), "one {action} event per request");
-        event
-    }
-
-    /// Shuts down as Ctrl-C would: finishes the requests in flight, drains the auditor.
-    async fn stop(self) -> AuditorStats {
-        drop(self.http);
-        let _ = self.stop.send(());
-        self.served.await.unwrap().unwrap()
-    }
-}
-
-/// Every stored event, oldest first.
-async fn all_events(store: &Store) -> Vec<Event> {
-    let mut scan = store.scan(&AuditQuery::new()).unwrap();
-    let mut events = Vec::new();
-    while let Some(batch) = scan.next_batch().await.unwrap() {
-        events.extend(batch);
-    }
-    events.sort_by_key(|e| (e.occurred_at(), e.id()));
-    events
-}
-
-async fn events_with_request_id(store: &Store, request_id: &str) -> Vec<Event> {
-    let mut events = store
-        .query(&AuditQuery::new().request_id(request_id).limit(200))
-        .await
-        .unwrap()
-        .events;
-    events.reverse();
-    events
-}
 
 fn loopback() -> IpAddr {
     IpAddr::from([127, 0, 0, 1])

@@ -8,6 +8,8 @@
 //! | `GET /export?format=csv\|ndjson&…` | every matching event, streamed (see [`ExportFormat`](crate::ExportFormat)) |
 //! | `GET /actions` | `[{"action", "category", "count"}]`, most frequent first |
 //! | `GET /openapi.json` | the OpenAPI 3.1 description of these routes |
+//! | `GET /ui` | the web page for admins and auditors (HTML; `/ui/` redirects to it) |
+//! | `GET /ui/app.js`, `/ui/app.css`, `/ui/icon.svg` | the page's script, style sheet and icon |
 //!
 //! Events have the JSON shape of the event model. The list, export and
 //! action routes take the [query parameters](crate::QUERY_PARAMETERS)
@@ -27,6 +29,32 @@
 //! says which roles may read. A `tenant_id` parameter never widens access:
 //! naming another tenant is a 403 for a one-tenant reader. Another tenant's
 //! event by id is a 404, exactly as an unknown id.
+//!
+//! # The web page
+//!
+//! `GET <prefix>/ui` serves a page for reading the log in a browser:
+//! filters (time range, actions from `/actions` grouped by prefix with
+//! counts, category, severity, outcome, actor id or email, resource, free
+//! text) kept in the page's URL, a table with keyset paging ("Load more"),
+//! row details (context, metadata, a before/after diff, the integrity seq and
+//! hash), CSV and NDJSON export of exactly the filters shown, and clear
+//! states for signed out (401, with a link to [`AdminApi::sign_in_url`]),
+//! refused (403, naming the roles) and failed requests. It works under any
+//! nesting prefix: its URLs are relative to its own path.
+//!
+//! The page is plain HTML, CSS and JavaScript embedded in the binary: no
+//! build step, no network at run time. It is static, so it loads without
+//! credentials (see [`is_page_route`] for exempting it from an
+//! authentication layer) and opens no audit event; its data comes from the
+//! API above, with the browser's own credentials, so the policy applies and
+//! each of those reads is recorded as usual. Its answers carry a strict
+//! `Content-Security-Policy` (`default-src 'none'; script-src 'self';
+//! style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri
+//! 'none'; form-action 'self'; frame-ancestors 'none'`),
+//! `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`,
+//! `X-Frame-Options: DENY`, and an `ETag` with `Cache-Control: no-cache`.
+//! Every recorded value is shown as text, never parsed as markup; the only
+//! links built from data point at this API's `/{id}`.
 //!
 //! # Reads are audited
 //!
@@ -59,6 +87,7 @@ mod error;
 mod handlers;
 mod openapi;
 mod policy;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +104,7 @@ pub struct AdminApi {
     store: Store,
     policy: Arc<dyn ReadPolicy>,
     default_window: Duration,
+    sign_in_url: Option<String>,
 }
 
 impl std::fmt::Debug for AdminApi {
@@ -82,6 +112,7 @@ impl std::fmt::Debug for AdminApi {
         f.debug_struct("AdminApi")
             .field("store", &self.store)
             .field("default_window", &self.default_window)
+            .field("sign_in_url", &self.sign_in_url)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +124,7 @@ impl AdminApi {
             store: store.into(),
             policy: Arc::new(DefaultPolicy),
             default_window: Duration::from_secs(30 * 86_400),
+            sign_in_url: None,
         }
     }
 
@@ -110,6 +142,27 @@ impl AdminApi {
         self
     }
 
+    /// Where the web page sends a reader the API answered with a 401: the
+    /// application's sign-in page (`"/login"`, or an absolute `https://`
+    /// URL). The page adds `next=<the page's path and query>` so the sign-in
+    /// can return there; only `http` and `https` URLs are linked. Without
+    /// it, the page asks the reader to sign in to the application and reload.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use audit_store::http::AdminApi;
+    ///
+    /// let store = audit_store::connect("sqlite::memory:").await?;
+    /// let api = AdminApi::new(store).sign_in_url("/login");
+    /// assert!(format!("{api:?}").contains("/login"));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn sign_in_url(mut self, url: impl Into<String>) -> Self {
+        self.sign_in_url = Some(url.into());
+        self
+    }
+
     /// Nests the API into `app` at `path` (`"/audit-logs"`), answering the
     /// list both at `path` and at `path/` (axum's `nest` alone answers only
     /// the former).
@@ -118,25 +171,35 @@ impl AdminApi {
     /// As [`Router::nest`]: when `path` is empty, `/`, or has a wildcard.
     pub fn nest_into(self, app: Router, path: &str) -> Router {
         let path = path.trim_end_matches('/');
-        let api = self.api();
+        let (api, page) = self.into_parts();
         app.route(&format!("{path}/"), get(handlers::list).with_state(api.clone()))
-            .nest(path, Self::routes(api))
+            .nest(path, Self::routes(api, page))
     }
 
     /// The router, to nest where the API should live.
     pub fn router(self) -> Router {
-        Self::routes(self.api())
+        let (api, page) = self.into_parts();
+        Self::routes(api, page)
     }
 
-    fn api(self) -> Arc<handlers::Api> {
-        Arc::new(handlers::Api {
+    fn into_parts(self) -> (Arc<handlers::Api>, Arc<ui::Page>) {
+        let page = Arc::new(ui::Page::new(self.sign_in_url.as_deref()));
+        let api = Arc::new(handlers::Api {
             store: self.store,
             policy: self.policy,
             default_window: self.default_window,
-        })
+        });
+        (api, page)
     }
 
-    fn routes(api: Arc<handlers::Api>) -> Router {
+    fn routes(api: Arc<handlers::Api>, page: Arc<ui::Page>) -> Router {
+        let page = Router::new()
+            .route("/ui", get(ui::index))
+            .route("/ui/", get(ui::slash))
+            .route("/ui/app.js", get(ui::script))
+            .route("/ui/app.css", get(ui::style))
+            .route("/ui/icon.svg", get(ui::icon))
+            .with_state(page);
         Router::new()
             .route("/", get(handlers::list))
             .route("/export", get(handlers::export))
@@ -144,7 +207,29 @@ impl AdminApi {
             .route("/openapi.json", get(handlers::openapi))
             .route("/{id}", get(handlers::one))
             .with_state(api)
+            .merge(page)
     }
+}
+
+/// Whether `route`, relative to where the admin router is nested, is one
+/// of the web page's own routes (`/ui`, `/ui/`, `/ui/app.js`, …).
+///
+/// The page is static and must load without credentials, so it can tell a
+/// signed-out reader to sign in; the data behind it stays behind the API's
+/// policy. An application whose authentication layer refuses anonymous
+/// requests to the whole nest exempts these, e.g. by the route axum
+/// matched:
+///
+/// ```
+/// use audit_store::http::is_page_route;
+///
+/// let matched = "/audit-logs/ui/app.js"; // axum::extract::MatchedPath::as_str()
+/// assert!(matched.strip_prefix("/audit-logs").is_some_and(is_page_route));
+/// assert!(is_page_route("/ui") && is_page_route("/ui/"));
+/// assert!(!is_page_route("/export") && !is_page_route("/{id}") && !is_page_route("/ui/other"));
+/// ```
+pub fn is_page_route(route: &str) -> bool {
+    ui::ROUTES.contains(&route)
 }
 
 /// The OpenAPI 3.1 document of the admin API, as served at `/openapi.json`.

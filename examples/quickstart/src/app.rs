@@ -9,7 +9,7 @@ use audit_store::Store;
 use audit_store::http::AdminApi;
 use audit_tower::AuditLayer;
 use axum::Router;
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -33,9 +33,11 @@ pub fn router(state: AppState, auditor: Auditor, store: Store, trusted_proxies: 
         .route("/members", post(members::invite))
         .route("/members/{id}/role", patch(members::change_role))
         .with_state(state.clone());
-    // Everything but the sign-in needs a known caller.
+    // Everything but the sign-in and the audit log's static web page needs
+    // a known caller (the page's data comes from the API, which does).
     let protected = AdminApi::new(store)
-        .nest_into(api, "/audit-logs")
+        .sign_in_url("/login")
+        .nest_into(api, AUDIT_LOGS)
         .route_layer(middleware::from_fn(require_caller));
     let public = Router::new()
         .route("/login", get(login::form).post(login::login))
@@ -48,10 +50,21 @@ pub fn router(state: AppState, auditor: Auditor, store: Store, trusted_proxies: 
     )
 }
 
-/// A 401 for requests the audit layer found no actor for.
-async fn require_caller(request: Request, next: Next) -> Response {
+/// Where the admin read side and its web page are nested.
+pub const AUDIT_LOGS: &str = "/audit-logs";
+
+/// A 401 for requests the audit layer found no actor for, except the audit
+/// log's static page (`/audit-logs/ui…`), which must load signed out to say
+/// "sign in".
+async fn require_caller(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
+    let page = matched.is_some_and(|matched| {
+        matched
+            .as_str()
+            .strip_prefix(AUDIT_LOGS)
+            .is_some_and(audit_store::http::is_page_route)
+    });
     let known = AuditScope::current().is_some_and(|scope| scope.effective_request().actor.kind != ActorKind::Anonymous);
-    if known {
+    if known || page {
         next.run(request).await
     } else {
         ApiError::Unauthorized.into_response()

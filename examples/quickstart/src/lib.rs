@@ -14,9 +14,10 @@
 //! | `DELETE /apps/{id}` | 204 | `app.deleted`, critical, before |
 //! | `POST /members {"email","role"}` | 201 `{"id","email","role"}` | `member.invited` |
 //! | `PATCH /members/{id}/role {"role"}` | 200 `{"id","email","role"}`; 403 unless owner/admin | `member.role_changed`, before/after |
-//! | `POST /login {"email","password"}` | 200 `{"token"}` + session cookie; 401 | `auth.login` in the account's tenant |
-//! | `GET /login` | a sign-in form | — |
+//! | `POST /login {"email","password","next"?}` | 200 `{"token","next"}` + session cookie; 401 | `auth.login` in the account's tenant |
+//! | `GET /login[?next=/path]` | a sign-in form that returns to `next` | — |
 //! | `GET /audit-logs…` | the admin API (`audit_store::http`) | `audit_log.viewed` / `audit_log.exported` |
+//! | `GET /audit-logs/ui` | the audit log's web page (loads signed out; its data needs an owner or admin) | — (its API reads are recorded) |
 //!
 //! Resources belong to the caller's tenant: another tenant's id is a 404.
 //! Requests without known credentials get a 401 (recorded as `auth.denied`).
@@ -36,7 +37,7 @@
 pub mod app;
 mod apps;
 pub mod auth;
-mod login;
+pub mod login;
 mod members;
 pub mod seed;
 

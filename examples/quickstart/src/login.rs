@@ -28,6 +28,10 @@ const SESSION_MAX_AGE: u32 = 8 * 3600;
 pub(crate) struct Credentials {
     email: String,
     password: String,
+    /// Where the browser wants to go after signing in (the form passes on
+    /// its own `?next=`); answered only when [`safe_next`] accepts it.
+    #[serde(default)]
+    next: Option<String>,
 }
 
 impl fmt::Debug for Credentials {
@@ -35,8 +39,32 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("email", &self.email)
             .field("password", &audit_core::REDACTED)
+            .field("next", &self.next)
             .finish()
     }
+}
+
+/// `next` when it is a path on this site: it starts with exactly one `/`
+/// and holds no backslash or control character, so no browser reads it as
+/// another host (`//evil.test`, `/\evil.test`) or a scheme
+/// (`https://…`, `javascript:…`). Anything else is refused: the sign-in
+/// must not become an open redirect.
+///
+/// ```
+/// use quickstart::login::safe_next;
+///
+/// assert_eq!(safe_next("/audit-logs/ui?action=app.created"), Some("/audit-logs/ui?action=app.created"));
+/// for refused in ["//evil.test", "https://evil.test/", "/\\evil.test", "javascript:alert(1)", "audit-logs", "", "/\tx"] {
+///     assert_eq!(safe_next(refused), None, "{refused}");
+/// }
+/// ```
+pub fn safe_next(next: &str) -> Option<&str> {
+    let mut chars = next.chars();
+    let ok = chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && !next.chars().any(|c| c == '\\' || c.is_control())
+        && next.len() <= 2048;
+    ok.then_some(next)
 }
 
 /// Why a sign-in failed; deliberately the same words for an unknown email
@@ -50,8 +78,9 @@ impl fmt::Display for InvalidCredentials {
     }
 }
 
-/// `POST /login {"email","password"}`: 200 `{"token"}` and a session
-/// cookie, or 401.
+/// `POST /login {"email","password","next"?}`: 200 `{"token","next"}` and a
+/// session cookie, or 401. `next` is given back only when [`safe_next`]
+/// accepts it, else `null`.
 pub(crate) async fn login(
     State(state): State<AppState>,
     audit: AuditContext,
@@ -63,7 +92,12 @@ pub(crate) async fn login(
         Ok(token) => {
             let cookie =
                 format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={SESSION_MAX_AGE}");
-            ([(SET_COOKIE, cookie)], Json(serde_json::json!({ "token": token }))).into_response()
+            let next = credentials.next.as_deref().and_then(safe_next);
+            (
+                [(SET_COOKIE, cookie)],
+                Json(serde_json::json!({ "token": token, "next": next })),
+            )
+                .into_response()
         }
         Err(InvalidCredentials) => {
             let message = InvalidCredentials.to_string();
@@ -114,8 +148,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `GET /login`: a minimal sign-in form. It posts JSON; the response sets
-/// the session cookie, with which the browser can then open `/audit-logs`.
+/// `GET /login[?next=/path]`: a minimal sign-in form. It posts JSON; the
+/// response sets the session cookie, with which the browser can then open
+/// `/audit-logs/ui`, and names the `next` path the form then goes to.
 pub(crate) async fn form() -> Html<&'static str> {
     Html(LOGIN_PAGE)
 }
@@ -149,14 +184,22 @@ const LOGIN_PAGE: &str = r#"<!doctype html>
 document.getElementById("login").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
+  const next = new URLSearchParams(location.search).get("next");
   const response = await fetch("/login", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: form.get("email"), password: form.get("password") }),
+    body: JSON.stringify({ email: form.get("email"), password: form.get("password"), next }),
   });
   const result = document.getElementById("result");
   if (response.ok) {
-    result.innerHTML = 'Signed in. Open <a href="/audit-logs">/audit-logs</a> (owners and admins) or ' +
+    // The server names `next` only when it is a path on this site.
+    const body = await response.json();
+    if (typeof body.next === "string") {
+      location.assign(body.next);
+      return;
+    }
+    result.innerHTML = 'Signed in. Open <a href="/audit-logs/ui">the audit log</a> (owners and admins), ' +
+      'its JSON at <a href="/audit-logs">/audit-logs</a>, or ' +
       '<a href="/audit-logs/export?format=csv">download a CSV export</a>.';
   } else {
     result.textContent = "Invalid email or password.";

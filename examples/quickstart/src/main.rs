@@ -3,10 +3,11 @@
 //!
 //! Try it with the demo tokens (`acme-owner`, `acme-member`,
 //! `globex-admin`) or the API key `acme-ci-key`, then read the trail at
-//! `/audit-logs`; `--seed-demo` fills a month of history first. Ctrl-C (or
-//! SIGTERM) stops it gracefully: every answered request's events are in the
-//! store before the process exits. `--help` lists the flags; the crate docs
-//! (`src/lib.rs`) list the routes.
+//! `/audit-logs/ui` in a browser (or `/audit-logs` as JSON); `--seed-demo`
+//! fills a month of history first. Ctrl-C (or SIGTERM) stops it gracefully:
+//! every answered request's events are in the store before the process
+//! exits. `--help` lists the flags; the crate docs (`src/lib.rs`) list the
+//! routes.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -124,7 +125,8 @@ audit quickstart listening on {base}
 
 Open:
   {base}/login                      sign in (alice@acme.test / demo-password)
-  {base}/audit-logs                 the audit trail (owners and admins)
+  {base}/audit-logs/ui              the audit log's web page (owners and admins)
+  {base}/audit-logs                 the same as JSON
   {base}/audit-logs/openapi.json    the read API
 
 Try:

@@ -7,6 +7,7 @@
 // The store's own harness, shared rather than copied.
 #[path = "../../../audit-store/tests/support/postgres.rs"]
 pub(crate) mod postgres;
+pub(crate) mod running;
 
 /// Runs each `async fn case(db: TestDb)` once on SQLite and once on PostgreSQL.
 macro_rules! on_both_backends {

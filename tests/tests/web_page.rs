@@ -1,0 +1,921 @@
+//! The audit log's web page in a real browser: headless Chromium driven
+//! through WebDriver against the quickstart's exact service on loopback,
+//! recording into a SQLite file seeded with the demo history plus a few
+//! events of our own (one with a before/after, one full of markup).
+//!
+//! Nothing sleeps to wait for work: each step polls a condition with a
+//! deadline. Where no Chromium is installed the tests say so and pass;
+//! `AUDIT_REQUIRE_BROWSER=1` (CI) makes that a failure.
+//! `AUDIT_UPDATE_SCREENSHOTS=1` rewrites the screenshots under `docs/`.
+
+#[allow(dead_code, unused_macros, reason = "each test binary uses a part of the shared support")]
+#[macro_use]
+mod support;
+#[path = "web_page/browser.rs"]
+mod browser;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use audit_core::{
+    Action, Actor, AuditSink, Auditor, Event, EventBuilder, EventContext, IpSource, MemorySink, Snapshot, Target,
+    Timestamp,
+};
+use audit_store::http::AdminApi;
+use audit_store::{AuditQuery, Store};
+use audit_tower::{AuditLayer, Principal};
+use browser::{WIDE, js, screenshot, wait_for, with_browser};
+use fantoccini::key::Key;
+use fantoccini::{Client, Locator};
+use serde_json::{Value, json};
+use support::TestDb;
+use support::running::Running;
+
+/// The id of the resource whose rename the diff test reads.
+const RENAMED_APP: &str = "app_0000web0diff";
+/// What the hostile event's fields hold.
+const SCRIPT: &str = "<script>window.__pwned=1;alert(1)</script>";
+const IMG: &str = "<img src=x onerror=\"window.__pwned=1\">";
+const JS_URL: &str = "javascript:alert(1)";
+
+/// The quickstart, seeded, with its database.
+struct Site {
+    server: Running,
+    base: String,
+    diff_event: Event,
+    hostile_event: Event,
+    _db: TestDb,
+}
+
+fn at(seconds_ago: i64) -> Timestamp {
+    Timestamp::from_unix_micros(Timestamp::now().unix_micros() - seconds_ago * 1_000_000).unwrap()
+}
+
+fn context(ip: &str, user_agent: &str, request_id: &str, method: &str, route: &str, status: u16) -> EventContext {
+    EventContext {
+        client_ip: ip.parse().ok(),
+        peer_ip: ip.parse().ok(),
+        ip_source: Some(IpSource::Peer),
+        user_agent: Some(user_agent.to_owned()),
+        request_id: Some(request_id.to_owned()),
+        method: Some(method.to_owned()),
+        route: Some(route.to_owned()),
+        status: Some(status),
+    }
+}
+
+fn alice() -> Actor {
+    Actor::user("user_alice")
+        .with_name("Alice")
+        .with_email("alice@acme.test")
+        .with_role("owner")
+}
+
+impl Site {
+    async fn start() -> Self {
+        let db = TestDb::sqlite();
+        let server = Running::start(&db).await;
+        quickstart::seed::seed_demo(&server.store, &server.auditor)
+            .await
+            .unwrap();
+        let renamed = Event::builder(Action::new("app.updated").unwrap(), alice())
+            .tenant("acme")
+            .occurred_at(at(90))
+            .target(Target::new("app", RENAMED_APP).with_name("Invoicing"))
+            .before(&Snapshot(&json!({"id": RENAMED_APP, "name": "Billing", "plan": "pro"})))
+            .after(&Snapshot(
+                &json!({"id": RENAMED_APP, "name": "Invoicing", "plan": "pro"}),
+            ))
+            .metadata("ticket", "OPS-42")
+            .description("Renamed app Billing to Invoicing")
+            .context(context(
+                "203.0.113.10",
+                "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+                "req-web-diff",
+                "PATCH",
+                "/apps/{id}",
+                200,
+            ));
+        let hostile = Event::builder(
+            Action::new("app.created").unwrap(),
+            Actor::user("user_mallory")
+                .with_name(IMG)
+                .with_email("mallory@acme.test"),
+        )
+        .tenant("acme")
+        .occurred_at(at(60))
+        .target(Target::new("app", "\"><script>window.__pwned=1</script>").with_name(JS_URL))
+        .after(&Snapshot(&json!({"name": SCRIPT, "homepage": JS_URL})))
+        .metadata("html", "<img src=x onerror=alert(1)>")
+        .metadata("link", JS_URL)
+        .description(format!("{SCRIPT} created {IMG}"))
+        .context(context(
+            "198.51.100.66",
+            "<svg onload=alert(1)>",
+            "req-web-xss",
+            "POST",
+            "/apps",
+            201,
+        ));
+        let diff_id = record(&server, renamed).await;
+        let hostile_id = record(&server, hostile).await;
+        let store = server.store.clone();
+        let base = server.http.base.clone();
+        Self {
+            diff_event: store.get(diff_id).await.unwrap().unwrap(),
+            hostile_event: store.get(hostile_id).await.unwrap().unwrap(),
+            server,
+            base,
+            _db: db,
+        }
+    }
+
+    fn page(&self, query: &str) -> String {
+        if query.is_empty() {
+            format!("{}/audit-logs/ui", self.base)
+        } else {
+            format!("{}/audit-logs/ui?{query}", self.base)
+        }
+    }
+}
+
+async fn record(server: &Running, builder: EventBuilder) -> uuid::Uuid {
+    let event = builder.build();
+    let id = event.id();
+    server.store.write_batch(&[event]).await.unwrap();
+    id
+}
+
+/// Signs in through the quickstart's own form, which returns to `next`.
+async fn sign_in(client: &Client, base: &str, email: &str, next: &str) {
+    let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    client.goto(&format!("{base}/login?next={encoded}")).await.unwrap();
+    fill_login_form(client, email).await;
+    let want = format!("{base}{next}");
+    wait_for("the sign-in to return", || async {
+        (client.current_url().await.ok()?.as_str() == want).then_some(())
+    })
+    .await;
+}
+
+async fn fill_login_form(client: &Client, email: &str) {
+    let form = client.find(Locator::Css("#login")).await.unwrap();
+    form.find(Locator::Css("input[name=email]"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    form.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(quickstart::auth::DEMO_PASSWORD)
+        .await
+        .unwrap();
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn state(client: &Client) -> String {
+    js(client, "return document.body.dataset.state;", vec![])
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Waits until the page has settled in `want` (`ready`, `empty`, …).
+async fn settled(client: &Client, want: &str) {
+    wait_for(&format!("the page to be {want}"), || async {
+        let now = state(client).await;
+        (now == want).then_some(())
+    })
+    .await;
+}
+
+async fn strings(client: &Client, script: &str) -> Vec<String> {
+    let value = js(client, script, vec![]).await;
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn row_ids(client: &Client) -> Vec<String> {
+    strings(
+        client,
+        "return [...document.querySelectorAll('#rows tr.row')].map(r => r.dataset.id);",
+    )
+    .await
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The API parameters the page used for its list, read off the export link.
+async fn list_params(client: &Client) -> Vec<(String, String)> {
+    let href = client
+        .find(Locator::Css("#export-csv"))
+        .await
+        .unwrap()
+        .prop("href")
+        .await
+        .unwrap()
+        .expect("the export link has an address while events are listed");
+    let query = href.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .filter(|(name, _)| name != "format")
+        .collect()
+}
+
+/// Every id the store holds for acme under `params`, newest first.
+async fn expected_ids(store: &Store, params: &[(String, String)]) -> Vec<String> {
+    let query = AuditQuery::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .unwrap()
+        .tenant("acme");
+    let mut scan = store.scan(&query).unwrap();
+    let mut events = Vec::new();
+    while let Some(batch) = scan.next_batch().await.unwrap() {
+        events.extend(batch);
+    }
+    events.sort_by_key(|e| std::cmp::Reverse((e.occurred_at(), e.id())));
+    events.iter().map(|e| e.id().to_string()).collect()
+}
+
+/// Clicks "Load more" until the last page is in; returns every listed id.
+async fn load_everything(client: &Client) -> Vec<String> {
+    loop {
+        let more = client.find(Locator::Css("#load-more")).await.unwrap();
+        if !more.is_displayed().await.unwrap() {
+            return row_ids(client).await;
+        }
+        let before = row_ids(client).await.len();
+        more.click().await.unwrap();
+        wait_for("the next page", || async {
+            let now = row_ids(client).await.len();
+            (now > before && state(client).await == "ready").then_some(())
+        })
+        .await;
+    }
+}
+
+async fn fetch_text(client: &Client, url: &str) -> String {
+    js(
+        client,
+        "return fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.text());",
+        vec![json!(url)],
+    )
+    .await
+    .as_str()
+    .unwrap()
+    .to_owned()
+}
+
+async fn no_horizontal_overflow(client: &Client) -> Value {
+    js(
+        client,
+        "const w = window.innerWidth; return {w, doc: document.documentElement.scrollWidth, body: document.body.scrollWidth};",
+        vec![],
+    )
+    .await
+}
+
+fn assert_fits(sizes: &Value) {
+    let width = sizes["w"].as_u64().unwrap();
+    assert!(sizes["doc"].as_u64().unwrap() <= width, "the page overflows: {sizes}");
+    assert!(sizes["body"].as_u64().unwrap() <= width, "the body overflows: {sizes}");
+}
+
+macro_rules! browser_tests {
+    ($($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                super::$case().await;
+            }
+        )*
+    };
+}
+
+mod sqlite {
+    browser_tests!(
+        filters_by_action_and_date_live_in_the_url_for_reload_and_back,
+        a_row_opens_by_keyboard_and_shows_the_diff_with_the_changed_field_marked,
+        load_more_appends_the_next_page_without_duplicates_or_gaps,
+        csv_and_ndjson_exports_hold_exactly_the_filtered_list,
+        markup_in_recorded_values_renders_as_inert_text,
+        a_member_is_told_which_roles_may_read,
+        a_signed_out_reader_is_sent_to_sign_in_and_back_to_the_same_filters,
+        the_column_choice_survives_a_reload,
+        at_390_px_the_page_fits_the_screen_with_folded_filters,
+        the_page_works_under_any_prefix,
+    );
+}
+
+async fn filters_by_action_and_date_live_in_the_url_for_reload_and_back() {
+    let site = Site::start().await;
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        settled(&client, "ready").await;
+        // The default range is the last 30 days, shown in the inputs.
+        let since = js(&client, "return document.getElementById('f-since').value;", vec![]).await;
+        assert!(since.as_str().is_some_and(|s| s.len() == 16), "{since}");
+        assert_eq!(
+            js(&client, "return document.querySelector('.preset[aria-pressed=true]').dataset.range;", vec![]).await,
+            "30d"
+        );
+        assert_eq!(row_ids(&client).await.len(), 50);
+        screenshot(&client, "ui-list").await;
+
+        // An action from the picker: grouped by prefix, with counts.
+        click(&client, "#actions-button").await;
+        let label = wait_for("app.updated in the picker", || async {
+            let found = client.find(Locator::Css("#actions-list label:has(input[data-action='app.updated'])")).await.ok()?;
+            found.text().await.ok()
+        })
+        .await;
+        assert_eq!(label.split_whitespace().next(), Some("app.updated"), "{label}");
+        let groups = strings(&client, "return [...document.querySelectorAll('#actions-list legend')].map(l => l.textContent);").await;
+        assert!(groups.iter().any(|g| g.trim_start().starts_with("app.* all ")), "{groups:?}");
+        click(&client, "#actions-list input[data-action='app.updated']").await;
+        settled(&client, "ready").await;
+        assert!(client.current_url().await.unwrap().as_str().ends_with("/audit-logs/ui?action=app.updated"));
+        assert_eq!(text_of(&client, "#actions-button").await, "app.updated");
+        let by_action = row_ids(&client).await;
+        let actions = strings(&client, "return [...document.querySelectorAll('#rows td[data-col=action]')].map(c => c.textContent);").await;
+        assert!(!actions.is_empty() && actions.iter().all(|a| a == "app.updated"), "{actions:?}");
+        let expected = expected_ids(&site.server.store, &list_params(&client).await).await;
+        assert_eq!(by_action, expected[..by_action.len().min(expected.len())]);
+        assert_eq!(by_action.len(), expected.len().min(50));
+        client.active_element().await.unwrap().send_keys(&Key::Escape).await.unwrap();
+        assert!(!client.find(Locator::Css("#actions-panel")).await.unwrap().is_displayed().await.unwrap());
+
+        // And a date range, typed into the inputs (the browser runs in UTC).
+        js(
+            &client,
+            "const local = d => d.toISOString().slice(0, 16);
+             // Both ends, then one change event: one step in the history.
+             document.getElementById('f-since').value = local(new Date(Date.now() - 20 * 864e5));
+             const until = document.getElementById('f-until');
+             until.value = local(new Date(Date.now() - 10 * 864e5));
+             until.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![],
+        )
+        .await;
+        settled(&client, "ready").await;
+        let url = client.current_url().await.unwrap();
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let names: Vec<&str> = pairs.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["since", "until", "action"], "{url}");
+        let in_range = js(
+            &client,
+            "const p = new URLSearchParams(location.search); const since = Date.parse(p.get('since')), until = Date.parse(p.get('until'));
+             const times = [...document.querySelectorAll('#rows time')].map(t => Date.parse(t.getAttribute('datetime')));
+             return {count: times.length, inside: times.every(t => t >= since && t < until)};",
+            vec![],
+        )
+        .await;
+        assert_eq!(in_range["inside"], true, "{in_range}");
+        let dated = row_ids(&client).await;
+        let expected = expected_ids(&site.server.store, &list_params(&client).await).await;
+        assert!(!dated.is_empty());
+        assert_eq!(dated, expected);
+
+        // Reload: the same filters, the same events.
+        client.refresh().await.unwrap();
+        settled(&client, "ready").await;
+        assert_eq!(row_ids(&client).await, dated);
+        assert_eq!(text_of(&client, "#actions-button").await, "app.updated");
+        assert_eq!(
+            js(&client, "return document.getElementById('f-until').value;", vec![]).await,
+            js(&client, "return new Date(new URLSearchParams(location.search).get('until')).toISOString().slice(0, 16);", vec![]).await
+        );
+
+        // Back: the action alone, then no filter at all; forward again.
+        client.back().await.unwrap();
+        settled(&client, "ready").await;
+        assert!(client.current_url().await.unwrap().as_str().ends_with("?action=app.updated"));
+        assert_eq!(row_ids(&client).await, by_action);
+        client.back().await.unwrap();
+        settled(&client, "ready").await;
+        assert_eq!(text_of(&client, "#actions-button").await, "All actions");
+        assert_eq!(client.current_url().await.unwrap().query(), None);
+        client.forward().await.unwrap();
+        settled(&client, "ready").await;
+        assert_eq!(row_ids(&client).await, by_action);
+    })
+    .await;
+}
+
+async fn a_row_opens_by_keyboard_and_shows_the_diff_with_the_changed_field_marked() {
+    let site = Site::start().await;
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        client
+            .goto(&site.page(&format!("target_id={RENAMED_APP}")))
+            .await
+            .unwrap();
+        settled(&client, "ready").await;
+        let event = &site.diff_event;
+        assert_eq!(row_ids(&client).await, [event.id().to_string()]);
+        assert_eq!(
+            js(&client, "return document.getElementById('f-target-id').value;", vec![]).await,
+            RENAMED_APP
+        );
+
+        // Tab order reaches the row's button; Enter opens it.
+        js(&client, "document.querySelector('#rows .toggle').focus();", vec![]).await;
+        let toggle = client.active_element().await.unwrap();
+        assert_eq!(toggle.attr("aria-expanded").await.unwrap().as_deref(), Some("false"));
+        toggle.send_keys(&Key::Enter).await.unwrap();
+        wait_for("the details", || async {
+            client
+                .find(Locator::Css("#rows tr.details:not([hidden]) .diff"))
+                .await
+                .ok()
+        })
+        .await;
+        assert_eq!(toggle.attr("aria-expanded").await.unwrap().as_deref(), Some("true"));
+        let diff = js(
+            &client,
+            "return [...document.querySelectorAll('#rows .diff tbody tr')].map(r => ({
+               path: r.dataset.path, changed: r.classList.contains('changed'),
+               old: r.querySelector('.old').textContent, new: r.querySelector('.new').textContent,
+               mark: r.querySelector('.change-mark')?.textContent ?? null,
+               highlight: getComputedStyle(r.querySelector('.new')).backgroundColor }));",
+            vec![],
+        )
+        .await;
+        let rows = diff.as_array().unwrap();
+        let name = rows.iter().find(|r| r["path"] == "/name").unwrap();
+        assert_eq!(name["changed"], true);
+        assert_eq!(
+            (name["old"].as_str(), name["new"].as_str()),
+            (Some("Billing"), Some("Invoicing"))
+        );
+        assert_eq!(name["mark"], "changed");
+        let plan = rows.iter().find(|r| r["path"] == "/plan").unwrap();
+        assert_eq!(plan["changed"], false);
+        assert_eq!(plan["mark"], Value::Null);
+        assert_ne!(name["highlight"], plan["highlight"], "the changed field is highlighted");
+
+        let details = text_of(&client, "#rows tr.details").await;
+        for expected in [
+            "OPS-42",
+            "req-web-diff",
+            "PATCH /apps/{id}",
+            "203.0.113.10",
+            "Firefox/128.0",
+            "acme",
+            RENAMED_APP,
+            &event.id().to_string(),
+        ] {
+            assert!(details.contains(expected), "{expected} in {details}");
+        }
+        let integrity = event.integrity().unwrap();
+        assert_eq!(
+            text_of(&client, "#rows [data-field=seq]").await,
+            integrity.seq.to_string()
+        );
+        assert_eq!(
+            text_of(&client, "#rows [data-field=leaf-hash]").await,
+            integrity.leaf_hash
+        );
+        let link = client
+            .find(Locator::Css("#rows a.event-link"))
+            .await
+            .unwrap()
+            .prop("href")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(link, format!("{}/audit-logs/{}", site.base, event.id()));
+        let single: Value = serde_json::from_str(&fetch_text(&client, &link).await).unwrap();
+        assert_eq!(single["id"], event.id().to_string());
+        screenshot(&client, "ui-details").await;
+
+        // Space closes it again; focus stays on the button.
+        toggle.send_keys(" ").await.unwrap();
+        wait_for("the details to close", || async {
+            (toggle.attr("aria-expanded").await.ok()?.as_deref() == Some("false")).then_some(())
+        })
+        .await;
+        assert!(
+            !client
+                .find(Locator::Css("#rows tr.details"))
+                .await
+                .unwrap()
+                .is_displayed()
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            js(
+                &client,
+                "return document.activeElement.classList.contains('toggle');",
+                vec![]
+            )
+            .await,
+            true
+        );
+    })
+    .await;
+}
+
+async fn load_more_appends_the_next_page_without_duplicates_or_gaps() {
+    let site = Site::start().await;
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        settled(&client, "ready").await;
+        let first = row_ids(&client).await;
+        assert_eq!(first.len(), 50);
+        let everything = load_everything(&client).await;
+        assert!(everything.len() > 100, "{} events", everything.len());
+        assert_eq!(everything[..50], first, "pages are appended, not replaced");
+        let unique: HashSet<&String> = everything.iter().collect();
+        assert_eq!(unique.len(), everything.len(), "no event twice");
+        let expected = expected_ids(&site.server.store, &list_params(&client).await).await;
+        assert_eq!(everything, expected, "every event once, in order");
+        assert!(
+            text_of(&client, "#status")
+                .await
+                .starts_with(&format!("{} events", everything.len()))
+        );
+    })
+    .await;
+}
+
+async fn csv_and_ndjson_exports_hold_exactly_the_filtered_list() {
+    let site = Site::start().await;
+    with_browser(WIDE, move |client| async move {
+        sign_in(
+            &client,
+            &site.base,
+            "alice@acme.test",
+            "/audit-logs/ui?action=app.*&outcome=success",
+        )
+        .await;
+        settled(&client, "ready").await;
+        let listed = load_everything(&client).await;
+        assert!(listed.len() > 50, "{} events: more than one page", listed.len());
+
+        let csv_url = client
+            .find(Locator::Css("#export-csv"))
+            .await
+            .unwrap()
+            .prop("href")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(csv_url.starts_with(&format!("{}/audit-logs/export?format=csv&", site.base)));
+        assert!(!csv_url.contains("cursor") && !csv_url.contains("limit"));
+        let csv = fetch_text(&client, &csv_url).await;
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let id_column = reader.headers().unwrap().iter().position(|h| h == "id").unwrap();
+        let exported: Vec<String> = reader.records().map(|r| r.unwrap()[id_column].to_owned()).collect();
+        assert_eq!(exported, listed);
+
+        let ndjson_url = client
+            .find(Locator::Css("#export-ndjson"))
+            .await
+            .unwrap()
+            .prop("href")
+            .await
+            .unwrap()
+            .unwrap();
+        let ndjson = fetch_text(&client, &ndjson_url).await;
+        let exported: Vec<String> = ndjson
+            .lines()
+            .map(|line| {
+                serde_json::from_str::<Value>(line).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(exported, listed);
+
+        // Nothing matches: the empty state, and nothing to export.
+        let search = client.find(Locator::Css("#f-q")).await.unwrap();
+        search.send_keys("no-event-says-this").await.unwrap();
+        settled(&client, "empty").await;
+        assert!(
+            client
+                .current_url()
+                .await
+                .unwrap()
+                .as_str()
+                .contains("q=no-event-says-this")
+        );
+        let empty = text_of(&client, "#empty").await;
+        assert!(empty.contains("No events match these filters"), "{empty}");
+        assert!(empty.contains("wider time range"), "{empty}");
+        for link in ["#export-csv", "#export-ndjson"] {
+            let link = client.find(Locator::Css(link)).await.unwrap();
+            assert_eq!(link.attr("href").await.unwrap(), None);
+            assert_eq!(link.attr("aria-disabled").await.unwrap().as_deref(), Some("true"));
+        }
+    })
+    .await;
+}
+
+async fn markup_in_recorded_values_renders_as_inert_text() {
+    let site = Site::start().await;
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        settled(&client, "ready").await;
+        let hostile = site.hostile_event.id().to_string();
+        // Signing in recorded newer events; the hostile one is further down.
+        assert!(row_ids(&client).await.contains(&hostile), "the hostile event is listed");
+        let row_css = format!("#rows tr.row[data-id='{hostile}']");
+        let details_css = format!("{row_css} + tr.details");
+        click(&client, &format!("{row_css} .toggle")).await;
+        wait_for("the details", || async {
+            client.find(Locator::Css(&format!("{details_css}:not([hidden]) .diff"))).await.ok()
+        })
+        .await;
+
+        let row = text_of(&client, &row_css).await;
+        assert!(row.contains(IMG), "the actor's name, literally: {row}");
+        assert!(row.contains(SCRIPT), "the description, literally: {row}");
+        assert!(row.contains(JS_URL), "the resource's name, literally: {row}");
+        let details = text_of(&client, &details_css).await;
+        for literal in ["<img src=x onerror=alert(1)>", "<svg onload=alert(1)>", SCRIPT, JS_URL] {
+            assert!(details.contains(literal), "{literal} in {details}");
+        }
+
+        let dom = js(
+            &client,
+            "return {
+               pwned: window.__pwned === undefined ? null : window.__pwned,
+               scripts: document.scripts.length,
+               images: [...document.images].map(i => i.getAttribute('src')),
+               handlers: document.querySelectorAll('[onerror],[onload],[onclick],[onmouseover]').length,
+               svgs: document.querySelectorAll('svg').length,
+               javascriptLinks: [...document.querySelectorAll('a[href]')].filter(a => /^\\s*javascript:/i.test(a.getAttribute('href'))).length,
+               links: [...document.querySelectorAll('#rows a[href]')].map(a => a.getAttribute('href')),
+             };",
+            vec![],
+        )
+        .await;
+        assert_eq!(dom["pwned"], Value::Null, "{dom}");
+        assert_eq!(dom["scripts"], 1, "only the page's own script: {dom}");
+        assert_eq!(dom["images"], json!(["ui/icon.svg"]), "only the page's own logo: {dom}");
+        assert_eq!(dom["handlers"], 0, "{dom}");
+        assert_eq!(dom["svgs"], 0, "{dom}");
+        assert_eq!(dom["javascriptLinks"], 0, "{dom}");
+        assert_eq!(dom["links"], json!([format!("/audit-logs/{hostile}")]), "{dom}");
+        assert!(client.get_alert_text().await.is_err(), "no dialog opened");
+    })
+    .await;
+}
+
+async fn a_member_is_told_which_roles_may_read() {
+    let site = Site::start().await;
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "bob@acme.test", "/audit-logs/ui").await;
+        settled(&client, "forbidden").await;
+        assert_eq!(
+            text_of(&client, "#notice-title").await,
+            "You may not read the audit log"
+        );
+        let message = text_of(&client, "#notice-message").await;
+        assert!(message.contains("`owner` or `admin`"), "{message}");
+        assert!(message.contains("`auditor`"), "{message}");
+        assert!(
+            !client
+                .find(Locator::Css("#workspace"))
+                .await
+                .unwrap()
+                .is_displayed()
+                .await
+                .unwrap()
+        );
+        screenshot(&client, "ui-denied").await;
+    })
+    .await;
+}
+
+async fn a_signed_out_reader_is_sent_to_sign_in_and_back_to_the_same_filters() {
+    let site = Site::start().await;
+    with_browser(WIDE, move |client| async move {
+        client
+            .goto(&site.page("action=app.created&severity=info"))
+            .await
+            .unwrap();
+        settled(&client, "unauthorized").await;
+        assert_eq!(text_of(&client, "#notice-title").await, "You are not signed in");
+        let link = client.find(Locator::Css("#sign-in")).await.unwrap();
+        assert_eq!(
+            link.prop("href").await.unwrap().unwrap(),
+            format!(
+                "{}/login?next=%2Faudit-logs%2Fui%3Faction%3Dapp.created%26severity%3Dinfo",
+                site.base
+            )
+        );
+        screenshot(&client, "ui-signed-out").await;
+        link.click().await.unwrap();
+        wait_for("the sign-in form", || async {
+            client.find(Locator::Css("#login")).await.ok()
+        })
+        .await;
+        fill_login_form(&client, "alice@acme.test").await;
+        let back = site.page("action=app.created&severity=info");
+        wait_for("the way back", || async {
+            (client.current_url().await.ok()?.as_str() == back).then_some(())
+        })
+        .await;
+        settled(&client, "ready").await;
+        assert_eq!(text_of(&client, "#actions-button").await, "app.created");
+        assert_eq!(
+            js(&client, "return document.getElementById('f-severity').value;", vec![]).await,
+            "info"
+        );
+        let actions = strings(
+            &client,
+            "return [...document.querySelectorAll('#rows td[data-col=action]')].map(c => c.textContent);",
+        )
+        .await;
+        assert!(
+            !actions.is_empty() && actions.iter().all(|a| a == "app.created"),
+            "{actions:?}"
+        );
+    })
+    .await;
+}
+
+async fn the_column_choice_survives_a_reload() {
+    let site = Site::start().await;
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        settled(&client, "ready").await;
+        let shown = |css: &'static str| {
+            let client = client.clone();
+            async move {
+                client
+                    .find(Locator::Css(css))
+                    .await
+                    .unwrap()
+                    .is_displayed()
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(shown("th[data-col=ip]").await);
+        click(&client, "#columns summary").await;
+        click(&client, "input[data-column=ip]").await;
+        assert!(!shown("th[data-col=ip]").await);
+        assert!(!shown("#rows td[data-col=ip]").await);
+        assert!(shown("#rows td[data-col=actor]").await);
+
+        client.refresh().await.unwrap();
+        settled(&client, "ready").await;
+        assert!(!shown("th[data-col=ip]").await);
+        assert!(!shown("#rows td[data-col=ip]").await);
+        let checked = js(
+            &client,
+            "return document.querySelector('input[data-column=ip]').checked;",
+            vec![],
+        )
+        .await;
+        assert_eq!(checked, false);
+
+        click(&client, "#columns summary").await;
+        click(&client, "input[data-column=ip]").await;
+        assert!(shown("th[data-col=ip]").await);
+    })
+    .await;
+}
+
+async fn at_390_px_the_page_fits_the_screen_with_folded_filters() {
+    let site = Site::start().await;
+    with_browser((390, 844), move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        settled(&client, "ready").await;
+        assert_eq!(js(&client, "return window.innerWidth;", vec![]).await, 390);
+        assert_fits(&no_horizontal_overflow(&client).await);
+        // The filters fold away behind one button.
+        let fields = client.find(Locator::Css("#filter-fields")).await.unwrap();
+        assert!(!fields.is_displayed().await.unwrap());
+        let toggle = client.find(Locator::Css("#filters-toggle")).await.unwrap();
+        assert_eq!(toggle.attr("aria-expanded").await.unwrap().as_deref(), Some("false"));
+        // Rows are cards.
+        let display = js(
+            &client,
+            "return getComputedStyle(document.querySelector('#rows tr.row')).display;",
+            vec![],
+        )
+        .await;
+        assert_eq!(display, "grid");
+        screenshot(&client, "ui-narrow").await;
+
+        toggle.click().await.unwrap();
+        assert!(fields.is_displayed().await.unwrap());
+        assert_fits(&no_horizontal_overflow(&client).await);
+        toggle.click().await.unwrap();
+
+        click(&client, "#rows tr.row .toggle").await;
+        wait_for("the details", || async {
+            client
+                .find(Locator::Css("#rows tr.details:not([hidden]) .detail"))
+                .await
+                .ok()
+        })
+        .await;
+        assert_fits(&no_horizontal_overflow(&client).await);
+    })
+    .await;
+}
+
+/// An auditor, whoever asks: the page under a prefix other than the quickstart's.
+fn always_an_auditor(_: &http::request::Parts) -> Option<Principal> {
+    Some(Principal::new(Actor::user("u_auditor").with_role("auditor")))
+}
+
+async fn the_page_works_under_any_prefix() {
+    let db = TestDb::sqlite();
+    let store = audit_store::connect(&db.url()).await.unwrap();
+    let mut events = Vec::new();
+    for i in 0..7_i64 {
+        events.push(
+            Event::builder(Action::new("app.created").unwrap(), alice())
+                .tenant("acme")
+                .occurred_at(at(600 + i))
+                .target(Target::new("app", format!("app_{i}")))
+                .description(format!("Created app {i}"))
+                .build(),
+        );
+    }
+    store.write_batch(&events).await.unwrap();
+    let auditor = Auditor::builder().lifecycle_events(false).start(MemorySink::new());
+    // One nested with nest_into, one with the plain router under axum's nest.
+    let app = AdminApi::new(store.clone()).nest_into(axum::Router::new(), "/ops/audit-trail");
+    let app = app.nest("/x/y", AdminApi::new(store).router());
+    let app = app.layer(AuditLayer::new(auditor).actor(always_an_auditor));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .unwrap();
+    });
+    let newest = events[0].id().to_string();
+    with_browser(WIDE, move |client| async move {
+        for prefix in ["/ops/audit-trail", "/x/y"] {
+            client.goto(&format!("{base}{prefix}/ui")).await.unwrap();
+            settled(&client, "ready").await;
+            assert_eq!(row_ids(&client).await.len(), 7, "{prefix}");
+            let csv = client
+                .find(Locator::Css("#export-csv"))
+                .await
+                .unwrap()
+                .prop("href")
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(csv.starts_with(&format!("{base}{prefix}/export?format=csv&")), "{csv}");
+            click(&client, "#rows tr.row .toggle").await;
+            let link = wait_for("the event link", || async {
+                client
+                    .find(Locator::Css("#rows a.event-link"))
+                    .await
+                    .ok()?
+                    .prop("href")
+                    .await
+                    .ok()?
+            })
+            .await;
+            assert_eq!(link, format!("{base}{prefix}/{newest}"));
+            // `/ui/` is the same page.
+            client
+                .goto(&format!("{base}{prefix}/ui/?category=create"))
+                .await
+                .unwrap();
+            settled(&client, "ready").await;
+            assert_eq!(
+                client.current_url().await.unwrap().as_str(),
+                format!("{base}{prefix}/ui?category=create")
+            );
+        }
+    })
+    .await;
+    drop(db);
+}
