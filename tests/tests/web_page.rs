@@ -8,7 +8,11 @@
 //! `AUDIT_REQUIRE_BROWSER=1` (CI) makes that a failure.
 //! `AUDIT_UPDATE_SCREENSHOTS=1` rewrites the screenshots under `docs/`.
 
-#[allow(dead_code, unused_macros, reason = "each test binary uses a part of the shared support")]
+#[allow(
+    dead_code,
+    unused_macros,
+    reason = "each test binary uses a part of the shared support"
+)]
 #[macro_use]
 mod support;
 #[path = "web_page/browser.rs"]
