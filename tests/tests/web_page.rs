@@ -331,6 +331,7 @@ mod sqlite {
         the_column_choice_survives_a_reload,
         at_390_px_the_page_fits_the_screen_with_folded_filters,
         the_page_works_under_any_prefix,
+        a_bad_filter_is_named_and_deleted_resources_are_marked,
     );
 }
 
@@ -922,4 +923,59 @@ async fn the_page_works_under_any_prefix() {
     })
     .await;
     drop(db);
+}
+
+async fn a_bad_filter_is_named_and_deleted_resources_are_marked() {
+    let site = Site::start().await;
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        settled(&client, "ready").await;
+
+        // A link with a malformed date: the error names the parameter and
+        // marks its input; nothing is listed or exportable.
+        client.goto(&site.page("since=last-tuesday")).await.unwrap();
+        settled(&client, "error").await;
+        assert_eq!(text_of(&client, "#notice-title").await, "These filters cannot be used");
+        let message = text_of(&client, "#notice-message").await;
+        assert!(message.starts_with("since: "), "{message}");
+        let since = client.find(Locator::Css("#f-since")).await.unwrap();
+        assert_eq!(since.attr("aria-invalid").await.unwrap().as_deref(), Some("true"));
+        assert!(row_ids(&client).await.is_empty());
+        let csv = client.find(Locator::Css("#export-csv")).await.unwrap();
+        assert_eq!(csv.attr("aria-disabled").await.unwrap().as_deref(), Some("true"));
+
+        // Deleted apps: shown from the event's own record, marked deleted,
+        // with the delete colour; times relative, exact on hover.
+        client.goto(&site.page("action=app.deleted")).await.unwrap();
+        settled(&client, "ready").await;
+        let rows = js(
+            &client,
+            "return [...document.querySelectorAll('#rows tr.row')].map(r => ({
+               deleted: [...r.querySelectorAll('.badge.deleted')].map(b => b.textContent.trim().toLowerCase()),
+               resource: r.querySelector('td[data-col=resource]').textContent,
+               action: r.querySelector('td[data-col=action] .badge').className,
+               time: r.querySelector('time').textContent,
+               datetime: r.querySelector('time').getAttribute('datetime'),
+               hover: r.querySelector('time').getAttribute('title'),
+             }));",
+            vec![],
+        )
+        .await;
+        let rows = rows.as_array().unwrap();
+        assert!(!rows.is_empty(), "the demo history deletes apps");
+        for row in rows {
+            assert_eq!(row["deleted"], json!(["deleted"]), "{row}");
+            assert!(row["resource"].as_str().unwrap().starts_with("app"), "{row}");
+            assert!(row["action"].as_str().unwrap().contains("cat-delete"), "{row}");
+            let hover = row["hover"].as_str().unwrap();
+            assert_eq!(Some(hover), row["datetime"].as_str(), "{row}");
+            assert!(
+                serde_json::from_value::<Timestamp>(json!(hover)).is_ok(),
+                "ISO 8601 on hover: {row}"
+            );
+            let time = row["time"].as_str().unwrap();
+            assert!(time.contains(" ago") || time.contains("just now"), "relative: {row}");
+        }
+    })
+    .await;
 }
