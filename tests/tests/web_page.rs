@@ -332,6 +332,7 @@ mod sqlite {
         at_390_px_the_page_fits_the_screen_with_folded_filters,
         the_page_works_under_any_prefix,
         a_bad_filter_is_named_and_deleted_resources_are_marked,
+        every_text_has_a_contrast_of_at_least_4_5_to_1,
     );
 }
 
@@ -976,6 +977,47 @@ async fn a_bad_filter_is_named_and_deleted_resources_are_marked() {
             let time = row["time"].as_str().unwrap();
             assert!(time.contains(" ago") || time.contains("just now"), "relative: {row}");
         }
+    })
+    .await;
+}
+
+/// WCAG's contrast ratio between each visible text and the background it
+/// sits on (the nearest opaque background of its ancestors), for every
+/// element with text of its own, expanded details included.
+async fn every_text_has_a_contrast_of_at_least_4_5_to_1() {
+    let site = Site::start().await;
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        settled(&client, "ready").await;
+        click(&client, "#rows tr.row .toggle").await;
+        wait_for("the details", || async {
+            client.find(Locator::Css("#rows tr.details:not([hidden])")).await.ok()
+        })
+        .await;
+        let low = js(
+            &client,
+            "const rgb = c => (c.match(/[0-9.]+/g) || []).map(Number);
+             const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+               .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+             const background = e => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+               if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3); } return [255, 255, 255]; };
+             const low = [];
+             let checked = 0;
+             for (const e of document.querySelectorAll('body *')) {
+               const own = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+               if (!own || !e.getClientRects().length || getComputedStyle(e).visibility !== 'visible') continue;
+               if (e.closest('[disabled], [aria-disabled=true], input::placeholder')) continue;
+               const fg = lum(rgb(getComputedStyle(e).color)), bg = lum(background(e));
+               const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+               checked++;
+               if (ratio < 4.5) low.push(`${e.tagName.toLowerCase()}.${e.className}: ${ratio.toFixed(2)} \"${e.textContent.trim().slice(0, 30)}\"`);
+             }
+             return {checked, low};",
+            vec![],
+        )
+        .await;
+        assert!(low["checked"].as_u64().unwrap() > 100, "{low}");
+        assert_eq!(low["low"], json!([]), "{low}");
     })
     .await;
 }
