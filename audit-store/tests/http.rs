@@ -429,6 +429,7 @@ fn expected_row(event: &Value) -> Vec<String> {
     };
     let json = |v: &Value| if v.is_null() { String::new() } else { v.to_string() };
     let cells = [
+        text(&event["id"]),
         text(&event["occurred_at"]),
         text(&event["action"]),
         text(&event["category"]),
@@ -478,7 +479,7 @@ async fn csv_export_reparses_to_the_rows_of_the_list_with_formulas_neutralised(d
     assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), CSV_COLUMNS);
     // The JSON columns are compared as JSON: key order is not part of CSV.
     let normalise = |mut row: Vec<String>| {
-        for cell in &mut row[17..] {
+        for cell in &mut row[18..] {
             if !cell.is_empty() {
                 *cell = serde_json::from_str::<Value>(cell).unwrap().to_string();
             }
