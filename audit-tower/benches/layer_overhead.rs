@@ -67,7 +67,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, MatchedPath};
 use axum::response::Response;
 use axum::routing::get;
-use loadgen::{Bench, BoxError, Load};
+use loadgen::{Bench, BoxError};
 use tokio::sync::mpsc;
 
 /// The targets.
@@ -379,19 +379,7 @@ fn orchestrate() -> Result<ExitCode, BoxError> {
     }
     let cpus = loadgen::cpus()?;
     let quick = std::env::var_os("LAYER_OVERHEAD_QUICK").is_some();
-    let bench = Bench {
-        name: "layer_overhead",
-        variants: VARIANTS,
-        rounds: if quick { 1 } else { 5 },
-        patient: !quick,
-        load: Load {
-            connections: 32,
-            measure: if quick { "2s" } else { "10s" }.to_owned(),
-            warm_up: "1s".to_owned(),
-            path: "/".to_owned(),
-            script: None,
-        },
-    };
+    let bench = Bench::standard("layer_overhead", VARIANTS, quick, "/", None);
     println!("layer_overhead: AuditLayer on a hello-world axum app, over loopback");
     let rows = loadgen::run_rounds(&bench, cpus)?;
     let (summaries, sane) = loadgen::summarise(&bench, &rows);

@@ -43,7 +43,7 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
-use loadgen::{Bench, BoxError, Load};
+use loadgen::{Bench, BoxError};
 use quickstart::{Config, Quickstart};
 
 const DISABLED: &str = "disabled";
@@ -159,19 +159,7 @@ fn orchestrate() -> Result<ExitCode, BoxError> {
     let quick = std::env::var_os("QUICKSTART_BENCH_QUICK").is_some();
     let script = std::env::temp_dir().join(format!("quickstart_post-{}.lua", std::process::id()));
     std::fs::write(&script, WRK_SCRIPT)?;
-    let bench = Bench {
-        name: "quickstart_post",
-        variants: VARIANTS,
-        rounds: if quick { 1 } else { 5 },
-        patient: !quick,
-        load: Load {
-            connections: 32,
-            measure: if quick { "2s" } else { "10s" }.to_owned(),
-            warm_up: "1s".to_owned(),
-            path: "/apps".to_owned(),
-            script: Some(script.clone()),
-        },
-    };
+    let bench = Bench::standard("quickstart_post", VARIANTS, quick, "/apps", Some(script.clone()));
     println!("quickstart_post: POST /apps, auditing into SQLite against auditing disabled, over loopback");
     let rows = loadgen::run_rounds(&bench, cpus);
     let _ = std::fs::remove_file(&script);

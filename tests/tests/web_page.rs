@@ -219,6 +219,15 @@ async fn row_ids(client: &Client) -> Vec<String> {
     .await
 }
 
+/// The resolved `href` of the element `css` selects.
+async fn href_of(client: &Client, css: &str) -> String {
+    let link = client.find(Locator::Css(css)).await.unwrap();
+    link.prop("href")
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{css} has no href"))
+}
+
 async fn text_of(client: &Client, css: &str) -> String {
     client.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
 }
@@ -505,14 +514,7 @@ async fn a_row_opens_by_keyboard_and_shows_the_diff_with_the_changed_field_marke
             text_of(&client, "#rows [data-field=leaf-hash]").await,
             integrity.leaf_hash
         );
-        let link = client
-            .find(Locator::Css("#rows a.event-link"))
-            .await
-            .unwrap()
-            .prop("href")
-            .await
-            .unwrap()
-            .unwrap();
+        let link = href_of(&client, "#rows a.event-link").await;
         assert_eq!(link, format!("{}/audit-logs/{}", site.base, event.id()));
         let single: Value = serde_json::from_str(&fetch_text(&client, &link).await).unwrap();
         assert_eq!(single["id"], event.id().to_string());
@@ -583,14 +585,7 @@ async fn csv_and_ndjson_exports_hold_exactly_the_filtered_list() {
         let listed = load_everything(&client).await;
         assert!(listed.len() > 50, "{} events: more than one page", listed.len());
 
-        let csv_url = client
-            .find(Locator::Css("#export-csv"))
-            .await
-            .unwrap()
-            .prop("href")
-            .await
-            .unwrap()
-            .unwrap();
+        let csv_url = href_of(&client, "#export-csv").await;
         assert!(csv_url.starts_with(&format!("{}/audit-logs/export?format=csv&", site.base)));
         assert!(!csv_url.contains("cursor") && !csv_url.contains("limit"));
         let csv = fetch_text(&client, &csv_url).await;
@@ -599,14 +594,7 @@ async fn csv_and_ndjson_exports_hold_exactly_the_filtered_list() {
         let exported: Vec<String> = reader.records().map(|r| r.unwrap()[id_column].to_owned()).collect();
         assert_eq!(exported, listed);
 
-        let ndjson_url = client
-            .find(Locator::Css("#export-ndjson"))
-            .await
-            .unwrap()
-            .prop("href")
-            .await
-            .unwrap()
-            .unwrap();
+        let ndjson_url = href_of(&client, "#export-ndjson").await;
         let ndjson = fetch_text(&client, &ndjson_url).await;
         let exported: Vec<String> = ndjson
             .lines()
@@ -889,14 +877,7 @@ async fn the_page_works_under_any_prefix() {
             client.goto(&format!("{base}{prefix}/ui")).await.unwrap();
             settled(&client, "ready").await;
             assert_eq!(row_ids(&client).await.len(), 7, "{prefix}");
-            let csv = client
-                .find(Locator::Css("#export-csv"))
-                .await
-                .unwrap()
-                .prop("href")
-                .await
-                .unwrap()
-                .unwrap();
+            let csv = href_of(&client, "#export-csv").await;
             assert!(csv.starts_with(&format!("{base}{prefix}/export?format=csv&")), "{csv}");
             click(&client, "#rows tr.row .toggle").await;
             let link = wait_for("the event link", || async {

@@ -435,6 +435,33 @@ pub(crate) struct Bench {
     pub(crate) load: Load,
 }
 
+impl Bench {
+    /// The method: 32 connections, five interleaved rounds of 10 s
+    /// each after a 1 s warm-up, waiting for an idle machine; or, `quick`,
+    /// one 2 s round without waiting, to check the set-up.
+    pub(crate) fn standard(
+        name: &'static str,
+        variants: &'static [&'static str],
+        quick: bool,
+        path: &str,
+        script: Option<PathBuf>,
+    ) -> Self {
+        Self {
+            name,
+            variants,
+            rounds: if quick { 1 } else { 5 },
+            patient: !quick,
+            load: Load {
+                connections: 32,
+                measure: if quick { "2s" } else { "10s" }.to_owned(),
+                warm_up: "1s".to_owned(),
+                path: path.to_owned(),
+                script,
+            },
+        }
+    }
+}
+
 /// One measured run of a variant.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
