@@ -36,6 +36,11 @@ pub(crate) const POSTGRES: Embedded = &[
         "free-text search, time index, cursor key",
         include_str!("../migrations/postgres/0002_search_and_cursors.sql"),
     ),
+    (
+        3,
+        "smaller pending list for the search index",
+        include_str!("../migrations/postgres/0003_search_pending_list.sql"),
+    ),
 ];
 
 #[derive(Debug)]

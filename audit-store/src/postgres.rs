@@ -1,7 +1,8 @@
 //! [`PgStore`]: the production backend.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use audit_core::{AuditSink, Event, SinkError, Timestamp};
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use crate::error::{StoreError, redact_url};
 use crate::integrity::{Verifier, VerifyReport, seal};
 use crate::migrations;
 use crate::query::sql::{self, Dialect};
+use crate::query::trigram_sample::{Narrowing, TrigramSample};
 use crate::query::{ActionCount, AuditQuery, CURSOR_KEY_NAME, CursorKey, Page, Plan, text};
 use crate::retention::{Purge, PurgeReport};
 use crate::row::{COLUMN_COUNT, COLUMNS, EventRow};
@@ -38,7 +40,27 @@ use crate::row::{COLUMN_COUNT, COLUMNS, EventRow};
 pub struct PgStore {
     pool: PgPool,
     cursor_key: CursorKey,
+    /// What free-text searches rank trigrams by (shared by clones).
+    search_sample: Arc<Mutex<Option<TakenSample>>>,
 }
+
+/// A [`TrigramSample`] and when it was taken.
+#[derive(Debug)]
+struct TakenSample {
+    sample: Arc<TrigramSample>,
+    taken: Instant,
+}
+
+/// Rows sampled to rank the trigrams of searches (see
+/// [`PgStore::search_sample`]).
+const SAMPLE_ROWS: u32 = 1_000;
+
+/// How long a sample serves before a search takes a fresh one.
+const SAMPLE_TTL: Duration = Duration::from_secs(600);
+
+/// As [`SAMPLE_TTL`], for a sample of fewer than [`SAMPLE_ROWS`] rows: a
+/// young table changes fast.
+const YOUNG_SAMPLE_TTL: Duration = Duration::from_secs(10);
 
 /// Bytes of COPY data gathered before they are sent: the server inserts
 /// one piece while the next is sealed and encoded.
@@ -80,7 +102,11 @@ impl PgStore {
         let pool = PgPoolOptions::new().connect_with(options).await?;
         migrations::migrator(migrations::POSTGRES).await?.run(&pool).await?;
         let cursor_key = cursor_key(&pool).await?;
-        Ok(Self { pool, cursor_key })
+        Ok(Self {
+            pool,
+            cursor_key,
+            search_sample: Arc::default(),
+        })
     }
 
     /// The connection pool, for your own queries and transactions.
@@ -175,28 +201,83 @@ impl PgStore {
     }
 
     /// The rows of one page of `plan` (up to `limit + 1`), as events.
+    ///
+    /// A free-text page is found one of two ways. Unless a term has a
+    /// trigram that no sampled row holds, the newest rows passing the other
+    /// filters are scanned first ([`sql::page_scan`]): a common term fills
+    /// the page within them, long before the trigram index has listed every
+    /// match in the table. Otherwise, or when that scan did not fill the
+    /// page, the trigram index lists the rows holding each term's rarest
+    /// trigram (see [`TrigramSample`]) and the terms are checked on those.
     pub(crate) async fn fetch(&self, plan: &Plan) -> Result<Vec<Event>, StoreError> {
         // Not cached prepared statements: a generic plan (which PostgreSQL
         // settles on after five executions) cannot see the tenant or the
         // offset and was 8× slower on deep offsets in the benchmarks.
-        let mut rows = Vec::new();
-        if !plan.terms.is_empty() {
-            // Common terms fill a page from the newest rows long before the
-            // trigram index has listed every match; see `sql::page_scan`.
-            rows = sql::page_scan::<PgDialect>(plan, SELECT_COLUMNS, sql::TEXT_SCAN_ROWS)
+        let rows = if plan.terms.is_empty() {
+            sql::page::<PgDialect>(plan, SELECT_COLUMNS)
+                .build()
+                .persistent(false)
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            let narrowing = self.search_sample().await?.narrowing(&plan.terms);
+            let mut rows = Vec::new();
+            if !narrowing.as_ref().is_some_and(|n| n.rare) {
+                rows = sql::page_scan::<PgDialect>(plan, SELECT_COLUMNS, sql::TEXT_SCAN_ROWS)
+                    .build()
+                    .persistent(false)
+                    .fetch_all(&self.pool)
+                    .await?;
+            }
+            if rows.len() <= plan.limit as usize {
+                rows = sql::page_from::<PgDialect>(plan, SELECT_COLUMNS, |query| {
+                    push_search_source(query, &plan.terms, narrowing.as_ref());
+                })
                 .build()
                 .persistent(false)
                 .fetch_all(&self.pool)
                 .await?;
-        }
-        if rows.len() <= plan.limit as usize {
-            rows = sql::page::<PgDialect>(plan, SELECT_COLUMNS)
-                .build()
-                .persistent(false)
-                .fetch_all(&self.pool)
-                .await?;
-        }
+            }
+            rows
+        };
         rows.iter().map(|row| read_row(row)?.into_event()).collect()
+    }
+
+    /// The sample that free-text searches rank trigrams by: the
+    /// `search_text` of about [`SAMPLE_ROWS`] rows from random pages of the
+    /// table (`TABLESAMPLE SYSTEM`, sized from the planner's row count), taken
+    /// by the first search and again by the first one after
+    /// [`SAMPLE_TTL`]. A stale sample can make a search slower, never wrong.
+    async fn search_sample(&self) -> Result<Arc<TrigramSample>, StoreError> {
+        if let Some(taken) = &*self.search_sample.lock().unwrap_or_else(PoisonError::into_inner) {
+            let ttl = if taken.sample.rows() < SAMPLE_ROWS {
+                YOUNG_SAMPLE_TTL
+            } else {
+                SAMPLE_TTL
+            };
+            if taken.taken.elapsed() < ttl {
+                return Ok(Arc::clone(&taken.sample));
+            }
+        }
+        // -1 (or 0 before PostgreSQL 14) until the table is first analyzed:
+        // then every page is sampled, and the LIMIT stops the read early.
+        let rows: f32 = sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'audit_events'::regclass")
+            .fetch_one(&self.pool)
+            .await?;
+        let percent = (100.0 * f64::from(SAMPLE_ROWS) / f64::from(rows).max(1.0)).clamp(0.0001, 100.0);
+        let texts: Vec<String> =
+            sqlx::query_scalar("SELECT search_text FROM audit_events TABLESAMPLE SYSTEM ($1::float8) LIMIT $2")
+                .bind(percent)
+                .bind(i64::from(SAMPLE_ROWS) * 2)
+                .persistent(false)
+                .fetch_all(&self.pool)
+                .await?;
+        let sample = Arc::new(TrigramSample::from_texts(texts.iter().map(String::as_str)));
+        *self.search_sample.lock().unwrap_or_else(PoisonError::into_inner) = Some(TakenSample {
+            sample: Arc::clone(&sample),
+            taken: Instant::now(),
+        });
+        Ok(sample)
     }
 
     /// The actions of the events `query` selects (ignoring its action filter
@@ -206,8 +287,13 @@ impl PgStore {
     /// As [`query`](Self::query).
     pub async fn action_counts(&self, query: &AuditQuery) -> Result<Vec<ActionCount>, StoreError> {
         let plan = query.plan(&self.cursor_key)?;
+        let narrowing = if plan.terms.is_empty() {
+            None
+        } else {
+            self.search_sample().await?.narrowing(&plan.terms)
+        };
         let mut select = sql::action_counts::<PgDialect>(&plan, |query| {
-            query.push(" FROM audit_events WHERE TRUE");
+            push_search_source(query, &plan.terms, narrowing.as_ref());
         });
         let rows: Vec<(String, String, i64)> = select.build_query_as().persistent(false).fetch_all(&self.pool).await?;
         rows.into_iter().map(ActionCount::from_row).collect()
@@ -587,8 +673,24 @@ impl Dialect for PgDialect {
         query.push_bind(id);
     }
 
+    /// `strpos`, which no index serves: the trigram index is asked only for
+    /// what [`push_search_source`] chose, not for every trigram of every term.
     fn push_contains(query: &mut QueryBuilder<'static, Postgres>, term: &str) {
-        query.push("search_text LIKE ");
-        query.push_bind(text::like_contains(term));
+        query.push("strpos(search_text, ");
+        query.push_bind(term.to_owned());
+        query.push(") > 0");
+    }
+}
+
+/// ` FROM audit_events WHERE …` with the conditions the trigram index
+/// serves: `search_text LIKE` each trigram of `narrowing`, or without one
+/// each whole term. The filters then check every whole term on the rows
+/// this lists.
+fn push_search_source(query: &mut QueryBuilder<'static, Postgres>, terms: &[String], narrowing: Option<&Narrowing>) {
+    query.push(" FROM audit_events WHERE TRUE");
+    let patterns = narrowing.map_or(terms, |n| &n.trigrams);
+    for pattern in patterns {
+        query.push(" AND search_text LIKE ");
+        query.push_bind(text::like_contains(pattern));
     }
 }
