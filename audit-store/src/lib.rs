@@ -96,10 +96,13 @@
 //!   scan reads no rows (2,000 rows first, then as far as the matches found
 //!   suggest, up to 30,000); only if that does not fill the page does the
 //!   FTS5 index list the rows holding the rarest trigrams (the rarest of
-//!   each term first), ranked by how early each trigram's 2,000th row comes. PostgreSQL too first
-//!   checks the newest 2,000 events passing the other filters (a page of a
-//!   common word fills there long before an index has listed its matches)
-//!   and uses the index when that does not fill the page. Terms shorter
+//!   each term first), ranked by how early each trigram's 2,000th row comes. **PostgreSQL** asks its
+//!   trigram index for the few trigrams of the terms that together list the
+//!   fewest rows at the least reading, chosen on a sample of about 1,000
+//!   stored rows taken every 10 minutes; when the sample says the terms are
+//!   common, it first checks the newest 2,000 events passing the other
+//!   filters (a page of a common word fills there long before an index has
+//!   listed its matches). The sample only decides speed, never answers. Terms shorter
 //!   than three characters have no trigram and are found by scanning the
 //!   filtered rows.
 //! - **Pages.** `limit` is 1 to 200 (default 50). Each page carries a

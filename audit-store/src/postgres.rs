@@ -202,13 +202,14 @@ impl PgStore {
 
     /// The rows of one page of `plan` (up to `limit + 1`), as events.
     ///
-    /// A free-text page is found one of two ways. Unless a term has a
-    /// trigram that no sampled row holds, the newest rows passing the other
-    /// filters are scanned first ([`sql::page_scan`]): a common term fills
-    /// the page within them, long before the trigram index has listed every
-    /// match in the table. Otherwise, or when that scan did not fill the
-    /// page, the trigram index lists the rows holding each term's rarest
-    /// trigram (see [`TrigramSample`]) and the terms are checked on those.
+    /// A free-text page is found one of two ways. When the sample says the
+    /// terms are common enough (see [`scan_first`]), the newest rows passing
+    /// the other filters are scanned first ([`sql::page_scan`]): a common
+    /// term fills the page within them, long before the trigram index has
+    /// listed every match in the table. Otherwise, or when that scan did not
+    /// fill the page, the trigram index lists the rows holding the trigrams
+    /// the sample chose (see [`TrigramSample::narrowing`]) and the terms are
+    /// checked on those.
     pub(crate) async fn fetch(&self, plan: &Plan) -> Result<Vec<Event>, StoreError> {
         // Not cached prepared statements: a generic plan (which PostgreSQL
         // settles on after five executions) cannot see the tenant or the
@@ -222,7 +223,7 @@ impl PgStore {
         } else {
             let narrowing = self.search_sample().await?.narrowing(&plan.terms);
             let mut rows = Vec::new();
-            if !narrowing.as_ref().is_some_and(|n| n.rare) {
+            if scan_first(plan, narrowing.as_ref()) {
                 rows = sql::page_scan::<PgDialect>(plan, SELECT_COLUMNS, sql::TEXT_SCAN_ROWS)
                     .build()
                     .persistent(false)
@@ -647,6 +648,23 @@ async fn cursor_key(pool: &PgPool) -> Result<CursorKey, StoreError> {
         id: CURSOR_KEY_NAME.to_owned(),
         reason: format!("the stored cursor key has {} bytes, not 32", stored.len()),
     })
+}
+
+/// How much denser than in the whole table a search's matches may be among
+/// the rows passing its other filters (a tenant's, a time range's) before a
+/// scan of the newest of those rows would fill a page the sample says it
+/// will not.
+const SCAN_MARGIN: f64 = 4.0;
+
+/// Whether a free-text page should first scan the newest
+/// [`sql::TEXT_SCAN_ROWS`] rows passing the other filters: when no trigram
+/// narrows the search, or when the sampled share of rows holding the chosen
+/// trigrams says such a scan could fill the page even with matches
+/// [`SCAN_MARGIN`] times denser among them. A rarer search skips it (3 ms
+/// of a 15 ms search for an actor's name on 1M events): the index lists its
+/// rows.
+fn scan_first(plan: &Plan, narrowing: Option<&Narrowing>) -> bool {
+    narrowing.is_none_or(|n| n.share * sql::TEXT_SCAN_ROWS as f64 * SCAN_MARGIN >= f64::from(plan.limit) + 1.0)
 }
 
 /// PostgreSQL's side of the shared query SQL: `timestamptz` and `uuid`
