@@ -61,6 +61,10 @@ const RARE_TRIGRAM: i64 = 2_000;
 /// common one would add the cost of reading its list.
 const FTS_TRIGRAMS: usize = 3;
 
+/// Page cache per connection, in KiB (SQLite's `cache_size` as a negative
+/// number).
+const CACHE_KIB: u32 = 32 * 1024;
+
 /// Rows per INSERT statement: 30 columns × 500 rows stays well under SQLite's
 /// 32,766 bound parameters.
 const INSERT_CHUNK: usize = 500;
@@ -92,11 +96,19 @@ impl SqliteStore {
                 Durability::Normal => SqliteSynchronous::Normal,
             })
             .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Up to 32 MiB of pages per connection, against SQLite's 2 MiB:
+            // a page of a 1M-event table reads index pages that 2 MiB
+            // keeps evicting (free text 10 % faster in the benchmarks).
+            // Memory only, not durability; grows only as pages are read.
+            .pragma("cache_size", format!("-{CACHE_KIB}"));
         // An in-memory database exists per connection: keep exactly one.
         let max_connections = if url.contains(":memory:") { 1 } else { 8 };
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
+            // The database is in-process: a connection cannot have gone
+            // away, and the ping cost 10–60 µs of every query.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         migrations::migrator(migrations::SQLITE).await?.run(&pool).await?;

@@ -153,12 +153,14 @@ pub(crate) fn search_word(k: usize) -> &'static str {
 /// named primary target, a description, a full request context, before and
 /// after states for updates (creations only after, deletions only before),
 /// three metadata keys, `occurred_at` spread uniformly over the 90 days
-/// before `now`.
+/// before `now` (at random, or in order: see [`Generator::in_order`]).
 #[derive(Debug)]
 pub(crate) struct Generator {
     rng: Rng,
     now: i64,
     only_tenant: Option<usize>,
+    /// With [`Generator::in_order`]: the next `occurred_at` and the step.
+    clock: Option<(i64, i64)>,
 }
 
 impl Generator {
@@ -167,7 +169,17 @@ impl Generator {
             rng: Rng::new(seed),
             now: now.unix_micros(),
             only_tenant: None,
+            clock: None,
         }
+    }
+
+    /// The next `n` events happen one after the other, evenly over the 90
+    /// days, as a live audit trail receives them: their ids (minted as
+    /// each event is made) and times rise together.
+    pub(crate) fn in_order(mut self, n: usize) -> Self {
+        let step = (DAYS * DAY / i64::try_from(n.max(1)).unwrap_or(i64::MAX)).max(1);
+        self.clock = Some((self.now - DAYS * DAY, step));
+        self
     }
 
     /// Every event in tenant `k` (one stream).
@@ -198,7 +210,15 @@ impl Generator {
         let target_type = TARGET_TYPES[r.below(TARGET_TYPES.len())];
         let target_k = r.below(TARGET_IDS);
         let target_name = format!("{} {} {}", search_word(target_k), WORDS[(target_k / 16) % 16], target_k);
-        let occurred = self.now - i64::try_from(r.next_u64() % (DAYS * DAY) as u64).unwrap_or(0);
+        let random = self.now - i64::try_from(r.next_u64() % (DAYS * DAY) as u64).unwrap_or(0);
+        let occurred = match &mut self.clock {
+            Some((next, step)) => {
+                let at = *next;
+                *next += *step;
+                at
+            }
+            None => random,
+        };
         let ip = Ipv4Addr::from(u32::try_from(r.next_u64() >> 32).unwrap_or(0));
         let request_id = format!("req_{:016x}", r.next_u64());
         let (method, status) = match verb {
