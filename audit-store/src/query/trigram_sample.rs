@@ -159,21 +159,21 @@ mod tests {
         list.iter().map(|&t| t.to_owned()).collect()
     }
 
-    /// `n` texts: every one holds `common`, every other one `half`, and
-    /// the rest of each is its own number.
-    fn texts(n: usize) -> Vec<String> {
-        (0..n)
+    /// A sample of 100 texts: every one holds `common`, every other one
+    /// `alice` and the rest `brown`, and each its own number.
+    fn sample() -> TrigramSample {
+        let texts: Vec<String> = (0..100)
             .map(|i| {
                 let half = if i % 2 == 0 { "alice" } else { "brown" };
                 format!("common {half} {i}")
             })
-            .collect()
+            .collect();
+        TrigramSample::from_texts(texts.iter().map(String::as_str))
     }
 
     #[test]
     fn a_trigram_no_sampled_row_holds_is_taken_alone_and_rare() {
-        let texts = texts(100);
-        let sample = TrigramSample::from_texts(texts.iter().map(String::as_str));
+        let sample = sample();
         assert_eq!(sample.rows(), 100);
         let chosen = sample.narrowing(&terms(&["common", "invoice_99999"])).unwrap();
         assert_eq!(chosen.trigrams, ["999"]);
@@ -184,8 +184,7 @@ mod tests {
     fn trigrams_rare_together_are_taken_together() {
         // `alice` and `brown` are each in half the rows and never together:
         // the second trigram empties the sample, so it is worth its list.
-        let texts = texts(100);
-        let sample = TrigramSample::from_texts(texts.iter().map(String::as_str));
+        let sample = sample();
         let chosen = sample.narrowing(&terms(&["alice", "brown"])).unwrap();
         assert_eq!(chosen.trigrams.len(), 2, "{chosen:?}");
         assert!(chosen.trigrams.iter().any(|t| "alice".contains(t.as_str())));
@@ -197,8 +196,7 @@ mod tests {
     fn a_trigram_that_narrows_nothing_is_not_taken() {
         // Every trigram of `common` is in every row, and `alice`'s in half:
         // after one of `alice`'s, the others only add reading.
-        let texts = texts(100);
-        let sample = TrigramSample::from_texts(texts.iter().map(String::as_str));
+        let sample = sample();
         let chosen = sample.narrowing(&terms(&["common", "alice"])).unwrap();
         assert_eq!(chosen.trigrams.len(), 1, "{chosen:?}");
         assert!("alice".contains(chosen.trigrams[0].as_str()));
