@@ -26,8 +26,8 @@ pub use action::{Action, ActionError, Category, MAX_ACTION_LEN};
 pub use audit_macros::{Auditable, audited};
 pub use auditable::Auditable;
 pub use auditor::{
-    AlreadyInstalled, Auditor, AuditorBuilder, AuditorStats, FlushError, OverflowPolicy, RecordError, RetryPolicy,
-    ShutdownError, TryRecordError,
+    AlreadyInstalled, Auditor, AuditorBuilder, AuditorStats, DEFAULT_BATCH_SIZE, FlushError, OverflowPolicy,
+    RecordError, RetryPolicy, ShutdownError, TryRecordError,
 };
 pub use builder::{EventBuilder, EventPolicy};
 pub use canonical::{CANONICAL_ENCODING, canonical_json, write_canonical_json};

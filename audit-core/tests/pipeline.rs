@@ -330,3 +330,59 @@ async fn concurrent_producers_lose_nothing() {
     assert_eq!(sink.len(), 4000);
     assert_eq!(auditor.stats().written, 4000);
 }
+
+/// Records the size of every batch it is handed, and prefers `preferred`.
+struct BatchSizes {
+    sizes: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+    preferred: Option<usize>,
+}
+
+impl AuditSink for BatchSizes {
+    async fn write_batch(&self, batch: &[Event]) -> Result<(), SinkError> {
+        self.sizes.lock().unwrap().push(batch.len());
+        Ok(())
+    }
+
+    fn preferred_batch_size(&self) -> Option<usize> {
+        self.preferred
+    }
+}
+
+/// The batch sizes an auditor built by `builder` hands a sink preferring
+/// `preferred`, for 25 events queued at once.
+async fn batches(builder: audit_core::AuditorBuilder, preferred: Option<usize>) -> Vec<usize> {
+    let sizes = std::sync::Arc::default();
+    let sink = BatchSizes {
+        sizes: std::sync::Arc::clone(&sizes),
+        preferred,
+    };
+    let auditor = builder.lifecycle_events(false).start(sink);
+    for n in 0..25 {
+        auditor.record(event(n)).await.unwrap();
+    }
+    auditor.flush().await.unwrap();
+    let sizes = sizes.lock().unwrap().clone();
+    assert_eq!(
+        sizes.iter().sum::<usize>(),
+        25,
+        "every event is written once: {sizes:?}"
+    );
+    sizes
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sinks_preferred_batch_size_is_the_default_and_an_explicit_one_wins() {
+    let preferred = batches(Auditor::builder(), Some(7)).await;
+    assert_eq!(preferred.iter().max(), Some(&7), "{preferred:?}");
+    assert!(preferred.len() >= 4, "25 events in batches of at most 7: {preferred:?}");
+
+    let explicit = batches(Auditor::builder().batch_size(5), Some(7)).await;
+    assert_eq!(explicit.iter().max(), Some(&5), "{explicit:?}");
+
+    let default = batches(Auditor::builder(), None).await;
+    assert_eq!(default, [25], "the default (512) takes all 25 at once");
+    assert_eq!(
+        Auditor::builder().batch_size_for(&MemorySink::new()),
+        audit_core::DEFAULT_BATCH_SIZE
+    );
+}

@@ -41,7 +41,9 @@
 //!
 //! `STORE_BENCH_EVENTS=100000` for a quick check (the reported run is 1M);
 //! `STORE_BENCH_KEEP=1` keeps both databases afterwards (for `EXPLAIN`),
-//! with `AUDIT_BENCH_DATABASE_URL` naming a server that outlives the bench.
+//! with `AUDIT_BENCH_DATABASE_URL` naming a server that outlives the bench;
+//! `STORE_BENCH_REUSE=<the SQLite file it printed>` (same server) queries
+//! them again without loading.
 
 mod common;
 
@@ -169,15 +171,27 @@ async fn run() -> Result<(), BoxError> {
     let server = common::pg::Server::start()?;
     println!("PostgreSQL: {}", server.describe());
 
-    let dir = SqliteDir::new("queries");
+    // STORE_BENCH_REUSE: the databases a STORE_BENCH_KEEP run left behind
+    // (its SQLite file; `bench_queries` at AUDIT_BENCH_DATABASE_URL), queried
+    // without loading again, for iterating on the query code. The data's
+    // "now" is then the earlier run's, a few hours off at most.
+    let reuse = std::env::var_os("STORE_BENCH_REUSE").map(std::path::PathBuf::from);
+    let dir = match &reuse {
+        Some(file) => SqliteDir::kept(file),
+        None => std::mem::ManuallyDrop::new(SqliteDir::new("queries")),
+    };
     let sqlite = SqliteStore::connect(&dir.url()).await?;
-    let pg_url = server.create_database("bench_queries").await?;
+    let pg_url = if reuse.is_some() {
+        server.url("bench_queries")
+    } else {
+        server.create_database("bench_queries").await?
+    };
     let pg = PgStore::connect(&pg_url).await?;
 
     // Load, in chunks, the same events into both.
     let mut generator = Generator::new(7, now_ts);
     let (mut sqlite_load, mut pg_load) = (Duration::ZERO, Duration::ZERO);
-    let mut loaded = 0;
+    let mut loaded = if reuse.is_some() { n } else { 0 };
     while loaded < n {
         let chunk = generator.events((n - loaded).min(50_000));
         for (store, total) in [
@@ -199,6 +213,24 @@ async fn run() -> Result<(), BoxError> {
         pg_load.as_secs_f64(),
         n as f64 / pg_load.as_secs_f64()
     );
+    for (name, count) in [
+        (
+            "SQLite",
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_events")
+                .fetch_one(sqlite.pool())
+                .await?,
+        ),
+        (
+            "PostgreSQL",
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_events")
+                .fetch_one(pg.pool())
+                .await?,
+        ),
+    ] {
+        if usize::try_from(count)? != n {
+            return Err(format!("{name} holds {count} events, expected {n}").into());
+        }
+    }
     let t = Instant::now();
     sqlx::query("VACUUM ANALYZE audit_events").execute(pg.pool()).await?;
     sqlx::query("CHECKPOINT").execute(pg.pool()).await?;
@@ -272,14 +304,13 @@ async fn run() -> Result<(), BoxError> {
     }
     sqlite.pool().close().await;
     pg.pool().close().await;
-    if std::env::var_os("STORE_BENCH_KEEP").is_some() {
+    if std::env::var_os("STORE_BENCH_KEEP").is_some() || reuse.is_some() {
         // For EXPLAIN afterwards (with AUDIT_BENCH_DATABASE_URL: a
         // throwaway cluster goes with the bench).
         println!("kept: SQLite {}, PostgreSQL {pg_url}", dir.file().display());
-        std::mem::forget(dir);
     } else {
         server.drop_database("bench_queries").await?;
-        drop(dir);
+        drop(std::mem::ManuallyDrop::into_inner(dir));
     }
     Ok(())
 }

@@ -171,13 +171,17 @@
 //! touched to the WAL, and a batch of events by many actors, on many
 //! targets, touches pages all across the tenant-and-actor, -action and
 //! -target indexes: the larger the table, the more pages each commit
-//! rewrites, whatever the batch's size. So with the auditor writing to
-//! SQLite, set its `batch_size` to 10,000 where the event rate allows (the
-//! auditor's linger still bounds the wait, and a batch only fills when that
-//! many events are queued). In the benchmarks (200,000 events written in the
+//! rewrites, whatever the batch's size. So an auditor writing to SQLite
+//! hands it batches of up to 10,000 events unless its builder sets a
+//! `batch_size` (the store's `AuditSink::preferred_batch_size`; PostgreSQL
+//! names none, so the auditor's 512 applies). The auditor's linger still
+//! bounds the wait, and a batch only fills when that many events are
+//! queued; a full batch holds SQLite's write lock for about a second, which
+//! other writers of the same file (`record_in`) wait out under the busy
+//! timeout. In the benchmarks (200,000 events written in the
 //! order they happened), against raw rusqlite inserting the same rows in
-//! one transaction: batches of 10,000 wrote at 0.65 ×, 5,000 at 0.56 ×, the
-//! auditor's default 512 at 0.30 ×. PostgreSQL, whose commits write only
+//! one transaction: batches of 10,000 wrote at 0.65 ×, 5,000 at 0.56 ×,
+//! 512 (the auditor's default for other sinks) at 0.30 ×. PostgreSQL, whose commits write only
 //! the WAL records of the rows, stays at 0.85–0.93 × `COPY` at any of
 //! these sizes.
 //!
@@ -419,6 +423,15 @@ impl AuditSink for Store {
             Self::Sqlite(ref store) => store.write_batch(batch).await,
             #[cfg(feature = "postgres")]
             Self::Postgres(ref store) => store.write_batch(batch).await,
+        }
+    }
+
+    fn preferred_batch_size(&self) -> Option<usize> {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(ref store) => store.preferred_batch_size(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(ref store) => store.preferred_batch_size(),
         }
     }
 }

@@ -69,6 +69,15 @@ const CACHE_KIB: u32 = 32 * 1024;
 /// 32,766 bound parameters.
 const INSERT_CHUNK: usize = 500;
 
+/// The batch an auditor writing to SQLite asks for by default. A commit
+/// costs an fsync plus every page it touched rewritten to the WAL, and a
+/// batch by many actors on many targets touches pages across every index
+/// whatever its size, so fewer, larger commits write faster: in the ingest
+/// bench 10,000 wrote at about 0.65 × raw rusqlite's single transaction,
+/// 512 at 0.30 ×. It holds SQLite's write lock for about a second per full
+/// batch, which a full batch only takes when that many events are queued.
+const PREFERRED_BATCH: usize = 10_000;
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://audit.db`,
     /// `sqlite::memory:`), with [`Durability::Full`], and applies migrations.
@@ -416,6 +425,11 @@ impl SqliteStore {
 impl AuditSink for SqliteStore {
     async fn write_batch(&self, batch: &[Event]) -> Result<(), SinkError> {
         self.write(batch).await.map_err(SinkError::from)
+    }
+
+    /// [`PREFERRED_BATCH`]: see the crate docs' "Batch size".
+    fn preferred_batch_size(&self) -> Option<usize> {
+        Some(PREFERRED_BATCH)
     }
 }
 

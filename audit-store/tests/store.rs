@@ -367,6 +367,15 @@ async fn transactional_mode_commits_and_rolls_back_with_the_business_change(db: 
 
 async fn the_store_is_a_sink_for_the_auditor(db: TestDb) {
     let store = db.connect().await;
+    // SQLite's cost is mostly per commit, so it asks for large batches;
+    // PostgreSQL leaves the auditor's default.
+    let expected = if db.is_postgres() { None } else { Some(10_000) };
+    assert_eq!(store.preferred_batch_size(), expected);
+    assert_eq!(
+        Auditor::builder().batch_size_for(&store),
+        expected.unwrap_or(audit_core::DEFAULT_BATCH_SIZE)
+    );
+    assert_eq!(Auditor::builder().batch_size(64).batch_size_for(&store), 64);
     let auditor = Auditor::builder().start(store.clone());
     for n in 0..100 {
         auditor

@@ -3,6 +3,11 @@
 use std::time::Duration;
 
 use crate::builder::EventPolicy;
+use crate::sink::AuditSink;
+
+/// The batch size of an auditor whose builder sets none, on a sink that
+/// prefers none.
+pub const DEFAULT_BATCH_SIZE: usize = 512;
 
 /// What [`Auditor::record`](super::Auditor::record) does when the queue is full.
 ///
@@ -101,7 +106,9 @@ impl RetryPolicy {
 #[must_use = "call .start(sink) to run the auditor"]
 pub struct AuditorBuilder {
     pub(super) capacity: usize,
-    pub(super) batch_size: usize,
+    /// `None`: the sink's [`AuditSink::preferred_batch_size`], else
+    /// [`DEFAULT_BATCH_SIZE`].
+    pub(super) batch_size: Option<usize>,
     pub(super) linger: Duration,
     pub(super) overflow: OverflowPolicy,
     pub(super) retry: RetryPolicy,
@@ -113,7 +120,7 @@ impl Default for AuditorBuilder {
     fn default() -> Self {
         Self {
             capacity: 65_536,
-            batch_size: 512,
+            batch_size: None,
             linger: Duration::from_millis(10),
             overflow: OverflowPolicy::default(),
             retry: RetryPolicy::default(),
@@ -130,10 +137,29 @@ impl AuditorBuilder {
         self
     }
 
-    /// The most events handed to the sink at once (default 512; at least 1).
+    /// The most events handed to the sink at once (at least 1). Default: the
+    /// sink's [`AuditSink::preferred_batch_size`] where it names one (the
+    /// SQLite store: 10,000), else 512. A batch fills only while that many
+    /// events are queued; otherwise the [`linger`](Self::linger) bounds the
+    /// wait.
     pub fn batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size.max(1);
+        self.batch_size = Some(batch_size.max(1));
         self
+    }
+
+    /// The batch size an auditor started with this builder on `sink` uses.
+    ///
+    /// ```
+    /// use audit_core::{Auditor, MemorySink};
+    /// assert_eq!(Auditor::builder().batch_size_for(&MemorySink::new()), 512);
+    /// assert_eq!(Auditor::builder().batch_size(64).batch_size_for(&MemorySink::new()), 64);
+    /// ```
+    #[must_use]
+    pub fn batch_size_for(&self, sink: &impl AuditSink) -> usize {
+        self.batch_size
+            .or_else(|| sink.preferred_batch_size())
+            .unwrap_or(DEFAULT_BATCH_SIZE)
+            .max(1)
     }
 
     /// How long a partial batch waits for more events before it is written

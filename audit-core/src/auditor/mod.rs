@@ -28,7 +28,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use config::{AuditorBuilder, OverflowPolicy, RetryPolicy};
+pub use config::{AuditorBuilder, DEFAULT_BATCH_SIZE, OverflowPolicy, RetryPolicy};
 pub use stats::AuditorStats;
 
 use self::stats::Counters;
@@ -404,6 +404,7 @@ impl AuditorBuilder {
     /// # Panics
     /// Outside a Tokio runtime, like `tokio::spawn`.
     pub fn start(self, sink: impl AuditSink) -> Auditor {
+        let batch_size = self.batch_size_for(&sink);
         let (tx, rx) = mpsc::channel(self.capacity);
         let counters = Arc::new(Counters::default());
         if self.lifecycle_events {
@@ -426,7 +427,7 @@ impl AuditorBuilder {
             sink: Arc::new(sink),
             counters: Arc::clone(&counters),
             policy: self.policy,
-            batch_size: self.batch_size,
+            batch_size,
             linger: self.linger,
             retry: self.retry,
         };
@@ -435,8 +436,8 @@ impl AuditorBuilder {
             shared: Arc::new(Shared {
                 tx,
                 wake,
-                wake_at: self.batch_size.min(self.capacity),
-                prepare_at: PREPARE_EVERY.min(self.batch_size).min(self.capacity),
+                wake_at: batch_size.min(self.capacity),
+                prepare_at: PREPARE_EVERY.min(batch_size).min(self.capacity),
                 writer_thread,
                 counters,
                 overflow: self.overflow,

@@ -43,6 +43,32 @@ use crate::event::Event;
 pub trait AuditSink: Send + Sync + 'static {
     /// Persists `batch`; see the trait docs for the contract.
     fn write_batch(&self, batch: &[Event]) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// The largest batch this sink writes best, if it knows one. An
+    /// [`Auditor`](crate::Auditor) whose builder sets no
+    /// [`batch_size`](crate::AuditorBuilder::batch_size) hands the sink
+    /// batches of up to this many events (default `None`: the auditor's own
+    /// default, 512). A store whose cost is mostly per commit (SQLite:
+    /// an fsync and every touched page rewritten to the WAL) says so here,
+    /// so that an application under load gets its throughput without tuning.
+    ///
+    /// ```
+    /// use audit_core::{AuditSink, Event, SinkError};
+    ///
+    /// struct Commits;
+    /// impl AuditSink for Commits {
+    ///     async fn write_batch(&self, _batch: &[Event]) -> Result<(), SinkError> {
+    ///         Ok(())
+    ///     }
+    ///     fn preferred_batch_size(&self) -> Option<usize> {
+    ///         Some(10_000)
+    ///     }
+    /// }
+    /// assert_eq!(Commits.preferred_batch_size(), Some(10_000));
+    /// ```
+    fn preferred_batch_size(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Object-safe twin of [`AuditSink`], so the auditor can hold any sink.

@@ -273,6 +273,13 @@ impl SqliteDir {
         Self(dir)
     }
 
+    /// The directory of `file`, a database an earlier run kept (see
+    /// `STORE_BENCH_KEEP`): not removed on drop.
+    pub(crate) fn kept(file: &std::path::Path) -> std::mem::ManuallyDrop<Self> {
+        let dir = file.parent().unwrap_or(file).to_path_buf();
+        std::mem::ManuallyDrop::new(Self(dir))
+    }
+
     pub(crate) fn file(&self) -> PathBuf {
         self.0.join("audit.db")
     }
