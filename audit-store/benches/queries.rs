@@ -43,7 +43,8 @@
 //! `STORE_BENCH_KEEP=1` keeps both databases afterwards (for `EXPLAIN`),
 //! with `AUDIT_BENCH_DATABASE_URL` naming a server that outlives the bench;
 //! `STORE_BENCH_REUSE=<the SQLite file it printed>` (same server) queries
-//! them again without loading.
+//! them again without loading; `STORE_BENCH_KINDS=actor,text` runs only the
+//! kinds whose label holds one of those words.
 
 mod common;
 
@@ -333,8 +334,12 @@ async fn measure(store: &Store, runs: usize, now: i64) -> Result<Vec<Measured>, 
     let cursor = page
         .next_cursor
         .ok_or("the big tenant has too few events for the keyset depth")?;
+    // STORE_BENCH_KINDS: only the kinds whose label contains one of these
+    // comma-separated words (for profiling one kind).
+    let only = std::env::var("STORE_BENCH_KINDS").unwrap_or_default();
+    let wanted = |kind: Kind| only.is_empty() || only.split(',').any(|word| kind.label().contains(word.trim()));
     let mut out = Vec::new();
-    for kind in KINDS {
+    for kind in KINDS.into_iter().filter(|&kind| wanted(kind)) {
         for k in 0..WARM_UP {
             store.query(&kind.query(k, now, &cursor)).await?;
         }

@@ -120,10 +120,12 @@
 //! - **Errors.** A bad parameter is [`StoreError::Query`], whose
 //!   [`QueryError`] names the parameter and what is wrong with it. Every
 //!   value reaches the database as a bound parameter.
-//! - **PostgreSQL specifics.** Queries run as unnamed statements, so each
-//!   is planned for its own values (a cached generic plan cannot use the
-//!   tenant's statistics), and the store's connections turn JIT off, which
-//!   only slows these short queries down. The `action` column uses the `"C"`
+//! - **PostgreSQL specifics.** The store's connections cache their
+//!   prepared statements (no parse round trip per page) and set
+//!   `plan_cache_mode = force_custom_plan`, so each execution is still
+//!   planned for its own values (a generic plan cannot use the tenant's
+//!   statistics or the offset), and turn JIT off, which only slows these
+//!   short queries down. The `action` column uses the `"C"`
 //!   collation, so `prefix.*` is an index range and actions sort by bytes
 //!   whatever the database's locale. `pg_trgm` must be available (it ships
 //!   with PostgreSQL's contrib and is a trusted extension, which the
@@ -187,7 +189,13 @@
 //!
 //! **Memory.** Each SQLite connection (8 at most) caches up to 32 MiB of
 //! pages, against SQLite's 2 MiB default: index pages of a large table stay
-//! in memory between queries. The cache grows only as pages are read.
+//! in memory between queries. The cache grows only as pages are read. Each
+//! connection also reads the first 2 GiB of the file through a memory map
+//! (`mmap_size`, SQLite's largest by default): no system call or copy per
+//! page read. The pages it maps show in the process's resident memory as
+//! file pages (the OS page cache, reclaimable), and an I/O error reading a
+//! mapped page raises `SIGBUS` instead of returning an error, SQLite's
+//! documented trade-off for memory-mapped I/O.
 //!
 //! # Transactional mode
 //!

@@ -65,6 +65,21 @@ const FTS_TRIGRAMS: usize = 3;
 /// number).
 const CACHE_KIB: u32 = 32 * 1024;
 
+/// How much of the database file each connection reads through a memory
+/// map instead of `read` calls: the most SQLite allows by default (just
+/// under 2 GiB; a larger file reads the rest the usual way). Reads are
+/// reads of the OS page cache either way; the map saves a system call and
+/// a copy per page, and the pages stay mapped while the connection lives,
+/// which kernels reclaim last (the benchmark machine proactively drops
+/// file cache left idle for a minute, unless mapped). In the query
+/// benchmarks (1M events, a 2 GB file) index-backed pages took 0.8
+/// instead of 1.4 ms at p50, 1.3 instead of 2.7 ms at p99.
+/// Writes still go through the WAL. The mapped pages count towards the
+/// process's resident memory (as file pages the kernel can reclaim), and
+/// an I/O error while reading a mapped page is a `SIGBUS`, not an error
+/// return: SQLite's documented trade-off of memory-mapped I/O.
+const MMAP_BYTES: u64 = 0x7fff_0000;
+
 /// Rows per INSERT statement: 30 columns × 500 rows stays well under SQLite's
 /// 32,766 bound parameters.
 const INSERT_CHUNK: usize = 500;
@@ -110,7 +125,8 @@ impl SqliteStore {
             // a page of a 1M-event table reads index pages that 2 MiB
             // keeps evicting (free text 10 % faster in the benchmarks).
             // Memory only, not durability; grows only as pages are read.
-            .pragma("cache_size", format!("-{CACHE_KIB}"));
+            .pragma("cache_size", format!("-{CACHE_KIB}"))
+            .pragma("mmap_size", MMAP_BYTES.to_string());
         // An in-memory database exists per connection: keep exactly one.
         let max_connections = if url.contains(":memory:") { 1 } else { 8 };
         let pool = SqlitePoolOptions::new()

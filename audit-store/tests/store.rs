@@ -27,6 +27,7 @@ on_both_backends!(
     transactional_mode_commits_and_rolls_back_with_the_business_change,
     the_store_is_a_sink_for_the_auditor,
     connect_picks_the_backend_by_scheme,
+    the_stores_connections_have_the_documented_settings,
 );
 
 /// An event full of what storage tends to mangle: astral-plane emoji, a
@@ -426,4 +427,53 @@ async fn postgres_rejects_for_good_an_event_it_cannot_hold() {
     assert!(!error.is_retryable(), "{error}");
     assert_eq!(db.count().await, 0, "the whole batch rolled back");
     assert!(store.verify("tenant:acme").await.unwrap().is_intact());
+}
+
+/// The settings the crate docs promise, read back from a pooled connection
+/// of the store itself (not a connection the test opens).
+async fn the_stores_connections_have_the_documented_settings(db: TestDb) {
+    let store = db.connect().await;
+    let settings: Vec<(String, String)> = match &store {
+        #[cfg(feature = "sqlite")]
+        Store::Sqlite(sqlite) => {
+            let mut settings = Vec::new();
+            for pragma in ["journal_mode", "synchronous", "cache_size", "mmap_size"] {
+                let value: sqlx::sqlite::SqliteRow = sqlx::query(&format!("PRAGMA {pragma}"))
+                    .fetch_one(sqlite.pool())
+                    .await
+                    .unwrap();
+                let value = sqlx::Row::try_get::<String, _>(&value, 0)
+                    .or_else(|_| sqlx::Row::try_get::<i64, _>(&value, 0).map(|n| n.to_string()))
+                    .unwrap();
+                settings.push((pragma.to_owned(), value));
+            }
+            settings
+        }
+        #[cfg(feature = "postgres")]
+        Store::Postgres(pg) => {
+            let mut settings = Vec::new();
+            for name in ["jit", "plan_cache_mode"] {
+                let value: String = sqlx::query_scalar(&format!("SHOW {name}"))
+                    .fetch_one(pg.pool())
+                    .await
+                    .unwrap();
+                settings.push((name.to_owned(), value));
+            }
+            settings
+        }
+    };
+    let expected: &[(&str, &str)] = if db.is_postgres() {
+        &[("jit", "off"), ("plan_cache_mode", "force_custom_plan")]
+    } else {
+        // synchronous 2 is FULL; cache_size in KiB when negative (32 MiB);
+        // mmap_size SQLite's largest default, just under 2 GiB.
+        &[
+            ("journal_mode", "wal"),
+            ("synchronous", "2"),
+            ("cache_size", "-32768"),
+            ("mmap_size", "2147418112"),
+        ]
+    };
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(settings, expected);
 }
