@@ -32,8 +32,8 @@
 //! index, and SQLite, which writes each page a transaction touched to its
 //! WAL, would rewrite most of those indexes on every commit.
 //!
-//! Both SQLite sides use the store's page cache size (`PRAGMA cache_size`,
-//! read from the store's connection).
+//! Both SQLite sides use the store's page cache and memory map sizes
+//! (`PRAGMA cache_size` and `mmap_size`, read from the store's connection).
 //!
 //! The clock covers only the writes (connecting and migrating are outside
 //! it). The events are built before the first round and reused: building
@@ -134,12 +134,14 @@ async fn run() -> Result<(), BoxError> {
         for (slot, per_statement) in raw.iter_mut().zip([1, RAW_ROWS_PER_STATEMENT]) {
             let dir = SqliteDir::new("ingest-raw");
             let schema = SqliteStore::connect(&dir.url()).await?;
-            // The store's own page cache size, so that the baseline differs
-            // only in how it writes.
+            // The store's own page cache and memory map sizes, so that the
+            // baseline differs only in how it writes.
             let cache_size: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(schema.pool()).await?;
+            let mmap_size: i64 = sqlx::query_scalar("PRAGMA mmap_size").fetch_one(schema.pool()).await?;
             schema.pool().close().await;
-            let elapsed =
-                tokio::task::block_in_place(|| raw_sqlite_insert(&dir, &sqlite_rows, per_statement, cache_size))?;
+            let elapsed = tokio::task::block_in_place(|| {
+                raw_sqlite_insert(&dir, &sqlite_rows, per_statement, (cache_size, mmap_size))
+            })?;
             *slot = rate(sqlite_rows.len(), elapsed);
             check_sqlite_count(&dir, n)?;
         }
@@ -282,7 +284,7 @@ fn raw_sqlite_insert(
     dir: &SqliteDir,
     rows: &[Vec<Value>],
     per_statement: usize,
-    cache_size: i64,
+    (cache_size, mmap_size): (i64, i64),
 ) -> Result<Duration, BoxError> {
     let mut conn = rusqlite::Connection::open(dir.file())?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
@@ -290,6 +292,8 @@ fn raw_sqlite_insert(
     conn.execute_batch(&format!(
         "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = {cache_size};"
     ))?;
+    let mapped: i64 = conn.query_row(&format!("PRAGMA mmap_size = {mmap_size}"), [], |row| row.get(0))?;
+    assert_eq!(mapped, mmap_size);
     let one_row = format!("({})", vec!["?"; COLUMN_COUNT].join(", "));
     let sql = |k: usize| {
         format!(

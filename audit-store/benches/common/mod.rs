@@ -363,6 +363,21 @@ impl CpuMeter {
     }
 }
 
+/// File pages the kernel had evicted and then read again from disk, since
+/// boot (`workingset_refault_file` in `/proc/vmstat`; 0 where unknown):
+/// the difference over a phase tells whether its reads hit the disk.
+pub(crate) fn file_refaults() -> u64 {
+    std::fs::read_to_string("/proc/vmstat")
+        .ok()
+        .and_then(|vmstat| {
+            vmstat
+                .lines()
+                .find_map(|line| line.strip_prefix("workingset_refault_file "))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// The load average, for the report.
 pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
