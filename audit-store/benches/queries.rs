@@ -269,8 +269,10 @@ async fn run() -> Result<(), BoxError> {
         let refaults = file_refaults();
         let measured = measure(&store, runs, now).await?;
         println!(
-            "{name}: CPU busy {:.0} % of 2 during the queries, load {}; {} evicted file pages read again from disk",
+            "{name}: CPU busy {:.0} % of 2 during the queries (stolen by the hypervisor: {:.1} %), load {}; {} \
+             evicted file pages read again from disk",
             meter.busy_percent(),
+            meter.steal,
             load_average(),
             file_refaults().saturating_sub(refaults)
         );

@@ -335,29 +335,43 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
 /// indicator printed with the results: the machine may be shared).
 #[derive(Debug, Default)]
 pub(crate) struct CpuMeter {
-    last: Option<(u64, u64)>,
+    last: Option<(u64, u64, u64)>,
+    /// Of the time between the last two [`busy_percent`](Self::busy_percent)
+    /// calls, the percent the hypervisor gave this VM's CPUs to others
+    /// (`steal`, counted as busy): latency the bench cannot help.
+    pub(crate) steal: f64,
 }
 
 impl CpuMeter {
-    fn read() -> Option<(u64, u64)> {
+    fn read() -> Option<(u64, u64, u64)> {
         let stat = std::fs::read_to_string("/proc/stat").ok()?;
         let line = stat.lines().next()?;
         let fields: Vec<u64> = line.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
         let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
-        Some((fields.iter().sum(), idle))
+        Some((fields.iter().sum(), idle, fields.get(7).copied().unwrap_or(0)))
     }
 
     pub(crate) fn start() -> Self {
-        Self { last: Self::read() }
+        Self {
+            last: Self::read(),
+            steal: f64::NAN,
+        }
     }
 
     /// Percent of all CPUs busy since the last call.
     pub(crate) fn busy_percent(&mut self) -> f64 {
         let now = Self::read();
-        let busy = match (self.last, now) {
-            (Some((t0, i0)), Some((t1, i1))) if t1 > t0 => 100.0 * (1.0 - (i1 - i0) as f64 / (t1 - t0) as f64),
-            _ => f64::NAN,
+        let (busy, steal) = match (self.last, now) {
+            (Some((t0, i0, s0)), Some((t1, i1, s1))) if t1 > t0 => {
+                let span = (t1 - t0) as f64;
+                (
+                    100.0 * (1.0 - (i1 - i0) as f64 / span),
+                    100.0 * s1.saturating_sub(s0) as f64 / span,
+                )
+            }
+            _ => (f64::NAN, f64::NAN),
         };
+        self.steal = steal;
         self.last = now;
         busy
     }
