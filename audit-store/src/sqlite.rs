@@ -443,7 +443,7 @@ impl AuditSink for SqliteStore {
         self.write(batch).await.map_err(SinkError::from)
     }
 
-    /// [`PREFERRED_BATCH`]: see the crate docs' "Batch size".
+    /// 10,000 events: see the crate docs' "Batch size".
     fn preferred_batch_size(&self) -> Option<usize> {
         Some(PREFERRED_BATCH)
     }
