@@ -188,9 +188,9 @@ async fn run() -> Result<(), BoxError> {
     // without loading again, for iterating on the query code. The data's
     // "now" is then the earlier run's, a few hours off at most.
     let reuse = std::env::var_os("STORE_BENCH_REUSE").map(std::path::PathBuf::from);
-    let dir = match &reuse {
+    let mut dir = match &reuse {
         Some(file) => SqliteDir::kept(file),
-        None => std::mem::ManuallyDrop::new(SqliteDir::new("queries")),
+        None => SqliteDir::new("queries"),
     };
     let sqlite = SqliteStore::connect(&dir.url()).await?;
     let pg_url = if reuse.is_some() {
@@ -268,11 +268,12 @@ async fn run() -> Result<(), BoxError> {
         let mut meter = CpuMeter::start();
         let refaults = file_refaults();
         let measured = measure(&store, runs, now).await?;
+        let (busy, stolen) = meter.busy_and_stolen();
         println!(
             "{name}: CPU busy {:.0} % of 2 during the queries (stolen by the hypervisor: {:.1} %), load {}; {} \
              evicted file pages read again from disk",
-            meter.busy_percent(),
-            meter.steal,
+            busy,
+            stolen,
             load_average(),
             file_refaults().saturating_sub(refaults)
         );
@@ -333,9 +334,9 @@ async fn run() -> Result<(), BoxError> {
         // For EXPLAIN afterwards (with AUDIT_BENCH_DATABASE_URL: a
         // throwaway cluster goes with the bench).
         println!("kept: SQLite {}, PostgreSQL {pg_url}", dir.file().display());
+        dir.keep();
     } else {
         server.drop_database("bench_queries").await?;
-        drop(std::mem::ManuallyDrop::into_inner(dir));
     }
     Ok(())
 }

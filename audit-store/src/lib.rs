@@ -180,12 +180,12 @@
 //! bounds the wait, and a batch only fills when that many events are
 //! queued; a full batch holds SQLite's write lock for about a second, which
 //! other writers of the same file (`record_in`) wait out under the busy
-//! timeout. In the benchmarks (200,000 events written in the
-//! order they happened), against raw rusqlite inserting the same rows in
-//! one transaction: batches of 10,000 wrote at 0.65 ×, 5,000 at 0.56 ×,
-//! 512 (the auditor's default for other sinks) at 0.30 ×. PostgreSQL, whose commits write only
-//! the WAL records of the rows, stays at 0.85–0.93 × `COPY` at any of
-//! these sizes.
+//! timeout. In the benchmarks (200,000 events written in the order they
+//! happened), against raw rusqlite inserting the same rows in one
+//! transaction: batches of 10,000 wrote at 0.65 ×, 5,000 at 0.56 ×, 512
+//! (the auditor's default for other sinks) at 0.30 ×. PostgreSQL, whose
+//! commits write only the WAL records of the rows, stays at 0.85–0.93 ×
+//! `COPY` at any of these sizes.
 //!
 //! **Memory.** Each SQLite connection (8 at most) caches up to 32 MiB of
 //! pages, against SQLite's 2 MiB default: index pages of a large table stay

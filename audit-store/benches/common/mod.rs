@@ -262,26 +262,34 @@ impl Generator {
     }
 }
 
-/// A fresh directory for a SQLite file, removed on drop.
+/// A fresh directory for a SQLite file, removed on drop unless kept.
 #[derive(Debug)]
-pub(crate) struct SqliteDir(pub(crate) PathBuf);
+pub(crate) struct SqliteDir {
+    dir: PathBuf,
+    keep: bool,
+}
 
 impl SqliteDir {
     pub(crate) fn new(label: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("audit-store-bench-{label}-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        Self(dir)
+        Self { dir, keep: false }
     }
 
     /// The directory of `file`, a database an earlier run kept (see
-    /// `STORE_BENCH_KEEP`): not removed on drop.
-    pub(crate) fn kept(file: &std::path::Path) -> std::mem::ManuallyDrop<Self> {
+    /// `STORE_BENCH_KEEP`), kept again on drop.
+    pub(crate) fn kept(file: &std::path::Path) -> Self {
         let dir = file.parent().unwrap_or(file).to_path_buf();
-        std::mem::ManuallyDrop::new(Self(dir))
+        Self { dir, keep: true }
+    }
+
+    /// Leaves the directory in place on drop.
+    pub(crate) fn keep(&mut self) {
+        self.keep = true;
     }
 
     pub(crate) fn file(&self) -> PathBuf {
-        self.0.join("audit.db")
+        self.dir.join("audit.db")
     }
 
     pub(crate) fn url(&self) -> String {
@@ -291,7 +299,9 @@ impl SqliteDir {
 
 impl Drop for SqliteDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -336,10 +346,6 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
 #[derive(Debug, Default)]
 pub(crate) struct CpuMeter {
     last: Option<(u64, u64, u64)>,
-    /// Of the time between the last two [`busy_percent`](Self::busy_percent)
-    /// calls, the percent the hypervisor gave this VM's CPUs to others
-    /// (`steal`, counted as busy): latency the bench cannot help.
-    pub(crate) steal: f64,
 }
 
 impl CpuMeter {
@@ -352,16 +358,20 @@ impl CpuMeter {
     }
 
     pub(crate) fn start() -> Self {
-        Self {
-            last: Self::read(),
-            steal: f64::NAN,
-        }
+        Self { last: Self::read() }
     }
 
     /// Percent of all CPUs busy since the last call.
     pub(crate) fn busy_percent(&mut self) -> f64 {
+        self.busy_and_stolen().0
+    }
+
+    /// Percent of all CPUs busy since the last call, and of that time the
+    /// percent the hypervisor gave this VM's CPUs to others (`steal`,
+    /// counted as busy): latency the bench cannot help.
+    pub(crate) fn busy_and_stolen(&mut self) -> (f64, f64) {
         let now = Self::read();
-        let (busy, steal) = match (self.last, now) {
+        let shares = match (self.last, now) {
             (Some((t0, i0, s0)), Some((t1, i1, s1))) if t1 > t0 => {
                 let span = (t1 - t0) as f64;
                 (
@@ -371,9 +381,8 @@ impl CpuMeter {
             }
             _ => (f64::NAN, f64::NAN),
         };
-        self.steal = steal;
         self.last = now;
-        busy
+        shares
     }
 }
 
