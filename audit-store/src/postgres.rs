@@ -374,10 +374,21 @@ impl PgStore {
     }
 
     async fn write(&self, batch: &[Event]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        append(&mut tx, batch).await?;
-        tx.commit().await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        let written = async {
+            let mut tx = conn.begin().await?;
+            append(&mut tx, batch).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if written.is_err() {
+            // A connection that saw a failed write (a server restart, a
+            // broken socket, a rollback that did not run) is closed rather
+            // than handed to the next write.
+            conn.close_on_drop();
+        }
+        written
     }
 }
 

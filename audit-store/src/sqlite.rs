@@ -429,13 +429,27 @@ impl SqliteStore {
 
     async fn write(&self, batch: &[Event]) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        // IMMEDIATE takes the write lock up front, so reading the stream heads
-        // and writing the events cannot race another writer.
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        append(&mut tx, batch).await?;
-        tx.commit().await?;
-        Ok(())
+        let written = write_in(&mut conn, batch).await;
+        if written.is_err() {
+            // SQLite rolls a transaction back by itself on some errors
+            // (SQLITE_FULL, SQLITE_IOERR); sqlx's ROLLBACK then fails and
+            // leaves the connection believing a transaction is still open,
+            // so every later BEGIN on it failed without touching the disk.
+            // A connection that saw a failed write is closed, not pooled.
+            conn.close_on_drop();
+        }
+        written
     }
+}
+
+/// One batch in one IMMEDIATE transaction: the write lock is taken up
+/// front, so reading the stream heads and writing the events cannot race
+/// another writer.
+async fn write_in(conn: &mut SqliteConnection, batch: &[Event]) -> Result<(), StoreError> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    append(&mut tx, batch).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 impl AuditSink for SqliteStore {

@@ -1,0 +1,164 @@
+//! A SQLite store on a disk that fills up and then frees space: the real
+//! `SQLITE_FULL` path, on a small tmpfs mounted for the test (root only;
+//! elsewhere the tests skip, saying why, unless `AUDIT_REQUIRE_TMPFS=1`).
+
+#![cfg(feature = "sqlite")]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use audit_core::{Action, Actor, AuditSink, Auditor, Event, EventBuilder, RetryPolicy};
+use audit_store::{AuditQuery, SqliteStore};
+
+/// A tmpfs of `size` mounted on a fresh directory, unmounted when dropped.
+struct SmallDisk {
+    dir: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<Self> {
+        let dir = std::env::temp_dir().join(format!("audit-full-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .output();
+        match mounted {
+            Ok(output) if output.status.success() => Some(Self { dir }),
+            outcome => {
+                let _ = std::fs::remove_dir(&dir);
+                let why = match outcome {
+                    Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+                    Err(error) => error.to_string(),
+                };
+                assert!(
+                    std::env::var_os("AUDIT_REQUIRE_TMPFS").is_none(),
+                    "AUDIT_REQUIRE_TMPFS is set but a tmpfs cannot be mounted: {why}"
+                );
+                eprintln!("skipped: cannot mount a small tmpfs to fill ({why}); run as root");
+                None
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.dir.join("audit.db").display())
+    }
+
+    /// Writes a file until the disk is full; removing it frees the space.
+    fn fill(&self) -> PathBuf {
+        let filler = self.dir.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 16 * 1024];
+        loop {
+            if file.write_all(&chunk).and_then(|()| file.sync_all()).is_err() {
+                break;
+            }
+        }
+        // Even the last partial chunk.
+        while file.write_all(&[0u8; 512]).and_then(|()| file.sync_all()).is_ok() {}
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn builders(n: usize, tag: &str) -> Vec<EventBuilder> {
+    (0..n)
+        .map(|i| {
+            Event::builder(Action::new("app.created").unwrap(), Actor::user("u1"))
+                .tenant("acme")
+                // Wide events, so a few fill pages quickly.
+                .metadata("padding", &format!("{tag}-{i}-{}", "x".repeat(1500)))
+        })
+        .collect()
+}
+
+fn events(n: usize, tag: &str) -> Vec<Event> {
+    builders(n, tag).into_iter().map(EventBuilder::build).collect()
+}
+
+async fn stored(store: &SqliteStore) -> usize {
+    let mut scan = audit_store::Store::Sqlite(store.clone())
+        .scan(&AuditQuery::new())
+        .unwrap();
+    let mut n = 0;
+    while let Some(batch) = scan.next_batch().await.unwrap() {
+        n += batch.len();
+    }
+    n
+}
+
+fn remove(path: &Path) {
+    std::fs::remove_file(path).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_writes_again_once_a_full_disk_has_room() {
+    let Some(disk) = SmallDisk::mount("4m") else { return };
+    let store = SqliteStore::connect(&disk.url()).await.unwrap();
+    store.write_batch(&events(10, "before")).await.unwrap();
+
+    let filler = disk.fill();
+    let refused = store.write_batch(&events(200, "full")).await;
+    let error = refused.expect_err("the disk is full");
+    assert!(error.is_retryable(), "a full disk is worth retrying: {error}");
+    // Every connection of the pool gets its turn at the full disk.
+    for _ in 0..10 {
+        assert!(store.write_batch(&events(50, "still-full")).await.is_err());
+    }
+
+    remove(&filler);
+    store
+        .write_batch(&events(200, "after"))
+        .await
+        .expect("space is back: the store must write again");
+    assert_eq!(
+        stored(&store).await,
+        210,
+        "nothing written before is lost, nothing half-written is kept"
+    );
+    let report = store.verify("tenant:acme").await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.checked, 210);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_queued_while_the_disk_is_full_are_written_once_it_has_room() {
+    let Some(disk) = SmallDisk::mount("4m") else { return };
+    let store = SqliteStore::connect(&disk.url()).await.unwrap();
+    let auditor = Auditor::builder()
+        .lifecycle_events(false)
+        .linger(Duration::ZERO)
+        .retry(RetryPolicy {
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+        })
+        .start(store.clone());
+    let filler = disk.fill();
+    for event in builders(300, "queued") {
+        auditor.record(event).await.unwrap();
+    }
+    // The writer fails on the full disk and says so.
+    let mut waited = Duration::ZERO;
+    while !auditor.stats().sink_down {
+        assert!(waited < Duration::from_secs(30), "the writer never hit the full disk");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        waited += Duration::from_millis(5);
+    }
+    assert!(auditor.stats().written < 300);
+
+    remove(&filler);
+    auditor.flush().await.unwrap();
+    let stats = auditor.stats();
+    assert_eq!(stats.written, 300, "{stats:?}");
+    assert!(!stats.sink_down, "recovered: {stats:?}");
+    assert_eq!(stored(&store).await, 300);
+}
