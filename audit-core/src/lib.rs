@@ -27,7 +27,7 @@ pub use audit_macros::{Auditable, audited};
 pub use auditable::Auditable;
 pub use auditor::{
     AlreadyInstalled, Auditor, AuditorBuilder, AuditorStats, DEFAULT_BATCH_SIZE, FlushError, OverflowPolicy,
-    RecordError, RetryPolicy, ShutdownError, TryRecordError,
+    RecordError, Reservation, RetryPolicy, ShutdownError, TryRecordError, TryReserveError,
 };
 pub use builder::{EventBuilder, EventPolicy};
 pub use canonical::{CANONICAL_ENCODING, canonical_json, write_canonical_json};
@@ -36,8 +36,9 @@ pub use event::{Actor, ActorKind, Changes, Event, EventContext, Integrity, IpSou
 pub use redact::{DEFAULT_DENIED_KEYS, REDACTED, Redactor};
 pub use sanitize::{Limits, decode_lossy, sanitize_str};
 pub use scope::{
-    AuditScope, CompletedDraft, CompletedDrafts, Draft, OutcomeSource, RequestContext, after, before, carry_scope,
-    description, identify, meta, outcome, reason, spawn, target, unrouted_events,
+    AuditScope, CompletedDraft, CompletedDrafts, Draft, NoOpenDraft, OutcomeSource, RequestContext, after, before,
+    carry_scope, complete_for_transaction, description, identify, meta, outcome, reason, spawn, target,
+    unrouted_events,
 };
 pub use sink::{AuditSink, JsonLinesSink, MemorySink, SinkError};
 pub use state::{AuditState, Snapshot};

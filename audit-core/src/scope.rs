@@ -694,6 +694,63 @@ fn deliver_unscoped(builder: Box<EventBuilder>) {
     }
 }
 
+/// Completes the current audited operation's event now and hands it back
+/// built (with `policy`'s limits and redaction, and the scope's actor,
+/// tenant and request context), instead of leaving it to be queued: for
+/// writing it in the operation's own database transaction with the store's
+/// `record_in`, so that the change and its record commit or roll back
+/// together. This is the only mode in which an action cannot happen
+/// without its record.
+///
+/// The event's outcome is `success` unless the code set one; its context
+/// has no response status yet (none exists). Once taken, the draft
+/// delivers nothing else: if the transaction rolls back, no event of this
+/// call is recorded.
+///
+/// ```
+/// use audit_core::{Action, Draft, EventPolicy, Outcome};
+///
+/// let draft = Draft::open(Action::from_static("member.role_changed").unwrap());
+/// let event = draft.run_sync(|| {
+///     audit_core::meta("role", "admin");
+///     audit_core::complete_for_transaction(&EventPolicy::default())
+/// });
+/// let event = event.unwrap();
+/// assert_eq!(event.outcome(), Outcome::Success);
+/// assert_eq!(event.metadata()["role"], "admin");
+/// // Write `event` with the store's `record_in(&mut tx, ..)`, then commit.
+/// draft.complete(); // what #[audited] does on return: nothing left to deliver
+/// ```
+///
+/// # Errors
+/// [`NoOpenDraft`] outside an audited operation, or when its event was
+/// completed already.
+pub fn complete_for_transaction(policy: &crate::EventPolicy) -> Result<crate::Event, NoOpenDraft> {
+    let draft = CURRENT_DRAFT.try_with(Clone::clone).map_err(|_| NoOpenDraft)?;
+    let mut guard = lock(&draft.state);
+    let state = &mut *guard;
+    let mut builder = state.builder.take().ok_or(NoOpenDraft)?;
+    if state.outcome_source != OutcomeSource::Explicit {
+        builder.outcome = crate::Outcome::Success;
+        state.outcome_source = OutcomeSource::Explicit;
+    }
+    if let Some(scope) = state.scope.take() {
+        let request = scope.effective_request();
+        builder.fill_from_scope(
+            &request.actor,
+            request.tenant_id.as_deref(),
+            &request.context,
+            request.lossy_utf8,
+        );
+    }
+    Ok(builder.build_with(policy))
+}
+
+/// [`complete_for_transaction`] was called with no open draft to complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no audited operation is open here (or its event was completed already)")]
+pub struct NoOpenDraft;
+
 static WARNED_OUTSIDE_DRAFT: AtomicBool = AtomicBool::new(false);
 
 fn with_draft(function: &'static str, edit: impl FnOnce(EventBuilder) -> EventBuilder) {

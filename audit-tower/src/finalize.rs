@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use audit_core::{
-    Action, AuditScope, Category, Event, EventBuilder, Outcome, OutcomeSource, RecordError, RequestContext, Severity,
-    TryRecordError,
+    Action, AuditScope, Category, Event, EventBuilder, Outcome, OutcomeSource, RecordError, RequestContext,
+    Reservation, Severity, TryRecordError,
 };
 use http::{HeaderValue, Method, StatusCode};
 
@@ -23,6 +23,9 @@ pub(crate) struct Finalizer {
     pub(crate) request_id: HeaderValue,
     pub(crate) method: Method,
     pub(crate) early_events: Vec<Box<EventBuilder>>,
+    /// Room in the auditor's queue taken before the handler ran: the
+    /// request's first event goes there and cannot be refused.
+    pub(crate) reservation: Option<Reservation>,
 }
 
 /// How the request ended, as far as the audit trail is concerned.
@@ -123,6 +126,8 @@ fn mutation(method: &Method) -> Option<(&'static str, Category)> {
 /// (a buffered layer), or kept for [`Finalizer::deliver`].
 struct Outbox<'a> {
     auditor: &'a audit_core::Auditor,
+    /// The room reserved before the handler ran, for the first event.
+    reservation: Option<Reservation>,
     /// Confirmed delivery: every event is kept, to be recorded and flushed.
     keep_all: bool,
     /// Events that found the queue full (or all of them, when `keep_all`).
@@ -132,6 +137,10 @@ struct Outbox<'a> {
 
 impl Outbox<'_> {
     fn push(&mut self, event: Box<EventBuilder>) {
+        if let Some(reservation) = self.reservation.take() {
+            // Queued ahead of any confirmation this request waits for.
+            return reservation.record(event);
+        }
         if self.keep_all {
             return self.waiting.push(event);
         }
@@ -160,6 +169,7 @@ impl Finalizer {
         };
         let mut outbox = Outbox {
             auditor: &self.config.auditor,
+            reservation: self.reservation.take(),
             keep_all: matches!(self.config.delivery, Delivery::Confirmed { .. }),
             waiting: Vec::new(),
             closed: false,

@@ -6,17 +6,55 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use audit_core::AuditScope;
+use audit_core::{AuditScope, RecordError, Reservation, TryReserveError};
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
 
 use crate::finalize::{Ending, Finalizer};
+use crate::layer::{Config, Delivery};
 
 type Delivering = Pin<Box<dyn Future<Output = bool> + Send>>;
+type Reserving = Pin<Box<dyn Future<Output = Result<Option<Reservation>, RecordError>> + Send>>;
+
+/// Whether a request may run its handler: only once its first event has
+/// room in the auditor's queue, so that an action the trail cannot record
+/// is refused before it happens, not after.
+pub(crate) enum Admission {
+    /// Room was reserved at once (or the fail-open policy lets it go ahead).
+    Admitted(Option<Reservation>),
+    /// The queue is full: wait for room under the overflow policy (boxed:
+    /// the slow path).
+    Waiting(Reserving),
+    /// The auditor is shut down, or delivery is confirmed and the sink is
+    /// down: the request is answered 503 without running.
+    Refused,
+}
+
+/// Decides a request's [`Admission`] before its handler runs.
+pub(crate) fn admit(config: &Config) -> Admission {
+    let auditor = &config.auditor;
+    // A confirmed request would act and then wait for a sink known to be
+    // failing: refuse it while nothing has happened yet.
+    if matches!(config.delivery, Delivery::Confirmed { .. }) && auditor.is_sink_down() {
+        return Admission::Refused;
+    }
+    match auditor.try_reserve() {
+        Ok(reservation) => Admission::Admitted(Some(reservation)),
+        Err(TryReserveError::Full) => {
+            let auditor = auditor.clone();
+            Admission::Waiting(Box::pin(async move { auditor.reserve().await }))
+        }
+        Err(_) => Admission::Refused,
+    }
+}
 
 enum State<B> {
+    /// Waiting for room in the queue before the handler may run.
+    Admitting(Reserving),
+    /// Answering 503 without having run the handler.
+    Refused,
     Running,
     /// Waiting for room in the queue, or for confirmation (boxed: the slow path).
     Delivering(Box<Waiting<B>>),
@@ -61,10 +99,18 @@ impl<F, B> fmt::Debug for ResponseFuture<F, B> {
 }
 
 impl<F, B> ResponseFuture<F, B> {
-    pub(crate) fn new(inner: TaskLocalFuture<AuditScope, F>, finalizer: Finalizer) -> Self {
+    pub(crate) fn new(inner: TaskLocalFuture<AuditScope, F>, mut finalizer: Finalizer, admission: Admission) -> Self {
+        let state = match admission {
+            Admission::Admitted(reservation) => {
+                finalizer.reservation = reservation;
+                State::Running
+            }
+            Admission::Waiting(reserving) => State::Admitting(reserving),
+            Admission::Refused => State::Refused,
+        };
         Self {
             inner,
-            state: State::Running,
+            state,
             guard: AbandonGuard(Some(finalizer)),
         }
     }
@@ -92,6 +138,31 @@ where
         let mut this = self.project();
         loop {
             match this.state {
+                State::Admitting(reserving) => match ready!(reserving.as_mut().poll(cx)) {
+                    Ok(reservation) => {
+                        if let Some(finalizer) = this.guard.0.as_mut() {
+                            finalizer.reservation = reservation;
+                        }
+                        *this.state = State::Running;
+                    }
+                    Err(_) => *this.state = State::Refused,
+                },
+                State::Refused => {
+                    // The handler never ran: there is nothing to record but
+                    // what the layer captured, which has no room either.
+                    let Some(finalizer) = this.guard.0.take() else {
+                        panic!("ResponseFuture polled after completion");
+                    };
+                    if !finalizer.early_events.is_empty() {
+                        tracing::warn!(
+                            events = finalizer.early_events.len(),
+                            "a refused request's captured audit events were not recorded: the audit trail is unavailable"
+                        );
+                    }
+                    let response = unavailable(&finalizer);
+                    *this.state = State::Done;
+                    return Poll::Ready(Ok(response));
+                }
                 State::Running => {
                     let polled = catch_unwind(AssertUnwindSafe(|| this.inner.as_mut().poll(cx)));
                     let result = match polled {

@@ -14,6 +14,21 @@ use crate::service::AuditService;
 use crate::tenant::{ClaimTenant, TenantFromPrincipal};
 
 /// When a response may leave, relative to its events being stored.
+///
+/// In both modes the layer first takes room in the auditor's queue for the
+/// request's first event ([`Auditor::try_reserve`], waiting as the
+/// auditor's overflow policy says), and only then runs the handler: when
+/// there is no room (the store is down or behind and the queue is full),
+/// the request is answered with the 503 "audit unavailable" response
+/// *before* anything happens. The handler's future is created by the
+/// inner service's `call` and polled only once the request is admitted;
+/// a service that acts inside `call` itself (not axum's handlers) acts
+/// before admission.
+///
+/// Neither mode makes the action and its record atomic: a handler that
+/// changed something has changed it, whatever happens to its event after.
+/// Only recording the event in the business transaction does
+/// (`audit_core::complete_for_transaction` with the store's `record_in`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Delivery {
     /// The response leaves once the request's events are queued (default).
@@ -23,8 +38,10 @@ pub enum Delivery {
     Buffered,
     /// The response waits until the auditor has handed the request's events
     /// to the sink ([`Auditor::flush`]); if that takes longer than `timeout`,
-    /// the client gets the 503 "audit unavailable" response instead. For
-    /// actions that must not happen unrecorded.
+    /// the client gets the 503 "audit unavailable" response instead (the
+    /// events stay queued and are written when the sink recovers). While the
+    /// sink is known to be failing ([`Auditor::is_sink_down`]), requests are
+    /// refused with that 503 before their handler runs.
     Confirmed {
         /// How long a response may wait for its events.
         timeout: Duration,

@@ -10,7 +10,7 @@ use tower_service::Service;
 use crate::actor::ExtractActor;
 use crate::capture::capture;
 use crate::finalize::Finalizer;
-use crate::future::ResponseFuture;
+use crate::future::{ResponseFuture, admit};
 use crate::layer::AuditLayer;
 use crate::tenant::ClaimTenant;
 
@@ -64,13 +64,17 @@ where
         let request = Request::from_parts(parts, body);
         // `call` itself may run application code (routing, sync work): give it the scope too.
         let inner = scope.run_sync(|| self.inner.call(request));
+        let admission = admit(&layer.config);
         let finalizer = Finalizer {
             scope: Some(scope.clone()),
             config: layer.config.clone(),
             request_id: captured.request_id,
             method,
             early_events: captured.early_events,
+            reservation: None,
         };
-        ResponseFuture::new(scope.scoped(inner), finalizer)
+        // The inner future is made here but polled (the handler run) only
+        // once the request is admitted.
+        ResponseFuture::new(scope.scoped(inner), finalizer, admission)
     }
 }

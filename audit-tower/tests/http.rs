@@ -581,3 +581,102 @@ async fn confirmed_delivery_answers_only_after_the_sink_has_the_event() {
     );
     sink.resume();
 }
+
+/// A route whose handler acts (counts) and records `app.deleted`: what a
+/// refused request must not do.
+fn acting_app(layer: AuditLayer, actions: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Router {
+    let actions = std::sync::Arc::clone(actions);
+    Router::new()
+        .route(
+            "/apps/{id}",
+            delete(move || {
+                let actions = std::sync::Arc::clone(&actions);
+                async move {
+                    actions.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    delete_app().await
+                }
+            }),
+        )
+        .layer(layer)
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_the_request_before_its_handler_acts() {
+    let sink = MemorySink::new();
+    sink.pause();
+    let auditor = Auditor::builder()
+        .lifecycle_events(false)
+        .capacity(1)
+        .batch_size(1)
+        .linger(Duration::ZERO)
+        .overflow(OverflowPolicy::Block {
+            timeout: Duration::from_millis(50),
+        })
+        .start(sink.clone());
+    let actions = std::sync::Arc::default();
+    let server = Server::start(acting_app(AuditLayer::new(auditor.clone()), &actions)).await;
+
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(server.send(Method::DELETE, "/apps/app_1", &[]).await.0);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::NO_CONTENT,
+            StatusCode::NO_CONTENT,
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::SERVICE_UNAVAILABLE
+        ]
+    );
+    assert_eq!(
+        actions.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "the refused requests never ran their handler"
+    );
+    sink.resume();
+    assert_eq!(
+        events_after(&auditor, &sink).await.len(),
+        2,
+        "every action has its event"
+    );
+}
+
+#[tokio::test]
+async fn confirmed_delivery_refuses_before_acting_while_the_sink_is_down() {
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder()
+        .lifecycle_events(false)
+        .linger(Duration::ZERO)
+        .retry(audit_core::RetryPolicy {
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(10),
+        })
+        .start(sink.clone());
+    let layer = AuditLayer::new(auditor.clone()).delivery(Delivery::Confirmed {
+        timeout: Duration::from_millis(200),
+    });
+    let actions = std::sync::Arc::default();
+    let server = Server::start(acting_app(layer, &actions)).await;
+
+    sink.fail_next(u64::MAX);
+    // Nobody knows the sink is down yet: this request acts, and is answered
+    // 503 because its event is not confirmed.
+    let (status, _, _) = server.send(Method::DELETE, "/apps/app_1", &[]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(auditor.is_sink_down() && auditor.stats().sink_down);
+    // Now it is known: refused before the handler runs.
+    let (status, _, body) = server.send(Method::DELETE, "/apps/app_2", &[]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("audit_unavailable"), "{body}");
+    assert_eq!(actions.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    sink.fail_next(0);
+    auditor.flush().await.unwrap();
+    assert!(!auditor.is_sink_down(), "recovered with the first successful write");
+    let (status, _, _) = server.send(Method::DELETE, "/apps/app_3", &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(actions.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // The first request's event waited in the queue and is stored too.
+    assert_eq!(sink.len(), 2);
+}

@@ -34,7 +34,7 @@ pub use stats::AuditorStats;
 use self::stats::Counters;
 use self::writer::{Command, PREPARE_EVERY, Writer};
 use crate::action::Action;
-use crate::builder::EventBuilder;
+use crate::builder::{EventBuilder, EventPolicy};
 use crate::event::{Actor, Event, Severity};
 use crate::sink::AuditSink;
 
@@ -78,6 +78,9 @@ struct Shared {
     writer_thread: Arc<AtomicUsize>,
     counters: Arc<Counters>,
     overflow: OverflowPolicy,
+    /// The writer's policy too, for events built elsewhere
+    /// ([`Auditor::policy`]).
+    policy: Arc<EventPolicy>,
     lifecycle_events: bool,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -191,7 +194,7 @@ impl Auditor {
         match shared.overflow {
             OverflowPolicy::Block { timeout } => {
                 // Fast path: room in the queue, no timer to arm.
-                let command = match shared.tx.try_send(Command::Record(event)) {
+                let command = match shared.tx.try_send(Command::Record(event, Instant::now())) {
                     Ok(()) => {
                         shared.queued();
                         return Ok(());
@@ -237,6 +240,94 @@ impl Auditor {
         }
     }
 
+    /// Takes room for one event in the queue now, without waiting, so that
+    /// an action can be refused *before* it happens when its event could not
+    /// be recorded. [`Reservation::record`] then queues the event without
+    /// fail; dropping the reservation gives the room back. The HTTP layer
+    /// reserves before it runs the handler.
+    ///
+    /// ```
+    /// use audit_core::{Action, Actor, Auditor, Event, MemorySink, TryReserveError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sink = MemorySink::new();
+    /// let auditor = Auditor::builder().capacity(2).lifecycle_events(false).start(sink.clone());
+    /// let first = auditor.try_reserve().unwrap();
+    /// let second = auditor.try_reserve().unwrap();
+    /// // The queue is spoken for: a third action would be refused before it runs.
+    /// assert!(matches!(auditor.try_reserve(), Err(TryReserveError::Full)));
+    /// drop(second);
+    /// first.record(Event::builder(Action::from_static("app.deleted").unwrap(), Actor::user("u1")));
+    /// auditor.flush().await.unwrap();
+    /// assert_eq!(sink.actions(), ["app.deleted"]);
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`TryReserveError::Full`] when the queue has no room now,
+    /// [`TryReserveError::Closed`] after shutdown.
+    pub fn try_reserve(&self) -> Result<Reservation, TryReserveError> {
+        match self.shared.tx.clone().try_reserve_owned() {
+            Ok(permit) => Ok(Reservation {
+                permit,
+                shared: Arc::clone(&self.shared),
+            }),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(TryReserveError::Full),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(TryReserveError::Closed),
+        }
+    }
+
+    /// Takes room for one event under the [`OverflowPolicy`]: with
+    /// `Block { timeout }` it waits up to `timeout` for room and then fails
+    /// (counted in [`AuditorStats::refused`]); with `DropAndCount` it never
+    /// waits and answers `Ok(None)` when the queue is full (fail-open: the
+    /// action goes ahead, and its event is dropped and counted if there is
+    /// still no room when it is recorded).
+    ///
+    /// # Errors
+    /// [`RecordError::Overflow`] when no room came within the block
+    /// timeout, [`RecordError::Closed`] after shutdown.
+    pub async fn reserve(&self) -> Result<Option<Reservation>, RecordError> {
+        match self.try_reserve() {
+            Ok(reservation) => return Ok(Some(reservation)),
+            Err(TryReserveError::Closed) => return Err(RecordError::Closed),
+            Err(TryReserveError::Full) => {}
+        }
+        let OverflowPolicy::Block { timeout } = self.shared.overflow else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        match tokio::time::timeout(timeout, self.shared.tx.clone().reserve_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(Reservation {
+                permit,
+                shared: Arc::clone(&self.shared),
+            })),
+            Ok(Err(_)) => Err(RecordError::Closed),
+            Err(_) => {
+                Counters::add(&self.shared.counters.refused, 1);
+                let waited = started.elapsed();
+                tracing::error!(
+                    ?waited,
+                    "audit queue full: no room for the request's event; it is refused"
+                );
+                Err(RecordError::Overflow { waited })
+            }
+        }
+    }
+
+    /// The limits and redaction this auditor applies to every event, for
+    /// events built outside it (see [`complete_for_transaction`](crate::complete_for_transaction)).
+    pub fn policy(&self) -> &EventPolicy {
+        &self.shared.policy
+    }
+
+    /// Whether the sink is failing now (its last write failed and is being
+    /// retried); see [`AuditorStats::sink_down`]. The HTTP layer refuses
+    /// confirmed requests up front while it is.
+    pub fn is_sink_down(&self) -> bool {
+        self.shared.counters.sink_down.load(Relaxed)
+    }
+
     /// Queues `event` only if there is room now, without waiting and
     /// without applying the overflow policy; hands the event back otherwise,
     /// so the caller can fall back to [`record`](Self::record). The HTTP
@@ -253,13 +344,13 @@ impl Auditor {
 
     /// Queues without waiting; hands the event back when there is no room.
     pub(crate) fn try_enqueue(&self, event: Box<EventBuilder>) -> Result<(), Refused> {
-        match self.shared.tx.try_send(Command::Record(event)) {
+        match self.shared.tx.try_send(Command::Record(event, Instant::now())) {
             Ok(()) => {
                 self.shared.queued();
                 Ok(())
             }
-            Err(mpsc::error::TrySendError::Full(Command::Record(event))) => Err(Refused::Full(event)),
-            Err(mpsc::error::TrySendError::Closed(Command::Record(event))) => Err(Refused::Closed(event)),
+            Err(mpsc::error::TrySendError::Full(Command::Record(event, _))) => Err(Refused::Full(event)),
+            Err(mpsc::error::TrySendError::Closed(Command::Record(event, _))) => Err(Refused::Closed(event)),
             Err(_) => unreachable!("try_enqueue only sends Record"),
         }
     }
@@ -316,9 +407,12 @@ impl Auditor {
                         "rejected": stats.rejected,
                     }),
                 );
-            if let Ok(()) = tokio::time::timeout_at(until, shared.tx.send(Command::Record(Box::new(stopped))))
-                .await
-                .unwrap_or(Ok(()))
+            if let Ok(()) = tokio::time::timeout_at(
+                until,
+                shared.tx.send(Command::Record(Box::new(stopped), Instant::now())),
+            )
+            .await
+            .unwrap_or(Ok(()))
             {
                 Counters::add(&shared.counters.queued, 1);
             }
@@ -391,6 +485,41 @@ impl TryRecordError {
     }
 }
 
+/// Room for one event in an [`Auditor`]'s queue, taken before the action
+/// the event records ([`Auditor::try_reserve`], [`Auditor::reserve`]).
+/// Dropping it unused gives the room back.
+pub struct Reservation {
+    permit: mpsc::OwnedPermit<Command>,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reservation").finish_non_exhaustive()
+    }
+}
+
+impl Reservation {
+    /// Queues `event` in the reserved room: it cannot be refused.
+    pub fn record(self, event: impl Into<Box<EventBuilder>>) {
+        let Self { permit, shared } = self;
+        permit.send(Command::Record(event.into(), Instant::now()));
+        shared.queued();
+    }
+}
+
+/// Why [`Auditor::try_reserve`] found no room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TryReserveError {
+    /// The queue has no room now.
+    #[error("audit queue is full")]
+    Full,
+    /// The auditor has shut down.
+    #[error("the auditor has shut down")]
+    Closed,
+}
+
 /// An event handed back by [`Auditor::try_enqueue`].
 pub(crate) enum Refused {
     Full(Box<EventBuilder>),
@@ -414,19 +543,20 @@ impl AuditorBuilder {
                 .metadata("version", env!("CARGO_PKG_VERSION"))
                 .metadata("capacity", &self.capacity)
                 .metadata("overflow", &format!("{:?}", self.overflow));
-            if tx.try_send(Command::Record(Box::new(started))).is_ok() {
+            if tx.try_send(Command::Record(Box::new(started), Instant::now())).is_ok() {
                 Counters::add(&counters.queued, 1);
             }
         }
         let wake = Arc::new(Notify::new());
         let writer_thread = Arc::new(AtomicUsize::new(0));
+        let policy = Arc::new(self.policy);
         let writer = Writer {
             rx,
             wake: Arc::clone(&wake),
             thread: Arc::clone(&writer_thread),
             sink: Arc::new(sink),
             counters: Arc::clone(&counters),
-            policy: self.policy,
+            policy: Arc::clone(&policy),
             batch_size,
             linger: self.linger,
             retry: self.retry,
@@ -441,6 +571,7 @@ impl AuditorBuilder {
                 writer_thread,
                 counters,
                 overflow: self.overflow,
+                policy,
                 lifecycle_events: self.lifecycle_events,
                 writer: Mutex::new(Some(handle)),
             }),

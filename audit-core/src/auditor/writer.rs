@@ -16,8 +16,9 @@ use crate::event::Event;
 use crate::sink::{DynSink, SinkError};
 
 pub(super) enum Command {
-    // Boxed: a builder is ~600 bytes and the queue holds thousands.
-    Record(Box<EventBuilder>),
+    // Boxed: a builder is ~600 bytes and the queue holds thousands. The
+    // instant it was queued bounds how long it may wait for its batch.
+    Record(Box<EventBuilder>, Instant),
     Flush(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -32,7 +33,7 @@ pub(super) struct Writer {
     pub(super) thread: Arc<AtomicUsize>,
     pub(super) sink: Arc<dyn DynSink>,
     pub(super) counters: Arc<Counters>,
-    pub(super) policy: EventPolicy,
+    pub(super) policy: Arc<EventPolicy>,
     pub(super) batch_size: usize,
     pub(super) linger: Duration,
     pub(super) retry: RetryPolicy,
@@ -58,6 +59,20 @@ pub(super) fn this_thread() -> usize {
     MARK.with(|mark| std::ptr::from_ref(mark) as usize)
 }
 
+/// The events prepared for the next write, and when the oldest was queued.
+struct Batch {
+    events: Vec<Event>,
+    oldest: Option<Instant>,
+}
+
+impl Batch {
+    fn push(&mut self, event: Event, queued_at: Instant) {
+        // The queue is first in, first out: the first event is the oldest.
+        self.oldest.get_or_insert(queued_at);
+        self.events.push(event);
+    }
+}
+
 /// Whether the writer keeps going after a command.
 enum Next {
     Continue,
@@ -66,7 +81,10 @@ enum Next {
 
 impl Writer {
     pub(super) async fn run(mut self) {
-        let mut batch: Vec<Event> = Vec::with_capacity(self.batch_size);
+        let mut batch = Batch {
+            events: Vec::with_capacity(self.batch_size),
+            oldest: None,
+        };
         let mut commands: Vec<Command> = Vec::with_capacity(self.batch_size);
         loop {
             if self.rx.recv_many(&mut commands, self.batch_size).await == 0 {
@@ -78,34 +96,40 @@ impl Writer {
             if let Next::Stop = self.handle_all(&mut commands, &mut batch).await {
                 return;
             }
-            if !batch.is_empty() && !self.linger.is_zero() {
-                // One timer for the whole linger, however often the writer is woken in it.
-                let linger = tokio::time::sleep_until(Instant::now() + self.linger);
-                tokio::pin!(linger);
-                while !batch.is_empty() && batch.len() < self.batch_size {
-                    // Sleep through the linger instead of waiting on the queue,
-                    // which would wake this task for every event (on a busy
-                    // server, once per request); senders wake it early when
-                    // `PREPARE_EVERY` events are queued (it prepares them and
-                    // lingers on), a flush or shutdown is asked for, or the
-                    // last handle goes.
-                    let lingered = tokio::select! {
-                        biased;
-                        () = self.wake.notified() => false,
-                        () = &mut linger => true,
-                    };
-                    self.thread.store(this_thread(), Relaxed);
-                    let open = self.take_queued(&mut commands, self.batch_size - batch.len());
-                    if let Next::Stop = self.handle_all(&mut commands, &mut batch).await {
-                        return;
-                    }
-                    if !open {
-                        self.write(&mut batch).await;
-                        return;
-                    }
-                    if lingered {
-                        break;
-                    }
+            // The batch is written once its oldest event has waited the
+            // linger, however busy the queue: the deadline counts from when
+            // that event was queued, not from when the writer saw it.
+            while let Some(oldest) = batch.oldest
+                && batch.events.len() < self.batch_size
+            {
+                let deadline = oldest + self.linger;
+                if Instant::now() >= deadline {
+                    break;
+                }
+                // Sleep until the deadline instead of waiting on the queue,
+                // which would wake this task for every event (on a busy
+                // server, once per request); senders wake it early when
+                // `PREPARE_EVERY` events are queued (it prepares them and
+                // lingers on), a flush or shutdown is asked for, or the last
+                // handle goes. The deadline is polled first: under steady
+                // arrivals a wake-up is nearly always pending, and letting it
+                // win every time kept batches open until they were full.
+                let lingered = tokio::select! {
+                    biased;
+                    () = tokio::time::sleep_until(deadline) => true,
+                    () = self.wake.notified() => false,
+                };
+                self.thread.store(this_thread(), Relaxed);
+                let open = self.take_queued(&mut commands, self.batch_size - batch.events.len());
+                if let Next::Stop = self.handle_all(&mut commands, &mut batch).await {
+                    return;
+                }
+                if !open {
+                    self.write(&mut batch).await;
+                    return;
+                }
+                if lingered {
+                    break;
                 }
             }
             self.write(&mut batch).await;
@@ -125,19 +149,24 @@ impl Writer {
         true
     }
 
-    async fn handle_all(&mut self, commands: &mut Vec<Command>, batch: &mut Vec<Event>) -> Next {
+    async fn handle_all(&mut self, commands: &mut Vec<Command>, batch: &mut Batch) -> Next {
         for (n, command) in commands.drain(..).enumerate() {
             match command {
-                Command::Record(builder) => {
+                Command::Record(builder, queued_at) => {
                     // The writer may share its runtime (even its one thread)
                     // with the requests: preparing a lingered batch in one go
                     // would hold them up for milliseconds, so let them run
                     // every few events.
-                    if n % YIELD_EVERY == YIELD_EVERY - 1 {
+                    let checkpoint = n % YIELD_EVERY == YIELD_EVERY - 1;
+                    if checkpoint {
                         tokio::task::yield_now().await;
                     }
-                    batch.push(builder.build_with(&self.policy));
-                    if batch.len() >= self.batch_size {
+                    batch.push(builder.build_with(&self.policy), queued_at);
+                    // Under steady load the writer gets a turn per round of
+                    // the runtime's busy request tasks, and may take long to
+                    // prepare what it took off the queue: the deadline is
+                    // checked here too, or the batch would wait for all of it.
+                    if batch.events.len() >= self.batch_size || (checkpoint && self.batch_is_due(batch)) {
                         self.write(batch).await;
                     }
                 }
@@ -150,9 +179,9 @@ impl Writer {
                     self.rx.close();
                     while let Some(late) = self.rx.recv().await {
                         match late {
-                            Command::Record(builder) => {
-                                batch.push(builder.build_with(&self.policy));
-                                if batch.len() >= self.batch_size {
+                            Command::Record(builder, queued_at) => {
+                                batch.push(builder.build_with(&self.policy), queued_at);
+                                if batch.events.len() >= self.batch_size {
                                     self.write(batch).await;
                                 }
                             }
@@ -171,20 +200,27 @@ impl Writer {
         Next::Continue
     }
 
+    /// Whether the batch's oldest event has waited the linger.
+    fn batch_is_due(&self, batch: &Batch) -> bool {
+        batch.oldest.is_some_and(|oldest| oldest.elapsed() >= self.linger)
+    }
+
     /// Delivers `batch` and empties it (keeping its allocation).
-    async fn write(&self, batch: &mut Vec<Event>) {
-        if batch.is_empty() {
+    async fn write(&self, batch: &mut Batch) {
+        let Some(oldest) = batch.oldest.take() else {
             return;
-        }
+        };
+        let batch = &mut batch.events;
         let started = Instant::now();
+        self.counters
+            .batch_age
+            .record(started.saturating_duration_since(oldest));
         match self.write_with_retry(batch).await {
             Ok(()) => {
                 Counters::add(&self.counters.written, batch.len() as u64);
                 Counters::add(&self.counters.batches, 1);
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                self.counters
-                    .last_batch_micros
-                    .store(micros, std::sync::atomic::Ordering::Relaxed);
+                self.counters.last_batch_micros.store(micros, Relaxed);
             }
             Err(error) => {
                 // The sink refused the batch for good: find out which events it
@@ -217,19 +253,43 @@ impl Writer {
 
     async fn write_with_retry(&self, batch: &[Event]) -> Result<(), SinkError> {
         let mut attempt = 0;
+        let mut down_since: Option<Instant> = None;
         loop {
             match self.sink.write_batch_dyn(batch).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    if self.counters.sink_down.swap(false, Relaxed) {
+                        // One line when the sink comes back, whoever saw it go.
+                        tracing::warn!(
+                            down_for = ?down_since.map(|since| since.elapsed()),
+                            retries = attempt,
+                            queued = self.rx.len(),
+                            "audit sink recovered: writes succeed again",
+                        );
+                    }
+                    return Ok(());
+                }
                 Err(error) if error.is_retryable() => {
                     Counters::add(&self.counters.retried, 1);
+                    down_since.get_or_insert_with(Instant::now);
                     let delay = self.retry.backoff(attempt);
-                    tracing::warn!(
-                        attempt = attempt + 1,
-                        events = batch.len(),
-                        retry_in = ?delay,
-                        error = %error,
-                        "audit sink write failed; retrying",
-                    );
+                    if self.counters.sink_down.swap(true, Relaxed) {
+                        tracing::debug!(
+                            attempt = attempt + 1,
+                            events = batch.len(),
+                            retry_in = ?delay,
+                            error = %error,
+                            "audit sink write failed again; retrying",
+                        );
+                    } else {
+                        // One line when the sink goes down: the retries that
+                        // follow are at debug level, the recovery is one line.
+                        tracing::error!(
+                            events = batch.len(),
+                            error = %error,
+                            "audit sink is down: writes fail; events wait in the queue and are retried \
+                             until it recovers (requests are refused once the queue is full)",
+                        );
+                    }
                     tokio::time::sleep(delay).await;
                     attempt = attempt.saturating_add(1);
                 }

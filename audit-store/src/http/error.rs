@@ -52,6 +52,16 @@ impl ApiError {
         }
     }
 
+    /// The store did not answer (in time): a 503 the client may retry.
+    pub(crate) fn unavailable(message: String) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "store_unavailable",
+            message,
+            param: None,
+        }
+    }
+
     /// The message, for the audit event's `reason`.
     pub(crate) fn message(&self) -> &str {
         &self.message
@@ -66,6 +76,10 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Query(error) => Self::invalid(&error),
+            StoreError::Database(error) if is_unreachable(&error) => {
+                tracing::warn!(%error, "audit admin API: the store is unreachable");
+                Self::unavailable("the audit store is unreachable; retry later".to_owned())
+            }
             other => {
                 // Details (SQL, paths) stay in the server's log.
                 tracing::error!(error = %other, "audit admin API: store error");
@@ -73,6 +87,15 @@ impl From<StoreError> for ApiError {
             }
         }
     }
+}
+
+/// Whether the database could not be reached at all (down, restarting,
+/// every connection busy), as opposed to failing the query.
+fn is_unreachable(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed
+    )
 }
 
 impl From<QueryError> for ApiError {
@@ -84,11 +107,17 @@ impl From<QueryError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message, "param": self.param}});
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, "application/json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        }
+        response
     }
 }

@@ -21,6 +21,7 @@ pub(crate) struct Api {
     pub(crate) store: Store,
     pub(crate) policy: Arc<dyn ReadPolicy>,
     pub(crate) default_window: Duration,
+    pub(crate) read_timeout: Duration,
 }
 
 /// `audit_log.viewed`, `audit_log.exported`.
@@ -80,6 +81,22 @@ fn finish(draft: Draft, answer: Result<Response, ApiError>) -> Response {
 }
 
 impl Api {
+    /// Runs one store read, bounded by the read timeout: a store that does
+    /// not answer (down, its pool waiting for a connection) gets the client
+    /// a prompt 503, not a request hanging for the pool's own timeout.
+    async fn read<T>(&self, read: impl Future<Output = Result<T, crate::StoreError>>) -> Result<T, ApiError> {
+        match tokio::time::timeout(self.read_timeout, read).await {
+            Ok(answer) => Ok(answer?),
+            Err(_) => {
+                tracing::warn!(timeout = ?self.read_timeout, "audit admin API: the store did not answer in time");
+                Err(ApiError::unavailable(format!(
+                    "the audit store did not answer within {} s; retry later",
+                    self.read_timeout.as_secs_f64()
+                )))
+            }
+        }
+    }
+
     /// What the current reader may see.
     fn scope(&self) -> Result<ReadScope, ApiError> {
         let scope = AuditScope::current().ok_or_else(|| {
@@ -145,7 +162,7 @@ pub(crate) async fn list(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -
     let answer = async {
         let scope = api.scope()?;
         let query = api.query(&scope, &pairs, &[])?;
-        let page = api.store.query(&query).await?;
+        let page = api.read(api.store.query(&query)).await?;
         Ok(json(
             StatusCode::OK,
             &ListBody {
@@ -170,7 +187,7 @@ pub(crate) async fn one(State(api): State<Arc<Api>>, Path(id): Path<String>, Raw
         let not_found = || ApiError::not_found(format!("no audit event `{}`", id.escape_debug()));
         let uuid = uuid::Uuid::parse_str(&id)
             .map_err(|_| QueryError::new("id", format!("`{}` is not an event id (a UUID)", id.escape_debug())))?;
-        let event = api.store.get(uuid).await?.ok_or_else(not_found)?;
+        let event = api.read(api.store.get(uuid)).await?.ok_or_else(not_found)?;
         // Another tenant's event is indistinguishable from a missing one.
         if let ReadScope::Tenant(own) = &scope
             && event.tenant_id() != Some(own.as_str())
@@ -196,7 +213,7 @@ pub(crate) async fn actions(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery
     let answer = async {
         let scope = api.scope()?;
         let query = api.query(&scope, &pairs, &["action", "limit", "cursor", "offset"])?;
-        let counts = api.store.action_counts(&query).await?;
+        let counts = api.read(api.store.action_counts(&query)).await?;
         let rows: Vec<ActionRow<'_>> = counts
             .iter()
             .map(|c| ActionRow {
@@ -238,7 +255,7 @@ pub(crate) async fn export(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery)
                 (header::CONTENT_TYPE, format.content_type().to_owned()),
                 (header::CONTENT_DISPOSITION, disposition),
             ],
-            Body::from_stream(export_stream(scan, format)),
+            Body::from_stream(export_stream(scan, format, api.read_timeout)),
         )
             .into_response())
     };
@@ -251,11 +268,16 @@ pub(crate) async fn export(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery)
 fn export_stream(
     scan: Scan,
     format: ExportFormat,
+    read_timeout: Duration,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     let header = format.header();
     let start = (!header.is_empty()).then(|| Ok(Bytes::from(header)));
     let rows = futures_util::stream::try_unfold(scan, move |mut scan| async move {
-        match scan.next_batch().await {
+        let Ok(batch) = tokio::time::timeout(read_timeout, scan.next_batch()).await else {
+            tracing::error!(timeout = ?read_timeout, "audit export stopped: the store did not answer in time");
+            return Err(std::io::Error::other("the audit store did not answer in time"));
+        };
+        match batch {
             Ok(Some(events)) => {
                 let mut chunk = Vec::with_capacity(events.len() * 1024);
                 format.write(&events, &mut chunk);

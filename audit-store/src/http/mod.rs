@@ -99,11 +99,15 @@ pub use policy::{DefaultPolicy, ReadPolicy, ReadScope, Reader, Refusal};
 
 use crate::Store;
 
+/// How long one store read may take by default ([`AdminApi::read_timeout`]).
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The admin API over a store: configure, then take its [`router`](Self::router).
 pub struct AdminApi {
     store: Store,
     policy: Arc<dyn ReadPolicy>,
     default_window: Duration,
+    read_timeout: Duration,
     sign_in_url: Option<String>,
 }
 
@@ -112,6 +116,7 @@ impl std::fmt::Debug for AdminApi {
         f.debug_struct("AdminApi")
             .field("store", &self.store)
             .field("default_window", &self.default_window)
+            .field("read_timeout", &self.read_timeout)
             .field("sign_in_url", &self.sign_in_url)
             .finish_non_exhaustive()
     }
@@ -124,6 +129,7 @@ impl AdminApi {
             store: store.into(),
             policy: Arc::new(DefaultPolicy),
             default_window: Duration::from_secs(30 * 86_400),
+            read_timeout: DEFAULT_READ_TIMEOUT,
             sign_in_url: None,
         }
     }
@@ -139,6 +145,29 @@ impl AdminApi {
     #[must_use]
     pub fn default_window(mut self, window: Duration) -> Self {
         self.default_window = window;
+        self
+    }
+
+    /// How long one read of the store may take before the request is
+    /// answered `503 Service Unavailable` (`{"error": {"code":
+    /// "store_unavailable", …}}`, with `Retry-After`) instead of waiting:
+    /// 5 s by default. A store that cannot be reached at all (connection
+    /// refused, no connection free) gets the same 503 at once; an export
+    /// already streaming stops with a broken transfer.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use audit_store::http::AdminApi;
+    ///
+    /// let store = audit_store::connect("sqlite::memory:").await?;
+    /// let api = AdminApi::new(store).read_timeout(Duration::from_secs(2));
+    /// assert!(format!("{api:?}").contains("read_timeout: 2s"));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
         self
     }
 
@@ -188,6 +217,7 @@ impl AdminApi {
             store: self.store,
             policy: self.policy,
             default_window: self.default_window,
+            read_timeout: self.read_timeout,
         });
         (api, page)
     }
