@@ -19,14 +19,14 @@ use http::request::Parts;
 use crate::apps::App;
 use crate::auth::{self, ACCOUNTS};
 use crate::members::Member;
-use crate::{apps, login, members};
+use crate::{Config, apps, login, members};
 
 /// The service's router: the demo API, `/login`, and the admin read side at
 /// `/audit-logs`, all behind one [`AuditLayer`] recording to `auditor`.
 ///
 /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so
 /// the client address is known.
-pub fn router(state: AppState, auditor: Auditor, store: Store, trusted_proxies: &[ipnet::IpNet]) -> Router {
+pub fn router(state: AppState, auditor: Auditor, store: Store, config: &Config) -> Router {
     let api = Router::new()
         .route("/apps", post(apps::create))
         .route("/apps/{id}", get(apps::show).patch(apps::update).delete(apps::delete))
@@ -37,6 +37,7 @@ pub fn router(state: AppState, auditor: Auditor, store: Store, trusted_proxies: 
     // a known caller (the page's data comes from the API, which does).
     let protected = AdminApi::new(store)
         .sign_in_url("/login")
+        .read_timeout(config.read_timeout)
         .nest_into(api, AUDIT_LOGS)
         .route_layer(middleware::from_fn(require_caller));
     let public = Router::new()
@@ -45,7 +46,7 @@ pub fn router(state: AppState, auditor: Auditor, store: Store, trusted_proxies: 
     public.merge(protected).layer(
         AuditLayer::new(auditor)
             .actor(auth::extractor(state))
-            .trusted_proxies(trusted_proxies.iter().copied())
+            .trusted_proxies(config.trusted_proxies.iter().copied())
             .record_denied(true),
     )
 }

@@ -44,7 +44,7 @@ pub mod seed;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use audit_core::{AuditSink, Auditor, AuditorStats};
+use audit_core::{AuditSink, Auditor, AuditorBuilder, AuditorStats};
 use audit_store::Store;
 
 pub use app::{AppState, router};
@@ -65,6 +65,12 @@ pub struct Config {
     pub database_url: String,
     /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed (none by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How the auditor is started: queue capacity, batching, overflow
+    /// policy, retries (the library's defaults by default).
+    pub auditor: AuditorBuilder,
+    /// How long one read of the audit log may wait for the store before the
+    /// admin API answers 503 (`AdminApi::read_timeout`; 5 s by default).
+    pub read_timeout: Duration,
 }
 
 impl Config {
@@ -73,7 +79,23 @@ impl Config {
         Self {
             database_url: database_url.into(),
             trusted_proxies: Vec::new(),
+            auditor: Auditor::builder(),
+            read_timeout: audit_store::http::DEFAULT_READ_TIMEOUT,
         }
+    }
+
+    /// Starts the auditor from `auditor` instead of the defaults.
+    #[must_use]
+    pub fn auditor(mut self, auditor: AuditorBuilder) -> Self {
+        self.auditor = auditor;
+        self
+    }
+
+    /// Sets how long one audit-log read may wait for the store.
+    #[must_use]
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
     }
 
     /// Adds trusted proxy ranges.
@@ -101,7 +123,7 @@ impl Quickstart {
     /// When the store cannot be reached or migrated.
     pub async fn build(config: Config) -> Result<Self, Error> {
         let store = audit_store::connect(&config.database_url).await?;
-        let auditor = Auditor::builder().start(store.clone());
+        let auditor = config.auditor.clone().start(store.clone());
         Ok(Self::assemble(&config, store, auditor))
     }
 
@@ -114,13 +136,13 @@ impl Quickstart {
     /// When the store cannot be reached or migrated.
     pub async fn build_recording_to(config: Config, sink: impl AuditSink) -> Result<Self, Error> {
         let store = audit_store::connect(&config.database_url).await?;
-        let auditor = Auditor::builder().start(sink);
+        let auditor = config.auditor.clone().start(sink);
         Ok(Self::assemble(&config, store, auditor))
     }
 
     fn assemble(config: &Config, store: Store, auditor: Auditor) -> Self {
         let state = AppState::with_demo_data();
-        let router = app::router(state.clone(), auditor.clone(), store.clone(), &config.trusted_proxies);
+        let router = app::router(state.clone(), auditor.clone(), store.clone(), config);
         Self {
             router,
             auditor,

@@ -58,8 +58,27 @@ fn command() -> Command {
         )
 }
 
+/// What is logged when `RUST_LOG` says nothing: the audit pipeline's and
+/// the service's warnings and errors, with the store going down and coming
+/// back among them, and the web stack only when it fails.
+const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,hyper=warn,tower=warn";
+
+/// Logs to stderr, filtered by `RUST_LOG` (e.g. `RUST_LOG=debug`) or
+/// [`DEFAULT_LOG_FILTER`]. Without a subscriber the auditor's warnings
+/// (retries, a store that is down, refused requests) would go nowhere.
+fn install_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
 fn main() -> ExitCode {
     let matches = command().get_matches();
+    install_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

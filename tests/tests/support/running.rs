@@ -29,6 +29,8 @@ pub(crate) struct Running {
     pub(crate) http: Http,
     pub(crate) store: Store,
     pub(crate) auditor: Auditor,
+    /// The application's in-memory state, to check what an action changed.
+    pub(crate) state: quickstart::AppState,
     stop: tokio::sync::oneshot::Sender<()>,
     served: tokio::task::JoinHandle<Result<AuditorStats, quickstart::Error>>,
 }
@@ -90,6 +92,7 @@ impl Running {
         let quickstart = Quickstart::build(config).await.unwrap();
         let store = quickstart.store().clone();
         let auditor = quickstart.auditor().clone();
+        let state = quickstart.state().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -103,6 +106,7 @@ impl Running {
             },
             store,
             auditor,
+            state,
             stop,
             served,
         }
