@@ -62,7 +62,7 @@ str_enum! {
     Severity { Info => "info", Notice => "notice", Warning => "warning", Critical => "critical" }
     Outcome { Success => "success", Failure => "failure", Denied => "denied" }
     ActorKind { User => "user", ApiKey => "api_key", Service => "service", System => "system", Anonymous => "anonymous" }
-    IpSource { Peer => "peer", XForwardedFor => "x-forwarded-for", Forwarded => "forwarded" }
+    IpSource { Peer => "peer", XForwardedFor => "x-forwarded-for", Forwarded => "forwarded", XRealIp => "x-real-ip" }
 }
 
 /// Who acted.
@@ -201,6 +201,9 @@ pub enum IpSource {
     /// `Forwarded` (RFC 7239), behind a trusted proxy.
     #[serde(rename = "forwarded")]
     Forwarded,
+    /// `X-Real-Ip`, set by a trusted proxy.
+    #[serde(rename = "x-real-ip")]
+    XRealIp,
 }
 
 /// Where the event came from: filled by the request layer.

@@ -40,7 +40,8 @@ pub(crate) fn capture<A: ExtractActor, T: ClaimTenant>(
                 .get::<MockConnectInfo<SocketAddr>>()
                 .map(|info| info.0.ip())
         });
-    let resolved = peer.map(|peer| resolve_client_ip(peer, &parts.headers, &config.trusted_proxies));
+    let resolved =
+        peer.map(|peer| resolve_client_ip(peer, &parts.headers, &config.trusted_proxies, config.client_ip_source));
 
     let (user_agent, lossy_utf8) = match parts.headers.get(USER_AGENT) {
         Some(value) => {

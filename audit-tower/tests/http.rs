@@ -7,7 +7,9 @@ use std::time::Duration;
 use audit_core::{
     Action, Actor, ActorKind, Auditor, Draft, Event, IpSource, MemorySink, Outcome, OverflowPolicy, Severity,
 };
-use audit_tower::{ApiKeyActor, AuditContext, AuditLayer, Delivery, ExtractActor, Principal, TenantFromHeader};
+use audit_tower::{
+    ApiKeyActor, AuditContext, AuditLayer, ClientIpSource, Delivery, ExtractActor, Principal, TenantFromHeader,
+};
 use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
@@ -187,9 +189,9 @@ async fn spoofed_forwarding_headers_from_an_untrusted_peer_are_ignored() {
 async fn multi_proxy_chain_resolves_to_the_rightmost_untrusted_address() {
     let sink = MemorySink::new();
     let auditor = quiet_auditor(&sink);
-    let layer = AuditLayer::new(auditor.clone())
-        .trusted_proxies(["127.0.0.0/8".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]);
-    let server = Server::start(app_with(layer)).await;
+    let proxies = ["127.0.0.0/8".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+    let layer = AuditLayer::new(auditor.clone()).trusted_proxies(proxies);
+    let server = Server::start(app_with(layer.clone())).await;
     server
         .send(
             Method::DELETE,
@@ -200,7 +202,8 @@ async fn multi_proxy_chain_resolves_to_the_rightmost_untrusted_address() {
             ],
         )
         .await;
-    server
+    let behind_forwarded = Server::start(app_with(layer.client_ip_source(ClientIpSource::Forwarded))).await;
+    behind_forwarded
         .send(
             Method::DELETE,
             "/apps/app_2",
@@ -213,6 +216,59 @@ async fn multi_proxy_chain_resolves_to_the_rightmost_untrusted_address() {
     assert_eq!(events[0].context().peer_ip, Some("127.0.0.1".parse().unwrap()));
     assert_eq!(events[1].context().client_ip, Some("2001:db8::7".parse().unwrap()));
     assert_eq!(events[1].context().ip_source, Some(IpSource::Forwarded));
+}
+
+/// Behind a proxy that appends to `X-Forwarded-For` and passes `Forwarded`
+/// through (nginx's usual set-up), a `Forwarded` header the client wrote
+/// must neither name the client nor hide the proxy's `X-Forwarded-For`.
+#[tokio::test]
+async fn a_client_sent_forwarded_header_never_beats_the_proxys_x_forwarded_for() {
+    let sink = MemorySink::new();
+    let auditor = quiet_auditor(&sink);
+    let layer = AuditLayer::new(auditor.clone()).trusted_proxies(["127.0.0.0/8".parse().unwrap()]);
+    let server = Server::start(app_with(layer)).await;
+    for forwarded in ["for=6.6.6.6", "proto=https"] {
+        server
+            .send(
+                Method::DELETE,
+                "/apps/app_1",
+                &[
+                    ("forwarded", header(forwarded)),
+                    ("x-forwarded-for", header("203.0.113.7")),
+                ],
+            )
+            .await;
+    }
+    let events = events_after(&auditor, &sink).await;
+    assert_eq!(events.len(), 2);
+    for event in &events {
+        assert_eq!(event.context().client_ip, Some("203.0.113.7".parse().unwrap()));
+        assert_eq!(event.context().ip_source, Some(IpSource::XForwardedFor));
+    }
+}
+
+#[tokio::test]
+async fn behind_an_x_real_ip_proxy_only_that_header_names_the_client() {
+    let sink = MemorySink::new();
+    let auditor = quiet_auditor(&sink);
+    let layer = AuditLayer::new(auditor.clone())
+        .trusted_proxies(["127.0.0.0/8".parse().unwrap()])
+        .client_ip_source(ClientIpSource::XRealIp);
+    let server = Server::start(app_with(layer)).await;
+    let spoofs = [
+        ("forwarded", header("for=6.6.6.6")),
+        ("x-forwarded-for", header("6.6.6.6")),
+    ];
+    let mut with_real_ip = spoofs.to_vec();
+    with_real_ip.push(("x-real-ip", header("203.0.113.7")));
+    server.send(Method::DELETE, "/apps/app_1", &with_real_ip).await;
+    // Without the proxy's header, the others are still not read.
+    server.send(Method::DELETE, "/apps/app_2", &spoofs).await;
+    let events = events_after(&auditor, &sink).await;
+    assert_eq!(events[0].context().client_ip, Some("203.0.113.7".parse().unwrap()));
+    assert_eq!(events[0].context().ip_source, Some(IpSource::XRealIp));
+    assert_eq!(events[1].context().client_ip, Some("127.0.0.1".parse().unwrap()));
+    assert_eq!(events[1].context().ip_source, Some(IpSource::Peer));
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use audit_core::{ActorKind, Category, Event, IpSource, Outcome, Severity};
 use audit_store::CSV_COLUMNS;
+use audit_tower::ClientIpSource;
 use http::{Method, StatusCode};
 use quickstart::Config;
 use serde_json::{Value, json};
@@ -23,6 +24,8 @@ on_both_backends!(
     missing_or_unknown_credentials_are_401_and_recorded,
     tenants_see_neither_each_others_apps_nor_their_events,
     forwarded_headers_count_only_from_a_trusted_peer,
+    a_client_sent_forwarded_header_never_beats_the_proxys_x_forwarded_for,
+    only_the_configured_client_ip_header_is_read,
     a_members_role_change_is_403_and_recorded_denied,
     a_failed_login_is_recorded_in_the_accounts_tenant_without_the_password,
     graceful_shutdown_stores_the_events_of_every_answered_request,
@@ -470,6 +473,105 @@ async fn forwarded_headers_count_only_from_a_trusted_peer(db: TestDb) {
     assert_eq!(by_ip.status, StatusCode::OK, "{}", by_ip.body);
     assert_eq!(by_ip.json()["data"].as_array().unwrap().len(), 1, "{}", by_ip.body);
     trusted.stop().await;
+}
+
+/// The quickstart behind a proxy on loopback that appends to
+/// `X-Forwarded-For` and passes `Forwarded` through from the client (nginx's
+/// usual set-up): the client's `Forwarded` must not name the client (it
+/// did: `for=6.6.6.6` was recorded) nor hide the proxy's header (it did:
+/// `proto=https` made the proxy's own address the client).
+async fn a_client_sent_forwarded_header_never_beats_the_proxys_x_forwarded_for(db: TestDb) {
+    let proxy = ["127.0.0.0/8".parse().unwrap()];
+    let server = Running::start_with(Config::new(db.url()).trusted_proxies(proxy)).await;
+    for forwarded in ["for=6.6.6.6", "proto=https"] {
+        let reply = server
+            .send(
+                Method::POST,
+                "/apps",
+                &[ALICE, ("forwarded", forwarded), ("x-forwarded-for", "203.0.113.9")],
+                Some(json!({"name": "Edge"})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let context = server.event_of(&reply, "app.created").await.context().clone();
+        assert_eq!(context.client_ip, Some("203.0.113.9".parse().unwrap()), "{forwarded}");
+        assert_eq!(context.ip_source, Some(IpSource::XForwardedFor), "{forwarded}");
+        assert_eq!(context.peer_ip, Some(loopback()));
+    }
+    server.stop().await;
+}
+
+/// `--client-ip-header x-real-ip` and `forwarded`: the configured header
+/// names the client, the others a client may send are never read, and a
+/// header the proxy did not set as it should falls back to the peer.
+async fn only_the_configured_client_ip_header_is_read(db: TestDb) {
+    let proxy = ["127.0.0.0/8".parse().unwrap()];
+    let spoofs = [
+        ("forwarded", "for=6.6.6.6"),
+        ("x-forwarded-for", "6.6.6.6"),
+        ("x-real-ip", "6.6.6.6"),
+    ];
+    // What reaches the service: the client's spoofs, then the proxy's own
+    // header (appended to a client's `Forwarded`; an `X-Real-Ip` the proxy
+    // sets replaces the client's).
+    let behind_x_real_ip = [spoofs[0], spoofs[1], ("x-real-ip", "203.0.113.10")];
+    let behind_forwarded = [spoofs[0], spoofs[1], spoofs[2], ("forwarded", "for=203.0.113.10")];
+    for (source, forwarded, header, recorded) in [
+        (
+            ClientIpSource::XRealIp,
+            &behind_x_real_ip[..],
+            "x-real-ip",
+            IpSource::XRealIp,
+        ),
+        (
+            ClientIpSource::Forwarded,
+            &behind_forwarded[..],
+            "forwarded",
+            IpSource::Forwarded,
+        ),
+    ] {
+        let config = Config::new(db.url()).trusted_proxies(proxy).client_ip_source(source);
+        let server = Running::start_with(config).await;
+        let headers: Vec<_> = [ALICE].into_iter().chain(forwarded.iter().copied()).collect();
+        let reply = server
+            .send(Method::POST, "/apps", &headers, Some(json!({"name": "Edge"})))
+            .await;
+        let context = server.event_of(&reply, "app.created").await.context().clone();
+        assert_eq!(context.client_ip, Some("203.0.113.10".parse().unwrap()), "{source:?}");
+        assert_eq!(context.ip_source, Some(recorded), "{source:?}");
+
+        // Only the others: none of them is read, the peer is the client.
+        let others: Vec<_> = [ALICE]
+            .into_iter()
+            .chain(spoofs.into_iter().filter(|(name, _)| *name != header))
+            .collect();
+        let reply = server
+            .send(Method::POST, "/apps", &others, Some(json!({"name": "Edge"})))
+            .await;
+        let context = server.event_of(&reply, "app.created").await.context().clone();
+        assert_eq!(context.client_ip, Some(loopback()), "{source:?}");
+        assert_eq!(context.ip_source, Some(IpSource::Peer), "{source:?}");
+        server.stop().await;
+    }
+
+    // X-Real-Ip sent by the client and set again by a proxy that appends
+    // instead of replacing: two lines, neither believed.
+    let config = Config::new(db.url())
+        .trusted_proxies(proxy)
+        .client_ip_source(ClientIpSource::XRealIp);
+    let server = Running::start_with(config).await;
+    let reply = server
+        .send(
+            Method::POST,
+            "/apps",
+            &[ALICE, ("x-real-ip", "6.6.6.6"), ("x-real-ip", "203.0.113.10")],
+            Some(json!({"name": "Edge"})),
+        )
+        .await;
+    let context = server.event_of(&reply, "app.created").await.context().clone();
+    assert_eq!(context.client_ip, Some(loopback()));
+    assert_eq!(context.ip_source, Some(IpSource::Peer));
+    server.stop().await;
 }
 
 async fn a_members_role_change_is_403_and_recorded_denied(db: TestDb) {

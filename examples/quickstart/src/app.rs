@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use audit_core::{Actor, ActorKind, AuditScope, Auditor};
 use audit_store::Store;
 use audit_store::http::AdminApi;
-use audit_tower::AuditLayer;
+use audit_tower::{AuditLayer, ClientIpSource};
 use axum::Router;
 use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::middleware::{self, Next};
@@ -25,8 +25,15 @@ use crate::{apps, login, members};
 /// `/audit-logs`, all behind one [`AuditLayer`] recording to `auditor`.
 ///
 /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so
-/// the client address is known.
-pub fn router(state: AppState, auditor: Auditor, store: Store, trusted_proxies: &[ipnet::IpNet]) -> Router {
+/// the client address is known; behind `trusted_proxies`, the one header
+/// `client_ip_source` names gives it instead.
+pub fn router(
+    state: AppState,
+    auditor: Auditor,
+    store: Store,
+    trusted_proxies: &[ipnet::IpNet],
+    client_ip_source: ClientIpSource,
+) -> Router {
     let api = Router::new()
         .route("/apps", post(apps::create))
         .route("/apps/{id}", get(apps::show).patch(apps::update).delete(apps::delete))
@@ -46,6 +53,7 @@ pub fn router(state: AppState, auditor: Auditor, store: Store, trusted_proxies: 
         AuditLayer::new(auditor)
             .actor(auth::extractor(state))
             .trusted_proxies(trusted_proxies.iter().copied())
+            .client_ip_source(client_ip_source)
             .record_denied(true),
     )
 }

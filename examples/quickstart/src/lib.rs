@@ -46,6 +46,7 @@ use std::time::Duration;
 
 use audit_core::{AuditSink, Auditor, AuditorStats};
 use audit_store::Store;
+use audit_tower::ClientIpSource;
 
 pub use app::{AppState, router};
 
@@ -63,8 +64,10 @@ pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 pub struct Config {
     /// The audit store: `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`.
     pub database_url: String,
-    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed (none by default).
+    /// Proxies whose client-address header is believed (none by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header those proxies name the client in (`X-Forwarded-For` by default).
+    pub client_ip_source: ClientIpSource,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
         Self {
             database_url: database_url.into(),
             trusted_proxies: Vec::new(),
+            client_ip_source: ClientIpSource::default(),
         }
     }
 
@@ -80,6 +84,20 @@ impl Config {
     #[must_use]
     pub fn trusted_proxies(mut self, ranges: impl IntoIterator<Item = ipnet::IpNet>) -> Self {
         self.trusted_proxies.extend(ranges);
+        self
+    }
+
+    /// Which header the trusted proxies name the client in; no other is read.
+    ///
+    /// ```
+    /// use audit_tower::ClientIpSource;
+    /// let config = quickstart::Config::new("sqlite://audit.db").client_ip_source(ClientIpSource::XRealIp);
+    /// assert_eq!(config.client_ip_source, ClientIpSource::XRealIp);
+    /// assert_eq!(quickstart::Config::new("sqlite://audit.db").client_ip_source, ClientIpSource::XForwardedFor);
+    /// ```
+    #[must_use]
+    pub fn client_ip_source(mut self, source: ClientIpSource) -> Self {
+        self.client_ip_source = source;
         self
     }
 }
@@ -120,7 +138,13 @@ impl Quickstart {
 
     fn assemble(config: &Config, store: Store, auditor: Auditor) -> Self {
         let state = AppState::with_demo_data();
-        let router = app::router(state.clone(), auditor.clone(), store.clone(), &config.trusted_proxies);
+        let router = app::router(
+            state.clone(),
+            auditor.clone(),
+            store.clone(),
+            &config.trusted_proxies,
+            config.client_ip_source,
+        );
         Self {
             router,
             auditor,
