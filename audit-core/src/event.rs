@@ -217,8 +217,15 @@ pub struct EventContext {
     pub ip_source: Option<IpSource>,
     /// The `User-Agent` header, capped.
     pub user_agent: Option<String>,
-    /// The request id (from the configured header, or generated).
+    /// The request id the server generated for this request (a UUIDv7 in
+    /// the request layer); never taken from the client, so it cannot link
+    /// unrelated events.
     pub request_id: Option<String>,
+    /// The request id the client sent, when it was well-formed: useful for
+    /// finding a caller's own request, but chosen by the caller, so it
+    /// proves nothing and is not unique.
+    #[serde(default)]
+    pub client_request_id: Option<String>,
     /// The HTTP method.
     pub method: Option<String>,
     /// The route template (`/apps/{id}`), not the raw path.

@@ -176,8 +176,12 @@ impl<A, T> AuditLayer<A, T> {
         self.configure(|config| config.client_ip_source = source)
     }
 
-    /// The header carrying the request id, read when well-formed and always
-    /// echoed on the response (default `x-request-id`).
+    /// The header carrying the request id (default `x-request-id`). Every
+    /// request gets a fresh id (a UUIDv7) as its events' `request_id`, set on
+    /// the request for the handlers and echoed on the response; a
+    /// well-formed id the client sent in this header is recorded beside it
+    /// as `client_request_id`, never in its place, so a client cannot link
+    /// its events to anyone else's.
     ///
     /// # Panics
     /// If `header` is not a valid header name (a programming error).

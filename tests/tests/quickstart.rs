@@ -16,7 +16,7 @@ use http::{Method, StatusCode};
 use quickstart::Config;
 use serde_json::{Value, json};
 use support::TestDb;
-use support::running::{Reply, Running, USER_AGENT, all_events};
+use support::running::{Reply, Running, USER_AGENT, all_events, events_with_request_id};
 
 on_both_backends!(
     every_route_records_its_event_with_the_request_context,
@@ -25,6 +25,7 @@ on_both_backends!(
     tenants_see_neither_each_others_apps_nor_their_events,
     forwarded_headers_count_only_from_a_trusted_peer,
     a_client_sent_forwarded_header_never_beats_the_proxys_x_forwarded_for,
+    a_client_request_id_reused_across_tenants_links_no_events,
     only_the_configured_client_ip_header_is_read,
     a_members_role_change_is_403_and_recorded_denied,
     a_failed_login_is_recorded_in_the_accounts_tenant_without_the_password,
@@ -92,7 +93,8 @@ async fn every_route_records_its_event_with_the_request_context(db: TestDb) {
     assert_context(&event, &created, "POST", "/apps");
     assert!(event.integrity().is_some(), "sealed by the store");
 
-    // GET /apps/{id} → 200, not audited; a well-formed request id is kept.
+    // GET /apps/{id} → 200, not audited; the request id is the service's
+    // own, whatever the client sent.
     let shown = server
         .send(
             Method::GET,
@@ -103,7 +105,8 @@ async fn every_route_records_its_event_with_the_request_context(db: TestDb) {
         .await;
     assert_eq!(shown.status, StatusCode::OK);
     assert_eq!(shown.json(), app);
-    assert_eq!(shown.request_id(), "req-e2e-show-1");
+    assert_ne!(shown.request_id(), "req-e2e-show-1");
+    assert_eq!(uuid::Uuid::parse_str(shown.request_id()).unwrap().get_version_num(), 7);
     assert!(
         server.events_of(&shown).await.is_empty(),
         "reads of apps are not audited"
@@ -571,6 +574,66 @@ async fn only_the_configured_client_ip_header_is_read(db: TestDb) {
     let context = server.event_of(&reply, "app.created").await.context().clone();
     assert_eq!(context.client_ip, Some(loopback()));
     assert_eq!(context.ip_source, Some(IpSource::Peer));
+    server.stop().await;
+}
+
+/// Issue 24: three events in two tenants shared the client-chosen
+/// `X-Request-Id: replay-1`, so a forged id could link unrelated events.
+/// Each request now has the service's own id; the client's is kept beside it.
+async fn a_client_request_id_reused_across_tenants_links_no_events(db: TestDb) {
+    let server = Running::start(&db).await;
+    let mut replies = Vec::new();
+    for (caller, name) in [(ALICE, "Acme One"), (CAROL, "Globex One"), (ALICE, "Acme Two")] {
+        let reply = server
+            .send(
+                Method::POST,
+                "/apps",
+                &[caller, ("x-request-id", "replay-1")],
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert_ne!(
+            reply.request_id(),
+            "replay-1",
+            "the client's id is not echoed as the request id"
+        );
+        replies.push(reply);
+    }
+    let mut tenants = Vec::new();
+    for reply in &replies {
+        let event = server.event_of(reply, "app.created").await;
+        assert_eq!(event.context().request_id.as_deref(), Some(reply.request_id()));
+        assert_eq!(event.context().client_request_id.as_deref(), Some("replay-1"));
+        tenants.push(event.tenant_id().map(str::to_owned));
+    }
+    assert_eq!(
+        tenants,
+        [Some("acme".into()), Some("globex".into()), Some("acme".into())]
+    );
+    let mut ids: Vec<&str> = replies.iter().map(|reply| reply.request_id()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "three requests, three request ids");
+    // The read side finds nothing under the forged id, and the stored JSON
+    // (what the API, exports and the hash cover) carries both.
+    assert!(events_with_request_id(&server.store, "replay-1").await.is_empty());
+    let shown = server
+        .send(Method::GET, "/audit-logs?request_id=replay-1", &[ALICE], None)
+        .await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    assert_eq!(shown.json()["data"], json!([]));
+    let acme = server
+        .send(
+            Method::GET,
+            &format!("/audit-logs?request_id={}", replies[0].request_id()),
+            &[ALICE],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(acme["data"][0]["context"]["client_request_id"], "replay-1");
+    assert_eq!(acme["data"][0]["context"]["request_id"], replies[0].request_id());
     server.stop().await;
 }
 
