@@ -637,6 +637,54 @@ async fn a_client_request_id_reused_across_tenants_links_no_events(db: TestDb) {
     server.stop().await;
 }
 
+/// The sign-in page takes a password, so it gets the audit page's
+/// protection: it was served without a Content-Security-Policy or
+/// `X-Frame-Options`, with inline script and style.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_page_forbids_framing_and_inline_script() {
+    let db = TestDb::sqlite();
+    let server = Running::start(&db).await;
+    let page = server.send(Method::GET, "/login?next=/audit-logs/ui", &[], None).await;
+    let script = server.send(Method::GET, "/login/login.js", &[], None).await;
+    let style = server.send(Method::GET, "/login/login.css", &[], None).await;
+    for (reply, content_type) in [
+        (&page, "text/html; charset=utf-8"),
+        (&script, "text/javascript; charset=utf-8"),
+        (&style, "text/css; charset=utf-8"),
+    ] {
+        assert_eq!(reply.status, StatusCode::OK, "{content_type}");
+        assert_eq!(reply.headers["content-type"], content_type);
+        let policy = reply.headers["content-security-policy"].to_str().unwrap();
+        let directives: Vec<&str> = policy.split(';').map(str::trim).collect();
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(directives.contains(&directive), "{directive} in {policy}");
+        }
+        assert!(!policy.contains("unsafe"), "{policy}");
+        assert_eq!(reply.headers["x-frame-options"], "DENY");
+        assert_eq!(reply.headers["x-content-type-options"], "nosniff");
+        assert_eq!(reply.headers["referrer-policy"], "no-referrer");
+    }
+    // Under that policy an inline script or style would not run: the page
+    // must have none, and load its own files instead.
+    assert!(page.body.contains(r#"<script src="/login/login.js""#), "{}", page.body);
+    assert!(page.body.contains(r#"<link rel="stylesheet" href="/login/login.css">"#));
+    assert_eq!(page.body.matches("<script").count(), 1, "{}", page.body);
+    for inline in ["<style", "style=", "javascript:", " onsubmit=", " onclick=", " onload="] {
+        assert!(!page.body.contains(inline), "{inline} in {}", page.body);
+    }
+    assert!(script.body.contains("fetch(\"/login\""), "{}", script.body);
+    assert!(style.body.contains("#result"), "{}", style.body);
+    server.stop().await;
+}
+
 async fn a_members_role_change_is_403_and_recorded_denied(db: TestDb) {
     let server = Running::start(&db).await;
     let reply = server

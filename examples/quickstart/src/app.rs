@@ -48,6 +48,8 @@ pub fn router(
         .route_layer(middleware::from_fn(require_caller));
     let public = Router::new()
         .route("/login", get(login::form).post(login::login))
+        .route("/login/login.js", get(login::script))
+        .route("/login/login.css", get(login::style))
         .with_state(state.clone());
     public.merge(protected).layer(
         AuditLayer::new(auditor)

@@ -15,7 +15,7 @@
 //! | `POST /members {"email","role"}` | 201 `{"id","email","role"}` | `member.invited` |
 //! | `PATCH /members/{id}/role {"role"}` | 200 `{"id","email","role"}`; 403 unless owner/admin | `member.role_changed`, before/after |
 //! | `POST /login {"email","password","next"?}` | 200 `{"token","next"}` + session cookie; 401 | `auth.login` in the account's tenant |
-//! | `GET /login[?next=/path]` | a sign-in form that returns to `next` | — |
+//! | `GET /login[?next=/path]` | a sign-in form that returns to `next`, its script and style at `/login/login.js` and `/login/login.css`; all three under a strict Content-Security-Policy (no inline script or style, no framing) | — |
 //! | `GET /audit-logs…` | the admin API (`audit_store::http`) | `audit_log.viewed` / `audit_log.exported` |
 //! | `GET /audit-logs/ui` | the audit log's web page (loads signed out; its data needs an owner or admin) | — (its API reads are recorded) |
 //!
