@@ -373,6 +373,7 @@ impl EventBuilder {
         let mut context = self.context;
         truncated |= sanitize_opt(&mut context.user_agent, limits.text_bytes);
         truncated |= sanitize_opt(&mut context.request_id, limits.field_bytes);
+        truncated |= sanitize_opt(&mut context.client_request_id, limits.field_bytes);
         truncated |= sanitize_opt(&mut context.method, limits.field_bytes);
         truncated |= sanitize_opt(&mut context.route, limits.field_bytes);
 

@@ -62,7 +62,7 @@ str_enum! {
     Severity { Info => "info", Notice => "notice", Warning => "warning", Critical => "critical" }
     Outcome { Success => "success", Failure => "failure", Denied => "denied" }
     ActorKind { User => "user", ApiKey => "api_key", Service => "service", System => "system", Anonymous => "anonymous" }
-    IpSource { Peer => "peer", XForwardedFor => "x-forwarded-for", Forwarded => "forwarded" }
+    IpSource { Peer => "peer", XForwardedFor => "x-forwarded-for", Forwarded => "forwarded", XRealIp => "x-real-ip" }
 }
 
 /// Who acted.
@@ -201,6 +201,9 @@ pub enum IpSource {
     /// `Forwarded` (RFC 7239), behind a trusted proxy.
     #[serde(rename = "forwarded")]
     Forwarded,
+    /// `X-Real-Ip`, set by a trusted proxy.
+    #[serde(rename = "x-real-ip")]
+    XRealIp,
 }
 
 /// Where the event came from: filled by the request layer.
@@ -214,8 +217,15 @@ pub struct EventContext {
     pub ip_source: Option<IpSource>,
     /// The `User-Agent` header, capped.
     pub user_agent: Option<String>,
-    /// The request id (from the configured header, or generated).
+    /// The request id the server generated for this request (a UUIDv7 in
+    /// the request layer); never taken from the client, so it cannot link
+    /// unrelated events.
     pub request_id: Option<String>,
+    /// The request id the client sent, when it was well-formed: useful for
+    /// finding a caller's own request, but chosen by the caller, so it
+    /// proves nothing and is not unique.
+    #[serde(default)]
+    pub client_request_id: Option<String>,
     /// The HTTP method.
     pub method: Option<String>,
     /// The route template (`/apps/{id}`), not the raw path.

@@ -85,6 +85,8 @@ fn context(out: &mut Vec<u8>, context: &EventContext) {
     out.push(b'{');
     key(out, "client_ip", true);
     opt_ip(out, context.client_ip);
+    key(out, "client_request_id", false);
+    opt_str(out, context.client_request_id.as_deref());
     key(out, "ip_source", false);
     opt_str(out, context.ip_source.map(|s| s.as_str()));
     key(out, "method", false);
@@ -266,6 +268,7 @@ mod tests {
                 ip_source: Some(IpSource::XForwardedFor),
                 user_agent: Some(text.into()),
                 request_id: Some(text.into()),
+                client_request_id: Some(text.into()),
                 method: Some("PATCH".into()),
                 route: Some("/m/{id}".into()),
                 status: Some(403),

@@ -16,7 +16,8 @@ fn fully_populated_event() -> Event {
         peer_ip: Some("10.0.0.2".parse::<IpAddr>().unwrap()),
         ip_source: Some(IpSource::XForwardedFor),
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
-        request_id: Some("req_01HZX".into()),
+        request_id: Some("0192f5e4-7c1a-7b3e-9f10-3d2c1b0a9e8f".into()),
+        client_request_id: Some("req_01HZX".into()),
         method: Some("PATCH".into()),
         route: Some("/members/{id}/role".into()),
         status: Some(200),
@@ -98,5 +99,25 @@ fn absent_optional_fields_are_explicit_nulls() {
     }
     assert_eq!(value["targets"], json!([]));
     assert_eq!(value["metadata"], json!({}));
-    assert_eq!(value["context"]["client_ip"], Value::Null);
+    let context = value["context"].as_object().unwrap();
+    for key in ["client_ip", "request_id", "client_request_id"] {
+        assert_eq!(
+            context.get(key),
+            Some(&Value::Null),
+            "context.{key} should be present and null"
+        );
+    }
+}
+
+/// Events stored before `client_request_id` existed still read back.
+#[test]
+fn context_without_client_request_id_reads_as_none() {
+    let mut value = serde_json::to_value(fully_populated_event()).unwrap();
+    value["context"].as_object_mut().unwrap().remove("client_request_id");
+    let event: Event = serde_json::from_value(value).unwrap();
+    assert_eq!(event.context().client_request_id, None);
+    assert_eq!(
+        event.context().request_id.as_deref(),
+        Some("0192f5e4-7c1a-7b3e-9f10-3d2c1b0a9e8f")
+    );
 }

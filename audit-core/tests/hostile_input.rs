@@ -51,6 +51,7 @@ fn hostile_event(text: &str) -> Event {
     .context(EventContext {
         user_agent: Some(text.into()),
         request_id: Some(text.into()),
+        client_request_id: Some(text.into()),
         method: Some(text.into()),
         route: Some(text.into()),
         ..Default::default()

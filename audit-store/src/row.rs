@@ -382,7 +382,7 @@ mod decode {
 
 #[cfg(test)]
 mod tests {
-    use audit_core::{Action, Actor, Event, Target};
+    use audit_core::{Action, Actor, Event, EventContext, IpSource, Target};
     use serde_json::json;
 
     use super::EventRow;
@@ -399,6 +399,14 @@ mod tests {
         .target(Target::new("app", "app_1").with_name("Billing\tapp"))
         .add_target(Target::new("user", "u2"))
         .description("line one\nline two")
+        .context(EventContext {
+            client_ip: Some("203.0.113.7".parse().unwrap()),
+            peer_ip: Some("10.0.0.2".parse().unwrap()),
+            ip_source: Some(IpSource::XRealIp),
+            request_id: Some("0192f5e4-7c1a-7b3e-9f10-3d2c1b0a9e8f".into()),
+            client_request_id: Some("replay-1".into()),
+            ..EventContext::default()
+        })
         .before(&json!({"plan": "team", "seats": 5, "ratio": 0.1}))
         .after(&json!({"plan": "business", "seats": 10, "ratio": 1e-7}))
         .metadata("nested", &json!({"a": [1, 2.5, null, true], "b": "x"}))

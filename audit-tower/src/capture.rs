@@ -40,7 +40,8 @@ pub(crate) fn capture<A: ExtractActor, T: ClaimTenant>(
                 .get::<MockConnectInfo<SocketAddr>>()
                 .map(|info| info.0.ip())
         });
-    let resolved = peer.map(|peer| resolve_client_ip(peer, &parts.headers, &config.trusted_proxies));
+    let resolved =
+        peer.map(|peer| resolve_client_ip(peer, &parts.headers, &config.trusted_proxies, config.client_ip_source));
 
     let (user_agent, lossy_utf8) = match parts.headers.get(USER_AGENT) {
         Some(value) => {
@@ -50,17 +51,20 @@ pub(crate) fn capture<A: ExtractActor, T: ClaimTenant>(
         None => (None, false),
     };
 
-    let request_id = match parts.headers.get(&config.request_id_header) {
-        Some(value) if request_id::is_well_formed(value) => value.clone(),
-        _ => {
-            let generated = request_id::generate();
-            // Downstream code and logs see the same id as the audit trail.
-            parts
-                .headers
-                .insert(config.request_id_header.clone(), generated.clone());
-            generated
-        }
-    };
+    // The client's id is kept only beside ours: a caller can send any id,
+    // including one seen on another tenant's events, so it never becomes
+    // the id that links events to a request.
+    let client_request_id = parts
+        .headers
+        .get(&config.request_id_header)
+        .filter(|value| request_id::is_well_formed(value))
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let request_id = request_id::generate();
+    // Downstream code and logs see the same id as the audit trail.
+    parts
+        .headers
+        .insert(config.request_id_header.clone(), request_id.clone());
 
     let context = EventContext {
         client_ip: resolved.map(|r| r.client_ip),
@@ -68,6 +72,7 @@ pub(crate) fn capture<A: ExtractActor, T: ClaimTenant>(
         ip_source: resolved.map(|r| r.source),
         user_agent,
         request_id: request_id.to_str().ok().map(str::to_owned),
+        client_request_id,
         method: Some(parts.method.as_str().to_owned()),
         route: parts
             .extensions

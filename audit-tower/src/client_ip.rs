@@ -8,6 +8,7 @@ use http::header::{FORWARDED, HeaderName};
 use ipnet::IpNet;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// The proxy ranges whose forwarding headers are believed. Empty by default.
 ///
@@ -48,6 +49,75 @@ impl TrustedProxies {
     }
 }
 
+/// The one header your trusted proxy writes the client's address into.
+///
+/// Exactly one header is read, never a fallback to another: a proxy
+/// overwrites or appends to the header it is configured for and passes every
+/// other header through from the client untouched, so any second header is
+/// the client's to forge. Pick the one your proxy sets (nginx:
+/// `proxy_add_x_forwarded_for` → [`XForwardedFor`](Self::XForwardedFor),
+/// `proxy_set_header X-Real-IP $remote_addr` → [`XRealIp`](Self::XRealIp)).
+///
+/// ```
+/// use audit_core::IpSource;
+/// use audit_tower::{ClientIpSource, TrustedProxies, resolve_client_ip};
+/// use http::HeaderMap;
+///
+/// let trusted = TrustedProxies::new(["10.0.0.0/8".parse().unwrap()]);
+/// let mut headers = HeaderMap::new();
+/// headers.insert("forwarded", "for=6.6.6.6".parse().unwrap()); // sent by the client
+/// headers.insert("x-forwarded-for", "203.0.113.7".parse().unwrap()); // appended by the proxy
+///
+/// assert_eq!(ClientIpSource::default(), ClientIpSource::XForwardedFor);
+/// let resolved = resolve_client_ip("10.0.0.2".parse().unwrap(), &headers, &trusted, ClientIpSource::default());
+/// assert_eq!(resolved.client_ip.to_string(), "203.0.113.7", "the client's Forwarded is never read");
+/// assert_eq!(resolved.source, IpSource::XForwardedFor);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ClientIpSource {
+    /// `X-Forwarded-For`, a comma-separated list the proxy appends the
+    /// peer it saw to; the right-most untrusted entry is the client (default).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239), the `for=` of each element, read like
+    /// `X-Forwarded-For`.
+    Forwarded,
+    /// `X-Real-Ip`, one address the proxy sets (replacing any the client
+    /// sent); believed as it stands, so it must hold exactly one address.
+    XRealIp,
+}
+
+impl ClientIpSource {
+    /// The header this source reads.
+    ///
+    /// ```
+    /// use audit_tower::ClientIpSource;
+    /// assert_eq!(ClientIpSource::XRealIp.header_name(), "x-real-ip");
+    /// ```
+    pub fn header_name(self) -> HeaderName {
+        match self {
+            Self::XForwardedFor => X_FORWARDED_FOR,
+            Self::Forwarded => FORWARDED,
+            Self::XRealIp => X_REAL_IP,
+        }
+    }
+
+    /// What an event records as `ip_source` when the address came from this header.
+    ///
+    /// ```
+    /// use audit_core::IpSource;
+    /// use audit_tower::ClientIpSource;
+    /// assert_eq!(ClientIpSource::Forwarded.ip_source(), IpSource::Forwarded);
+    /// ```
+    pub fn ip_source(self) -> IpSource {
+        match self {
+            Self::XForwardedFor => IpSource::XForwardedFor,
+            Self::Forwarded => IpSource::Forwarded,
+            Self::XRealIp => IpSource::XRealIp,
+        }
+    }
+}
+
 /// The outcome of [`resolve_client_ip`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResolvedIp {
@@ -61,23 +131,27 @@ pub struct ResolvedIp {
 
 /// Resolves the client address of a request from its peer and headers.
 ///
-/// The socket peer is the only address nobody can forge. Headers that name
-/// the client (`Forwarded`, `X-Forwarded-For`) are believed only when the
-/// peer is a proxy you trust, and then only as far as the chain of trusted
-/// proxies goes:
+/// The socket peer is the only address nobody can forge. The header named by
+/// `source` is believed only when the peer is a proxy you trust, and then
+/// only as far as the chain of trusted proxies goes:
 ///
 /// 1. Normalise the peer (an IPv4-mapped IPv6 address becomes IPv4). If it is
 ///    not inside a trusted range, it is the client (`ip_source = peer`),
 ///    whatever the headers say.
-/// 2. Otherwise read `Forwarded` (RFC 7239) if present, else
-///    `X-Forwarded-For`, every line of the header joined in order.
-/// 3. Walk the addresses from the right (the hop nearest to us), skipping
-///    those inside trusted ranges; the first untrusted address is the client.
+/// 2. Otherwise read the one header `source` names, every line of it joined
+///    in order. No other header is looked at, present or not: the proxy
+///    passes the others through from the client.
+/// 3. `X-Forwarded-For` and `Forwarded` (RFC 7239, the `for=` of each
+///    element): walk the addresses from the right (the hop nearest to us),
+///    skipping those inside trusted ranges; the first untrusted address is
+///    the client. `X-Real-Ip`: the proxy sets one address, which is the
+///    client as it stands; more than one address (or line) means the proxy
+///    did not replace what the client sent, so none is believed.
 /// 4. An entry that is not a usable address (`unknown`, an obfuscated
-///    `_identifier`, a host name, garbage, an IPv6 zone) stops the walk: what
-///    lies left of it cannot be verified. Then, or when every entry is a
-///    trusted proxy, or the header is absent, the peer is used and
-///    `ip_source = peer` says so.
+///    `_identifier`, a host name, garbage, an IPv6 zone, a `Forwarded`
+///    element without `for=`) stops the walk: what lies left of it cannot be
+///    verified. Then, or when every entry is a trusted proxy, or the header
+///    is absent, the peer is used and `ip_source = peer` says so.
 ///
 /// Nothing is trusted by default. Accepted address forms: `192.0.2.1`,
 /// `192.0.2.1:8080`, `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:8080`, and
@@ -86,7 +160,7 @@ pub struct ResolvedIp {
 ///
 /// ```
 /// use audit_core::IpSource;
-/// use audit_tower::{resolve_client_ip, TrustedProxies};
+/// use audit_tower::{ClientIpSource, resolve_client_ip, TrustedProxies};
 /// use http::HeaderMap;
 ///
 /// let trusted = TrustedProxies::new(["10.0.0.0/8".parse().unwrap()]);
@@ -94,16 +168,26 @@ pub struct ResolvedIp {
 /// headers.insert("x-forwarded-for", "198.51.100.9, 203.0.113.7, 10.0.0.5".parse().unwrap());
 ///
 /// // From a trusted proxy: the right-most untrusted address.
-/// let behind_proxy = resolve_client_ip("10.0.0.2".parse().unwrap(), &headers, &trusted);
+/// let behind_proxy = resolve_client_ip("10.0.0.2".parse().unwrap(), &headers, &trusted, ClientIpSource::XForwardedFor);
 /// assert_eq!(behind_proxy.client_ip.to_string(), "203.0.113.7");
 /// assert_eq!(behind_proxy.source, IpSource::XForwardedFor);
 ///
 /// // From anyone else: the headers are ignored.
-/// let direct = resolve_client_ip("192.0.2.1".parse().unwrap(), &headers, &trusted);
+/// let direct = resolve_client_ip("192.0.2.1".parse().unwrap(), &headers, &trusted, ClientIpSource::XForwardedFor);
 /// assert_eq!(direct.client_ip.to_string(), "192.0.2.1");
 /// assert_eq!(direct.source, IpSource::Peer);
+///
+/// // Configured for another header: this one is not read at all.
+/// let other = resolve_client_ip("10.0.0.2".parse().unwrap(), &headers, &trusted, ClientIpSource::Forwarded);
+/// assert_eq!(other.client_ip.to_string(), "10.0.0.2");
+/// assert_eq!(other.source, IpSource::Peer);
 /// ```
-pub fn resolve_client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> ResolvedIp {
+pub fn resolve_client_ip(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &TrustedProxies,
+    source: ClientIpSource,
+) -> ResolvedIp {
     let peer_ip = peer.to_canonical();
     let from_peer = ResolvedIp {
         client_ip: peer_ip,
@@ -113,27 +197,42 @@ pub fn resolve_client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedPro
     if !trusted.contains(peer_ip) {
         return from_peer;
     }
-    let (chain, source) = if headers.contains_key(FORWARDED) {
-        (forwarded_chain(headers), IpSource::Forwarded)
-    } else if headers.contains_key(X_FORWARDED_FOR) {
-        (x_forwarded_for_chain(headers), IpSource::XForwardedFor)
-    } else {
-        return from_peer;
+    let client_ip = match source {
+        ClientIpSource::XForwardedFor => rightmost_untrusted(&x_forwarded_for_chain(headers), trusted),
+        ClientIpSource::Forwarded => rightmost_untrusted(&forwarded_chain(headers), trusted),
+        ClientIpSource::XRealIp => x_real_ip(headers),
     };
+    match client_ip {
+        Some(client_ip) => ResolvedIp {
+            client_ip,
+            peer_ip,
+            source: source.ip_source(),
+        },
+        None => from_peer,
+    }
+}
+
+/// The right-most address not inside a trusted range, unless an unusable
+/// entry comes first (right to left) or there is none.
+fn rightmost_untrusted(chain: &[Option<IpAddr>], trusted: &TrustedProxies) -> Option<IpAddr> {
     for hop in chain.iter().rev() {
         match hop {
             Some(ip) if trusted.contains(*ip) => {}
-            Some(ip) => {
-                return ResolvedIp {
-                    client_ip: *ip,
-                    peer_ip,
-                    source,
-                };
-            }
-            None => break,
+            Some(ip) => return Some(*ip),
+            None => return None,
         }
     }
-    from_peer
+    None
+}
+
+/// The one address of the one `X-Real-Ip` line.
+fn x_real_ip(headers: &HeaderMap) -> Option<IpAddr> {
+    let mut lines = headers.get_all(X_REAL_IP).iter();
+    let line = lines.next()?;
+    if lines.next().is_some() {
+        return None;
+    }
+    parse_node(line.to_str().ok()?.trim())
 }
 
 /// Every `X-Forwarded-For` entry in order; `None` for an unusable one.
@@ -240,6 +339,12 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
+    const ALL_SOURCES: [ClientIpSource; 3] = [
+        ClientIpSource::XForwardedFor,
+        ClientIpSource::Forwarded,
+        ClientIpSource::XRealIp,
+    ];
+
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
     }
@@ -256,9 +361,24 @@ mod tests {
         map
     }
 
+    /// Resolves with the default source, `X-Forwarded-For`.
     fn resolve(peer: &str, pairs: &[(&'static str, &str)], ranges: &[&str]) -> (String, IpSource) {
-        let resolved = resolve_client_ip(ip(peer), &headers(pairs), &trusted(ranges));
+        resolve_from(ClientIpSource::default(), peer, pairs, ranges)
+    }
+
+    fn resolve_from(
+        source: ClientIpSource,
+        peer: &str,
+        pairs: &[(&'static str, &str)],
+        ranges: &[&str],
+    ) -> (String, IpSource) {
+        let resolved = resolve_client_ip(ip(peer), &headers(pairs), &trusted(ranges), source);
         (resolved.client_ip.to_string(), resolved.source)
+    }
+
+    /// Behind the proxy at 10.0.0.2, trusting 10.0.0.0/8.
+    fn behind_proxy(source: ClientIpSource, pairs: &[(&'static str, &str)]) -> (String, IpSource) {
+        resolve_from(source, "10.0.0.2", pairs, &["10.0.0.0/8"])
     }
 
     #[test]
@@ -268,10 +388,111 @@ mod tests {
     }
 
     #[test]
+    fn x_forwarded_for_is_the_default_source() {
+        assert_eq!(ClientIpSource::default(), ClientIpSource::XForwardedFor);
+    }
+
+    #[test]
     fn spoofed_forwarded_header_from_untrusted_peer_is_ignored() {
-        let pairs = [("forwarded", "for=1.1.1.1"), ("x-forwarded-for", "1.1.1.1")];
-        let (client, source) = resolve("192.0.2.1", &pairs, &["10.0.0.0/8"]);
-        assert_eq!((client.as_str(), source), ("192.0.2.1", IpSource::Peer));
+        let pairs = [
+            ("forwarded", "for=1.1.1.1"),
+            ("x-forwarded-for", "1.1.1.1"),
+            ("x-real-ip", "1.1.1.1"),
+        ];
+        for source in ALL_SOURCES {
+            let (client, ip_source) = resolve_from(source, "192.0.2.1", &pairs, &["10.0.0.0/8"]);
+            assert_eq!(
+                (client.as_str(), ip_source),
+                ("192.0.2.1", IpSource::Peer),
+                "{source:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_sent_forwarded_does_not_beat_the_proxys_x_forwarded_for() {
+        // nginx appends to X-Forwarded-For and passes Forwarded through from the client.
+        let pairs = [("forwarded", "for=6.6.6.6"), ("x-forwarded-for", "203.0.113.7")];
+        let (client, source) = behind_proxy(ClientIpSource::XForwardedFor, &pairs);
+        assert_eq!((client.as_str(), source), ("203.0.113.7", IpSource::XForwardedFor));
+    }
+
+    #[test]
+    fn proto_only_forwarded_does_not_hide_the_proxys_x_forwarded_for() {
+        for forwarded in ["proto=https", "for=unknown", "garbage", ""] {
+            let pairs = [("forwarded", forwarded), ("x-forwarded-for", "203.0.113.7")];
+            let (client, source) = behind_proxy(ClientIpSource::XForwardedFor, &pairs);
+            assert_eq!(
+                (client.as_str(), source),
+                ("203.0.113.7", IpSource::XForwardedFor),
+                "{forwarded:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_sent_x_forwarded_for_does_not_beat_the_proxys_forwarded() {
+        let pairs = [("x-forwarded-for", "6.6.6.6"), ("forwarded", "for=203.0.113.7")];
+        let (client, source) = behind_proxy(ClientIpSource::Forwarded, &pairs);
+        assert_eq!((client.as_str(), source), ("203.0.113.7", IpSource::Forwarded));
+    }
+
+    #[test]
+    fn client_sent_x_real_ip_is_never_read_unless_configured() {
+        let pairs = [("x-real-ip", "6.6.6.6"), ("x-forwarded-for", "203.0.113.7")];
+        let (client, _) = behind_proxy(ClientIpSource::XForwardedFor, &pairs);
+        assert_eq!(client, "203.0.113.7");
+        let pairs = [("x-real-ip", "6.6.6.6"), ("forwarded", "for=203.0.113.7")];
+        let (client, _) = behind_proxy(ClientIpSource::Forwarded, &pairs);
+        assert_eq!(client, "203.0.113.7");
+    }
+
+    #[test]
+    fn a_missing_configured_header_falls_back_to_the_peer_never_to_another_header() {
+        let every_other = |source: ClientIpSource| -> Vec<(&'static str, &'static str)> {
+            [
+                ("x-forwarded-for", "6.6.6.6"),
+                ("forwarded", "for=6.6.6.6"),
+                ("x-real-ip", "6.6.6.6"),
+            ]
+            .into_iter()
+            .filter(|(name, _)| *name != source.header_name().as_str())
+            .collect()
+        };
+        for source in ALL_SOURCES {
+            let (client, ip_source) = behind_proxy(source, &every_other(source));
+            assert_eq!((client.as_str(), ip_source), ("10.0.0.2", IpSource::Peer), "{source:?}");
+        }
+    }
+
+    #[test]
+    fn x_real_ip_set_by_the_proxy_is_the_client_whatever_else_was_sent() {
+        let pairs = [
+            ("x-forwarded-for", "6.6.6.6"),
+            ("forwarded", "for=6.6.6.6"),
+            ("x-real-ip", "203.0.113.7"),
+        ];
+        let (client, source) = behind_proxy(ClientIpSource::XRealIp, &pairs);
+        assert_eq!((client.as_str(), source), ("203.0.113.7", IpSource::XRealIp));
+        let (client, _) = behind_proxy(ClientIpSource::XRealIp, &[("x-real-ip", " [2001:db8::7]:443 ")]);
+        assert_eq!(client, "2001:db8::7");
+    }
+
+    #[test]
+    fn x_real_ip_with_more_than_one_address_is_not_believed() {
+        // Two lines or a list mean the proxy appended instead of replacing
+        // what the client sent: either address may be the forged one.
+        for pairs in [
+            &[("x-real-ip", "6.6.6.6"), ("x-real-ip", "203.0.113.7")][..],
+            &[("x-real-ip", "6.6.6.6, 203.0.113.7")][..],
+            &[("x-real-ip", "6.6.6.6 203.0.113.7")][..],
+            &[("x-real-ip", "unknown")][..],
+            &[("x-real-ip", "")][..],
+            &[("x-real-ip", "for=203.0.113.7")][..],
+        ] {
+            let (client, source) = behind_proxy(ClientIpSource::XRealIp, pairs);
+            assert_eq!((client.as_str(), source), ("10.0.0.2", IpSource::Peer), "{pairs:?}");
+        }
     }
 
     #[test]
@@ -283,6 +504,25 @@ mod tests {
             &["10.0.0.0/8"],
         );
         assert_eq!((client.as_str(), source), ("203.0.113.7", IpSource::XForwardedFor));
+    }
+
+    #[test]
+    fn a_spoofed_trusted_hop_left_of_the_client_does_not_help_the_spoofer() {
+        // The client pretends to be one of our proxies forwarding for 6.6.6.6.
+        for source in [ClientIpSource::XForwardedFor, ClientIpSource::Forwarded] {
+            let pairs: &[(&'static str, &str)] = match source {
+                ClientIpSource::Forwarded => &[
+                    ("forwarded", "for=6.6.6.6, for=10.0.0.9"),
+                    ("forwarded", "for=203.0.113.7"),
+                ],
+                _ => &[
+                    ("x-forwarded-for", "6.6.6.6, 10.0.0.9"),
+                    ("x-forwarded-for", "203.0.113.7"),
+                ],
+            };
+            let (client, _) = behind_proxy(source, pairs);
+            assert_eq!(client, "203.0.113.7", "{source:?}");
+        }
     }
 
     #[test]
@@ -300,10 +540,16 @@ mod tests {
         ];
         let (client, _) = resolve("10.0.0.2", &pairs, &["10.0.0.0/8"]);
         assert_eq!(client, "198.51.100.1");
+        let pairs = [
+            ("forwarded", "for=6.6.6.6;proto=https"),
+            ("forwarded", "for=203.0.113.7"),
+        ];
+        let (client, _) = behind_proxy(ClientIpSource::Forwarded, &pairs);
+        assert_eq!(client, "203.0.113.7");
     }
 
     #[test]
-    fn forwarded_is_preferred_and_parsed_per_rfc_7239() {
+    fn forwarded_is_parsed_per_rfc_7239() {
         let pairs = [
             ("x-forwarded-for", "9.9.9.9"),
             (
@@ -311,14 +557,14 @@ mod tests {
                 r#"for=192.0.2.60;proto=http;by=203.0.113.43, For="[2001:db8:cafe::17]:4711""#,
             ),
         ];
-        let (client, source) = resolve("10.0.0.2", &pairs, &["10.0.0.0/8"]);
+        let (client, source) = behind_proxy(ClientIpSource::Forwarded, &pairs);
         assert_eq!((client.as_str(), source), ("2001:db8:cafe::17", IpSource::Forwarded));
     }
 
     #[test]
     fn forwarded_quoted_values_may_contain_separators() {
         let pairs = [("forwarded", r#"for=203.0.113.7;ext="a,b;c", for=10.0.0.5"#)];
-        let (client, _) = resolve("10.0.0.2", &pairs, &["10.0.0.0/8"]);
+        let (client, _) = behind_proxy(ClientIpSource::Forwarded, &pairs);
         assert_eq!(client, "203.0.113.7");
     }
 
@@ -344,16 +590,22 @@ mod tests {
             &["10.0.0.0/8"],
         );
         assert_eq!(client, "203.0.113.7");
-        let resolved = resolve_client_ip(ip("::ffff:192.0.2.1"), &HeaderMap::new(), &TrustedProxies::none());
+        let (client, _) = behind_proxy(ClientIpSource::XRealIp, &[("x-real-ip", "::ffff:203.0.113.7")]);
+        assert_eq!(client, "203.0.113.7");
+        let resolved = resolve_client_ip(
+            ip("::ffff:192.0.2.1"),
+            &HeaderMap::new(),
+            &TrustedProxies::none(),
+            ClientIpSource::default(),
+        );
         assert_eq!(resolved.peer_ip, ip("192.0.2.1"));
     }
 
     #[test]
     fn unknown_and_obfuscated_nodes_stop_the_walk() {
         for node in ["unknown", "_hidden", "\"_gazonk\""] {
-            let pairs = [("forwarded", format!("for=203.0.113.7, for={node}, for=10.0.0.5"))];
-            let pairs: Vec<(&'static str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            let (client, source) = resolve("10.0.0.2", &pairs, &["10.0.0.0/8"]);
+            let forwarded = format!("for=203.0.113.7, for={node}, for=10.0.0.5");
+            let (client, source) = behind_proxy(ClientIpSource::Forwarded, &[("forwarded", forwarded.as_str())]);
             assert_eq!((client.as_str(), source), ("10.0.0.2", IpSource::Peer), "{node}");
         }
     }
@@ -374,12 +626,14 @@ mod tests {
         ] {
             let (client, source) = resolve("10.0.0.2", &[("x-forwarded-for", garbage)], &["10.0.0.0/8"]);
             assert_eq!((client.as_str(), source), ("10.0.0.2", IpSource::Peer), "{garbage:?}");
+            let (client, source) = behind_proxy(ClientIpSource::XRealIp, &[("x-real-ip", garbage)]);
+            assert_eq!((client.as_str(), source), ("10.0.0.2", IpSource::Peer), "{garbage:?}");
         }
     }
 
     #[test]
     fn forwarded_element_without_for_is_unusable() {
-        let (client, source) = resolve("10.0.0.2", &[("forwarded", "proto=https;by=10.0.0.5")], &["10.0.0.0/8"]);
+        let (client, source) = behind_proxy(ClientIpSource::Forwarded, &[("forwarded", "proto=https;by=10.0.0.5")]);
         assert_eq!((client.as_str(), source), ("10.0.0.2", IpSource::Peer));
     }
 
@@ -395,10 +649,15 @@ mod tests {
 
     #[test]
     fn non_utf8_header_bytes_are_unusable() {
-        let mut map = HeaderMap::new();
-        map.append("x-forwarded-for", HeaderValue::from_bytes(b"203.0.113.7\xff").unwrap());
-        let resolved = resolve_client_ip(ip("10.0.0.2"), &map, &trusted(&["10.0.0.0/8"]));
-        assert_eq!(resolved.source, IpSource::Peer);
+        for source in ALL_SOURCES {
+            let mut map = HeaderMap::new();
+            map.append(
+                source.header_name(),
+                HeaderValue::from_bytes(b"203.0.113.7\xff").unwrap(),
+            );
+            let resolved = resolve_client_ip(ip("10.0.0.2"), &map, &trusted(&["10.0.0.0/8"]), source);
+            assert_eq!(resolved.source, IpSource::Peer, "{source:?}");
+        }
     }
 
     mod properties {
@@ -412,21 +671,36 @@ mod tests {
             ]
         }
 
+        fn any_source() -> impl Strategy<Value = ClientIpSource> {
+            proptest::sample::select(ALL_SOURCES.to_vec())
+        }
+
         fn header_text() -> impl Strategy<Value = String> {
             prop_oneof![
                 "[ -~]{0,80}",
+                any_ip().prop_map(|ip| ip.to_string()),
                 proptest::collection::vec(any_ip().prop_map(|ip| ip.to_string()), 0..6).prop_map(|v| v.join(", ")),
                 proptest::collection::vec(any_ip().prop_map(|ip| format!("for=\"{ip}\"")), 0..6)
                     .prop_map(|v| v.join(",")),
             ]
         }
 
+        fn forwarding_headers(values: [Option<String>; 3]) -> HeaderMap {
+            let mut headers = HeaderMap::new();
+            for (source, value) in ALL_SOURCES.into_iter().zip(values) {
+                if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                    headers.append(source.header_name(), value);
+                }
+            }
+            headers
+        }
+
         proptest! {
             #[test]
             fn untrusted_peer_can_never_change_its_client_ip(
                 peer in any_ip(),
-                forwarded in proptest::option::of(header_text()),
-                xff in proptest::option::of(header_text()),
+                source in any_source(),
+                values in proptest::array::uniform3(proptest::option::of(header_text())),
                 ranges in proptest::collection::vec((any_ip(), 0u8..=128), 0..4),
             ) {
                 let trusted = TrustedProxies::new(ranges.iter().filter_map(|(ip, len)| {
@@ -434,30 +708,42 @@ mod tests {
                     IpNet::new(*ip, len).ok()
                 }));
                 prop_assume!(!trusted.contains(peer));
-                let mut headers = HeaderMap::new();
-                for (name, value) in [("forwarded", forwarded), ("x-forwarded-for", xff)] {
-                    if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
-                        headers.append(name, value);
-                    }
-                }
-                let resolved = resolve_client_ip(peer, &headers, &trusted);
+                let resolved = resolve_client_ip(peer, &forwarding_headers(values), &trusted, source);
                 prop_assert_eq!(resolved.client_ip, peer.to_canonical());
                 prop_assert_eq!(resolved.source, IpSource::Peer);
             }
 
             #[test]
+            fn headers_other_than_the_configured_one_are_never_read(
+                source in any_source(),
+                mut values in proptest::array::uniform3(proptest::option::of(header_text())),
+            ) {
+                let configured = ALL_SOURCES.iter().position(|s| *s == source).unwrap();
+                values[configured] = None;
+                let trusted = TrustedProxies::new(["10.0.0.0/8".parse().unwrap()]);
+                let resolved = resolve_client_ip(ip("10.0.0.2"), &forwarding_headers(values), &trusted, source);
+                prop_assert_eq!(resolved.client_ip, ip("10.0.0.2"));
+                prop_assert_eq!(resolved.source, IpSource::Peer);
+            }
+
+            #[test]
             fn resolution_never_panics_on_arbitrary_header_bytes(
+                source in any_source(),
                 bytes in proptest::collection::vec(any::<u8>(), 0..200),
             ) {
                 let mut headers = HeaderMap::new();
                 if let Ok(value) = HeaderValue::from_bytes(&bytes) {
-                    headers.append("forwarded", value.clone());
-                    headers.append("x-forwarded-for", value);
+                    for name in ALL_SOURCES.map(ClientIpSource::header_name) {
+                        headers.append(name, value.clone());
+                    }
                 }
                 let trusted = TrustedProxies::new(["0.0.0.0/0".parse().unwrap(), "::/0".parse().unwrap()]);
-                let resolved = resolve_client_ip(ip("10.0.0.1"), &headers, &trusted);
-                // Everything is trusted, so the walk always ends at the peer.
-                prop_assert_eq!(resolved.client_ip, ip("10.0.0.1"));
+                let resolved = resolve_client_ip(ip("10.0.0.1"), &headers, &trusted, source);
+                // Everything is trusted, so the walk ends at the peer; X-Real-Ip
+                // is believed as it stands, so it may name any address.
+                if source != ClientIpSource::XRealIp {
+                    prop_assert_eq!(resolved.client_ip, ip("10.0.0.1"));
+                }
             }
         }
     }

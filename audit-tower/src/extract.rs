@@ -58,7 +58,8 @@ impl AuditContext {
         self.scope.request().context.client_ip
     }
 
-    /// The request id (also echoed on the response).
+    /// The request id the layer generated (also echoed on the response); the
+    /// client's own, if it sent one, is `request().context.client_request_id`.
     pub fn request_id(&self) -> Option<String> {
         self.scope.request().context.request_id.clone()
     }

@@ -9,7 +9,7 @@ use http::{HeaderName, HeaderValue};
 use tower_layer::Layer;
 
 use crate::actor::{ActorFromExtension, ExtractActor};
-use crate::client_ip::TrustedProxies;
+use crate::client_ip::{ClientIpSource, TrustedProxies};
 use crate::service::AuditService;
 use crate::tenant::{ClaimTenant, TenantFromPrincipal};
 
@@ -52,6 +52,7 @@ pub enum Delivery {
 pub(crate) struct Config {
     pub(crate) auditor: Auditor,
     pub(crate) trusted_proxies: TrustedProxies,
+    pub(crate) client_ip_source: ClientIpSource,
     pub(crate) request_id_header: HeaderName,
     pub(crate) record_denied: bool,
     pub(crate) record_mutations: bool,
@@ -71,12 +72,13 @@ const DEFAULT_UNAVAILABLE_BODY: &str = r#"{"error":{"code":"audit_unavailable","
 /// ```
 /// use std::time::Duration;
 /// use audit_core::{Auditor, MemorySink};
-/// use audit_tower::{AuditLayer, Delivery, TenantFromHeader};
+/// use audit_tower::{AuditLayer, ClientIpSource, Delivery, TenantFromHeader};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let auditor = Auditor::builder().start(MemorySink::new());
 /// let layer = AuditLayer::new(auditor)
 ///     .trusted_proxies(["10.0.0.0/8".parse().unwrap()])
+///     .client_ip_source(ClientIpSource::Forwarded)
 ///     .tenant(TenantFromHeader::new("x-tenant-id"))
 ///     .request_id_header("x-correlation-id")
 ///     .record_denied(true)
@@ -106,6 +108,7 @@ impl<A, T> fmt::Debug for AuditLayer<A, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuditLayer")
             .field("trusted_proxies", &self.config.trusted_proxies)
+            .field("client_ip_source", &self.config.client_ip_source)
             .field("request_id_header", &self.config.request_id_header)
             .field("record_denied", &self.config.record_denied)
             .field("record_mutations", &self.config.record_mutations)
@@ -116,13 +119,15 @@ impl<A, T> fmt::Debug for AuditLayer<A, T> {
 
 impl AuditLayer {
     /// A layer recording to `auditor`, with the defaults: actor from the
-    /// request extensions, tenant from the actor, no trusted proxies,
-    /// `x-request-id`, no automatic events, buffered delivery.
+    /// request extensions, tenant from the actor, no trusted proxies (and
+    /// `X-Forwarded-For` behind any you add), `x-request-id`, no automatic
+    /// events, buffered delivery.
     pub fn new(auditor: Auditor) -> Self {
         Self {
             config: Arc::new(Config {
                 auditor,
                 trusted_proxies: TrustedProxies::none(),
+                client_ip_source: ClientIpSource::default(),
                 request_id_header: HeaderName::from_static("x-request-id"),
                 record_denied: false,
                 record_mutations: false,
@@ -160,15 +165,40 @@ impl<A, T> AuditLayer<A, T> {
         }
     }
 
-    /// The proxy ranges whose `Forwarded`/`X-Forwarded-For` headers are believed.
+    /// The proxy ranges whose client-address header (the one
+    /// [`client_ip_source`](Self::client_ip_source) names) is believed.
     #[must_use]
     pub fn trusted_proxies(self, ranges: impl IntoIterator<Item = ipnet::IpNet>) -> Self {
         let trusted = TrustedProxies::new(ranges);
         self.configure(|config| config.trusted_proxies = trusted)
     }
 
-    /// The header carrying the request id, read when well-formed and always
-    /// echoed on the response (default `x-request-id`).
+    /// The one header a trusted proxy names the client in (default
+    /// [`ClientIpSource::XForwardedFor`]); no other is ever read. See
+    /// [`resolve_client_ip`](crate::resolve_client_ip) for the rules.
+    ///
+    /// ```
+    /// use audit_core::{Auditor, MemorySink};
+    /// use audit_tower::{AuditLayer, ClientIpSource};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let layer = AuditLayer::new(Auditor::builder().start(MemorySink::new()))
+    ///     .trusted_proxies(["10.0.0.0/8".parse().unwrap()])
+    ///     .client_ip_source(ClientIpSource::XRealIp);
+    /// assert!(format!("{layer:?}").contains("client_ip_source: XRealIp"));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn client_ip_source(self, source: ClientIpSource) -> Self {
+        self.configure(|config| config.client_ip_source = source)
+    }
+
+    /// The header carrying the request id (default `x-request-id`). Every
+    /// request gets a fresh id (a UUIDv7) as its events' `request_id`, set on
+    /// the request for the handlers and echoed on the response; a
+    /// well-formed id the client sent in this header is recorded beside it
+    /// as `client_request_id`, never in its place, so a client cannot link
+    /// its events to anyone else's.
     ///
     /// # Panics
     /// If `header` is not a valid header name (a programming error).

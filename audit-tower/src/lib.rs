@@ -12,7 +12,7 @@ mod service;
 mod tenant;
 
 pub use actor::{ActorFromExtension, ApiKeyActor, ExtractActor, FirstActor, Principal};
-pub use client_ip::{ResolvedIp, TrustedProxies, resolve_client_ip};
+pub use client_ip::{ClientIpSource, ResolvedIp, TrustedProxies, resolve_client_ip};
 pub use extract::{AuditContext, MissingAuditContext, MockAuditContext};
 pub use future::ResponseFuture;
 pub use layer::{AuditLayer, Delivery};

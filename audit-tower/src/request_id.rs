@@ -1,11 +1,12 @@
-//! Request ids: accepted from a header when well-formed, else generated.
+//! Request ids: generated for every request; a client's own id, when
+//! well-formed, is kept beside it (`client_request_id`), never instead.
 
 use http::HeaderValue;
 
 /// The longest request id accepted from a client.
 pub(crate) const MAX_REQUEST_ID_LEN: usize = 128;
 
-/// Whether a client-supplied id is safe to keep: 1–128 visible ASCII
+/// Whether a client-supplied id is safe to record: 1–128 visible ASCII
 /// characters from a conservative set (letters, digits, `-_.:/+=@`).
 pub(crate) fn is_well_formed(value: &HeaderValue) -> bool {
     let bytes = value.as_bytes();

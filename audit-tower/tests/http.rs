@@ -7,7 +7,9 @@ use std::time::Duration;
 use audit_core::{
     Action, Actor, ActorKind, Auditor, Draft, Event, IpSource, MemorySink, Outcome, OverflowPolicy, Severity,
 };
-use audit_tower::{ApiKeyActor, AuditContext, AuditLayer, Delivery, ExtractActor, Principal, TenantFromHeader};
+use audit_tower::{
+    ApiKeyActor, AuditContext, AuditLayer, ClientIpSource, Delivery, ExtractActor, Principal, TenantFromHeader,
+};
 use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
@@ -83,6 +85,7 @@ async fn bearer_auth(mut request: Request, next: Next) -> Response {
                 .with_role("owner"),
         )
         .in_tenant("acme"),
+        Some("Bearer globex-admin") => Principal::new(Actor::user("user_carol").with_role("admin")).in_tenant("globex"),
         Some("Bearer freelancer") => Principal::new(Actor::user("user_dan")),
         _ => return next.run(request).await,
     };
@@ -102,6 +105,10 @@ fn app_with(layer: AuditLayer<impl ExtractActor, impl audit_tower::ClaimTenant>)
         .route(
             "/request-id",
             get(|request: Request| async move { format!("{:?}", request.headers().get("x-request-id")) }),
+        )
+        .route(
+            "/client-request-id",
+            get(|audit: AuditContext| async move { format!("{:?}", audit.request().context.client_request_id) }),
         )
         .layer(layer)
         .layer(middleware::from_fn(bearer_auth))
@@ -125,7 +132,12 @@ async fn event_carries_actor_tenant_ip_user_agent_request_id_route_and_status() 
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(headers["x-request-id"], "req_01HZX", "the request id is echoed");
+    let request_id = headers["x-request-id"].to_str().unwrap();
+    assert_eq!(
+        uuid::Uuid::parse_str(request_id).unwrap().get_version_num(),
+        7,
+        "the layer's own id is echoed, not the client's"
+    );
 
     let events = events_after(&auditor, &sink).await;
     assert_eq!(events.len(), 1);
@@ -141,7 +153,8 @@ async fn event_carries_actor_tenant_ip_user_agent_request_id_route_and_status() 
     assert_eq!(context.peer_ip, Some("127.0.0.1".parse().unwrap()));
     assert_eq!(context.ip_source, Some(IpSource::Peer));
     assert_eq!(context.user_agent.as_deref(), Some("audit-test/1.0"));
-    assert_eq!(context.request_id.as_deref(), Some("req_01HZX"));
+    assert_eq!(context.request_id.as_deref(), Some(request_id));
+    assert_eq!(context.client_request_id.as_deref(), Some("req_01HZX"));
     assert_eq!(context.method.as_deref(), Some("DELETE"));
     assert_eq!(
         context.route.as_deref(),
@@ -187,9 +200,9 @@ async fn spoofed_forwarding_headers_from_an_untrusted_peer_are_ignored() {
 async fn multi_proxy_chain_resolves_to_the_rightmost_untrusted_address() {
     let sink = MemorySink::new();
     let auditor = quiet_auditor(&sink);
-    let layer = AuditLayer::new(auditor.clone())
-        .trusted_proxies(["127.0.0.0/8".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]);
-    let server = Server::start(app_with(layer)).await;
+    let proxies = ["127.0.0.0/8".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+    let layer = AuditLayer::new(auditor.clone()).trusted_proxies(proxies);
+    let server = Server::start(app_with(layer.clone())).await;
     server
         .send(
             Method::DELETE,
@@ -200,7 +213,8 @@ async fn multi_proxy_chain_resolves_to_the_rightmost_untrusted_address() {
             ],
         )
         .await;
-    server
+    let behind_forwarded = Server::start(app_with(layer.client_ip_source(ClientIpSource::Forwarded))).await;
+    behind_forwarded
         .send(
             Method::DELETE,
             "/apps/app_2",
@@ -213,6 +227,59 @@ async fn multi_proxy_chain_resolves_to_the_rightmost_untrusted_address() {
     assert_eq!(events[0].context().peer_ip, Some("127.0.0.1".parse().unwrap()));
     assert_eq!(events[1].context().client_ip, Some("2001:db8::7".parse().unwrap()));
     assert_eq!(events[1].context().ip_source, Some(IpSource::Forwarded));
+}
+
+/// Behind a proxy that appends to `X-Forwarded-For` and passes `Forwarded`
+/// through (nginx's usual set-up), a `Forwarded` header the client wrote
+/// must neither name the client nor hide the proxy's `X-Forwarded-For`.
+#[tokio::test]
+async fn a_client_sent_forwarded_header_never_beats_the_proxys_x_forwarded_for() {
+    let sink = MemorySink::new();
+    let auditor = quiet_auditor(&sink);
+    let layer = AuditLayer::new(auditor.clone()).trusted_proxies(["127.0.0.0/8".parse().unwrap()]);
+    let server = Server::start(app_with(layer)).await;
+    for forwarded in ["for=6.6.6.6", "proto=https"] {
+        server
+            .send(
+                Method::DELETE,
+                "/apps/app_1",
+                &[
+                    ("forwarded", header(forwarded)),
+                    ("x-forwarded-for", header("203.0.113.7")),
+                ],
+            )
+            .await;
+    }
+    let events = events_after(&auditor, &sink).await;
+    assert_eq!(events.len(), 2);
+    for event in &events {
+        assert_eq!(event.context().client_ip, Some("203.0.113.7".parse().unwrap()));
+        assert_eq!(event.context().ip_source, Some(IpSource::XForwardedFor));
+    }
+}
+
+#[tokio::test]
+async fn behind_an_x_real_ip_proxy_only_that_header_names_the_client() {
+    let sink = MemorySink::new();
+    let auditor = quiet_auditor(&sink);
+    let layer = AuditLayer::new(auditor.clone())
+        .trusted_proxies(["127.0.0.0/8".parse().unwrap()])
+        .client_ip_source(ClientIpSource::XRealIp);
+    let server = Server::start(app_with(layer)).await;
+    let spoofs = [
+        ("forwarded", header("for=6.6.6.6")),
+        ("x-forwarded-for", header("6.6.6.6")),
+    ];
+    let mut with_real_ip = spoofs.to_vec();
+    with_real_ip.push(("x-real-ip", header("203.0.113.7")));
+    server.send(Method::DELETE, "/apps/app_1", &with_real_ip).await;
+    // Without the proxy's header, the others are still not read.
+    server.send(Method::DELETE, "/apps/app_2", &spoofs).await;
+    let events = events_after(&auditor, &sink).await;
+    assert_eq!(events[0].context().client_ip, Some("203.0.113.7".parse().unwrap()));
+    assert_eq!(events[0].context().ip_source, Some(IpSource::XRealIp));
+    assert_eq!(events[1].context().client_ip, Some("127.0.0.1".parse().unwrap()));
+    assert_eq!(events[1].context().ip_source, Some(IpSource::Peer));
 }
 
 #[tokio::test]
@@ -326,27 +393,67 @@ async fn api_keys_are_recorded_by_public_id_never_by_secret() {
 }
 
 #[tokio::test]
-async fn request_ids_are_kept_when_well_formed_and_generated_otherwise() {
+async fn every_request_gets_a_generated_id_and_a_well_formed_client_id_is_kept_beside_it() {
     let sink = MemorySink::new();
     let auditor = quiet_auditor(&sink);
     let server = Server::start(app_with(AuditLayer::new(auditor.clone()))).await;
 
-    let (_, headers, seen_by_handler) = server
-        .send(
-            Method::GET,
-            "/request-id",
-            &[("x-request-id", header("bad id; drop table"))],
-        )
-        .await;
-    let generated = headers["x-request-id"].to_str().unwrap().to_owned();
-    assert_eq!(uuid::Uuid::parse_str(&generated).unwrap().get_version_num(), 7);
-    assert!(
-        seen_by_handler.contains(&generated),
-        "the handler sees the generated id: {seen_by_handler}"
-    );
+    for (sent, kept) in [
+        (Some("req_01HZX"), Some("req_01HZX")),
+        (Some("bad id; drop table"), None),
+        (None, None),
+    ] {
+        let sent_header: Vec<_> = sent.map(|id| ("x-request-id", header(id))).into_iter().collect();
+        let (_, headers, seen_by_handler) = server.send(Method::GET, "/request-id", &sent_header).await;
+        let generated = headers["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(
+            uuid::Uuid::parse_str(&generated).unwrap().get_version_num(),
+            7,
+            "{sent:?}"
+        );
+        assert_eq!(
+            seen_by_handler,
+            format!("{:?}", Some(header(&generated))),
+            "the handler sees the generated id, as the events and logs do"
+        );
+        let (_, _, client_id_seen_by_handler) = server.send(Method::GET, "/client-request-id", &sent_header).await;
+        assert_eq!(client_id_seen_by_handler, format!("{kept:?}"), "{sent:?}");
+    }
+}
 
-    let (_, headers, _) = server.send(Method::GET, "/request-id", &[]).await;
-    assert!(uuid::Uuid::parse_str(headers["x-request-id"].to_str().unwrap()).is_ok());
+/// Issue 24: a client-chosen `X-Request-Id` became the stored request id,
+/// so one id could be put on events of two tenants and link them.
+#[tokio::test]
+async fn the_same_client_request_id_in_two_tenants_never_links_their_events() {
+    let sink = MemorySink::new();
+    let auditor = quiet_auditor(&sink);
+    let server = Server::start(app_with(AuditLayer::new(auditor.clone()))).await;
+    let mut echoed = Vec::new();
+    for caller in ["Bearer acme-owner", "Bearer globex-admin", "Bearer acme-owner"] {
+        let (status, headers, _) = server
+            .send(
+                Method::DELETE,
+                "/apps/app_1",
+                &[("authorization", header(caller)), ("x-request-id", header("replay-1"))],
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        echoed.push(headers["x-request-id"].to_str().unwrap().to_owned());
+    }
+    let events = events_after(&auditor, &sink).await;
+    assert_eq!(events.len(), 3);
+    assert_eq!(
+        events.iter().map(Event::tenant_id).collect::<Vec<_>>(),
+        [Some("acme"), Some("globex"), Some("acme")]
+    );
+    for (event, echoed) in events.iter().zip(&echoed) {
+        assert_eq!(event.context().request_id.as_deref(), Some(echoed.as_str()));
+        assert_eq!(event.context().client_request_id.as_deref(), Some("replay-1"));
+    }
+    let mut distinct = echoed.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3, "every request has its own id: {echoed:?}");
 }
 
 #[tokio::test]

@@ -11,11 +11,12 @@ use std::net::IpAddr;
 
 use audit_core::{ActorKind, Category, Event, IpSource, Outcome, Severity};
 use audit_store::CSV_COLUMNS;
+use audit_tower::ClientIpSource;
 use http::{Method, StatusCode};
 use quickstart::Config;
 use serde_json::{Value, json};
 use support::TestDb;
-use support::running::{Reply, Running, USER_AGENT, all_events};
+use support::running::{Reply, Running, USER_AGENT, all_events, events_with_request_id};
 
 on_both_backends!(
     every_route_records_its_event_with_the_request_context,
@@ -23,6 +24,9 @@ on_both_backends!(
     missing_or_unknown_credentials_are_401_and_recorded,
     tenants_see_neither_each_others_apps_nor_their_events,
     forwarded_headers_count_only_from_a_trusted_peer,
+    a_client_sent_forwarded_header_never_beats_the_proxys_x_forwarded_for,
+    a_client_request_id_reused_across_tenants_links_no_events,
+    only_the_configured_client_ip_header_is_read,
     a_members_role_change_is_403_and_recorded_denied,
     a_failed_login_is_recorded_in_the_accounts_tenant_without_the_password,
     graceful_shutdown_stores_the_events_of_every_answered_request,
@@ -89,7 +93,8 @@ async fn every_route_records_its_event_with_the_request_context(db: TestDb) {
     assert_context(&event, &created, "POST", "/apps");
     assert!(event.integrity().is_some(), "sealed by the store");
 
-    // GET /apps/{id} → 200, not audited; a well-formed request id is kept.
+    // GET /apps/{id} → 200, not audited; the request id is the service's
+    // own, whatever the client sent.
     let shown = server
         .send(
             Method::GET,
@@ -100,7 +105,8 @@ async fn every_route_records_its_event_with_the_request_context(db: TestDb) {
         .await;
     assert_eq!(shown.status, StatusCode::OK);
     assert_eq!(shown.json(), app);
-    assert_eq!(shown.request_id(), "req-e2e-show-1");
+    assert_ne!(shown.request_id(), "req-e2e-show-1");
+    assert_eq!(uuid::Uuid::parse_str(shown.request_id()).unwrap().get_version_num(), 7);
     assert!(
         server.events_of(&shown).await.is_empty(),
         "reads of apps are not audited"
@@ -470,6 +476,213 @@ async fn forwarded_headers_count_only_from_a_trusted_peer(db: TestDb) {
     assert_eq!(by_ip.status, StatusCode::OK, "{}", by_ip.body);
     assert_eq!(by_ip.json()["data"].as_array().unwrap().len(), 1, "{}", by_ip.body);
     trusted.stop().await;
+}
+
+/// The quickstart behind a proxy on loopback that appends to
+/// `X-Forwarded-For` and passes `Forwarded` through from the client (nginx's
+/// usual set-up): the client's `Forwarded` must not name the client (it
+/// did: `for=6.6.6.6` was recorded) nor hide the proxy's header (it did:
+/// `proto=https` made the proxy's own address the client).
+async fn a_client_sent_forwarded_header_never_beats_the_proxys_x_forwarded_for(db: TestDb) {
+    let proxy = ["127.0.0.0/8".parse().unwrap()];
+    let server = Running::start_with(Config::new(db.url()).trusted_proxies(proxy)).await;
+    for forwarded in ["for=6.6.6.6", "proto=https"] {
+        let reply = server
+            .send(
+                Method::POST,
+                "/apps",
+                &[ALICE, ("forwarded", forwarded), ("x-forwarded-for", "203.0.113.9")],
+                Some(json!({"name": "Edge"})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let context = server.event_of(&reply, "app.created").await.context().clone();
+        assert_eq!(context.client_ip, Some("203.0.113.9".parse().unwrap()), "{forwarded}");
+        assert_eq!(context.ip_source, Some(IpSource::XForwardedFor), "{forwarded}");
+        assert_eq!(context.peer_ip, Some(loopback()));
+    }
+    server.stop().await;
+}
+
+/// `--client-ip-header x-real-ip` and `forwarded`: the configured header
+/// names the client, the others a client may send are never read, and a
+/// header the proxy did not set as it should falls back to the peer.
+async fn only_the_configured_client_ip_header_is_read(db: TestDb) {
+    let proxy = ["127.0.0.0/8".parse().unwrap()];
+    let spoofs = [
+        ("forwarded", "for=6.6.6.6"),
+        ("x-forwarded-for", "6.6.6.6"),
+        ("x-real-ip", "6.6.6.6"),
+    ];
+    // What reaches the service: the client's spoofs, then the proxy's own
+    // header (appended to a client's `Forwarded`; an `X-Real-Ip` the proxy
+    // sets replaces the client's).
+    let behind_x_real_ip = [spoofs[0], spoofs[1], ("x-real-ip", "203.0.113.10")];
+    let behind_forwarded = [spoofs[0], spoofs[1], spoofs[2], ("forwarded", "for=203.0.113.10")];
+    for (source, forwarded, header, recorded) in [
+        (
+            ClientIpSource::XRealIp,
+            &behind_x_real_ip[..],
+            "x-real-ip",
+            IpSource::XRealIp,
+        ),
+        (
+            ClientIpSource::Forwarded,
+            &behind_forwarded[..],
+            "forwarded",
+            IpSource::Forwarded,
+        ),
+    ] {
+        let config = Config::new(db.url()).trusted_proxies(proxy).client_ip_source(source);
+        let server = Running::start_with(config).await;
+        let headers: Vec<_> = [ALICE].into_iter().chain(forwarded.iter().copied()).collect();
+        let reply = server
+            .send(Method::POST, "/apps", &headers, Some(json!({"name": "Edge"})))
+            .await;
+        let context = server.event_of(&reply, "app.created").await.context().clone();
+        assert_eq!(context.client_ip, Some("203.0.113.10".parse().unwrap()), "{source:?}");
+        assert_eq!(context.ip_source, Some(recorded), "{source:?}");
+
+        // Only the others: none of them is read, the peer is the client.
+        let others: Vec<_> = [ALICE]
+            .into_iter()
+            .chain(spoofs.into_iter().filter(|(name, _)| *name != header))
+            .collect();
+        let reply = server
+            .send(Method::POST, "/apps", &others, Some(json!({"name": "Edge"})))
+            .await;
+        let context = server.event_of(&reply, "app.created").await.context().clone();
+        assert_eq!(context.client_ip, Some(loopback()), "{source:?}");
+        assert_eq!(context.ip_source, Some(IpSource::Peer), "{source:?}");
+        server.stop().await;
+    }
+
+    // X-Real-Ip sent by the client and set again by a proxy that appends
+    // instead of replacing: two lines, neither believed.
+    let config = Config::new(db.url())
+        .trusted_proxies(proxy)
+        .client_ip_source(ClientIpSource::XRealIp);
+    let server = Running::start_with(config).await;
+    let reply = server
+        .send(
+            Method::POST,
+            "/apps",
+            &[ALICE, ("x-real-ip", "6.6.6.6"), ("x-real-ip", "203.0.113.10")],
+            Some(json!({"name": "Edge"})),
+        )
+        .await;
+    let context = server.event_of(&reply, "app.created").await.context().clone();
+    assert_eq!(context.client_ip, Some(loopback()));
+    assert_eq!(context.ip_source, Some(IpSource::Peer));
+    server.stop().await;
+}
+
+/// Issue 24: three events in two tenants shared the client-chosen
+/// `X-Request-Id: replay-1`, so a forged id could link unrelated events.
+/// Each request now has the service's own id; the client's is kept beside it.
+async fn a_client_request_id_reused_across_tenants_links_no_events(db: TestDb) {
+    let server = Running::start(&db).await;
+    let mut replies = Vec::new();
+    for (caller, name) in [(ALICE, "Acme One"), (CAROL, "Globex One"), (ALICE, "Acme Two")] {
+        let reply = server
+            .send(
+                Method::POST,
+                "/apps",
+                &[caller, ("x-request-id", "replay-1")],
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert_ne!(
+            reply.request_id(),
+            "replay-1",
+            "the client's id is not echoed as the request id"
+        );
+        replies.push(reply);
+    }
+    let mut tenants = Vec::new();
+    for reply in &replies {
+        let event = server.event_of(reply, "app.created").await;
+        assert_eq!(event.context().request_id.as_deref(), Some(reply.request_id()));
+        assert_eq!(event.context().client_request_id.as_deref(), Some("replay-1"));
+        tenants.push(event.tenant_id().map(str::to_owned));
+    }
+    assert_eq!(
+        tenants,
+        [Some("acme".into()), Some("globex".into()), Some("acme".into())]
+    );
+    let mut ids: Vec<&str> = replies.iter().map(|reply| reply.request_id()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "three requests, three request ids");
+    // The read side finds nothing under the forged id, and the stored JSON
+    // (what the API, exports and the hash cover) carries both.
+    assert!(events_with_request_id(&server.store, "replay-1").await.is_empty());
+    let shown = server
+        .send(Method::GET, "/audit-logs?request_id=replay-1", &[ALICE], None)
+        .await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    assert_eq!(shown.json()["data"], json!([]));
+    let acme = server
+        .send(
+            Method::GET,
+            &format!("/audit-logs?request_id={}", replies[0].request_id()),
+            &[ALICE],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(acme["data"][0]["context"]["client_request_id"], "replay-1");
+    assert_eq!(acme["data"][0]["context"]["request_id"], replies[0].request_id());
+    server.stop().await;
+}
+
+/// The sign-in page takes a password, so it gets the audit page's
+/// protection: it was served without a Content-Security-Policy or
+/// `X-Frame-Options`, with inline script and style.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_page_forbids_framing_and_inline_script() {
+    let db = TestDb::sqlite();
+    let server = Running::start(&db).await;
+    let page = server.send(Method::GET, "/login?next=/audit-logs/ui", &[], None).await;
+    let script = server.send(Method::GET, "/login/login.js", &[], None).await;
+    let style = server.send(Method::GET, "/login/login.css", &[], None).await;
+    for (reply, content_type) in [
+        (&page, "text/html; charset=utf-8"),
+        (&script, "text/javascript; charset=utf-8"),
+        (&style, "text/css; charset=utf-8"),
+    ] {
+        assert_eq!(reply.status, StatusCode::OK, "{content_type}");
+        assert_eq!(reply.headers["content-type"], content_type);
+        let policy = reply.headers["content-security-policy"].to_str().unwrap();
+        let directives: Vec<&str> = policy.split(';').map(str::trim).collect();
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(directives.contains(&directive), "{directive} in {policy}");
+        }
+        assert!(!policy.contains("unsafe"), "{policy}");
+        assert_eq!(reply.headers["x-frame-options"], "DENY");
+        assert_eq!(reply.headers["x-content-type-options"], "nosniff");
+        assert_eq!(reply.headers["referrer-policy"], "no-referrer");
+    }
+    // Under that policy an inline script or style would not run: the page
+    // must have none, and load its own files instead.
+    assert!(page.body.contains(r#"<script src="/login/login.js""#), "{}", page.body);
+    assert!(page.body.contains(r#"<link rel="stylesheet" href="/login/login.css">"#));
+    assert_eq!(page.body.matches("<script").count(), 1, "{}", page.body);
+    for inline in ["<style", "style=", "javascript:", " onsubmit=", " onclick=", " onload="] {
+        assert!(!page.body.contains(inline), "{inline} in {}", page.body);
+    }
+    assert!(script.body.contains("fetch(\"/login\""), "{}", script.body);
+    assert!(style.body.contains("#result"), "{}", style.body);
+    server.stop().await;
 }
 
 async fn a_members_role_change_is_403_and_recorded_denied(db: TestDb) {

@@ -62,6 +62,7 @@ fn context(ip: &str, user_agent: &str, request_id: &str, method: &str, route: &s
         ip_source: Some(IpSource::Peer),
         user_agent: Some(user_agent.to_owned()),
         request_id: Some(request_id.to_owned()),
+        client_request_id: None,
         method: Some(method.to_owned()),
         route: Some(route.to_owned()),
         status: Some(status),

@@ -243,6 +243,7 @@ impl Generator {
             ip_source: Some(IpSource::XForwardedFor),
             user_agent: Some(USER_AGENTS[r.below(USER_AGENTS.len())].to_owned()),
             request_id: Some(request_id),
+            client_request_id: None,
             method: Some(method.to_owned()),
             route: Some(format!("/{target_type}s/{{id}}")),
             status: Some(status),

@@ -25,7 +25,8 @@ use crate::{Config, apps, login, members};
 /// `/audit-logs`, all behind one [`AuditLayer`] recording to `auditor`.
 ///
 /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so
-/// the client address is known.
+/// the client address is known; behind `trusted_proxies`, the one header
+/// `client_ip_source` names gives it instead.
 pub fn router(state: AppState, auditor: Auditor, store: Store, config: &Config) -> Router {
     let api = Router::new()
         .route("/apps", post(apps::create))
@@ -42,11 +43,14 @@ pub fn router(state: AppState, auditor: Auditor, store: Store, config: &Config) 
         .route_layer(middleware::from_fn(require_caller));
     let public = Router::new()
         .route("/login", get(login::form).post(login::login))
+        .route("/login/login.js", get(login::script))
+        .route("/login/login.css", get(login::style))
         .with_state(state.clone());
     public.merge(protected).layer(
         AuditLayer::new(auditor)
             .actor(auth::extractor(state))
             .trusted_proxies(config.trusted_proxies.iter().copied())
+            .client_ip_source(config.client_ip_source)
             .record_denied(true),
     )
 }

@@ -15,7 +15,7 @@
 //! | `POST /members {"email","role"}` | 201 `{"id","email","role"}` | `member.invited` |
 //! | `PATCH /members/{id}/role {"role"}` | 200 `{"id","email","role"}`; 403 unless owner/admin | `member.role_changed`, before/after |
 //! | `POST /login {"email","password","next"?}` | 200 `{"token","next"}` + session cookie; 401 | `auth.login` in the account's tenant |
-//! | `GET /login[?next=/path]` | a sign-in form that returns to `next` | — |
+//! | `GET /login[?next=/path]` | a sign-in form that returns to `next`, its script and style at `/login/login.js` and `/login/login.css`; all three under a strict Content-Security-Policy (no inline script or style, no framing) | — |
 //! | `GET /audit-logs…` | the admin API (`audit_store::http`) | `audit_log.viewed` / `audit_log.exported` |
 //! | `GET /audit-logs/ui` | the audit log's web page (loads signed out; its data needs an owner or admin) | — (its API reads are recorded) |
 //!
@@ -46,6 +46,7 @@ use std::time::Duration;
 
 use audit_core::{AuditSink, Auditor, AuditorBuilder, AuditorStats};
 use audit_store::Store;
+use audit_tower::ClientIpSource;
 
 pub use app::{AppState, router};
 
@@ -63,7 +64,7 @@ pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 pub struct Config {
     /// The audit store: `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`.
     pub database_url: String,
-    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed (none by default).
+    /// Proxies whose client-address header is believed (none by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How the auditor is started: queue capacity, batching, overflow
     /// policy, retries (the library's defaults by default).
@@ -71,6 +72,8 @@ pub struct Config {
     /// How long one read of the audit log may wait for the store before the
     /// admin API answers 503 (`AdminApi::read_timeout`; 5 s by default).
     pub read_timeout: Duration,
+    /// The one header those proxies name the client in (`X-Forwarded-For` by default).
+    pub client_ip_source: ClientIpSource,
 }
 
 impl Config {
@@ -81,6 +84,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             auditor: Auditor::builder(),
             read_timeout: audit_store::http::DEFAULT_READ_TIMEOUT,
+            client_ip_source: ClientIpSource::default(),
         }
     }
 
@@ -102,6 +106,20 @@ impl Config {
     #[must_use]
     pub fn trusted_proxies(mut self, ranges: impl IntoIterator<Item = ipnet::IpNet>) -> Self {
         self.trusted_proxies.extend(ranges);
+        self
+    }
+
+    /// Which header the trusted proxies name the client in; no other is read.
+    ///
+    /// ```
+    /// use audit_tower::ClientIpSource;
+    /// let config = quickstart::Config::new("sqlite://audit.db").client_ip_source(ClientIpSource::XRealIp);
+    /// assert_eq!(config.client_ip_source, ClientIpSource::XRealIp);
+    /// assert_eq!(quickstart::Config::new("sqlite://audit.db").client_ip_source, ClientIpSource::XForwardedFor);
+    /// ```
+    #[must_use]
+    pub fn client_ip_source(mut self, source: ClientIpSource) -> Self {
+        self.client_ip_source = source;
         self
     }
 }

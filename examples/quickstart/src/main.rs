@@ -12,6 +12,8 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use audit_tower::ClientIpSource;
+use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use quickstart::seed::{self, Seeded};
 use quickstart::{Config, DEFAULT_DATABASE_URL, Error, Quickstart};
@@ -43,7 +45,20 @@ fn command() -> Command {
                 .value_name("CIDR")
                 .action(ArgAction::Append)
                 .value_parser(clap::value_parser!(ipnet::IpNet))
-                .help("A proxy range whose X-Forwarded-For / Forwarded headers are believed (repeatable; none by default)"),
+                .help("A proxy range whose client-address header (--client-ip-header) is believed (repeatable; none by default)"),
+        )
+        .arg(
+            Arg::new("client-ip-header")
+                .long("client-ip-header")
+                .value_name("HEADER")
+                .default_value("xff")
+                .value_parser(
+                    PossibleValuesParser::new(["xff", "forwarded", "x-real-ip"]).map(|name: String| client_ip_source(&name)),
+                )
+                .help(
+                    "The one header the trusted proxies name the client in: xff (X-Forwarded-For), forwarded \
+                     (RFC 7239) or x-real-ip; no other is read",
+                ),
         )
         .arg(
             Arg::new("seed-demo")
@@ -76,6 +91,15 @@ fn install_logging() {
         .init();
 }
 
+/// The header a `--client-ip-header` value names (one of the parser's possible values).
+fn client_ip_source(name: &str) -> ClientIpSource {
+    match name {
+        "forwarded" => ClientIpSource::Forwarded,
+        "x-real-ip" => ClientIpSource::XRealIp,
+        _ => ClientIpSource::XForwardedFor,
+    }
+}
+
 fn main() -> ExitCode {
     let matches = command().get_matches();
     install_logging();
@@ -104,8 +128,15 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
         .get_many::<ipnet::IpNet>("trusted-proxy")
         .map(|ranges| ranges.copied().collect())
         .unwrap_or_default();
+    let client_ip_header = matches
+        .get_one::<ClientIpSource>("client-ip-header")
+        .copied()
+        .unwrap_or_default();
 
-    let quickstart = Quickstart::build(Config::new(database_url.clone()).trusted_proxies(trusted.iter().copied()))
+    let config = Config::new(database_url.clone())
+        .trusted_proxies(trusted.iter().copied())
+        .client_ip_source(client_ip_header);
+    let quickstart = Quickstart::build(config)
         .await
         .map_err(|e| format!("cannot open the audit store: {e}"))?;
     if matches.get_flag("seed-demo") {
@@ -118,7 +149,7 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr()?;
-    print_welcome(addr, &redact_password(database_url), &trusted);
+    print_welcome(addr, &redact_password(database_url), &trusted, client_ip_header);
 
     let stats = quickstart.serve(listener, shutdown_signal()).await?;
     eprintln!(
@@ -129,12 +160,14 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
     Ok(())
 }
 
-fn print_welcome(addr: SocketAddr, database: &str, trusted: &[ipnet::IpNet]) {
+fn print_welcome(addr: SocketAddr, database: &str, trusted: &[ipnet::IpNet], client_ip_header: ClientIpSource) {
     let base = format!("http://{addr}");
+    let header = client_ip_header.header_name();
     let proxies = if trusted.is_empty() {
-        "none (X-Forwarded-For is ignored)".to_owned()
+        "none (forwarding headers are ignored)".to_owned()
     } else {
-        trusted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        let ranges = trusted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        format!("{ranges} (client address from {header} only)")
     };
     println!(
         "\
@@ -194,4 +227,28 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     eprintln!("quickstart: shutting down: finishing requests in flight, then draining the audit queue");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed_client_ip_header(args: &[&str]) -> Result<ClientIpSource, clap::Error> {
+        let matches = command().try_get_matches_from(["quickstart"].iter().chain(args))?;
+        Ok(*matches.get_one::<ClientIpSource>("client-ip-header").unwrap())
+    }
+
+    #[test]
+    fn client_ip_header_flag_names_exactly_one_header() {
+        assert_eq!(parsed_client_ip_header(&[]).unwrap(), ClientIpSource::XForwardedFor);
+        for (value, source) in [
+            ("xff", ClientIpSource::XForwardedFor),
+            ("forwarded", ClientIpSource::Forwarded),
+            ("x-real-ip", ClientIpSource::XRealIp),
+        ] {
+            assert_eq!(parsed_client_ip_header(&["--client-ip-header", value]).unwrap(), source);
+        }
+        let refused = parsed_client_ip_header(&["--client-ip-header", "x-forwarded-for,forwarded"]).unwrap_err();
+        assert_eq!(refused.kind(), clap::error::ErrorKind::InvalidValue);
+    }
 }

@@ -356,6 +356,7 @@ fn context(person: &Person, method: &str, route: &str, status: u16, at: Timestam
         ip_source: Some(IpSource::Peer),
         user_agent: Some(person.user_agent.to_owned()),
         request_id: Some(new_event_id(at).to_string()),
+        client_request_id: None,
         method: Some(method.to_owned()),
         route: Some(route.to_owned()),
         status: Some(status),

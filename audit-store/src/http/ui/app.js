@@ -612,6 +612,8 @@
       ...pair("Peer IP", context.peer_ip ? `${text(context.peer_ip)}${context.ip_source ? " (client IP from " + text(context.ip_source) + ")" : ""}` : "", { class: "mono" }),
       ...pair("User agent", text(context.user_agent), { class: "wrap" }),
       ...pair("Request id", text(context.request_id), { class: "mono" }),
+      // Sent by the client, so unverified: shown, never offered as a pivot.
+      ...pair("Client's request id", text(context.client_request_id), { class: "mono" }),
       ...pair("Request", [text(context.method), text(context.route)].filter(Boolean).join(" "), { class: "mono" }),
       ...pair("Status", text(context.status))));
     box.append(who, what, where);
