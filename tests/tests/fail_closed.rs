@@ -5,6 +5,7 @@
 //! (SQLite `BEGIN EXCLUSIVE`, PostgreSQL `LOCK TABLE`), as a stuck or
 //! overloaded database would.
 
+#[allow(dead_code, reason = "each test binary uses a part of the shared support")]
 #[macro_use]
 mod support;
 

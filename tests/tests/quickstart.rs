@@ -4,6 +4,7 @@
 //! Every test runs on both backends. Nothing sleeps: a test flushes the
 //! auditor (or shuts the service down) before it reads the store.
 
+#[allow(dead_code, reason = "each test binary uses a part of the shared support")]
 #[macro_use]
 mod support;
 
