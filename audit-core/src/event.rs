@@ -224,7 +224,11 @@ pub struct EventContext {
     /// The request id the client sent, when it was well-formed: useful for
     /// finding a caller's own request, but chosen by the caller, so it
     /// proves nothing and is not unique.
-    #[serde(default)]
+    ///
+    /// The one field of an event that is left out of its JSON (and of its
+    /// canonical bytes) when absent, instead of being `null`: events stored
+    /// before it existed must keep the leaf hash they were sealed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_request_id: Option<String>,
     /// The HTTP method.
     pub method: Option<String>,

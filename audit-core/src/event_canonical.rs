@@ -85,8 +85,12 @@ fn context(out: &mut Vec<u8>, context: &EventContext) {
     out.push(b'{');
     key(out, "client_ip", true);
     opt_ip(out, context.client_ip);
-    key(out, "client_request_id", false);
-    opt_str(out, context.client_request_id.as_deref());
+    // Absent rather than null when unset, as in the JSON: events sealed
+    // before the field existed keep their hash.
+    if let Some(client_request_id) = &context.client_request_id {
+        key(out, "client_request_id", false);
+        write_string(client_request_id, out);
+    }
     key(out, "ip_source", false);
     opt_str(out, context.ip_source.map(|s| s.as_str()));
     key(out, "method", false);

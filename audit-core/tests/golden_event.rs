@@ -100,13 +100,35 @@ fn absent_optional_fields_are_explicit_nulls() {
     assert_eq!(value["targets"], json!([]));
     assert_eq!(value["metadata"], json!({}));
     let context = value["context"].as_object().unwrap();
-    for key in ["client_ip", "request_id", "client_request_id"] {
+    for key in ["client_ip", "request_id"] {
         assert_eq!(
             context.get(key),
             Some(&Value::Null),
             "context.{key} should be present and null"
         );
     }
+    // The exception: absent when unset, so that events sealed before the
+    // field existed hash as they did (see the next test).
+    assert!(!context.contains_key("client_request_id"));
+}
+
+/// The leaf hash of an event without a client request id is what it was
+/// before the field existed: its canonical bytes do not mention it.
+#[test]
+fn an_event_without_a_client_request_id_hashes_as_before_the_field_existed() {
+    let mut event = fully_populated_event();
+    let mut context = event.context().clone();
+    context.client_request_id = None;
+    event = Event::builder(event.action().clone(), event.actor().clone())
+        .context(context)
+        .occurred_at(event.occurred_at())
+        .build();
+    let bytes = String::from_utf8(event.canonical_bytes()).unwrap();
+    assert!(!bytes.contains("client_request_id"), "{bytes}");
+    assert!(
+        bytes.contains(r#""client_ip":"#),
+        "the other context keys stay, as null or values"
+    );
 }
 
 /// Events stored before `client_request_id` existed still read back.
