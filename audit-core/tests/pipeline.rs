@@ -386,3 +386,83 @@ async fn the_sinks_preferred_batch_size_is_the_default_and_an_explicit_one_wins(
         audit_core::DEFAULT_BATCH_SIZE
     );
 }
+
+/// Under steady arrivals the writer is woken again and again and spends its
+/// turns preparing what it took off the queue; the batch must still go to
+/// the sink once its oldest event has waited the linger (issue 24: batches
+/// waited for 10,000 events, seconds apart). Virtual time advances 1 ms each
+/// time the writer lets the producer run, so the bound is exact.
+#[tokio::test(start_paused = true)]
+async fn a_batch_goes_once_its_oldest_event_waited_the_linger_however_busy_the_queue() {
+    let sink = MemorySink::new();
+    let linger = Duration::from_millis(10);
+    let auditor = Auditor::builder()
+        .lifecycle_events(false)
+        .batch_size(10_000)
+        .linger(linger)
+        .start(sink.clone());
+    for round in 0..60 {
+        for n in 0..100 {
+            auditor.try_record(event(round * 100 + n)).unwrap();
+        }
+        tokio::time::advance(Duration::from_millis(1)).await;
+        tokio::task::yield_now().await;
+    }
+    auditor.flush().await.unwrap();
+    let stats = auditor.stats();
+    assert_eq!(stats.written, 6_000);
+    // 60 ms of arrivals with a 10 ms linger: several batches, none holding
+    // an event much past the linger (one producer step of 1 ms, plus the
+    // histogram's rounding up to a quarter).
+    assert!(stats.batches >= 5, "{stats:?}");
+    assert!(
+        stats.oldest_event_age_max <= linger + Duration::from_millis(2),
+        "{stats:?}"
+    );
+    assert!(stats.oldest_event_age_p99 <= linger * 2, "{stats:?}");
+    assert!(stats.oldest_event_age_p99 >= Duration::from_millis(1), "{stats:?}");
+}
+
+/// A sink that fails and recovers is logged once each way, not once per retry.
+#[tokio::test(start_paused = true)]
+async fn an_outage_is_one_line_down_and_one_line_recovered() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sink = MemorySink::new();
+    sink.fail_next(5);
+    let auditor = Auditor::builder()
+        .lifecycle_events(false)
+        .retry(fast_retry())
+        .start(sink.clone());
+    auditor.record(event(1)).await.unwrap();
+    auditor.flush().await.unwrap();
+    assert_eq!(sink.len(), 1);
+    assert!(!auditor.stats().sink_down);
+    assert_eq!(auditor.stats().retried, 5);
+
+    let log = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(log.matches("audit sink is down").count(), 1, "{log}");
+    assert_eq!(log.matches("audit sink recovered").count(), 1, "{log}");
+    assert_eq!(log.lines().count(), 2, "nothing per retry at info level: {log}");
+}

@@ -42,6 +42,13 @@ pub(super) struct Writer {
 /// How many events the writer prepares before letting other tasks run.
 const YIELD_EVERY: usize = 16;
 
+/// How long the writer prepares at one go, between yields, while it is
+/// behind (the events it prepares have waited the linger already). The
+/// requests sharing its thread wait at most this long for it; without it,
+/// the writer prepared 16 events per round of busy connections while more
+/// than that arrived each round, and queued events waited for seconds.
+const CATCH_UP_SLICE: Duration = Duration::from_millis(1);
+
 /// How many queued events wake a lingering writer that runs on the sender's
 /// thread, to prepare them. Waiting for a whole batch (512 by default) made
 /// that thread prepare hundreds of events at one go, with the requests
@@ -150,6 +157,7 @@ impl Writer {
     }
 
     async fn handle_all(&mut self, commands: &mut Vec<Command>, batch: &mut Batch) -> Next {
+        let mut slice_started = Instant::now();
         for (n, command) in commands.drain(..).enumerate() {
             match command {
                 Command::Record(builder, queued_at) => {
@@ -158,8 +166,14 @@ impl Writer {
                     // would hold them up for milliseconds, so let them run
                     // every few events.
                     let checkpoint = n % YIELD_EVERY == YIELD_EVERY - 1;
-                    if checkpoint {
+                    // Behind (this event waited the linger already), a turn
+                    // of 16 events is too little: on a runtime busy with many
+                    // connections the writer gets one turn per round of them
+                    // and would fall further behind with every round. It then
+                    // prepares for up to `CATCH_UP_SLICE` before yielding.
+                    if checkpoint && (queued_at.elapsed() < self.linger || slice_started.elapsed() >= CATCH_UP_SLICE) {
                         tokio::task::yield_now().await;
+                        slice_started = Instant::now();
                     }
                     batch.push(builder.build_with(&self.policy), queued_at);
                     // Under steady load the writer gets a turn per round of
