@@ -18,6 +18,8 @@ pub(super) struct Counters {
     /// How long the oldest event of each batch had waited when the batch
     /// was handed to the sink.
     pub(super) batch_age: AgeHistogram,
+    /// How long each successful batch write took, retries included.
+    pub(super) write_latency: AgeHistogram,
 }
 
 impl Counters {
@@ -152,6 +154,12 @@ pub struct AuditorStats {
     /// The longest any batch's oldest event waited before it was handed to
     /// the sink.
     pub oldest_event_age_max: Duration,
+    /// The 99th percentile of how long a successful batch write took
+    /// (retries included; bucketed like `oldest_event_age_p99`). Events
+    /// queued during a write wait for it: with a sink that commits one batch
+    /// at a time, `oldest_event_age_p99` is at least about this plus the
+    /// linger under steady load.
+    pub write_latency_p99: Duration,
 }
 
 impl Counters {
@@ -169,6 +177,7 @@ impl Counters {
             sink_down: self.sink_down.load(Relaxed),
             oldest_event_age_p99: self.batch_age.quantile(0.99),
             oldest_event_age_max: self.batch_age.max(),
+            write_latency_p99: self.write_latency.quantile(0.99),
         }
     }
 }

@@ -175,12 +175,15 @@ impl Writer {
                         tokio::task::yield_now().await;
                         slice_started = Instant::now();
                     }
+                    let fresh = queued_at.elapsed() < self.linger;
                     batch.push(builder.build_with(&self.policy), queued_at);
-                    // Under steady load the writer gets a turn per round of
-                    // the runtime's busy request tasks, and may take long to
-                    // prepare what it took off the queue: the deadline is
-                    // checked here too, or the batch would wait for all of it.
-                    if batch.events.len() >= self.batch_size || (checkpoint && self.batch_is_due(batch)) {
+                    // The deadline holds while preparing too: the writer gets
+                    // one turn per round of the runtime's busy request tasks,
+                    // and the batch would otherwise wait for all it took off
+                    // the queue. Only while keeping up, though: behind (this
+                    // event waited the linger already), the batch fills up,
+                    // as writing it in slivers would only multiply commits.
+                    if batch.events.len() >= self.batch_size || (checkpoint && fresh && self.batch_is_due(batch)) {
                         self.write(batch).await;
                     }
                 }
@@ -233,7 +236,9 @@ impl Writer {
             Ok(()) => {
                 Counters::add(&self.counters.written, batch.len() as u64);
                 Counters::add(&self.counters.batches, 1);
-                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let took = started.elapsed();
+                self.counters.write_latency.record(took);
+                let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
                 self.counters.last_batch_micros.store(micros, Relaxed);
             }
             Err(error) => {
