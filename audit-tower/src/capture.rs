@@ -11,7 +11,7 @@ use http::request::Parts;
 
 use crate::actor::ExtractActor;
 use crate::client_ip::resolve_client_ip;
-use crate::layer::Config;
+use crate::config::Config;
 use crate::request_id;
 use crate::tenant::ClaimTenant;
 

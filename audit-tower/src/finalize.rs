@@ -13,7 +13,7 @@ use audit_core::{
 };
 use http::{HeaderValue, Method, StatusCode};
 
-use crate::layer::{Config, Delivery};
+use crate::config::{Config, Delivery};
 
 /// Everything needed to finish a request's audit work.
 pub(crate) struct Finalizer {

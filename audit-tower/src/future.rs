@@ -12,8 +12,8 @@ use http::{HeaderValue, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
 
+use crate::config::{Config, Delivery};
 use crate::finalize::{Ending, Finalizer};
-use crate::layer::{Config, Delivery};
 
 type Delivering = Pin<Box<dyn Future<Output = bool> + Send>>;
 type Reserving = Pin<Box<dyn Future<Output = Result<Option<Reservation>, RecordError>> + Send>>;

@@ -3,6 +3,7 @@
 mod actor;
 mod capture;
 mod client_ip;
+mod config;
 mod extract;
 mod finalize;
 mod future;
@@ -13,8 +14,9 @@ mod tenant;
 
 pub use actor::{ActorFromExtension, ApiKeyActor, ExtractActor, FirstActor, Principal};
 pub use client_ip::{ClientIpSource, ResolvedIp, TrustedProxies, resolve_client_ip};
+pub use config::Delivery;
 pub use extract::{AuditContext, MissingAuditContext, MockAuditContext};
 pub use future::ResponseFuture;
-pub use layer::{AuditLayer, Delivery};
+pub use layer::AuditLayer;
 pub use service::AuditService;
 pub use tenant::{ClaimTenant, TenantFromHeader, TenantFromPathSegment, TenantFromPrincipal, TenantFromSubdomain};
