@@ -1,71 +1,17 @@
-//! Migrations embedded in the binary, applied by sqlx's migrator on connect.
+//! Migrations embedded in the binary by `sqlx::migrate!` from
+//! `migrations/<backend>/NNNN_name.sql`, applied by sqlx's migrator on
+//! connect (under its advisory lock on PostgreSQL).
+//!
+//! sqlx checks each applied migration by version and checksum (SHA-384 of
+//! its SQL), not by description: databases migrated when the list was
+//! written by hand (same versions, same SQL, longer descriptions) stay
+//! valid. A migration file, once released, is never edited; a change is a
+//! new file.
 
-use std::borrow::Cow;
-use std::future::Future;
-use std::pin::Pin;
-
-use sqlx::error::BoxDynError;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-
-/// `(version, description, SQL)` of each migration, oldest first.
-type Embedded = &'static [(i64, &'static str, &'static str)];
+use sqlx::migrate::Migrator;
 
 #[cfg(feature = "sqlite")]
-pub(crate) const SQLITE: Embedded = &[
-    (
-        1,
-        "events, streams, append-only triggers",
-        include_str!("../migrations/sqlite/0001_events.sql"),
-    ),
-    (
-        2,
-        "free-text search, time index, cursor key",
-        include_str!("../migrations/sqlite/0002_search_and_cursors.sql"),
-    ),
-];
+pub(crate) static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[cfg(feature = "postgres")]
-pub(crate) const POSTGRES: Embedded = &[
-    (
-        1,
-        "events, streams, append-only triggers",
-        include_str!("../migrations/postgres/0001_events.sql"),
-    ),
-    (
-        2,
-        "free-text search, time index, cursor key",
-        include_str!("../migrations/postgres/0002_search_and_cursors.sql"),
-    ),
-    (
-        3,
-        "smaller pending list for the search index",
-        include_str!("../migrations/postgres/0003_search_pending_list.sql"),
-    ),
-];
-
-#[derive(Debug)]
-struct EmbeddedMigrations(Embedded);
-
-impl MigrationSource<'static> for EmbeddedMigrations {
-    fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
-        Box::pin(async move {
-            Ok(self
-                .0
-                .iter()
-                .map(|(version, description, sql)| {
-                    Migration::new(
-                        *version,
-                        Cow::Borrowed(description),
-                        MigrationType::Simple,
-                        Cow::Borrowed(sql),
-                        false,
-                    )
-                })
-                .collect())
-        })
-    }
-}
-
-pub(crate) async fn migrator(migrations: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {
-    Migrator::new(EmbeddedMigrations(migrations)).await
-}
+pub(crate) static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");

@@ -106,7 +106,7 @@ impl PgStore {
         // offsets.
         let options = options.options([("jit", "off"), ("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new().connect_with(options).await?;
-        migrations::migrator(migrations::POSTGRES).await?.run(&pool).await?;
+        migrations::POSTGRES.run(&pool).await?;
         let cursor_key = cursor_key(&pool).await?;
         Ok(Self {
             pool,

@@ -136,7 +136,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        migrations::migrator(migrations::SQLITE).await?.run(&pool).await?;
+        migrations::SQLITE.run(&pool).await?;
         let cursor_key = cursor_key(&pool).await?;
         Ok(Self { pool, cursor_key })
     }
