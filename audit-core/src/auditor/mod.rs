@@ -189,42 +189,21 @@ impl Auditor {
     /// [`RecordError`] when the event is not queued: overflow (block timed
     /// out), dropped (fail-open policy) or closed.
     pub async fn record(&self, event: impl Into<Box<EventBuilder>>) -> Result<(), RecordError> {
-        let event = event.into();
-        let shared = &*self.shared;
-        match shared.overflow {
+        // Fast path: room in the queue, no timer to arm.
+        let event = match self.try_enqueue(event.into()) {
+            Ok(()) => return Ok(()),
+            Err(Refused::Closed(_)) => return Err(RecordError::Closed),
+            Err(Refused::Full(event)) => event,
+        };
+        match self.shared.overflow {
             OverflowPolicy::Block { timeout } => {
-                // Fast path: room in the queue, no timer to arm.
-                let command = match shared.tx.try_send(Command::Record(event, Instant::now())) {
-                    Ok(()) => {
-                        shared.queued();
-                        return Ok(());
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => return Err(RecordError::Closed),
-                    Err(mpsc::error::TrySendError::Full(command)) => command,
-                };
-                let started = Instant::now();
-                match shared.tx.send_timeout(command, timeout).await {
-                    Ok(()) => {
-                        shared.queued();
-                        Ok(())
-                    }
-                    Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
-                        Counters::add(&shared.counters.refused, 1);
-                        let waited = started.elapsed();
-                        tracing::error!(?waited, "audit queue full: event refused; the request should fail");
-                        Err(RecordError::Overflow { waited })
-                    }
-                    Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(RecordError::Closed),
-                }
+                self.wait_for_room(timeout).await?.record(event);
+                Ok(())
             }
-            OverflowPolicy::DropAndCount => match self.try_enqueue(event) {
-                Ok(()) => Ok(()),
-                Err(Refused::Full(_)) => {
-                    self.count_drop();
-                    Err(RecordError::Dropped)
-                }
-                Err(Refused::Closed(_)) => Err(RecordError::Closed),
-            },
+            OverflowPolicy::DropAndCount => {
+                self.count_drop();
+                Err(RecordError::Dropped)
+            }
         }
     }
 
@@ -296,20 +275,23 @@ impl Auditor {
         let OverflowPolicy::Block { timeout } = self.shared.overflow else {
             return Ok(None);
         };
+        self.wait_for_room(timeout).await.map(Some)
+    }
+
+    /// Waits up to `timeout` for room in the queue (the `Block` policy);
+    /// a refusal is counted and logged.
+    async fn wait_for_room(&self, timeout: Duration) -> Result<Reservation, RecordError> {
         let started = Instant::now();
         match tokio::time::timeout(timeout, self.shared.tx.clone().reserve_owned()).await {
-            Ok(Ok(permit)) => Ok(Some(Reservation {
+            Ok(Ok(permit)) => Ok(Reservation {
                 permit,
                 shared: Arc::clone(&self.shared),
-            })),
+            }),
             Ok(Err(_)) => Err(RecordError::Closed),
             Err(_) => {
                 Counters::add(&self.shared.counters.refused, 1);
                 let waited = started.elapsed();
-                tracing::error!(
-                    ?waited,
-                    "audit queue full: no room for the request's event; it is refused"
-                );
+                tracing::error!(?waited, "audit queue full: event refused; the request should fail");
                 Err(RecordError::Overflow { waited })
             }
         }

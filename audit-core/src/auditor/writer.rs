@@ -171,11 +171,12 @@ impl Writer {
                     // connections the writer gets one turn per round of them
                     // and would fall further behind with every round. It then
                     // prepares for up to `CATCH_UP_SLICE` before yielding.
-                    if checkpoint && (queued_at.elapsed() < self.linger || slice_started.elapsed() >= CATCH_UP_SLICE) {
+                    // Read the clock only at checkpoints, not per event.
+                    let fresh = checkpoint && queued_at.elapsed() < self.linger;
+                    if checkpoint && (fresh || slice_started.elapsed() >= CATCH_UP_SLICE) {
                         tokio::task::yield_now().await;
                         slice_started = Instant::now();
                     }
-                    let fresh = queued_at.elapsed() < self.linger;
                     batch.push(builder.build_with(&self.policy), queued_at);
                     // The deadline holds while preparing too: the writer gets
                     // one turn per round of the runtime's busy request tasks,
@@ -183,7 +184,7 @@ impl Writer {
                     // the queue. Only while keeping up, though: behind (this
                     // event waited the linger already), the batch fills up,
                     // as writing it in slivers would only multiply commits.
-                    if batch.events.len() >= self.batch_size || (checkpoint && fresh && self.batch_is_due(batch)) {
+                    if batch.events.len() >= self.batch_size || (fresh && self.batch_is_due(batch)) {
                         self.write(batch).await;
                     }
                 }
