@@ -180,12 +180,9 @@
 //! bounds the wait, and a batch only fills when that many events are
 //! queued; a full batch holds SQLite's write lock for about a second, which
 //! other writers of the same file (`record_in`) wait out under the busy
-//! timeout. In the benchmarks (200,000 events written in the order they
-//! happened), against raw rusqlite inserting the same rows in one
-//! transaction: batches of 10,000 wrote at 0.65 ×, 5,000 at 0.56 ×, 512
-//! (the auditor's default for other sinks) at 0.30 ×. PostgreSQL, whose
-//! commits write only the WAL records of the rows, stays at 0.85–0.93 ×
-//! `COPY` at any of these sizes.
+//! timeout. PostgreSQL, whose commits write only the WAL records of the
+//! rows, writes as fast with any of these sizes. BENCHMARKS.md ("Ingest")
+//! measures each size against raw rusqlite and `COPY`.
 //!
 //! **Memory.** Each SQLite connection (8 at most) caches up to 32 MiB of
 //! pages, against SQLite's 2 MiB default: index pages of a large table stay
@@ -219,6 +216,7 @@
     doc = "[`PgStore`]: https://docs.rs/audit-store/latest/audit_store/"
 )]
 
+mod backend;
 mod error;
 mod export;
 #[cfg(feature = "http")]
@@ -235,6 +233,8 @@ mod scan;
 mod sqlite;
 
 use audit_core::{AuditSink, Event, SinkError};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use backend::Backend as _;
 
 pub use error::StoreError;
 pub use export::{CSV_COLUMNS, ExportFormat};
@@ -316,18 +316,25 @@ pub async fn connect(url: &str) -> Result<Store, StoreError> {
     }
 }
 
+/// Runs `$call` on the store inside a [`Store`], whichever backend it is.
+macro_rules! on_backend {
+    ($store:expr, |$backend:ident| $call:expr) => {
+        match *$store {
+            #[cfg(feature = "sqlite")]
+            Store::Sqlite(ref $backend) => $call,
+            #[cfg(feature = "postgres")]
+            Store::Postgres(ref $backend) => $call,
+        }
+    };
+}
+
 impl Store {
     /// Verifies one stream; see `SqliteStore::verify` / `PgStore::verify`.
     ///
     /// # Errors
     /// Database errors, or a row that cannot be read back as an event.
     pub async fn verify(&self, stream: &str) -> Result<VerifyReport, StoreError> {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(ref store) => store.verify(stream).await,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(ref store) => store.verify(stream).await,
-        }
+        on_backend!(self, |store| store.verify(stream).await)
     }
 
     /// Every stream that has events, sorted.
@@ -335,12 +342,7 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn streams(&self) -> Result<Vec<String>, StoreError> {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(ref store) => store.streams().await,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(ref store) => store.streams().await,
-        }
+        on_backend!(self, |store| store.streams().await)
     }
 
     /// One page of the events `query` selects; see `SqliteStore::query` /
@@ -349,12 +351,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Query`] naming the parameter at fault; database errors.
     pub async fn query(&self, query: &AuditQuery) -> Result<Page, StoreError> {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(ref store) => store.query(query).await,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(ref store) => store.query(query).await,
-        }
+        on_backend!(self, |store| store.query(query).await)
     }
 
     /// The actions of the events `query` selects, with counts; see
@@ -363,12 +360,7 @@ impl Store {
     /// # Errors
     /// As [`query`](Self::query).
     pub async fn action_counts(&self, query: &AuditQuery) -> Result<Vec<ActionCount>, StoreError> {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(ref store) => store.action_counts(query).await,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(ref store) => store.action_counts(query).await,
-        }
+        on_backend!(self, |store| store.action_counts(query).await)
     }
 
     /// The event with this id, if stored, whatever its tenant.
@@ -376,12 +368,7 @@ impl Store {
     /// # Errors
     /// Database errors, or a stored row that cannot be read back.
     pub async fn get(&self, id: uuid::Uuid) -> Result<Option<Event>, StoreError> {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(ref store) => store.get(id).await,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(ref store) => store.get(id).await,
-        }
+        on_backend!(self, |store| store.get(id).await)
     }
 
     /// Every event `query` selects, in batches; see [`Scan`].
@@ -393,21 +380,11 @@ impl Store {
     }
 
     pub(crate) fn cursor_key(&self) -> &query::CursorKey {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(ref store) => store.cursor_key(),
-            #[cfg(feature = "postgres")]
-            Self::Postgres(ref store) => store.cursor_key(),
-        }
+        on_backend!(self, |store| store.cursor_key())
     }
 
     pub(crate) async fn fetch(&self, plan: &query::Plan) -> Result<Vec<Event>, StoreError> {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(ref store) => store.fetch(plan).await,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(ref store) => store.fetch(plan).await,
-        }
+        on_backend!(self, |store| store.fetch(plan).await)
     }
 
     /// Retention purge; see [`Purge`].
@@ -415,32 +392,17 @@ impl Store {
     /// # Errors
     /// [`StoreError::Query`] when `before` is in the future; database errors.
     pub async fn purge(&self, purge: &Purge) -> Result<Vec<PurgeReport>, StoreError> {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(ref store) => store.purge(purge).await,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(ref store) => store.purge(purge).await,
-        }
+        on_backend!(self, |store| store.purge(purge).await)
     }
 }
 
 impl AuditSink for Store {
     async fn write_batch(&self, batch: &[Event]) -> Result<(), SinkError> {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(ref store) => store.write_batch(batch).await,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(ref store) => store.write_batch(batch).await,
-        }
+        on_backend!(self, |store| store.write_batch(batch).await)
     }
 
     fn preferred_batch_size(&self) -> Option<usize> {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(ref store) => store.preferred_batch_size(),
-            #[cfg(feature = "postgres")]
-            Self::Postgres(ref store) => store.preferred_batch_size(),
-        }
+        on_backend!(self, |store| store.preferred_batch_size())
     }
 }
 

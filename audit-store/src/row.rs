@@ -6,7 +6,8 @@ use serde_json::{Map, Value, json};
 
 use crate::error::StoreError;
 
-/// The columns of `audit_events`, in insert order.
+/// The columns of `audit_events`, in insert order: every statement that
+/// writes or reads whole events names them through this list.
 pub(crate) const COLUMNS: &str = "id, stream, seq, leaf_hash, occurred_at, recorded_at, tenant_id, action, category, \
     severity, outcome, reason, actor_kind, actor_id, actor_email, actor_name, target_type, target_id, target_name, \
     description, client_ip, request_id, truncated, lossy_utf8, actor, target, targets, context, changes, metadata, \
@@ -15,14 +16,45 @@ pub(crate) const COLUMNS: &str = "id, stream, seq, leaf_hash, occurred_at, recor
 /// How many columns [`COLUMNS`] names.
 pub(crate) const COLUMN_COUNT: usize = 31;
 
-/// The columns of `audit_events`, backend-neutral.
+/// The columns of [`COLUMNS`] that hold JSON (PostgreSQL: `jsonb`, read
+/// back as text).
+#[cfg(feature = "postgres")]
+pub(crate) const JSON_COLUMNS: [&str; 6] = ["actor", "target", "targets", "context", "changes", "metadata"];
+
+/// A time column as read back, whatever the backend stores (SQLite: Unix
+/// microseconds; PostgreSQL: `timestamptz`). Each backend decodes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoredTime(pub(crate) Timestamp);
+
+impl From<StoredTime> for Timestamp {
+    fn from(time: StoredTime) -> Self {
+        time.0
+    }
+}
+
+/// An event id as read back, as text (SQLite stores text; PostgreSQL a
+/// `uuid`). Each backend decodes it.
 #[derive(Debug, Clone)]
+pub(crate) struct StoredId(pub(crate) String);
+
+impl From<StoredId> for String {
+    fn from(id: StoredId) -> Self {
+        id.0
+    }
+}
+
+/// The columns of `audit_events`, backend-neutral, decoded by name from any
+/// backend's row (the `SELECT` names them through [`COLUMNS`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct EventRow {
+    #[sqlx(try_from = "StoredId")]
     pub(crate) id: String,
     pub(crate) stream: String,
     pub(crate) seq: i64,
     pub(crate) leaf_hash: String,
+    #[sqlx(try_from = "StoredTime")]
     pub(crate) occurred_at: Timestamp,
+    #[sqlx(try_from = "StoredTime")]
     pub(crate) recorded_at: Timestamp,
     pub(crate) tenant_id: Option<String>,
     pub(crate) action: String,

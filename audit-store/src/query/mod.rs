@@ -6,8 +6,6 @@ mod error;
 mod params;
 pub(crate) mod sql;
 pub(crate) mod text;
-#[cfg(feature = "postgres")]
-pub(crate) mod trigram_sample;
 
 use std::fmt;
 use std::net::IpAddr;

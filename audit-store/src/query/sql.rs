@@ -4,71 +4,15 @@
 //! matches a search term; the clauses, their order and the page logic are
 //! shared, which is what keeps the two backends' answers identical.
 
-use audit_core::Timestamp;
-use sqlx::{Database, QueryBuilder};
-use uuid::Uuid;
+use sqlx::QueryBuilder;
 
 use super::{ActionFilter, Plan};
-
-/// What differs between backends in a query's SQL.
-pub(crate) trait Dialect {
-    /// The sqlx database.
-    type Db: Database;
-    /// Binds a text value.
-    fn bind_text(query: &mut QueryBuilder<'static, Self::Db>, value: String);
-    /// Binds an integer.
-    fn bind_int(query: &mut QueryBuilder<'static, Self::Db>, value: i64);
-    /// Binds a time as the `occurred_at` column holds it.
-    fn bind_time(query: &mut QueryBuilder<'static, Self::Db>, at: Timestamp);
-    /// Binds an event id as the `id` column holds it.
-    fn bind_id(query: &mut QueryBuilder<'static, Self::Db>, id: Uuid);
-    /// A condition that holds when the row's `search_text` contains `term`
-    /// (already lowercased).
-    fn push_contains(query: &mut QueryBuilder<'static, Self::Db>, term: &str);
-}
+use crate::backend::Dialect;
 
 /// How many of the newest rows that pass the other filters
 /// [`page_scan`] checks for the search terms, unless the backend says
 /// otherwise.
 pub(crate) const TEXT_SCAN_ROWS: i64 = 2_000;
-
-/// The most rows a second free-text scan reads (see [`second_scan`]):
-/// ~0.4 µs a row when an index holds `search_text`, so a ~12 ms bound.
-#[cfg(feature = "sqlite")]
-pub(crate) const TEXT_SCAN_ROWS_COVERED: i64 = 30_000;
-
-/// After a first [`page_scan`] of [`TEXT_SCAN_ROWS`] rows found `found`
-/// matches, too few for the page: how far a second scan should read, when
-/// that is worth it. It is when there were some matches (none suggests a
-/// rare combination, better found through the search index), no offset,
-/// and the tenant-and-time index (which holds `search_text` on SQLite)
-/// covers every filter, so the scan reads no rows: then twice as
-/// far as the matches suggest a page needs, up to
-/// [`TEXT_SCAN_ROWS_COVERED`]. Two common words that occur together in one
-/// event in 200 fill a page within that.
-#[cfg(feature = "sqlite")]
-pub(crate) fn second_scan(plan: &Plan, found: usize) -> Option<i64> {
-    let f = &plan.filter;
-    let covered = f.tenant.is_some()
-        && f.actions.is_empty()
-        && f.categories.is_empty()
-        && f.actor_id.is_none()
-        && f.actor_kinds.is_empty()
-        && f.actor_email.is_none()
-        && f.target_type.is_none()
-        && f.target_id.is_none()
-        && f.severities.is_empty()
-        && f.outcomes.is_empty()
-        && f.client_ip.is_none()
-        && f.request_id.is_none();
-    let found = i64::try_from(found).ok().filter(|&n| n > 0)?;
-    if !covered || plan.offset > 0 {
-        return None;
-    }
-    let wanted = i64::from(plan.limit) + 1;
-    let budget = (TEXT_SCAN_ROWS * wanted / found * 2).min(TEXT_SCAN_ROWS_COVERED);
-    (budget > TEXT_SCAN_ROWS).then_some(budget)
-}
 
 /// `SELECT <columns> … ORDER BY occurred_at DESC, id DESC LIMIT limit + 1`:
 /// one row more than the page, to learn whether another page follows.

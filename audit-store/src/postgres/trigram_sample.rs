@@ -5,10 +5,10 @@
 //! `pg_trgm` answers `search_text LIKE '%alice%'` by reading the index
 //! entries of every trigram of `alice` and intersecting them. A common
 //! trigram's entries run to tens of thousands of rows and reading them is
-//! what made a search slow (15 ms of a 25 ms search on 1M events). But
-//! asking for too few trigrams is as slow the other way: every row the
-//! index lists is then fetched and checked, and for `project_00006`, whose
-//! every trigram is in a tenth of the rows or more, that was 180 ms.
+//! what made a search slow. But asking for too few trigrams is as slow the
+//! other way: every row the index lists is then fetched and checked, and a
+//! term whose every trigram is in a tenth of the rows or more lists a tenth
+//! of the table (BENCHMARKS.md, "Issue 5, continued", has the figures).
 //!
 //! So the store asks the index for the few trigrams that together list the
 //! fewest rows at the least reading, chosen greedily on a sample of stored
@@ -20,8 +20,8 @@ use std::collections::{HashMap, HashSet};
 
 /// What fetching and checking one row the index listed costs, in index
 /// entries read: a heap fetch and a recheck against a few bytes of a
-/// compressed posting list. Measured on 1M events, a listed row cost about
-/// 1.6 µs and an entry a few tens of nanoseconds.
+/// compressed posting list, measured with `EXPLAIN ANALYZE` (BENCHMARKS.md,
+/// "Issue 5, continued").
 const ROW_COST: u64 = 64;
 
 /// The most trigrams a search asks the index for: each further one narrows

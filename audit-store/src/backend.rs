@@ -1,0 +1,432 @@
+//! What differs between the two stores, and everything else written once
+//! over it.
+//!
+//! A store is a [`Backend`]: SQLite and PostgreSQL each supply only what is
+//! specific to their database (how a batch is appended, how a write
+//! transaction begins, how the purge gate opens, how free text is found,
+//! how values are bound), and [`Backend`]'s provided methods do the rest
+//! once: writing a batch, `verify`, `purge`, `get`, `query`, `streams`,
+//! `action_counts` and the cursor key. Fixed statements use `$1`-style
+//! placeholders, which both databases read (sqlx's SQLite driver takes
+//! `$N` as the Nth argument); statements assembled from a query's filters
+//! are built with [`QueryBuilder`].
+//!
+//! This module sits below both backends and knows neither; the
+//! [`Store`](crate::Store) enum sits above them. The public methods of
+//! `SqliteStore`, `PgStore` and `Store` are stamped out by
+//! [`store_methods!`], so they, too, are written once.
+
+use audit_core::{Event, Timestamp};
+use sqlx::{
+    ColumnIndex, Connection, Database, Decode, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Row, Type,
+};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::integrity::{Verifier, VerifyReport};
+use crate::query::{ActionCount, AuditQuery, CURSOR_KEY_NAME, CursorKey, Page, Plan, sql};
+use crate::retention::{Purge, PurgeReport};
+use crate::row::EventRow;
+
+/// Rows per page when verifying.
+const VERIFY_PAGE: i64 = 1_000;
+
+/// How a backend spells values and search terms in the SQL of a query,
+/// which `query::sql` writes once for both.
+pub(crate) trait Dialect {
+    /// The sqlx database.
+    type Db: Database;
+    /// Binds a text value.
+    fn bind_text(query: &mut QueryBuilder<'static, Self::Db>, value: String);
+    /// Binds an integer.
+    fn bind_int(query: &mut QueryBuilder<'static, Self::Db>, value: i64);
+    /// Binds a time as the `occurred_at` column holds it.
+    fn bind_time(query: &mut QueryBuilder<'static, Self::Db>, at: Timestamp);
+    /// Binds an event id as the `id` column holds it.
+    fn bind_id(query: &mut QueryBuilder<'static, Self::Db>, id: Uuid);
+    /// A condition that holds when the row's `search_text` contains `term`
+    /// (already lowercased).
+    fn push_contains(query: &mut QueryBuilder<'static, Self::Db>, term: &str);
+}
+
+/// The rows of a backend's database, as sqlx hands them over.
+pub(crate) type RowOf<B> = <<B as Dialect>::Db as Database>::Row;
+
+/// A connection of a backend's database.
+pub(crate) type ConnectionOf<B> = <<B as Dialect>::Db as Database>::Connection;
+
+/// A store over one database: what differs, and the operations written once.
+///
+/// The `where` clauses say what sqlx must offer for the provided methods
+/// (executing on a connection, decoding rows and the few scalar types);
+/// both backends offer all of it. They are spelled here once: the trait is
+/// only ever used with a concrete store, never as a generic bound.
+pub(crate) trait Backend: Dialect + Sized + Send + Sync
+where
+    for<'c> &'c mut ConnectionOf<Self>: Executor<'c, Database = Self::Db>,
+    for<'q> <Self::Db as Database>::Arguments<'q>: IntoArguments<'q, Self::Db>,
+    for<'r> EventRow: FromRow<'r, RowOf<Self>>,
+    usize: ColumnIndex<RowOf<Self>>,
+    i64: Type<Self::Db> + for<'q> Encode<'q, Self::Db> + for<'r> Decode<'r, Self::Db>,
+    String: Type<Self::Db> + for<'q> Encode<'q, Self::Db> + for<'r> Decode<'r, Self::Db>,
+    Vec<u8>: Type<Self::Db> + for<'q> Encode<'q, Self::Db> + for<'r> Decode<'r, Self::Db>,
+{
+    /// Begins a transaction that writes events: it must keep two writers
+    /// from taking the same seqs (SQLite takes its write lock up front;
+    /// PostgreSQL locks the streams' head rows as it goes).
+    const BEGIN_WRITE: &'static str;
+    /// Begins the transaction `verify` reads one consistent snapshot in.
+    const BEGIN_READ: &'static str;
+    /// Appended to the purge's read of a stream's head row, to lock it
+    /// where the transaction has not locked everything already.
+    const LOCK_HEAD: &'static str;
+    /// Opens the gate the append-only triggers let a purge's `DELETE`
+    /// through, for the rest of the transaction or until closed.
+    const OPEN_PURGE_GATE: &'static str;
+    /// Closes that gate again.
+    const CLOSE_PURGE_GATE: &'static str;
+    /// Appended to `ORDER BY stream` so streams sort by bytes whatever the
+    /// database's locale.
+    const BY_BYTES: &'static str;
+
+    /// What a free-text search needs to know before its SQL is written (a
+    /// backend's choice of trigrams, say); built by [`text_source`](Self::text_source).
+    type TextSource: Send + Sync;
+
+    /// The store's connection pool.
+    fn pool(&self) -> &Pool<Self::Db>;
+
+    /// The key this store signs its cursors with.
+    fn cursor_key(&self) -> &CursorKey;
+
+    /// The column list of a `SELECT` that reads whole events, in the form
+    /// [`EventRow`] decodes.
+    fn select_columns() -> &'static str;
+
+    /// Runs a statement built with [`QueryBuilder`] on `conn` and returns
+    /// its rows. The one execution each backend spells out: a builder's
+    /// arguments live as long as the builder, and only sqlx's concrete
+    /// argument types let a shorter borrow of it run the statement.
+    async fn fetch_built_in(
+        conn: &mut ConnectionOf<Self>,
+        query: QueryBuilder<'static, Self::Db>,
+    ) -> Result<Vec<RowOf<Self>>, StoreError>;
+
+    /// The rows a statement changed.
+    fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
+
+    /// Appends the events of `batch` not stored yet, inside the caller's
+    /// transaction, assigning each stream's next seqs; returns the events
+    /// as stored.
+    async fn append(conn: &mut ConnectionOf<Self>, batch: &[Event]) -> Result<Vec<Event>, StoreError>;
+
+    /// The rows (up to `limit + 1`) of one page of a plan with search
+    /// terms, found the backend's cheapest way.
+    async fn fetch_text(&self, plan: &Plan) -> Result<Vec<RowOf<Self>>, StoreError>;
+
+    /// Prepares [`push_text_source`](Self::push_text_source) for `plan`.
+    async fn text_source(&self, plan: &Plan) -> Result<Self::TextSource, StoreError>;
+
+    /// ` FROM … WHERE <condition>` naming `audit_events`: the rows that may
+    /// hold `plan`'s search terms (every row when it has none), through the
+    /// backend's search index. The terms are then checked on those rows.
+    fn push_text_source(query: &mut QueryBuilder<'static, Self::Db>, plan: &Plan, source: &Self::TextSource);
+
+    /// As [`fetch_built_in`](Self::fetch_built_in), on a pooled connection.
+    async fn fetch_built(&self, query: QueryBuilder<'static, Self::Db>) -> Result<Vec<RowOf<Self>>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        Self::fetch_built_in(&mut conn, query).await
+    }
+
+    /// Writes `batch` in one transaction.
+    async fn write(&self, batch: &[Event]) -> Result<(), StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let written = async {
+            let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
+            Self::append(&mut tx, batch).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if written.is_err() {
+            // SQLite rolls a transaction back by itself on some errors
+            // (SQLITE_FULL, SQLITE_IOERR); sqlx's ROLLBACK then fails and
+            // leaves the connection believing a transaction is still open,
+            // so every later BEGIN on it failed without touching the disk.
+            // On PostgreSQL the server may have restarted or the socket
+            // broken. A connection that saw a failed write is closed, not
+            // handed to the next write.
+            conn.close_on_drop();
+        }
+        written
+    }
+
+    /// Recomputes every hash of `stream` and checks its seqs, in one
+    /// read transaction: rows written meanwhile neither appear past the
+    /// head nor count as missing.
+    async fn verify(&self, stream: &str) -> Result<VerifyReport, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin_with(Self::BEGIN_READ).await?;
+        let head: Option<(i64, i64, String)> =
+            sqlx::query_as("SELECT head_seq, base_seq, base_hash FROM audit_streams WHERE stream = $1")
+                .bind(stream.to_owned())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (head, base_seq, base_hash) = head.unwrap_or((0, 0, String::new()));
+        let mut verifier = Verifier::new(stream, u64::try_from(base_seq).unwrap_or(0), base_hash);
+        let page = format!(
+            "SELECT {} FROM audit_events WHERE stream = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            Self::select_columns()
+        );
+        let mut after = base_seq;
+        'pages: loop {
+            let rows = sqlx::query(&page)
+                .bind(stream.to_owned())
+                .bind(after)
+                .bind(VERIFY_PAGE)
+                .fetch_all(&mut *tx)
+                .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let row = EventRow::from_row(row)?;
+                after = row.seq;
+                if !verifier.check_row(row)? {
+                    break 'pages;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(verifier.finish(u64::try_from(head).unwrap_or(0)))
+    }
+
+    /// One page of the events `query` selects, newest first.
+    async fn query(&self, query: &AuditQuery) -> Result<Page, StoreError> {
+        let plan = query.plan(self.cursor_key())?;
+        let events = self.fetch(&plan).await?;
+        Ok(plan.page(events, self.cursor_key()))
+    }
+
+    /// The rows of one page of `plan` (up to `limit + 1`), as events.
+    async fn fetch(&self, plan: &Plan) -> Result<Vec<Event>, StoreError> {
+        let rows = if plan.terms.is_empty() {
+            self.fetch_built(sql::page::<Self>(plan, Self::select_columns()))
+                .await?
+        } else {
+            self.fetch_text(plan).await?
+        };
+        rows.iter().map(|row| EventRow::from_row(row)?.into_event()).collect()
+    }
+
+    /// The event with this id, if stored, whatever its tenant.
+    async fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
+        let mut query = QueryBuilder::new(format!(
+            "SELECT {} FROM audit_events WHERE id = ",
+            Self::select_columns()
+        ));
+        Self::bind_id(&mut query, id);
+        let rows = self.fetch_built(query).await?;
+        rows.first()
+            .map(|row| EventRow::from_row(row)?.into_event())
+            .transpose()
+    }
+
+    /// The actions of the events `query` selects (ignoring its action filter
+    /// and page), with how many events each has, most frequent first.
+    async fn action_counts(&self, query: &AuditQuery) -> Result<Vec<ActionCount>, StoreError> {
+        let plan = query.plan(self.cursor_key())?;
+        let source = self.text_source(&plan).await?;
+        let select = sql::action_counts::<Self>(&plan, |query| Self::push_text_source(query, &plan, &source));
+        let rows = self.fetch_built(select).await?;
+        rows.iter()
+            .map(|row| ActionCount::from_row(<(String, String, i64)>::from_row(row)?))
+            .collect()
+    }
+
+    /// Every stream that has events, sorted by bytes.
+    async fn streams(&self) -> Result<Vec<String>, StoreError> {
+        let select = format!(
+            "SELECT stream FROM audit_streams WHERE head_seq > 0 ORDER BY stream{}",
+            Self::BY_BYTES
+        );
+        Ok(sqlx::query_scalar(&select).fetch_all(self.pool()).await?)
+    }
+
+    /// Removes the events `purge` selects, stream by stream, each stream in
+    /// one transaction that also records an `audit.purged` event (see
+    /// [`Purge`]). Streams with nothing to remove are left alone and not
+    /// reported; streams purged before an error stay purged.
+    async fn purge(&self, purge: &Purge) -> Result<Vec<PurgeReport>, StoreError> {
+        purge.check()?;
+        let lock_head = format!(
+            "SELECT head_seq, base_seq FROM audit_streams WHERE stream = $1{}",
+            Self::LOCK_HEAD
+        );
+        let mut reports = Vec::new();
+        for stream in purge.streams(self.streams().await?) {
+            let mut conn = self.pool().acquire().await?;
+            let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
+            let (head, base): (i64, i64) = sqlx::query_as(&lock_head)
+                .bind(stream.clone())
+                .fetch_one(&mut *tx)
+                .await?;
+            let mut first_kept = QueryBuilder::new("SELECT seq FROM audit_events WHERE stream = ");
+            first_kept.push_bind(stream.clone()).push(" AND seq > ").push_bind(base);
+            first_kept.push(" AND occurred_at >= ");
+            Self::bind_time(&mut first_kept, purge.before);
+            first_kept.push(" ORDER BY seq LIMIT 1");
+            let first_kept = Self::fetch_built_in(&mut tx, first_kept).await?;
+            let first_kept: Option<i64> = first_kept.first().map(|row| row.try_get(0)).transpose()?;
+            let cut = first_kept.map_or(head, |seq| seq - 1);
+            if cut <= base {
+                continue;
+            }
+            let through_hash: String =
+                sqlx::query_scalar("SELECT leaf_hash FROM audit_events WHERE stream = $1 AND seq = $2")
+                    .bind(stream.clone())
+                    .bind(cut)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            sqlx::query(Self::OPEN_PURGE_GATE).execute(&mut *tx).await?;
+            let removed = sqlx::query("DELETE FROM audit_events WHERE stream = $1 AND seq <= $2")
+                .bind(stream.clone())
+                .bind(cut)
+                .execute(&mut *tx)
+                .await?;
+            let removed = Self::rows_affected(&removed);
+            sqlx::query(Self::CLOSE_PURGE_GATE).execute(&mut *tx).await?;
+            sqlx::query("UPDATE audit_streams SET base_seq = $2, base_hash = $3 WHERE stream = $1")
+                .bind(stream.clone())
+                .bind(cut)
+                .bind(through_hash.clone())
+                .execute(&mut *tx)
+                .await?;
+            let through_seq = u64::try_from(cut).unwrap_or(0);
+            let event = purge.event(&stream, removed, through_seq, &through_hash);
+            let event = Self::append(&mut tx, &[event]).await?.pop();
+            tx.commit().await?;
+            reports.extend(event.map(|event| PurgeReport::new(stream, removed, through_seq, through_hash, event)));
+        }
+        Ok(reports)
+    }
+
+    /// The store's cursor key, made on first use and kept in its database.
+    async fn load_cursor_key(pool: &Pool<Self::Db>) -> Result<CursorKey, StoreError> {
+        let fresh = CursorKey::generate().map_err(|e| StoreError::Corrupt {
+            id: CURSOR_KEY_NAME.to_owned(),
+            reason: format!("no randomness for a new cursor key: {e}"),
+        })?;
+        sqlx::query("INSERT INTO audit_store_keys (name, key) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(CURSOR_KEY_NAME.to_owned())
+            .bind(fresh)
+            .execute(pool)
+            .await?;
+        let stored: Vec<u8> = sqlx::query_scalar("SELECT key FROM audit_store_keys WHERE name = $1")
+            .bind(CURSOR_KEY_NAME.to_owned())
+            .fetch_one(pool)
+            .await?;
+        CursorKey::from_stored(&stored).ok_or_else(|| StoreError::Corrupt {
+            id: CURSOR_KEY_NAME.to_owned(),
+            reason: format!("the stored cursor key has {} bytes, not 32", stored.len()),
+        })
+    }
+}
+
+/// The public methods of a store, forwarding to its [`Backend`]: written
+/// once for `SqliteStore` and `PgStore`, so neither repeats the other's
+/// signatures and docs.
+macro_rules! store_methods {
+    ($store:ty, $pool:ty, $connection:ty, $(#[doc = $record_in_note:literal])*) => {
+        impl $store {
+            /// The connection pool, for your own queries and transactions.
+            pub fn pool(&self) -> &$pool {
+                <Self as crate::backend::Backend>::pool(self)
+            }
+
+            /// Appends `events` inside the caller's own transaction, so the
+            /// business change and its audit rows commit or roll back
+            /// together. Returns the events as stored (with `recorded_at` and
+            /// integrity).
+            ///
+            $(#[doc = $record_in_note])*
+            ///
+            /// # Errors
+            /// Any database error; the caller's transaction should then be
+            /// rolled back.
+            pub async fn record_in(
+                conn: &mut $connection,
+                events: &[audit_core::Event],
+            ) -> Result<Vec<audit_core::Event>, crate::StoreError> {
+                <Self as crate::backend::Backend>::append(conn, events).await
+            }
+
+            /// Recomputes every hash of `stream` and checks that its seqs run
+            /// from its base without a gap up to the stream's head, reading one
+            /// consistent snapshot; see [`Problem`](crate::Problem) for what it
+            /// reports.
+            ///
+            /// # Errors
+            /// Database errors, or a row that cannot be read back as an event.
+            pub async fn verify(&self, stream: &str) -> Result<crate::VerifyReport, crate::StoreError> {
+                <Self as crate::backend::Backend>::verify(self, stream).await
+            }
+
+            /// One page of the events `query` selects, newest first.
+            ///
+            /// # Errors
+            /// [`StoreError::Query`](crate::StoreError::Query) naming the
+            /// parameter at fault (a limit out of range, a cursor that is
+            /// malformed or not this query's, …); database errors.
+            pub async fn query(&self, query: &crate::AuditQuery) -> Result<crate::Page, crate::StoreError> {
+                <Self as crate::backend::Backend>::query(self, query).await
+            }
+
+            /// The event with this id, if stored (whatever its tenant: callers
+            /// that serve one tenant check `Event::tenant_id`).
+            ///
+            /// # Errors
+            /// Database errors, or a stored row that cannot be read back.
+            pub async fn get(&self, id: uuid::Uuid) -> Result<Option<audit_core::Event>, crate::StoreError> {
+                <Self as crate::backend::Backend>::get(self, id).await
+            }
+
+            /// The actions of the events `query` selects (ignoring its action
+            /// filter and page), with how many events each has, most frequent
+            /// first.
+            ///
+            /// # Errors
+            /// As [`query`](Self::query).
+            pub async fn action_counts(
+                &self,
+                query: &crate::AuditQuery,
+            ) -> Result<Vec<crate::ActionCount>, crate::StoreError> {
+                <Self as crate::backend::Backend>::action_counts(self, query).await
+            }
+
+            /// Removes the events `purge` selects, stream by stream, each
+            /// stream in one transaction that also records an `audit.purged`
+            /// event; see [`Purge`](crate::Purge) for what is removed and how
+            /// the rest still verifies. Streams with nothing to remove are left
+            /// alone and not reported.
+            ///
+            /// # Errors
+            /// [`StoreError::Query`](crate::StoreError::Query) when `before` is
+            /// in the future; database errors (streams purged before the error
+            /// stay purged).
+            pub async fn purge(&self, purge: &crate::Purge) -> Result<Vec<crate::PurgeReport>, crate::StoreError> {
+                <Self as crate::backend::Backend>::purge(self, purge).await
+            }
+
+            /// Every stream that has events, sorted by bytes.
+            ///
+            /// # Errors
+            /// Database errors.
+            pub async fn streams(&self) -> Result<Vec<String>, crate::StoreError> {
+                <Self as crate::backend::Backend>::streams(self).await
+            }
+        }
+    };
+}
+
+pub(crate) use store_methods;
