@@ -26,7 +26,7 @@ use crate::error::StoreError;
 use crate::integrity::{Verifier, VerifyReport};
 use crate::query::{ActionCount, AuditQuery, CURSOR_KEY_NAME, CursorKey, Page, Plan, sql};
 use crate::retention::{Purge, PurgeReport};
-use crate::row::EventRow;
+use crate::row::{EventRow, StoredId};
 
 /// Rows per page when verifying.
 const VERIFY_PAGE: i64 = 1_000;
@@ -67,6 +67,8 @@ where
     for<'q> <Self::Db as Database>::Arguments<'q>: IntoArguments<'q, Self::Db>,
     for<'r> EventRow: FromRow<'r, RowOf<Self>>,
     usize: ColumnIndex<RowOf<Self>>,
+    &'static str: ColumnIndex<RowOf<Self>>,
+    StoredId: Type<Self::Db> + for<'r> Decode<'r, Self::Db>,
     i64: Type<Self::Db> + for<'q> Encode<'q, Self::Db> + for<'r> Decode<'r, Self::Db>,
     String: Type<Self::Db> + for<'q> Encode<'q, Self::Db> + for<'r> Decode<'r, Self::Db>,
     Vec<u8>: Type<Self::Db> + for<'q> Encode<'q, Self::Db> + for<'r> Decode<'r, Self::Db>,
@@ -132,6 +134,20 @@ where
     /// backend's search index. The terms are then checked on those rows.
     fn push_text_source(query: &mut QueryBuilder<'static, Self::Db>, plan: &Plan, source: &Self::TextSource);
 
+    /// Decodes a row of [`select_columns`](Self::select_columns). A column
+    /// that cannot be read back (a time out of range, say) is reported as
+    /// [`StoreError::Corrupt`] naming the event, as any other unreadable
+    /// row is.
+    fn decode_row(row: &RowOf<Self>) -> Result<EventRow, StoreError> {
+        EventRow::from_row(row).map_err(|error| match error {
+            sqlx::Error::ColumnDecode { index, source } => StoreError::Corrupt {
+                id: row.try_get::<StoredId, _>("id").map(String::from).unwrap_or_default(),
+                reason: format!("column {index}: {source}"),
+            },
+            other => StoreError::Database(other),
+        })
+    }
+
     /// As [`fetch_built_in`](Self::fetch_built_in), on a pooled connection.
     async fn fetch_built(&self, query: QueryBuilder<'static, Self::Db>) -> Result<Vec<RowOf<Self>>, StoreError> {
         let mut conn = self.pool().acquire().await?;
@@ -190,7 +206,7 @@ where
                 break;
             }
             for row in &rows {
-                let row = EventRow::from_row(row)?;
+                let row = Self::decode_row(row)?;
                 after = row.seq;
                 if !verifier.check_row(row)? {
                     break 'pages;
@@ -216,7 +232,7 @@ where
         } else {
             self.fetch_text(plan).await?
         };
-        rows.iter().map(|row| EventRow::from_row(row)?.into_event()).collect()
+        rows.iter().map(|row| Self::decode_row(row)?.into_event()).collect()
     }
 
     /// The event with this id, if stored, whatever its tenant.
@@ -227,9 +243,7 @@ where
         ));
         Self::bind_id(&mut query, id);
         let rows = self.fetch_built(query).await?;
-        rows.first()
-            .map(|row| EventRow::from_row(row)?.into_event())
-            .transpose()
+        rows.first().map(|row| Self::decode_row(row)?.into_event()).transpose()
     }
 
     /// The actions of the events `query` selects (ignoring its action filter

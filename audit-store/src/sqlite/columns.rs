@@ -42,3 +42,58 @@ impl<'r> Decode<'r, Sqlite> for StoredId {
         <String as Decode<Sqlite>>::decode(value).map(Self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use audit_core::{Action, Actor, AuditSink, Event};
+
+    use crate::row::COLUMNS;
+    use crate::{SqliteStore, StoreError};
+
+    #[tokio::test]
+    async fn a_time_out_of_range_is_reported_as_a_corrupt_event_naming_it() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let event = Event::builder(Action::new("app.created").unwrap(), Actor::user("u1"))
+            .tenant("acme")
+            .build();
+        store.write_batch(std::slice::from_ref(&event)).await.unwrap();
+        // A copy of the row under another id and seq, with a time no
+        // Timestamp holds (inserting is what the append-only triggers allow).
+        let forged = uuid::Uuid::now_v7();
+        let copied: Vec<String> = COLUMNS
+            .split(", ")
+            .map(|column| match column {
+                "id" => format!("'{forged}'"),
+                "seq" => "seq + 1".to_owned(),
+                "occurred_at" => i64::MAX.to_string(),
+                other => other.to_owned(),
+            })
+            .collect();
+        sqlx::query(&format!(
+            "INSERT INTO audit_events ({COLUMNS}) SELECT {} FROM audit_events WHERE id = ?",
+            copied.join(", ")
+        ))
+        .bind(event.id().to_string())
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+        // The intact event still reads back; the forged one names itself.
+        let intact = store
+            .get(event.id())
+            .await
+            .unwrap()
+            .expect("the intact event is stored");
+        assert_eq!(intact.id(), event.id());
+        match store.get(forged).await {
+            Err(StoreError::Corrupt { id, reason }) => {
+                assert_eq!(id, forged.to_string());
+                assert!(
+                    reason.contains("occurred_at") && reason.contains("out of range"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected a corrupt event, got {other:?}"),
+        }
+    }
+}
