@@ -12,6 +12,7 @@ mod diff;
 mod event;
 mod event_canonical;
 mod redact;
+mod request;
 mod sanitize;
 mod scope;
 mod sink;
@@ -34,11 +35,11 @@ pub use canonical::{CANONICAL_ENCODING, canonical_json, write_canonical_json};
 pub use diff::{DiffEntry, diff};
 pub use event::{Actor, ActorKind, Changes, Event, EventContext, Integrity, IpSource, Outcome, Severity, Target};
 pub use redact::{DEFAULT_DENIED_KEYS, REDACTED, Redactor};
+pub use request::RequestContext;
 pub use sanitize::{Limits, decode_lossy, sanitize_str};
 pub use scope::{
-    AuditScope, CompletedDraft, CompletedDrafts, Draft, NoOpenDraft, OutcomeSource, RequestContext, after, before,
-    carry_scope, complete_for_transaction, description, identify, meta, outcome, reason, spawn, target,
-    unrouted_events,
+    AuditScope, CompletedDraft, CompletedDrafts, Draft, NoOpenDraft, OutcomeSource, after, before, carry_scope,
+    complete_for_transaction, description, identify, meta, outcome, reason, spawn, target, unrouted_events,
 };
 pub use sink::{AuditSink, JsonLinesSink, MemorySink, SinkError};
 pub use state::{AuditState, Snapshot};
