@@ -1,5 +1,7 @@
 //! [`EventBuilder`]: the only way to make an [`Event`].
 
+mod request_fill;
+
 use std::cell::RefCell;
 use std::sync::LazyLock;
 
@@ -14,9 +16,10 @@ use crate::redact::{REDACTED, Redactor};
 use crate::sanitize::{
     Limits, oversize_marker, redact_and_sanitize_json, redact_and_sanitize_map, sanitize_opt, sanitize_string,
 };
-use crate::scope::ScopeFill;
 use crate::state::{AuditState, to_json};
 use crate::timestamp::Timestamp;
+
+pub(crate) use request_fill::{RequestFill, SharedRequest};
 
 /// How events are prepared: size limits and the redactor.
 ///
@@ -87,7 +90,7 @@ pub struct EventBuilder {
     pub(crate) lossy_utf8: bool,
     /// The scope's actor, tenant and context, still to be copied in (see
     /// `CompletedDraft::into_builder_deferred`).
-    pub(crate) scope_fill: Option<ScopeFill>,
+    pub(crate) request_fill: Option<RequestFill>,
 }
 
 impl Event {
@@ -122,7 +125,7 @@ impl EventBuilder {
             metadata: Map::new(),
             redact_keys: Vec::new(),
             lossy_utf8: false,
-            scope_fill: None,
+            request_fill: None,
         }
     }
 
@@ -278,7 +281,7 @@ impl EventBuilder {
     }
 
     pub(crate) fn fill_from_scope(&mut self, actor: &Actor, tenant: Option<&str>, context: &EventContext, lossy: bool) {
-        self.apply_scope_fill();
+        self.apply_request_fill();
         if self.actor.is_none() {
             self.actor = Some(actor.clone());
         }
@@ -292,8 +295,8 @@ impl EventBuilder {
     }
 
     /// Takes in a deferred fill from the scope, if any.
-    pub(crate) fn apply_scope_fill(&mut self) {
-        if let Some(fill) = self.scope_fill.take() {
+    pub(crate) fn apply_request_fill(&mut self) {
+        if let Some(fill) = self.request_fill.take() {
             fill.apply(self);
         }
     }
@@ -306,7 +309,7 @@ impl EventBuilder {
     /// Builds the event: diffs before/after, masks denied keys, escapes and
     /// caps every string, and caps metadata and state sizes.
     pub fn build_with(mut self, policy: &EventPolicy) -> Event {
-        self.apply_scope_fill();
+        self.apply_request_fill();
         let limits = &policy.limits;
         let extended;
         let redactor = if self.redact_keys.is_empty() {

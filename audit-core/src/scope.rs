@@ -33,8 +33,8 @@ use tokio::task::futures::TaskLocalFuture;
 
 use crate::action::Action;
 use crate::auditor::{Auditor, Refused};
-use crate::builder::EventBuilder;
-use crate::event::{Actor, EventContext, Outcome, Target};
+use crate::builder::{EventBuilder, RequestFill, SharedRequest};
+use crate::event::{Actor, Outcome, Target};
 use crate::request::RequestContext;
 use crate::state::AuditState;
 
@@ -69,6 +69,8 @@ pub struct AuditScope {
     shared: Arc<ScopeShared>,
 }
 
+/// Also what the scope's events hold until they take its request in when
+/// built (`RequestFill`, through `SharedRequest`).
 struct ScopeShared {
     request: RequestContext,
     /// Set by [`AuditScope::identify`] once authentication has run.
@@ -120,6 +122,19 @@ enum Delivery {
     Collect,
     /// Queue each completed draft at once (background jobs).
     Immediate(Option<Auditor>),
+}
+
+impl SharedRequest for ScopeShared {
+    fn request(&self) -> &RequestContext {
+        &self.request
+    }
+
+    fn into_request(self: Arc<Self>) -> Result<RequestContext, Arc<dyn SharedRequest>> {
+        match Arc::try_unwrap(self) {
+            Ok(shared) => Ok(shared.request),
+            Err(shared) => Err(shared),
+        }
+    }
 }
 
 impl fmt::Debug for AuditScope {
@@ -278,6 +293,25 @@ impl AuditScope {
             Err(Refused::Closed(builder)) => closed(builder.action()),
         }
     }
+
+    /// Fills `builder` from the scope's effective request as
+    /// [`EventBuilder::fill_from_scope`] would (then sets `status`, if given,
+    /// on its context), deferring every copy it can to when it is built.
+    fn defer_fill(&self, builder: &mut EventBuilder, status: Option<Option<u16>>) {
+        // A second fill sees the first one done, as the eager form would.
+        builder.apply_request_fill();
+        // What identify() named is read now, as effective_request() would; it
+        // is small and rare, so it is copied at once.
+        if let Some((actor, tenant_id)) = &*lock(&self.shared.identified) {
+            if builder.actor.is_none() {
+                builder.actor = Some(actor.clone());
+            }
+            if builder.tenant_id.is_none() && tenant_id.is_some() {
+                builder.tenant_id.clone_from(tenant_id);
+            }
+        }
+        RequestFill::defer(builder, self.shared.clone(), status);
+    }
 }
 
 static UNROUTED: AtomicU64 = AtomicU64::new(0);
@@ -357,7 +391,7 @@ impl CompletedDraft {
     #[doc(hidden)]
     pub fn into_builder_deferred(self, scope: &AuditScope, status: Option<u16>) -> Box<EventBuilder> {
         let mut builder = self.builder;
-        ScopeFill::defer(&mut builder, scope, Some(status));
+        scope.defer_fill(&mut builder, Some(status));
         builder
     }
 
@@ -373,116 +407,15 @@ impl CompletedDraft {
     #[doc(hidden)]
     pub fn into_builder_taking(self, scope: AuditScope, status: Option<u16>) -> Box<EventBuilder> {
         let mut builder = self.builder;
-        ScopeFill::defer(&mut builder, &scope, Some(status));
+        scope.defer_fill(&mut builder, Some(status));
         // The fill holds a handle too: two handles mean nobody else has one,
         // and so nobody can make another.
-        if builder.scope_fill.is_some() && Arc::strong_count(&scope.shared) == 2 {
+        if builder.request_fill.is_some() && Arc::strong_count(&scope.shared) == 2 {
             drop(scope);
             // The fill's handle is now the last one: its parts are moved.
-            builder.apply_scope_fill();
+            builder.apply_request_fill();
         }
         builder
-    }
-}
-
-/// The scope's share of an event (actor, tenant, request context), not
-/// copied yet: the event holds the scope (one reference count) and takes the
-/// parts when it is built. Every event of a request shares them, and the
-/// last one built after the request has finished moves them out.
-#[derive(Clone)]
-pub(crate) struct ScopeFill {
-    scope: AuditScope,
-    actor: bool,
-    tenant: bool,
-    context: bool,
-    /// The response status to set on the scope's context once it is taken.
-    status: Option<Option<u16>>,
-}
-
-impl fmt::Debug for ScopeFill {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopeFill")
-            .field("request", &self.scope.shared.request)
-            .field("actor", &self.actor)
-            .field("tenant", &self.tenant)
-            .field("context", &self.context)
-            .field("status", &self.status)
-            .finish()
-    }
-}
-
-impl ScopeFill {
-    /// Fills `builder` from the scope's effective request as
-    /// [`EventBuilder::fill_from_scope`] would (then sets `status`, if given,
-    /// on its context), deferring every copy it can to [`apply`](Self::apply).
-    fn defer(builder: &mut EventBuilder, scope: &AuditScope, status: Option<Option<u16>>) {
-        if let Some(earlier) = builder.scope_fill.take() {
-            // A second fill sees the first one done, as the eager form would.
-            earlier.apply(builder);
-        }
-        let request = &scope.shared.request;
-        // What identify() named is read now, as effective_request() would; it
-        // is small and rare, so it is copied at once.
-        if let Some((actor, tenant_id)) = &*lock(&scope.shared.identified) {
-            if builder.actor.is_none() {
-                builder.actor = Some(actor.clone());
-            }
-            if builder.tenant_id.is_none() && tenant_id.is_some() {
-                builder.tenant_id.clone_from(tenant_id);
-            }
-        }
-        builder.lossy_utf8 |= request.lossy_utf8;
-        let context = builder.context == EventContext::default();
-        if !context && let Some(status) = status {
-            builder.context.status = status;
-        }
-        let fill = Self {
-            scope: scope.clone(),
-            actor: builder.actor.is_none(),
-            tenant: builder.tenant_id.is_none() && request.tenant_id.is_some(),
-            context,
-            status,
-        };
-        if fill.actor || fill.tenant || fill.context {
-            builder.scope_fill = Some(fill);
-        }
-    }
-
-    /// Copies (or moves, when this was the scope's last reference) the parts
-    /// still missing into `builder`. A part set on the builder since stays.
-    pub(crate) fn apply(self, builder: &mut EventBuilder) {
-        let actor = self.actor && builder.actor.is_none();
-        let tenant = self.tenant && builder.tenant_id.is_none();
-        let context = self.context && builder.context == EventContext::default();
-        match Arc::try_unwrap(self.scope.shared) {
-            Ok(shared) => {
-                let request = shared.request;
-                if actor {
-                    builder.actor = Some(request.actor);
-                }
-                if tenant {
-                    builder.tenant_id = request.tenant_id;
-                }
-                if context {
-                    builder.context = request.context;
-                }
-            }
-            Err(shared) => {
-                let request = &shared.request;
-                if actor {
-                    builder.actor = Some(request.actor.clone());
-                }
-                if tenant {
-                    builder.tenant_id.clone_from(&request.tenant_id);
-                }
-                if context {
-                    builder.context = request.context.clone();
-                }
-            }
-        }
-        if context && let Some(status) = self.status {
-            builder.context.status = status;
-        }
     }
 }
 
@@ -808,7 +741,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Event;
+    use crate::event::{Event, EventContext};
 
     fn request() -> RequestContext {
         let context = EventContext {
@@ -902,7 +835,7 @@ mod tests {
                     let kept = scope_outlives_the_event.then(|| own_scope.clone());
                     let second = second.into_builder_taking(own_scope.clone(), status);
                     let first = first.into_builder_taking(own_scope, status);
-                    assert_eq!(first.scope_fill.is_some(), kept.is_some());
+                    assert_eq!(first.request_fill.is_some(), kept.is_some());
                     if kept.is_none() {
                         assert_eq!(first.actor_ref(), Some(eager[0].actor()));
                     }
@@ -952,5 +885,30 @@ mod tests {
         assert_eq!(event.actor().id, "user_alice", "the first scope's actor");
         assert_eq!(event.tenant_id(), Some("acme"));
         assert_eq!(event.context().status, Some(202));
+    }
+
+    #[test]
+    fn the_last_event_stays_deferred_while_an_earlier_one_still_holds_the_request() {
+        let scope = AuditScope::new(request());
+        let action = || Action::from_static("app.viewed").unwrap();
+        scope.run_sync(|| {
+            Draft::open(action()).complete();
+            Draft::open(action()).complete();
+        });
+        let mut completed = scope.take_completed().into_iter();
+        let earlier = completed.next().unwrap().into_builder_deferred(&scope, Some(200));
+        let last = completed.next().unwrap().into_builder_taking(scope, Some(200));
+        // The layer's handle is gone, but the earlier event still holds the scope.
+        assert!(last.request_fill.is_some());
+        let earlier = earlier.build();
+        // Built last, it takes what the earlier one left (moved, as the last handle).
+        let last = last.build();
+        for event in [&earlier, &last] {
+            assert_eq!(event.actor().id, "user_alice");
+            assert_eq!(event.tenant_id(), Some("acme"));
+            assert_eq!(event.context().route.as_deref(), Some("/apps/{id}"));
+            assert_eq!(event.context().status, Some(200));
+            assert!(event.lossy_utf8());
+        }
     }
 }
