@@ -17,6 +17,7 @@
 //! [`store_methods!`], so they, too, are written once.
 
 use audit_core::{Event, Timestamp};
+use sqlx::migrate::{Migrate, Migrator};
 use sqlx::{
     ColumnIndex, Connection, Database, Decode, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Row, Type,
 };
@@ -72,6 +73,7 @@ where
     i64: Type<Self::Db> + for<'q> Encode<'q, Self::Db> + for<'r> Decode<'r, Self::Db>,
     String: Type<Self::Db> + for<'q> Encode<'q, Self::Db> + for<'r> Decode<'r, Self::Db>,
     Vec<u8>: Type<Self::Db> + for<'q> Encode<'q, Self::Db> + for<'r> Decode<'r, Self::Db>,
+    ConnectionOf<Self>: Migrate,
 {
     /// Begins a transaction that writes events: it must keep two writers
     /// from taking the same seqs (SQLite takes its write lock up front;
@@ -90,6 +92,8 @@ where
     /// Appended to `ORDER BY stream` so streams sort by bytes whatever the
     /// database's locale.
     const BY_BYTES: &'static str;
+    /// The backend's migrations.
+    const MIGRATOR: &'static Migrator;
 
     /// What a free-text search needs to know before its SQL is written (a
     /// backend's choice of trigrams, say); built by [`text_source`](Self::text_source).
@@ -302,6 +306,14 @@ where
                     .bind(cut)
                     .fetch_one(&mut *tx)
                     .await?;
+            // The base moves first: the triggers let a DELETE through only
+            // for rows at or below it, and only with the gate open.
+            sqlx::query("UPDATE audit_streams SET base_seq = $2, base_hash = $3 WHERE stream = $1")
+                .bind(stream.clone())
+                .bind(cut)
+                .bind(through_hash.clone())
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(Self::OPEN_PURGE_GATE).execute(&mut *tx).await?;
             let removed = sqlx::query("DELETE FROM audit_events WHERE stream = $1 AND seq <= $2")
                 .bind(stream.clone())
@@ -310,12 +322,6 @@ where
                 .await?;
             let removed = Self::rows_affected(&removed);
             sqlx::query(Self::CLOSE_PURGE_GATE).execute(&mut *tx).await?;
-            sqlx::query("UPDATE audit_streams SET base_seq = $2, base_hash = $3 WHERE stream = $1")
-                .bind(stream.clone())
-                .bind(cut)
-                .bind(through_hash.clone())
-                .execute(&mut *tx)
-                .await?;
             let through_seq = u64::try_from(cut).unwrap_or(0);
             let event = purge.event(&stream, removed, through_seq, &through_hash);
             let event = Self::append(&mut tx, &[event]).await?.pop();
@@ -323,6 +329,31 @@ where
             reports.extend(event.map(|event| PurgeReport::new(stream, removed, through_seq, through_hash, event)));
         }
         Ok(reports)
+    }
+
+    /// Applies the backend's pending migrations. When none is pending (each
+    /// applied with the same checksum) nothing else is done, so a role that
+    /// may read the migration table but not change the schema connects to
+    /// an up-to-date database (see the crate docs' "Roles").
+    async fn migrate(pool: &Pool<Self::Db>) -> Result<(), StoreError> {
+        let applied: Result<Vec<(i64, Vec<u8>)>, _> =
+            sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
+                .fetch_all(pool)
+                .await;
+        let up_to_date = applied.is_ok_and(|applied| {
+            Self::MIGRATOR
+                .iter()
+                .filter(|migration| !migration.migration_type.is_down_migration())
+                .all(|migration| {
+                    applied
+                        .iter()
+                        .any(|(version, checksum)| *version == migration.version && **checksum == *migration.checksum)
+                })
+        });
+        if !up_to_date {
+            Self::MIGRATOR.run(pool).await?;
+        }
+        Ok(())
     }
 
     /// The store's cursor key, made on first use and kept in its database.

@@ -75,6 +75,15 @@ pub enum Problem {
         /// The seq the head records.
         head: u64,
     },
+    /// Events are stored past the seq the stream's head records: the head
+    /// was lowered, or its row deleted, behind the store's back (to hide
+    /// events deleted after it, say).
+    BeyondHead {
+        /// The last seq stored.
+        last_stored: u64,
+        /// The seq the head records (0 when the stream has no head row).
+        head: u64,
+    },
     /// The event's hash matches a neighbouring seq: rows were swapped or moved.
     Moved {
         /// The seq it is stored at.
@@ -126,6 +135,12 @@ impl std::fmt::Display for Problem {
                     "events after seq {last_stored} are missing: the stream head records seq {head}"
                 )
             }
+            Self::BeyondHead { last_stored, head } => {
+                write!(
+                    f,
+                    "events up to seq {last_stored} are stored but the stream head records seq {head}: the head was moved back or deleted"
+                )
+            }
             Self::Moved { seq, id, sealed_at } => {
                 write!(
                     f,
@@ -159,6 +174,9 @@ pub struct VerifyReport {
     pub stream: String,
     /// How many events were checked.
     pub checked: u64,
+    /// The seq of the last event checked (the stream's head when intact;
+    /// its base when the purge left no event).
+    pub last_seq: u64,
     /// The first problem, if any; `None` means the stream is intact.
     pub problem: Option<Problem>,
 }
@@ -188,6 +206,7 @@ impl Verifier {
             report: VerifyReport {
                 stream: stream.to_owned(),
                 checked: 0,
+                last_seq: base_seq,
                 problem: None,
             },
             expected_seq: base_seq + 1,
@@ -242,6 +261,7 @@ impl Verifier {
             self.last_purge = Some(cut);
         }
         self.report.checked += 1;
+        self.report.last_seq = row_seq;
         self.expected_seq += 1;
         true
     }
@@ -269,6 +289,11 @@ impl Verifier {
         let last_stored = self.expected_seq - 1;
         if head_seq > last_stored {
             self.report.problem = Some(Problem::MissingTail {
+                last_stored,
+                head: head_seq,
+            });
+        } else if last_stored > head_seq {
+            self.report.problem = Some(Problem::BeyondHead {
                 last_stored,
                 head: head_seq,
             });

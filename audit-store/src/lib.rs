@@ -28,8 +28,18 @@
 //!
 //! - **Append-only.** Database triggers reject every `UPDATE` and `DELETE` on
 //!   `audit_events` (and `TRUNCATE` on PostgreSQL) with an error saying
-//!   `audit_events is append-only`. The one removal path is retention
-//!   [`Purge`], through a gate that only the purge's own transaction opens.
+//!   `audit_events is append-only`, and on SQLite every insert of an id or
+//!   (stream, seq) already stored, which is how `INSERT OR REPLACE` would
+//!   otherwise rewrite an event in place. A stream's row in `audit_streams`
+//!   is never deleted, and its head and base only move forward. The one
+//!   removal path is retention [`Purge`]: it moves the stream's base first,
+//!   and the triggers let a `DELETE` through only for rows at or below the
+//!   base, and only while the purge gate is open (a row of
+//!   `audit_purge_gate` on SQLite, the `audit.purge` setting on PostgreSQL).
+//!   Anyone who can run the purge's statements can move a base and delete
+//!   below it, which `verify` reports ([`UnrecordedPurge`](Problem::UnrecordedPurge));
+//!   the newest events cannot be deleted without dropping the triggers,
+//!   which on PostgreSQL the application's role cannot do (see "Roles").
 //! - **Idempotent writes.** An event whose id is already stored is skipped, and
 //!   so is a second copy within one batch: a retried batch never duplicates.
 //! - **Gapless sequence numbers.** Each stream — `tenant:<id>`, or `global`
@@ -53,7 +63,9 @@
 //!   column such as `actor_id` was edited to disagree with the event),
 //!   [`Gap`](Problem::Gap) (a row was deleted), [`Moved`](Problem::Moved) (rows
 //!   were swapped), [`MissingTail`](Problem::MissingTail) (the newest rows
-//!   were deleted, caught through the stream's head) or
+//!   were deleted, caught through the stream's head),
+//!   [`BeyondHead`](Problem::BeyondHead) (the head was moved back or its row
+//!   deleted) or
 //!   [`UnrecordedPurge`](Problem::UnrecordedPurge) (the oldest rows were
 //!   deleted and the stream's base moved, with no purge event to say so).
 //!
@@ -193,6 +205,31 @@
 //! file pages (the OS page cache, reclaimable), and an I/O error reading a
 //! mapped page raises `SIGBUS` instead of returning an error, SQLite's
 //! documented trade-off for memory-mapped I/O.
+//!
+//! # Roles
+//!
+//! Triggers stop SQL that goes through them; whoever owns the tables can
+//! drop them. On PostgreSQL, run the application under a role that does not
+//! own the schema: an owner role migrates (`audit migrate`, or the first
+//! `connect`), and the application's role gets only what the store uses:
+//!
+//! ```sql
+//! GRANT USAGE ON SCHEMA public TO audit_app;
+//! GRANT SELECT, INSERT, DELETE ON audit_events TO audit_app;   -- DELETE: retention purge
+//! GRANT SELECT, INSERT, UPDATE ON audit_streams TO audit_app;
+//! GRANT SELECT, INSERT ON audit_store_keys TO audit_app;
+//! GRANT SELECT ON _sqlx_migrations TO audit_app;
+//! ```
+//!
+//! `connect` applies migrations only when some are pending, so this role
+//! connects to an up-to-date database; it cannot alter, disable or drop a
+//! trigger, set `session_replication_role`, or `UPDATE`/`TRUNCATE` events
+//! (tested in `tests/guards.rs`). A SQLite file has no roles: whoever can
+//! write the file can do anything, so keep it readable and writable by the
+//! service alone. Against the owner of the database itself, only a record
+//! kept elsewhere helps: `audit verify --known FILE` remembers how far each
+//! stream reached, and reports a stream that is gone or ends earlier on the
+//! next run (signed checkpoints will make this verifiable by anyone).
 //!
 //! # Transactional mode
 //!

@@ -16,6 +16,7 @@ on_both_backends!(
     query_lists_events_as_a_table_or_json_with_filters,
     export_writes_every_matching_event,
     verify_exits_3_and_names_the_first_bad_event,
+    verify_known_reports_a_stream_gone_or_shortened_with_its_head,
     purge_needs_confirmation_then_leaves_a_verifiable_stream,
     errors_are_one_line_with_the_documented_exit_code,
     serve_answers_the_token_bearer_and_refuses_everyone_else,
@@ -131,6 +132,62 @@ async fn verify_exits_3_and_names_the_first_bad_event(db: TestDb) {
     assert_eq!(stderr(&output).lines().count(), 1);
     let output = audit(&db, &["verify", "--tenant", "acme"]);
     assert_eq!(output.status.code(), Some(0));
+}
+
+async fn verify_known_reports_a_stream_gone_or_shortened_with_its_head(db: TestDb) {
+    twenty(&db).await;
+    let dir = std::env::temp_dir().join(format!("audit-known-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let known = dir.join("known.json");
+    let known_arg = known.to_str().unwrap();
+    let output = audit(&db, &["verify", "--known", known_arg]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let recorded: serde_json::Value = serde_json::from_slice(&std::fs::read(&known).unwrap()).unwrap();
+    assert_eq!(
+        recorded["streams"],
+        serde_json::json!({"tenant:acme": 10, "tenant:globex": 10})
+    );
+
+    // Someone who owns the database removes globex's events and its head row,
+    // and acme's three newest events with its head moved back to match.
+    db.drop_append_only_triggers().await;
+    db.exec(
+        "DELETE FROM audit_events WHERE stream = 'tenant:globex'; \
+         DELETE FROM audit_streams WHERE stream = 'tenant:globex'; \
+         DELETE FROM audit_events WHERE stream = 'tenant:acme' AND seq > 7; \
+         UPDATE audit_streams SET head_seq = 7, head_hash = (SELECT leaf_hash FROM audit_events \
+             WHERE stream = 'tenant:acme' AND seq = 7) WHERE stream = 'tenant:acme';",
+    )
+    .await
+    .unwrap();
+    let output = audit(&db, &["verify"]);
+    assert!(
+        output.status.success(),
+        "the database alone cannot tell: {}",
+        stdout(&output)
+    );
+
+    let output = audit(&db, &["verify", "--known", known_arg]);
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("tenant:globex: TAMPERED: verified up to seq 10 before, the stream is gone"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tenant:acme: TAMPERED: verified up to seq 10 before, the stream now ends at seq 7"),
+        "{text}"
+    );
+    // A failed run leaves the evidence in the file.
+    let after: serde_json::Value = serde_json::from_slice(&std::fs::read(&known).unwrap()).unwrap();
+    assert_eq!(after, recorded);
+
+    let output = audit(&db, &["verify", "--json", "--known", known_arg, "--tenant", "acme"]);
+    assert_eq!(output.status.code(), Some(3));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "acme's report and its loss only: {rows:?}");
+    assert_eq!(rows[1]["intact"], false);
 }
 
 async fn purge_needs_confirmation_then_leaves_a_verifiable_stream(db: TestDb) {

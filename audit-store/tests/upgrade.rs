@@ -36,8 +36,9 @@ async fn a_database_of_the_previous_release_opens_verifies_and_takes_new_events(
         [
             (1, "events, streams, append-only triggers".to_owned()),
             (2, "free-text search, time index, cursor key".to_owned()),
+            (3, "guards".to_owned()),
         ],
-        "nothing applied again, nothing rewritten"
+        "nothing applied again, nothing rewritten; the guards added"
     );
     let report = store.verify("global").await.unwrap();
     assert!(report.is_intact(), "{report:?}");

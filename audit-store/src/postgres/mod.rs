@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use audit_core::{AuditSink, Event, SinkError, Timestamp};
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgQueryResult, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -88,7 +89,7 @@ impl PgStore {
         // "Issue 5, closing", measured each).
         let options = options.options([("jit", "off"), ("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new().connect_with(options).await?;
-        migrations::POSTGRES.run(&pool).await?;
+        Self::migrate(&pool).await?;
         let cursor_key = Self::load_cursor_key(&pool).await?;
         Ok(Self {
             pool,
@@ -153,6 +154,7 @@ impl Backend for PgStore {
     const OPEN_PURGE_GATE: &'static str = "SET LOCAL audit.purge = 'on'";
     const CLOSE_PURGE_GATE: &'static str = "SET LOCAL audit.purge = 'off'";
     const BY_BYTES: &'static str = " COLLATE \"C\"";
+    const MIGRATOR: &'static Migrator = &migrations::POSTGRES;
 
     /// The trigrams the sample chose for the search terms, if any.
     type TextSource = Option<Narrowing>;

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use audit_core::{AuditSink, Event, SinkError, Timestamp};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteRow,
     SqliteSynchronous,
@@ -128,7 +129,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        migrations::SQLITE.run(&pool).await?;
+        Self::migrate(&pool).await?;
         let cursor_key = Self::load_cursor_key(&pool).await?;
         Ok(Self { pool, cursor_key })
     }
@@ -193,6 +194,7 @@ impl Backend for SqliteStore {
     const CLOSE_PURGE_GATE: &'static str = "UPDATE audit_purge_gate SET open = 0 WHERE id = 1";
     // Text compares by bytes unless a collation says otherwise.
     const BY_BYTES: &'static str = "";
+    const MIGRATOR: &'static Migrator = &migrations::SQLITE;
 
     /// The trigrams of the search terms, for the FTS5 index.
     type TextSource = Vec<String>;
@@ -267,7 +269,7 @@ async fn append(conn: &mut SqliteConnection, batch: &[Event]) -> Result<Vec<Even
             stored.push(sealed);
         }
         let head_hash = rows.last().map(|r| r.leaf_hash.clone()).unwrap_or_default();
-        heads.push((stream, seq, head_hash));
+        heads.push((stream, head.is_some(), seq, head_hash));
     }
     // Every stream's rows together, in full-size statements: one prepared
     // statement serves them all, and each statement is one flush of the
@@ -276,16 +278,20 @@ async fn append(conn: &mut SqliteConnection, batch: &[Event]) -> Result<Vec<Even
     for chunk in rows.chunks(INSERT_CHUNK) {
         insert(conn, chunk).await?;
     }
-    for (stream, seq, head_hash) in heads {
-        sqlx::query(
-            "INSERT INTO audit_streams (stream, head_seq, head_hash) VALUES (?, ?, ?) \
-             ON CONFLICT (stream) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash",
-        )
-        .bind(&stream)
-        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-        .bind(head_hash)
-        .execute(&mut *conn)
-        .await?;
+    for (stream, known, seq, head_hash) in heads {
+        // An UPDATE of a known stream, an INSERT of a new one: the triggers
+        // refuse an INSERT for a stream that has its row (see 0003_guards).
+        let statement = if known {
+            "UPDATE audit_streams SET head_seq = $2, head_hash = $3 WHERE stream = $1"
+        } else {
+            "INSERT INTO audit_streams (stream, head_seq, head_hash) VALUES ($1, $2, $3)"
+        };
+        sqlx::query(statement)
+            .bind(&stream)
+            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+            .bind(head_hash)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(stored)
 }
@@ -342,7 +348,8 @@ async fn insert(conn: &mut SqliteConnection, rows: &[EventRow]) -> Result<(), St
             .push_bind(&row.metadata)
             .push_bind(&row.search_text);
     });
-    query.push(" ON CONFLICT (id) DO NOTHING");
+    // No ON CONFLICT: the ids already stored were left out under the write
+    // lock, and the triggers refuse any other (see 0003_guards).
     query.build().execute(&mut *conn).await?;
     Ok(())
 }

@@ -101,6 +101,10 @@ pub(crate) fn command() -> Command {
                         .long("tenant")
                         .help("Only this tenant's stream (default: every stream)"),
                 )
+                .arg(Arg::new("known").long("known").value_name("FILE").help(
+                    "Streams verified before, and how far (JSON, kept off the database's host): a stream \
+                             that is gone or ends earlier than it did is reported (exit 3); updated when all verify",
+                ))
                 .arg(json_flag()),
         )
         .subcommand(Command::new("migrate").about("Create or upgrade the store's tables"))

@@ -9,7 +9,7 @@ use clap::ArgMatches;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::{args, exit, serve, table};
+use crate::{args, exit, known, serve, table};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -117,15 +117,26 @@ async fn verify(store: &Store, sub: &ArgMatches) -> Result<u8> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let known_file = sub.get_one::<String>("known");
+    let known = match known_file {
+        Some(path) => known::read(path)?,
+        None => known::Known::default(),
+    };
+    let only = sub.get_one::<String>("tenant").map(|tenant| format!("tenant:{tenant}"));
+    let lost = known.lost(&reports, only.as_deref());
     let bad = reports.iter().find(|r| !r.is_intact());
     if sub.get_flag("json") {
-        let rows: Vec<_> = reports
+        let mut rows: Vec<_> = reports
             .iter()
             .map(|r| {
-                json!({"stream": r.stream, "checked": r.checked, "intact": r.is_intact(),
+                json!({"stream": r.stream, "checked": r.checked, "last_seq": r.last_seq, "intact": r.is_intact(),
                     "problem": r.problem.as_ref().map(ToString::to_string)})
             })
             .collect();
+        rows.extend(
+            lost.iter()
+                .map(|l| json!({"stream": l.stream, "checked": 0, "intact": false, "problem": l.to_string()})),
+        );
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         for report in &reports {
@@ -137,14 +148,28 @@ async fn verify(store: &Store, sub: &ArgMatches) -> Result<u8> {
                 ),
             }
         }
+        for lost in &lost {
+            println!("{}: TAMPERED: {lost}", lost.stream);
+        }
     }
-    match bad {
-        Some(report) => {
+    match (bad, lost.first()) {
+        (Some(report), _) => {
             let problem = report.problem.as_ref().map(ToString::to_string).unwrap_or_default();
             eprintln!("audit: stream {} does not verify: {problem}", report.stream);
             Ok(exit::TAMPERED)
         }
-        None => Ok(exit::OK),
+        (None, Some(lost)) => {
+            eprintln!("audit: stream {} does not verify: {lost}", lost.stream);
+            Ok(exit::TAMPERED)
+        }
+        (None, None) => {
+            if let Some(path) = known_file {
+                // Only a clean run moves what is known forward: after a
+                // failed one the file still holds the evidence.
+                known.updated(&reports).write(path)?;
+            }
+            Ok(exit::OK)
+        }
     }
 }
 

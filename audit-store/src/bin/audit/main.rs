@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod known;
 mod serve;
 mod table;
 
