@@ -2,12 +2,14 @@
 //! [`Delivery`] mode and the settings its services share. Apart from the
 //! layer so that capturing and finalising a request need not know the layer.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use audit_core::Auditor;
 use http::{HeaderName, HeaderValue};
 
 use crate::client_ip::{ClientIpSource, TrustedProxies};
+use crate::denied::{DeniedCounter, DeniedLimit};
 
 /// When a response may leave, relative to its events being stored.
 ///
@@ -51,6 +53,8 @@ pub(crate) struct Config {
     pub(crate) client_ip_source: ClientIpSource,
     pub(crate) request_id_header: HeaderName,
     pub(crate) record_denied: bool,
+    /// Shared by every service of the layer (and its clones).
+    pub(crate) denied: Arc<DeniedCounter>,
     pub(crate) record_mutations: bool,
     pub(crate) delivery: Delivery,
     pub(crate) unavailable_content_type: HeaderValue,
@@ -63,6 +67,7 @@ impl Config {
     /// The defaults of [`AuditLayer::new`](crate::AuditLayer::new).
     pub(crate) fn new(auditor: Auditor) -> Self {
         Self {
+            denied: DeniedCounter::new(DeniedLimit::default(), auditor.clone()),
             auditor,
             trusted_proxies: TrustedProxies::none(),
             client_ip_source: ClientIpSource::default(),

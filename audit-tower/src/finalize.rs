@@ -212,14 +212,16 @@ impl Finalizer {
         }
     }
 
-    /// `auth.denied` and `http.<method>` when configured and called for.
+    /// `auth.denied` (unless counted into a summary, with the summary of the
+    /// client's previous window when it is due) and `http.<method>` when
+    /// configured and called for.
     fn automatic_events(
         &self,
         scope: &AuditScope,
         ending: Ending,
         handlers_recorded: bool,
-    ) -> [Option<Box<EventBuilder>>; 2] {
-        let mut events = [None, None];
+    ) -> [Option<Box<EventBuilder>>; 3] {
+        let mut events = [None, None, None];
         let Ending::Responded(status_code) = ending else {
             return events;
         };
@@ -229,7 +231,9 @@ impl Finalizer {
             let request = scope.effective_request();
             let mut builder = automatic("auth.denied", &request, status).severity(Severity::Notice);
             apply(&mut builder, Some(outcome_of_status(status_code)));
-            events[0] = Some(Box::new(builder));
+            let admitted = config.denied.admit(request.context.client_ip, Box::new(builder));
+            events[0] = admitted.summary;
+            events[1] = admitted.event;
         }
         if config.record_mutations
             && !handlers_recorded
@@ -241,7 +245,7 @@ impl Finalizer {
                 .category(category)
                 .description(format!("{} {route}", self.method));
             apply(&mut builder, Some(outcome_of_status(status_code)));
-            events[1] = Some(Box::new(builder));
+            events[2] = Some(Box::new(builder));
         }
         events
     }

@@ -10,6 +10,7 @@ use tower_layer::Layer;
 use crate::actor::{ActorFromExtension, ExtractActor};
 use crate::client_ip::{ClientIpSource, TrustedProxies};
 use crate::config::{Config, Delivery};
+use crate::denied::{DeniedCounter, DeniedLimit};
 use crate::service::AuditService;
 use crate::tenant::{ClaimTenant, TenantFromPrincipal};
 
@@ -61,6 +62,7 @@ impl<A, T> fmt::Debug for AuditLayer<A, T> {
             .field("client_ip_source", &self.config.client_ip_source)
             .field("request_id_header", &self.config.request_id_header)
             .field("record_denied", &self.config.record_denied)
+            .field("denied_limit", &self.config.denied.limit())
             .field("record_mutations", &self.config.record_mutations)
             .field("delivery", &self.config.delivery)
             .finish_non_exhaustive()
@@ -149,10 +151,20 @@ impl<A, T> AuditLayer<A, T> {
         self.configure(|config| config.request_id_header = header)
     }
 
-    /// Records `auth.denied` for every 401 and 403 response (default off).
+    /// Records `auth.denied` for 401 and 403 responses (default off): the
+    /// first ones of each client per window in full, the rest counted into
+    /// one summary event per window (see [`DeniedLimit`]).
     #[must_use]
     pub fn record_denied(self, enabled: bool) -> Self {
         self.configure(|config| config.record_denied = enabled)
+    }
+
+    /// How many `auth.denied` events one client may cause per window before
+    /// the rest are summarised (default [`DeniedLimit::default`]: 10 per
+    /// minute).
+    #[must_use]
+    pub fn denied_limit(self, limit: DeniedLimit) -> Self {
+        self.configure(|config| config.denied = DeniedCounter::new(limit, config.auditor.clone()))
     }
 
     /// Records `http.post`, `http.put`, `http.patch` or `http.delete` for

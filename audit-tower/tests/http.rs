@@ -8,7 +8,8 @@ use audit_core::{
     Action, Actor, ActorKind, Auditor, Draft, Event, IpSource, MemorySink, Outcome, OverflowPolicy, Severity,
 };
 use audit_tower::{
-    ApiKeyActor, AuditContext, AuditLayer, ClientIpSource, Delivery, ExtractActor, Principal, TenantFromHeader,
+    ApiKeyActor, AuditContext, AuditLayer, ClientIpSource, Delivery, DeniedLimit, ExtractActor, Principal,
+    TenantFromHeader,
 };
 use axum::Router;
 use axum::extract::Request;
@@ -607,6 +608,66 @@ async fn authentication_inside_the_layer_can_name_the_actor_and_its_401s_are_aud
         ("auth.denied", Outcome::Denied)
     );
     assert_eq!(events[1].actor().kind, ActorKind::Anonymous);
+}
+
+#[tokio::test]
+async fn anonymous_denials_past_the_limit_are_counted_into_one_summary_event() {
+    let sink = MemorySink::new();
+    let auditor = quiet_auditor(&sink);
+    let app = Router::new()
+        .route("/admin", get(|| async { StatusCode::UNAUTHORIZED }))
+        .layer(
+            AuditLayer::new(auditor.clone())
+                .record_denied(true)
+                .denied_limit(DeniedLimit::new(3, Duration::from_secs(3600))),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    let client = Client::builder(TokioExecutor::new()).build_http::<String>();
+    for _ in 0..8 {
+        let request = http::Request::get(format!("http://{address}/admin"))
+            .body(String::new())
+            .unwrap();
+        let response = client.request(request).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "every request is still answered"
+        );
+    }
+    let events = events_after(&auditor, &sink).await;
+    assert_eq!(events.len(), 3, "the first three in full, the rest counted");
+    assert!(events.iter().all(|e| e.action().as_str() == "auth.denied"));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.context().client_ip == Some("127.0.0.1".parse().unwrap()))
+    );
+
+    // The window is an hour; stopping the server drops the layer, which
+    // queues the summary it holds rather than losing the count.
+    drop(client);
+    stop.send(()).unwrap();
+    serving.await.unwrap();
+    let events = events_after(&auditor, &sink).await;
+    assert_eq!(events.len(), 4);
+    let summary = &events[3];
+    assert_eq!(
+        summary.description(),
+        Some("5 more denied requests from 127.0.0.1 within 3600 s")
+    );
+    assert_eq!(summary.metadata()["suppressed"], serde_json::json!(5));
+    assert_eq!(summary.outcome(), Outcome::Denied);
+    assert_eq!(summary.context().status, Some(401));
 }
 
 #[tokio::test]
