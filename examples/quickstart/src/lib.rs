@@ -20,7 +20,8 @@
 //! | `GET /audit-logs/ui` | the audit log's web page (loads signed out; its data needs an owner or admin) | — (its API reads are recorded) |
 //!
 //! Resources belong to the caller's tenant: another tenant's id is a 404.
-//! Requests without known credentials get a 401 (recorded as `auth.denied`).
+//! Requests without known credentials get a 401 (recorded as `auth.denied`:
+//! the first 10 per client per minute in full, then one event with the count).
 //!
 //! Tests (and other programs) build the exact service with
 //! [`Quickstart::build`] and serve it with [`Quickstart::serve`]:
