@@ -7,7 +7,7 @@
 //! | `GET /{id}` | one event |
 //! | `GET /export?format=csv\|ndjson&…` | every matching event, streamed (see [`ExportFormat`](crate::ExportFormat)) |
 //! | `GET /actions` | `[{"action", "category", "count"}]`, most frequent first |
-//! | `GET /openapi.json` | the OpenAPI 3.1 description of these routes |
+//! | `GET /openapi.json` | the OpenAPI 3.1 description of these routes (public) |
 //! | `GET /ui` | the web page for admins and auditors (HTML; `/ui/` redirects to it) |
 //! | `GET /ui/app.js`, `/ui/app.css`, `/ui/icon.svg` | the page's script, style sheet and icon |
 //!
@@ -16,13 +16,24 @@
 //! (export and actions without `limit`, `cursor` and `offset`; actions
 //! without `action`); when a request names no time range (`since` or
 //! `until`), the last 30 days are shown ([`AdminApi::default_window`]).
-//! Anything unknown, malformed or out of range is a 400 with
-//! `{"error": {"code", "message", "param"}}` naming the parameter.
+//! Anything unknown, empty, malformed or out of range is a 400 with
+//! `{"error": {"code", "message", "param"}}` naming the parameter (leave a
+//! parameter out to match any); a method other than `GET`/`HEAD` is a 405
+//! with `Allow` and the code `method_not_allowed`.
+//!
+//! `/openapi.json` needs no credentials. It names the nesting prefix as its
+//! server, the [`AdminApi::security`] schemes, the 401/403/404/500/503 of
+//! every operation with their error codes, and for every parameter exactly
+//! what the parser checks (ranges, formats, patterns, lengths; see
+//! [`ValueFormat`](crate::ValueFormat)).
 //!
 //! # Access
 //!
 //! The router must run behind `audit_tower::AuditLayer`, which identifies
-//! the reader: the actor (with its roles) and tenant of the request. A
+//! the reader: the actor (with its roles) and tenant of the request. Put
+//! your authentication on it with [`AdminApi::route_layer`]: it wraps the
+//! data routes only, so the page and the document stay public and a wrong
+//! method is a 405, not your 401. A
 //! [`ReadPolicy`] decides what that reader may see; the [`DefaultPolicy`]
 //! lets `owner` and `admin` read their own tenant and the platform role
 //! `auditor` read every tenant, and refuses everyone else with a 403 that
@@ -61,7 +72,9 @@
 //! Every request is itself an event in the reader's scope:
 //! `audit_log.viewed` (list, single event, action counts) or
 //! `audit_log.exported`, with the parameters in `metadata.filters` (a
-//! cursor only as `true`), recorded by the layer when the response is
+//! cursor only as `true`) and a description naming what was read ("Viewed
+//! the audit log, filtered by action, q"; "Exported the audit log as CSV"),
+//! recorded by the layer when the response is
 //! ready — refused and failed reads included, with outcome `denied` or
 //! `failure` and the reason. An export is recorded when it starts.
 //!
@@ -361,9 +374,9 @@ impl Parts {
 ///
 /// The page is static and must load without credentials, so it can tell a
 /// signed-out reader to sign in; the data behind it stays behind the API's
-/// policy. An application whose authentication layer refuses anonymous
-/// requests to the whole nest exempts these, e.g. by the route axum
-/// matched:
+/// policy. [`AdminApi::route_layer`] leaves them out by itself; an
+/// application whose authentication layer refuses anonymous requests to the
+/// whole nest exempts these, e.g. by the route axum matched:
 ///
 /// ```
 /// use audit_store::http::is_page_route;
