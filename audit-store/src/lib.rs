@@ -259,6 +259,7 @@ mod export;
 #[cfg(feature = "http")]
 pub mod http;
 mod integrity;
+pub mod merkle;
 mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;
