@@ -1020,7 +1020,7 @@ async fn a_bad_filter_is_named_once_and_deleted_resources_are_marked() {
         .await;
         assert_eq!(shown, json!({"resets": 1, "header": false, "results": false}));
         // The notice offers to drop just that filter.
-        assert_eq!(text_of(&client, "#remove-bad-filter").await, "Remove the from filter");
+        assert_eq!(text_of(&client, "#remove-bad-filter").await, "Back to the last 30 days");
         click(&client, "#remove-bad-filter").await;
         settled(&client, "ready").await;
         assert_eq!(client.current_url().await.unwrap().query(), None);
@@ -1322,12 +1322,29 @@ async fn an_empty_search_offers_to_clear_the_search_and_an_empty_range_to_widen_
             ""
         );
 
+        // The term is echoed in the message and its chip as text only.
+        let term = "<img src=nothing onerror=\"window.__pwned=2\">";
+        let hostile: String = form_urlencoded::byte_serialize(term.as_bytes()).collect();
+        client.goto(&site.page(&format!("q={hostile}"))).await.unwrap();
+        settled(&client, "empty").await;
+        let (message, offers) = empty_text_and_offers(&client).await;
+        assert!(message.contains(term), "{message}");
+        assert_eq!(offers, ["Clear the search"]);
+        assert_eq!(chip_texts(&client).await, [format!("Search: {term}")]);
+        let inert = js(
+            &client,
+            "return {pwned: window.__pwned === undefined ? null : window.__pwned, images: document.images.length};",
+            vec![],
+        )
+        .await;
+        assert_eq!(inert, json!({"pwned": null, "images": 1}));
+
         // One other filter: remove that one.
         client.goto(&site.page("target_id=no-such-app")).await.unwrap();
         settled(&client, "empty").await;
         let (message, offers) = empty_text_and_offers(&client).await;
         assert!(message.contains("Resource id: no-such-app"), "{message}");
-        assert_eq!(offers, ["Remove the resource id filter"]);
+        assert_eq!(offers, ["Remove the Resource id filter"]);
 
         // Only the range narrows it: widen the range (or show the log's reads).
         client

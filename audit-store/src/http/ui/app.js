@@ -446,7 +446,7 @@
       if (narrowing.length > 1) message.push(" Other filters narrow it too.");
     } else if (narrowing.length === 1) {
       message = ["Nothing in this time range matches the filter ", el("strong", { text: `${narrowing[0].label}: ${narrowing[0].value}` }), "."];
-      offer(`Remove the ${narrowing[0].label.toLowerCase()} filter`, narrowing[0].next, true);
+      offer(`Remove the ${narrowing[0].label} filter`, narrowing[0].next, true);
     } else if (narrowing.length > 1) {
       message = [`Nothing in this time range matches all ${narrowing.length} filters together. Remove one, or all of them.`];
       const time = { range: filters.range, since: filters.since, until: filters.until };
@@ -541,7 +541,8 @@
       const actions = [];
       const filter = activeFilters(filters).find((f) => f.param === param || (f.time && (param === "since" || param === "until")));
       if (filter) {
-        const remove = el("button", { type: "button", class: "primary", id: "remove-bad-filter" }, `Remove the ${(label || filter.label).toLowerCase()} filter`);
+        const what = filter.time ? `Back to the ${RANGE_NAMES[DEFAULT_RANGE]}` : `Remove the ${label || filter.label} filter`;
+        const remove = el("button", { type: "button", class: "primary", id: "remove-bad-filter" }, what);
         remove.addEventListener("click", () => apply(filter.next));
         actions.push(remove);
       }
