@@ -1352,7 +1352,9 @@ async fn an_empty_search_offers_to_clear_the_search_and_an_empty_range_to_widen_
             .await
             .unwrap();
         settled(&client, "empty").await;
-        let (_, offers) = empty_text_and_offers(&client).await;
+        assert_eq!(text_of(&client, "#empty-title").await, "No events in this time range");
+        let (message, offers) = empty_text_and_offers(&client).await;
+        assert!(message.contains("reads of the log are hidden"), "{message}");
         assert_eq!(offers, ["Show the last 90 days", "Show log reads"]);
         click(&client, "#empty-actions button").await;
         settled(&client, "ready").await;

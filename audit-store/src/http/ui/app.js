@@ -454,10 +454,11 @@
     } else {
       // Nothing narrows it but the time: the range is the likely cause.
       const wider = filters.range !== "90d";
-      message = [filters.reads === "show" ? "Nothing was recorded in this time range." : "Nothing but reads of the log was recorded in this time range, or nothing at all."];
+      message = [filters.reads === "show" ? "Nothing was recorded in this time range." : "Nothing was recorded in this time range (reads of the log are hidden)."];
       if (wider) offer("Show the last 90 days", { ...filters, range: "90d", since: "", until: "" }, true);
       if (filters.reads !== "show") offer("Show log reads", { ...filters, reads: "show" }, !wider);
     }
+    $("empty-title").textContent = narrowing.length ? "No events match these filters" : "No events in this time range";
     $("empty-message").replaceChildren(...message);
     $("empty-actions").replaceChildren(...actions);
     $("empty-actions").hidden = actions.length === 0;
