@@ -279,8 +279,8 @@ pub use integrity::{Problem, VerifyReport, leaf_hash};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use query::{
-    ActionCount, ActionFilter, AuditQuery, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_VALUE_BYTES, Page,
-    QUERY_PARAMETERS, QueryError, QueryParameter,
+    ActionCount, ActionFilter, AuditQuery, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_VALUE_CHARS, Page,
+    QUERY_PARAMETERS, QueryError, QueryParameter, ValueFormat,
 };
 pub use retention::{PURGE_ACTION, Purge, PurgeReport};
 pub use scan::Scan;

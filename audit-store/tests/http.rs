@@ -36,6 +36,9 @@ on_both_backends!(
     ndjson_export_is_the_list_one_event_per_line,
     actions_are_counted_with_their_category,
     the_openapi_document_covers_every_route_and_parameter,
+    not_action_leaves_events_out_of_the_list_the_export_and_the_counts,
+    empty_values_and_other_methods_are_refused_by_name,
+    read_events_say_what_was_read,
 );
 
 /// The reader, as the app's own authentication would name it:
@@ -219,8 +222,9 @@ async fn cursor_pages_walk_every_event_of_the_tenant_once(db: TestDb) {
 
 async fn each_filter_gives_what_the_store_gives(db: TestDb) {
     let server = Server::start(&db).await;
-    let cases: [&[(&str, &str)]; 13] = [
+    let cases: [&[(&str, &str)]; 14] = [
         &[("action", "app.created")],
+        &[("not_action", "billing.*"), ("not_action", "app.created")],
         &[("action", "billing.*"), ("action", "app.deleted")],
         &[("category", "delete")],
         &[("severity", "info")],
@@ -603,7 +607,10 @@ async fn actions_are_counted_with_their_category(db: TestDb) {
 
 async fn the_openapi_document_covers_every_route_and_parameter(db: TestDb) {
     let server = Server::start(&db).await;
-    let doc = server.json(ACME_ADMIN, "/openapi.json").await;
+    let mut doc = server.json(ACME_ADMIN, "/openapi.json").await;
+    // Served, it names where the router is nested as its server.
+    assert_eq!(doc["servers"][0]["url"], "/audit-logs");
+    doc["servers"] = audit_store::http::openapi()["servers"].clone();
     assert_eq!(doc, audit_store::http::openapi());
     let some_id = server.events[0].id().to_string();
     let paths = doc["paths"].as_object().unwrap();
@@ -637,7 +644,7 @@ async fn the_openapi_document_covers_every_route_and_parameter(db: TestDb) {
                 "limit" | "offset" => "5",
                 "since" | "until" => "2026-01-01",
                 "ip" => "10.0.0.1",
-                "action" => "app.created",
+                "action" | "not_action" => "app.created",
                 "cursor" => "AAAA",
                 "format" => "csv",
                 "category" => "create",
@@ -662,4 +669,109 @@ async fn the_openapi_document_covers_every_route_and_parameter(db: TestDb) {
             );
         }
     }
+}
+
+async fn not_action_leaves_events_out_of_the_list_the_export_and_the_counts(db: TestDb) {
+    let server = Server::start(&db).await;
+    let hidden = |e: &Event| e.action().as_str().starts_with("billing.") || e.action().as_str() == "member.invited";
+    let expected = server.ids_of(|e| e.tenant_id() == Some("acme") && !hidden(e));
+    let params = "&not_action=billing.*,member.invited";
+    assert_eq!(server.all_ids(ACME_ADMIN, params).await, expected);
+    assert!(!expected.is_empty());
+    let (status, _, body) = server.get(ACME_ADMIN, &format!("/export?format=ndjson{params}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let exported: Vec<String> = body
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(exported, expected);
+    let counts = server.json(ACME_ADMIN, &format!("/actions?{}", &params[1..])).await;
+    let actions: Vec<&str> = counts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    assert!(actions.iter().all(|a| a.starts_with("app.")), "{actions:?}");
+}
+
+async fn empty_values_and_other_methods_are_refused_by_name(db: TestDb) {
+    let server = Server::start(&db).await;
+    for parameter in [
+        "outcome",
+        "severity",
+        "category",
+        "actor_kind",
+        "q",
+        "limit",
+        "since",
+        "not_action",
+    ] {
+        let (status, _, body) = server.get(ACME_ADMIN, &format!("?{parameter}=")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{parameter}: {body}");
+        let error: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["error"]["param"], parameter);
+        assert!(
+            error["error"]["message"].as_str().unwrap().contains("is empty"),
+            "{body}"
+        );
+    }
+    let (status, _, body) = server.get(ACME_ADMIN, "?outcome=success,").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Any other method is a 405 naming what is allowed, on every route.
+    for path in ["", "/", "/export", "/actions", "/openapi.json", "/ui"] {
+        for method in ["TRACE", "POST", "DELETE", "PUT"] {
+            let request = http::Request::builder()
+                .method(method)
+                .uri(format!("http://{}/audit-logs{path}", server.address))
+                .header("x-test-actor", ACME_ADMIN)
+                .body(String::new())
+                .unwrap();
+            let response = server.client.request(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert_eq!(response.headers()["allow"], "GET,HEAD", "{method} {path}");
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let error: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(error["error"]["code"], "method_not_allowed", "{method} {path}");
+            assert!(error["error"]["message"].as_str().unwrap().starts_with(method));
+        }
+    }
+    // Nothing recorded was lost to the refusals.
+    let total = server.json(AUDITOR, "?limit=200").await["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(total, server.events.len());
+}
+
+async fn read_events_say_what_was_read(db: TestDb) {
+    let server = Server::start(&db).await;
+    let some_id = server.events[0].id().to_string();
+    server.json(ACME_ADMIN, "").await;
+    server.json(ACME_ADMIN, "?action=app.*&q=event&limit=5").await;
+    server.get(ACME_ADMIN, &format!("/{some_id}")).await;
+    server.json(ACME_ADMIN, "/actions?not_action=audit_log.*").await;
+    server.get(ACME_ADMIN, "/export?format=csv&outcome=failure").await;
+    let descriptions: Vec<String> = server
+        .recorded()
+        .await
+        .iter()
+        .map(|e| e.description().unwrap_or("—").to_owned())
+        .collect();
+    assert_eq!(
+        descriptions,
+        [
+            "Viewed the audit log",
+            "Viewed the audit log, filtered by action, q",
+            "Viewed one audit event",
+            "Viewed the audit log's action counts, filtered by not_action",
+            "Exported the audit log as CSV, filtered by outcome",
+        ]
+    );
 }

@@ -32,6 +32,7 @@ on_both_backends!(
     a_failed_login_is_recorded_in_the_accounts_tenant_without_the_password,
     graceful_shutdown_stores_the_events_of_every_answered_request,
     seeding_fills_the_read_side_once,
+    an_unsupported_method_is_405_before_401_and_the_openapi_document_is_public,
 );
 
 const ALICE: (&str, &str) = ("authorization", "Bearer acme-owner");
@@ -956,5 +957,44 @@ async fn seeding_fills_the_read_side_once(db: TestDb) {
     for stream in server.store.streams().await.unwrap() {
         assert!(server.store.verify(&stream).await.unwrap().is_intact(), "{stream}");
     }
+    server.stop().await;
+}
+
+async fn an_unsupported_method_is_405_before_401_and_the_openapi_document_is_public(db: TestDb) {
+    let server = Running::start(&db).await;
+    for path in [
+        "/apps",
+        "/apps/app_1",
+        "/members/user_bob/role",
+        "/audit-logs",
+        "/audit-logs/export",
+    ] {
+        for method in [Method::TRACE, Method::PUT, Method::OPTIONS] {
+            let reply = server.send(method.clone(), path, &[], None).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {}",
+                reply.body
+            );
+            assert!(reply.headers.contains_key("allow"), "{method} {path}");
+            // A 405 is no denial: nothing is recorded for it.
+            assert_eq!(server.events_of(&reply).await, [], "{method} {path}");
+        }
+    }
+    // Signed out, the document loads, and says where the API lives and
+    // which credentials the quickstart takes.
+    let reply = server.send(Method::GET, "/audit-logs/openapi.json", &[], None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let doc = reply.json();
+    assert_eq!(doc["servers"][0]["url"], "/audit-logs");
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    let mut names: Vec<&str> = schemes.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["bearer", "cookie_quickstart_session", "header_x_api_key"]);
+    assert_eq!(schemes["header_x_api_key"]["name"], "X-Api-Key");
+    // The data behind it still needs credentials.
+    let reply = server.send(Method::GET, "/audit-logs", &[], None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     server.stop().await;
 }

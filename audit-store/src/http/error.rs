@@ -43,6 +43,15 @@ impl ApiError {
         }
     }
 
+    pub(crate) fn method_not_allowed(method: &axum::http::Method) -> Self {
+        Self {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "method_not_allowed",
+            message: format!("{method} is not allowed here; the audit log is read with GET (see the Allow header)"),
+            param: None,
+        }
+    }
+
     pub(crate) fn internal(message: &str) -> Self {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,

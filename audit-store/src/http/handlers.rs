@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use audit_core::{Action, AuditScope, Draft, Event, Outcome, Target, Timestamp};
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -22,6 +22,7 @@ pub(crate) struct Api {
     pub(crate) policy: Arc<dyn ReadPolicy>,
     pub(crate) default_window: Duration,
     pub(crate) read_timeout: Duration,
+    pub(crate) security: Vec<super::SecurityScheme>,
 }
 
 /// `audit_log.viewed`, `audit_log.exported`.
@@ -36,10 +37,32 @@ fn pairs(raw: Option<&str>) -> Pairs {
         .collect()
 }
 
+/// What a read event says it was: `what`, then the filters it named
+/// ("Viewed the audit log, filtered by action, q"), so a list of reads is
+/// readable without opening each one's metadata.
+fn describe(what: &str, pairs: &Pairs) -> String {
+    let mut named: Vec<&str> = Vec::new();
+    for (name, _) in pairs {
+        let paging = matches!(name.as_str(), "limit" | "cursor" | "offset" | "format");
+        if !paging && !named.contains(&name.as_str()) {
+            named.push(name);
+        }
+    }
+    let mut description = what.to_owned();
+    if !named.is_empty() {
+        description.push_str(", filtered by ");
+        description.push_str(&named.join(", "));
+    }
+    if pairs.iter().any(|(name, _)| name == "cursor" || name == "offset") {
+        description.push_str(" (a further page)");
+    }
+    description
+}
+
 /// Opens the event recording this read, with its parameters as
 /// `metadata.filters` (repeated parameters as arrays; a cursor only as
-/// `true`: it says nothing a reviewer needs and is long).
-fn open_draft(action: &'static str, pairs: &Pairs) -> Draft {
+/// `true`: it says nothing a reviewer needs and is long) and a description.
+fn open_draft(action: &'static str, what: &str, pairs: &Pairs) -> Draft {
     let draft = Draft::open(Action::new(action).unwrap_or_else(|e| unreachable!("a valid action: {e}")));
     let mut filters = Map::new();
     for (name, value) in pairs {
@@ -56,7 +79,8 @@ fn open_draft(action: &'static str, pairs: &Pairs) -> Draft {
             }
         }
     }
-    draft.update(|builder| builder.metadata("filters", &filters));
+    let description = describe(what, pairs);
+    draft.update(|builder| builder.metadata("filters", &filters).description(description));
     draft
 }
 
@@ -158,7 +182,7 @@ struct ListBody<'a> {
 /// `GET /`
 pub(crate) async fn list(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -> Response {
     let pairs = pairs(raw.as_deref());
-    let draft = open_draft(VIEWED, &pairs);
+    let draft = open_draft(VIEWED, "Viewed the audit log", &pairs);
     let answer = async {
         let scope = api.scope()?;
         let query = api.query(&scope, &pairs, &[])?;
@@ -177,7 +201,7 @@ pub(crate) async fn list(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -
 /// `GET /{id}`
 pub(crate) async fn one(State(api): State<Arc<Api>>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
     let pairs = pairs(raw.as_deref());
-    let draft = open_draft(VIEWED, &pairs);
+    let draft = open_draft(VIEWED, "Viewed one audit event", &pairs);
     draft.update(|builder| builder.target(Target::new("audit_event", id.clone())));
     let answer = async {
         let scope = api.scope()?;
@@ -209,7 +233,7 @@ struct ActionRow<'a> {
 /// `GET /actions`
 pub(crate) async fn actions(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -> Response {
     let pairs = pairs(raw.as_deref());
-    let draft = open_draft(VIEWED, &pairs);
+    let draft = open_draft(VIEWED, "Viewed the audit log's action counts", &pairs);
     let answer = async {
         let scope = api.scope()?;
         let query = api.query(&scope, &pairs, &["action", "limit", "cursor", "offset"])?;
@@ -230,7 +254,7 @@ pub(crate) async fn actions(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery
 /// `GET /export`
 pub(crate) async fn export(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -> Response {
     let mut pairs = pairs(raw.as_deref());
-    let draft = open_draft(EXPORTED, &pairs);
+    let draft = open_draft(EXPORTED, "Exported the audit log", &pairs);
     let answer = async {
         let scope = api.scope()?;
         let mut formats = pairs.iter().filter(|(name, _)| name == "format");
@@ -240,6 +264,8 @@ pub(crate) async fn export(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery)
             (Some(_), Some(_)) => return Err(QueryError::new("format", "is given more than once").into()),
         };
         pairs.retain(|(name, _)| name != "format");
+        let what = format!("Exported the audit log as {}", format.extension().to_uppercase());
+        draft.update(|builder| builder.description(describe(&what, &pairs)));
         let query = api.query(&scope, &pairs, &["limit", "cursor", "offset"])?;
         let scan = api.store.scan(&query)?;
         let filename = format!(
@@ -259,7 +285,8 @@ pub(crate) async fn export(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery)
         )
             .into_response())
     };
-    finish(draft, answer.await)
+    let answer = answer.await;
+    finish(draft, answer)
 }
 
 /// The export body: the header, then one chunk per batch of the scan. A
@@ -293,12 +320,26 @@ fn export_stream(
     futures_util::StreamExt::chain(futures_util::stream::iter(start), rows)
 }
 
-/// `GET /openapi.json`
-pub(crate) async fn openapi(RawQuery(raw): RawQuery) -> Response {
+/// `GET /openapi.json`: public, and it names where the API is nested (the
+/// original path without `/openapi.json`) as its server.
+pub(crate) async fn openapi(
+    State(api): State<Arc<Api>>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> Response {
     match pairs(raw.as_deref()).first() {
         Some((name, _)) => {
             ApiError::invalid(&QueryError::new(name.clone(), "does not apply to this route")).into_response()
         }
-        None => json(StatusCode::OK, &super::openapi::document()),
+        None => {
+            let prefix = uri.path().strip_suffix("/openapi.json").unwrap_or_default();
+            json(StatusCode::OK, &super::openapi::document(prefix, &api.security))
+        }
     }
+}
+
+/// A method the route does not answer: 405, with the `Allow` header axum
+/// adds, before any authentication (see `AdminApi::route_layer`).
+pub(crate) async fn method_not_allowed(method: Method) -> Response {
+    ApiError::method_not_allowed(&method).into_response()
 }

@@ -7,7 +7,7 @@
 //! | `GET /{id}` | one event |
 //! | `GET /export?format=csv\|ndjson&…` | every matching event, streamed (see [`ExportFormat`](crate::ExportFormat)) |
 //! | `GET /actions` | `[{"action", "category", "count"}]`, most frequent first |
-//! | `GET /openapi.json` | the OpenAPI 3.1 description of these routes |
+//! | `GET /openapi.json` | the OpenAPI 3.1 description of these routes (public) |
 //! | `GET /ui` | the web page for admins and auditors (HTML; `/ui/` redirects to it) |
 //! | `GET /ui/app.js`, `/ui/app.css`, `/ui/icon.svg` | the page's script, style sheet and icon |
 //!
@@ -16,13 +16,24 @@
 //! (export and actions without `limit`, `cursor` and `offset`; actions
 //! without `action`); when a request names no time range (`since` or
 //! `until`), the last 30 days are shown ([`AdminApi::default_window`]).
-//! Anything unknown, malformed or out of range is a 400 with
-//! `{"error": {"code", "message", "param"}}` naming the parameter.
+//! Anything unknown, empty, malformed or out of range is a 400 with
+//! `{"error": {"code", "message", "param"}}` naming the parameter (leave a
+//! parameter out to match any); a method other than `GET`/`HEAD` is a 405
+//! with `Allow` and the code `method_not_allowed`.
+//!
+//! `/openapi.json` needs no credentials. It names the nesting prefix as its
+//! server, the [`AdminApi::security`] schemes, the 401/403/404/500/503 of
+//! every operation with their error codes, and for every parameter exactly
+//! what the parser checks (ranges, formats, patterns, lengths; see
+//! [`ValueFormat`](crate::ValueFormat)).
 //!
 //! # Access
 //!
 //! The router must run behind `audit_tower::AuditLayer`, which identifies
-//! the reader: the actor (with its roles) and tenant of the request. A
+//! the reader: the actor (with its roles) and tenant of the request. Put
+//! your authentication on it with [`AdminApi::route_layer`]: it wraps the
+//! data routes only, so the page and the document stay public and a wrong
+//! method is a 405, not your 401. A
 //! [`ReadPolicy`] decides what that reader may see; the [`DefaultPolicy`]
 //! lets `owner` and `admin` read their own tenant and the platform role
 //! `auditor` read every tenant, and refuses everyone else with a 403 that
@@ -67,7 +78,9 @@
 //! Every request is itself an event in the reader's scope:
 //! `audit_log.viewed` (list, single event, action counts) or
 //! `audit_log.exported`, with the parameters in `metadata.filters` (a
-//! cursor only as `true`), recorded by the layer when the response is
+//! cursor only as `true`) and a description naming what was read ("Viewed
+//! the audit log, filtered by action, q"; "Exported the audit log as CSV"),
+//! recorded by the layer when the response is
 //! ready — refused and failed reads included, with outcome `denied` or
 //! `failure` and the reason. An export is recorded when it starts.
 //!
@@ -95,18 +108,27 @@ mod openapi;
 mod policy;
 mod ui;
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::Request;
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, Route, get};
+use tower_layer::Layer;
+use tower_service::Service;
 
+pub use openapi::SecurityScheme;
 pub use policy::{DefaultPolicy, ReadPolicy, ReadScope, Reader, Refusal};
 
 use crate::Store;
 
 /// How long one store read may take by default ([`AdminApi::read_timeout`]).
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Wraps each data route's handlers in the layers of [`AdminApi::route_layer`].
+type Guard = Arc<dyn Fn(MethodRouter<Arc<handlers::Api>>) -> MethodRouter<Arc<handlers::Api>> + Send + Sync>;
 
 /// The admin API over a store: configure, then take its [`router`](Self::router).
 pub struct AdminApi {
@@ -115,6 +137,8 @@ pub struct AdminApi {
     default_window: Duration,
     read_timeout: Duration,
     sign_in_url: Option<String>,
+    security: Vec<SecurityScheme>,
+    guard: Option<Guard>,
 }
 
 impl std::fmt::Debug for AdminApi {
@@ -124,6 +148,7 @@ impl std::fmt::Debug for AdminApi {
             .field("default_window", &self.default_window)
             .field("read_timeout", &self.read_timeout)
             .field("sign_in_url", &self.sign_in_url)
+            .field("security", &self.security)
             .finish_non_exhaustive()
     }
 }
@@ -137,7 +162,85 @@ impl AdminApi {
             default_window: Duration::from_secs(30 * 86_400),
             read_timeout: DEFAULT_READ_TIMEOUT,
             sign_in_url: None,
+            security: Vec::new(),
+            guard: None,
         }
+    }
+
+    /// Runs `layer` (your authentication) around the data routes only: the
+    /// list, one event, export and action counts. The web page and
+    /// `/openapi.json` stay public, and a method a route does not answer
+    /// (`TRACE`, `POST`, …) is a `405 Method Not Allowed` with `Allow`, before
+    /// the layer runs, where axum's `Router::route_layer` over the nested
+    /// router would answer the layer's 401 first. Called twice, the second
+    /// layer runs outside the first.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use audit_store::http::AdminApi;
+    /// use axum::http::StatusCode;
+    /// use axum::middleware::{self, Next};
+    /// use axum::extract::Request;
+    /// use axum::response::{IntoResponse, Response};
+    /// use tower::ServiceExt as _;
+    ///
+    /// async fn signed_in(request: Request, next: Next) -> Response {
+    ///     if request.headers().contains_key("authorization") {
+    ///         next.run(request).await
+    ///     } else {
+    ///         StatusCode::UNAUTHORIZED.into_response()
+    ///     }
+    /// }
+    ///
+    /// let store = audit_store::connect("sqlite::memory:").await?;
+    /// let app = AdminApi::new(store).route_layer(middleware::from_fn(signed_in)).router();
+    /// let call = |method: &str, uri: &str| {
+    ///     let request = Request::builder().method(method).uri(uri).body(axum::body::Body::empty()).unwrap();
+    ///     app.clone().oneshot(request)
+    /// };
+    /// assert_eq!(call("GET", "/").await?.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(call("TRACE", "/").await?.status(), StatusCode::METHOD_NOT_ALLOWED);
+    /// assert_eq!(call("GET", "/openapi.json").await?.status(), StatusCode::OK);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn route_layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<Route> + Clone + Send + Sync + 'static,
+        L::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
+        <L::Service as Service<Request>>::Future: Send + 'static,
+    {
+        let inner = self.guard.take();
+        self.guard = Some(Arc::new(move |routes: MethodRouter<Arc<handlers::Api>>| {
+            let routes = match &inner {
+                Some(inner) => inner(routes),
+                None => routes,
+            };
+            routes.route_layer(layer.clone())
+        }));
+        self
+    }
+
+    /// How readers authenticate, for the OpenAPI document's
+    /// `securitySchemes`: every data operation then lists them as
+    /// alternatives, with its 401. Without any, the document names an HTTP
+    /// bearer token. It describes; your authentication layer decides.
+    ///
+    /// ```
+    /// use audit_store::http::{AdminApi, SecurityScheme};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = audit_store::connect("sqlite::memory:").await?;
+    /// let api = AdminApi::new(store)
+    ///     .security(SecurityScheme::bearer())
+    ///     .security(SecurityScheme::cookie("session"));
+    /// assert!(format!("{api:?}").contains("session"));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn security(mut self, scheme: SecurityScheme) -> Self {
+        self.security.push(scheme);
+        self
     }
 
     /// Decides who reads what (see [`ReadPolicy`]).
@@ -206,44 +309,69 @@ impl AdminApi {
     /// As [`Router::nest`]: when `path` is empty, `/`, or has a wildcard.
     pub fn nest_into(self, app: Router, path: &str) -> Router {
         let path = path.trim_end_matches('/');
-        let (api, page) = self.into_parts();
-        app.route(&format!("{path}/"), get(handlers::list).with_state(api.clone()))
-            .nest(path, Self::routes(api, page))
+        let parts = self.into_parts();
+        let slash = Router::new()
+            .route(&format!("{path}/"), parts.data(get(handlers::list)))
+            .method_not_allowed_fallback(handlers::method_not_allowed)
+            .with_state(parts.api.clone());
+        app.merge(slash).nest(path, parts.routes())
     }
 
     /// The router, to nest where the API should live.
     pub fn router(self) -> Router {
-        let (api, page) = self.into_parts();
-        Self::routes(api, page)
+        self.into_parts().routes()
     }
 
-    fn into_parts(self) -> (Arc<handlers::Api>, Arc<ui::Page>) {
+    fn into_parts(self) -> Parts {
         let page = Arc::new(ui::Page::new(self.sign_in_url.as_deref()));
         let api = Arc::new(handlers::Api {
             store: self.store,
             policy: self.policy,
             default_window: self.default_window,
             read_timeout: self.read_timeout,
+            security: self.security,
         });
-        (api, page)
+        Parts {
+            api,
+            page,
+            guard: self.guard,
+        }
+    }
+}
+
+/// What the routes are built from.
+struct Parts {
+    api: Arc<handlers::Api>,
+    page: Arc<ui::Page>,
+    guard: Option<Guard>,
+}
+
+impl Parts {
+    /// A data route, inside the [`AdminApi::route_layer`] layers.
+    fn data(&self, routes: MethodRouter<Arc<handlers::Api>>) -> MethodRouter<Arc<handlers::Api>> {
+        match &self.guard {
+            Some(guard) => guard(routes),
+            None => routes,
+        }
     }
 
-    fn routes(api: Arc<handlers::Api>, page: Arc<ui::Page>) -> Router {
+    fn routes(self) -> Router {
         let page = Router::new()
             .route("/ui", get(ui::index))
             .route("/ui/", get(ui::slash))
             .route("/ui/app.js", get(ui::script))
             .route("/ui/app.css", get(ui::style))
             .route("/ui/icon.svg", get(ui::icon))
-            .with_state(page);
+            .with_state(self.page.clone());
         Router::new()
-            .route("/", get(handlers::list))
-            .route("/export", get(handlers::export))
-            .route("/actions", get(handlers::actions))
+            .route("/", self.data(get(handlers::list)))
+            .route("/export", self.data(get(handlers::export)))
+            .route("/actions", self.data(get(handlers::actions)))
             .route("/openapi.json", get(handlers::openapi))
-            .route("/{id}", get(handlers::one))
-            .with_state(api)
+            .route("/{id}", self.data(get(handlers::one)))
+            .with_state(self.api)
             .merge(page)
+            .method_not_allowed_fallback(handlers::method_not_allowed)
     }
 }
 
@@ -252,9 +380,9 @@ impl AdminApi {
 ///
 /// The page is static and must load without credentials, so it can tell a
 /// signed-out reader to sign in; the data behind it stays behind the API's
-/// policy. An application whose authentication layer refuses anonymous
-/// requests to the whole nest exempts these, e.g. by the route axum
-/// matched:
+/// policy. [`AdminApi::route_layer`] leaves them out by itself; an
+/// application whose authentication layer refuses anonymous requests to the
+/// whole nest exempts these, e.g. by the route axum matched:
 ///
 /// ```
 /// use audit_store::http::is_page_route;
@@ -268,7 +396,9 @@ pub fn is_page_route(route: &str) -> bool {
     ui::ROUTES.contains(&route)
 }
 
-/// The OpenAPI 3.1 document of the admin API, as served at `/openapi.json`.
+/// The OpenAPI 3.1 document of the admin API for a router at the root with
+/// bearer tokens; `<prefix>/openapi.json` serves it with the prefix as its
+/// server and the [`AdminApi::security`] schemes.
 ///
 /// ```
 /// let doc = audit_store::http::openapi();
@@ -276,5 +406,5 @@ pub fn is_page_route(route: &str) -> bool {
 /// assert!(doc["paths"]["/export"]["get"]["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "format"));
 /// ```
 pub fn openapi() -> serde_json::Value {
-    openapi::document()
+    openapi::document("", &[])
 }

@@ -1,9 +1,106 @@
 //! The OpenAPI 3.1 document, written from the same parameter table the
-//! query parser uses, so the two cannot drift apart.
+//! query parser uses, so the two cannot drift apart: every check the parser
+//! makes (ranges, formats, patterns, lengths, "not empty") is stated as a
+//! schema keyword.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use crate::{CSV_COLUMNS, QUERY_PARAMETERS};
+use crate::query::MAX_VALUE_CHARS;
+use crate::{CSV_COLUMNS, QUERY_PARAMETERS, QueryParameter, ValueFormat};
+
+/// How readers authenticate, as an OpenAPI security scheme (see
+/// [`AdminApi::security`](super::AdminApi::security)).
+///
+/// ```
+/// use audit_store::http::SecurityScheme;
+///
+/// let scheme = SecurityScheme::cookie("session");
+/// assert_eq!(scheme.name(), "cookie_session");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityScheme {
+    name: String,
+    scheme: Value,
+}
+
+impl SecurityScheme {
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer() -> Self {
+        Self {
+            name: "bearer".to_owned(),
+            scheme: json!({"type": "http", "scheme": "bearer"}),
+        }
+    }
+
+    /// A session cookie named `cookie`.
+    pub fn cookie(cookie: &str) -> Self {
+        Self {
+            name: format!("cookie_{cookie}"),
+            scheme: json!({"type": "apiKey", "in": "cookie", "name": cookie}),
+        }
+    }
+
+    /// An API key in the request header `header` (`X-Api-Key`).
+    pub fn api_key_header(header: &str) -> Self {
+        Self {
+            name: format!("header_{}", header.to_ascii_lowercase().replace('-', "_")),
+            scheme: json!({"type": "apiKey", "in": "header", "name": header}),
+        }
+    }
+
+    /// Its key under `components.securitySchemes`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A value with at least one character that is neither white space nor a
+/// control character, and no control character anywhere (values are
+/// trimmed, and an empty one is refused; recorded values never hold a
+/// control character).
+const PRINTABLE: &str =
+    r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+
+/// An action (two or more segments) or a prefix written `prefix.*`.
+const ACTION: &str = r"^[a-z][a-z0-9_]*(?:(?:\.[a-z][a-z0-9_]*)+|(?:\.[a-z][a-z0-9_]*)*\.\*)$";
+
+/// The error codes the admin API answers with.
+const ERROR_CODES: [&str; 6] = [
+    "invalid_parameter",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "internal",
+    "store_unavailable",
+];
+
+fn value_schema(p: &QueryParameter) -> Value {
+    match p.format {
+        ValueFormat::Enumeration => json!({"type": "string", "enum": p.values}),
+        ValueFormat::Integer { minimum, maximum } => {
+            let mut schema = json!({"type": "integer", "minimum": minimum, "maximum": maximum});
+            if p.name == "limit" {
+                schema["default"] = json!(crate::DEFAULT_LIMIT);
+            }
+            schema
+        }
+        ValueFormat::Time => json!({"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}]}),
+        ValueFormat::Ip => json!({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}),
+        ValueFormat::Action => json!({
+            "type": "string",
+            "maxLength": audit_core::MAX_ACTION_LEN + 1,
+            "pattern": ACTION,
+        }),
+        ValueFormat::Cursor => json!({"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"}),
+        ValueFormat::Search => json!({
+            "type": "string",
+            "maxLength": crate::query::text::MAX_TEXT_CHARS,
+            "pattern": PRINTABLE,
+        }),
+        // Text, and anything added later: printable, bounded.
+        _ => json!({"type": "string", "maxLength": MAX_VALUE_CHARS, "pattern": PRINTABLE}),
+    }
+}
 
 /// Query parameters, minus those a route does not take.
 fn parameters(without: &[&str]) -> Vec<Value> {
@@ -11,39 +108,99 @@ fn parameters(without: &[&str]) -> Vec<Value> {
         .iter()
         .filter(|p| !without.contains(&p.name))
         .map(|p| {
-            let mut schema = json!({"type": p.schema_type});
-            if !p.values.is_empty() {
-                schema = json!({"type": "string", "enum": p.values});
-            }
+            let mut schema = value_schema(p);
             if p.repeatable {
                 schema = json!({"type": "array", "items": schema});
             }
+            let mut description = p.description.to_owned();
+            if p.repeatable {
+                description.push_str(" Repeat the parameter (or separate values with commas) to match any of several.");
+            }
+            description.push_str(" An empty value is refused; leave the parameter out to match any.");
             json!({
                 "name": p.name,
                 "in": "query",
                 "required": false,
-                "description": p.description,
+                "description": description,
                 "schema": schema,
+                "style": "form",
                 "explode": true,
             })
         })
         .collect()
 }
 
-fn error_responses() -> Value {
-    let error = json!({"description": "The error, naming the parameter at fault where there is one.",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-    json!({"400": error, "403": error, "500": error})
+fn error_content() -> Value {
+    json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}})
 }
 
-fn with_errors(mut ok: Value) -> Value {
-    if let (Some(responses), Value::Object(errors)) = (ok.as_object_mut(), error_responses()) {
-        responses.extend(errors);
+/// The answers every data operation may give besides its success.
+fn error_responses(not_found: bool) -> Map<String, Value> {
+    let mut responses = Map::new();
+    let mut add = |status: &str, description: &str| {
+        responses.insert(
+            status.to_owned(),
+            json!({"description": description, "content": error_content()}),
+        );
+    };
+    add(
+        "400",
+        "A parameter is unknown, empty, given twice, malformed or out of range: `param` names it (code `invalid_parameter`).",
+    );
+    add(
+        "403",
+        "The reader may not read this audit log, or names another tenant (code `forbidden`); the message says which roles may read.",
+    );
+    if not_found {
+        add(
+            "404",
+            "No such event for this reader: another tenant's event answers exactly as a missing one (code `not_found`).",
+        );
     }
-    ok
+    add(
+        "500",
+        "The store failed to answer (code `internal`); the server's log has the details.",
+    );
+    responses.insert(
+        "503".to_owned(),
+        json!({
+            "description": "The store did not answer in time or cannot be reached (code `store_unavailable`): retry later.",
+            "headers": {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}},
+            "content": error_content(),
+        }),
+    );
+    responses.insert(
+        "401".to_owned(),
+        json!({"description": "No credentials, or credentials the application does not accept. This answer comes \
+            from the application's authentication, before the audit log sees the request; its body is the application's."}),
+    );
+    responses
 }
 
-pub(crate) fn document() -> Value {
+/// A data operation: its parameters, its success, its errors, its security.
+fn operation(id: &str, summary: &str, parameters: Value, ok: Value, not_found: bool, security: &Value) -> Value {
+    let mut responses = error_responses(not_found);
+    responses.insert("200".to_owned(), ok);
+    json!({
+        "operationId": id,
+        "summary": summary,
+        "parameters": parameters,
+        "responses": responses,
+        "security": security,
+    })
+}
+
+/// The document, for an API nested at `prefix` (`/audit-logs`; empty or
+/// `/` at the root) whose readers authenticate with `security` (an HTTP
+/// bearer token when empty).
+pub(crate) fn document(prefix: &str, security: &[super::SecurityScheme]) -> Value {
+    let bearer = [super::SecurityScheme::bearer()];
+    let security = if security.is_empty() { &bearer[..] } else { security };
+    let schemes: Map<String, Value> = security.iter().map(|s| (s.name.clone(), s.scheme.clone())).collect();
+    // Alternatives: any one of them suffices.
+    let requirement = Value::Array(security.iter().map(|s| json!({ s.name.clone(): [] })).collect());
+    let server = if prefix.is_empty() { "/" } else { prefix };
+
     let mut export_parameters = parameters(&["limit", "cursor", "offset"]);
     export_parameters.insert(
         0,
@@ -56,86 +213,170 @@ pub(crate) fn document() -> Value {
             "title": "Audit log",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Read the audit log: who did what, to what, when, from where, and what changed. \
-                Every read is itself recorded. Without `since` or `until`, the last 30 days are shown.",
+                Every read is itself recorded (`audit_log.viewed`, `audit_log.exported`; leave them out with \
+                `not_action=audit_log.*`). Without `since` or `until`, the last 30 days are shown. \
+                Errors are `{\"error\": {\"code\", \"message\", \"param\"}}`; a method a route does not \
+                answer is a 405 with `Allow`.",
         },
+        "servers": [{"url": server, "description": "Where the application nests the audit log."}],
+        "security": requirement,
         "paths": {
-            "/": {"get": {
-                "operationId": "listEvents",
-                "summary": "Events, newest first, one page at a time",
-                "parameters": parameters(&[]),
-                "responses": with_errors(json!({"200": {"description": "A page of events.",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Page"}}}}})),
-            }},
-            "/{id}": {"get": {
-                "operationId": "getEvent",
-                "summary": "One event",
-                "parameters": [{"name": "id", "in": "path", "required": true, "description": "The event id.",
-                    "schema": {"type": "string", "format": "uuid"}}],
-                "responses": with_errors(json!({
-                    "200": {"description": "The event.",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Event"}}}},
-                    "404": {"description": "No such event for this reader.",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                })),
-            }},
-            "/export": {"get": {
-                "operationId": "exportEvents",
-                "summary": "Every matching event, streamed as CSV or NDJSON",
-                "parameters": export_parameters,
-                "responses": with_errors(json!({"200": {
-                    "description": format!("CSV columns: {}. Cells starting with =, +, -, @, tab or CR are prefixed with '.", CSV_COLUMNS.join(", ")),
+            "/": {"get": operation("listEvents", "Events, newest first, one page at a time",
+                json!(parameters(&[])),
+                json!({"description": "A page of events.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Page"}}},
+                    "links": {
+                        "FirstEvent": {"operationId": "getEvent", "parameters": {"id": "$response.body#/data/0/id"},
+                            "description": "The first event of the page, by its id."},
+                        "NextPage": {"operationId": "listEvents", "parameters": {"cursor": "$response.body#/next_cursor"},
+                            "description": "The next page: the same filters, with this cursor."},
+                    }}),
+                false, &requirement)},
+            "/{id}": {"get": operation("getEvent", "One event",
+                json!([{"name": "id", "in": "path", "required": true, "description": "The event id.",
+                    "schema": {"type": "string", "format": "uuid"}}]),
+                json!({"description": "The event.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Event"}}}}),
+                true, &requirement)},
+            "/export": {"get": operation("exportEvents", "Every matching event, streamed as CSV or NDJSON",
+                json!(export_parameters),
+                json!({
+                    "description": format!("Every matching event (the same filters as the list, without paging). \
+                        CSV columns: {}. Cells starting with =, +, -, @, tab or CR are prefixed with '.", CSV_COLUMNS.join(", ")),
+                    "headers": {"Content-Disposition": {"description": "attachment; filename=\"audit-log-<tenant>-<time>.<format>\"",
+                        "schema": {"type": "string"}}},
                     "content": {"text/csv": {"schema": {"type": "string"}},
-                        "application/x-ndjson": {"schema": {"type": "string"}}},
-                }})),
-            }},
-            "/actions": {"get": {
-                "operationId": "listActions",
-                "summary": "The actions of the matching events, with counts",
-                "parameters": parameters(&["action", "limit", "cursor", "offset"]),
-                "responses": with_errors(json!({"200": {"description": "Most frequent first.",
+                        "application/x-ndjson": {"schema": {"type": "string",
+                            "description": "One Event object (see components) per line."}}},
+                }),
+                false, &requirement)},
+            "/actions": {"get": operation("listActions", "The actions of the matching events, with counts",
+                json!(parameters(&["action", "limit", "cursor", "offset"])),
+                json!({"description": "Most frequent first.",
                     "content": {"application/json": {"schema": {"type": "array", "items": {
                         "type": "object", "required": ["action", "category", "count"],
-                        "properties": {"action": {"type": "string"}, "category": {"type": "string"},
-                            "count": {"type": "integer"}}}}}}}})),
-            }},
+                        "properties": {"action": {"type": "string"},
+                            "category": {"$ref": "#/components/schemas/Category"},
+                            "count": {"type": "integer", "minimum": 1}}}}}}}),
+                false, &requirement)},
             "/openapi.json": {"get": {
                 "operationId": "openapi",
-                "summary": "This document",
-                "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {}}}},
+                "summary": "This document (public: no credentials needed)",
+                "security": [],
+                "responses": {
+                    "200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "400": {"description": "The document takes no parameters.", "content": error_content()},
+                },
             }},
         },
-        "components": {"schemas": {
-            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                "type": "object", "required": ["code", "message", "param"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                    "param": {"type": ["string", "null"]}}}}},
-            "Page": {"type": "object", "required": ["data", "next_cursor"], "properties": {
-                "data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
-                "next_cursor": {"type": ["string", "null"]}}},
-            "Event": {"type": "object", "required": ["id", "occurred_at", "recorded_at", "tenant_id", "action",
-                "category", "severity", "outcome", "reason", "actor", "target", "targets", "description",
-                "context", "changes", "metadata", "truncated", "lossy_utf8", "integrity"],
-                "properties": {
-                    "id": {"type": "string", "format": "uuid"},
-                    "occurred_at": {"type": "string", "format": "date-time"},
-                    "recorded_at": {"type": ["string", "null"], "format": "date-time"},
-                    "tenant_id": {"type": ["string", "null"]},
-                    "action": {"type": "string"},
-                    "category": {"type": "string", "enum": ["create", "update", "delete", "access", "auth", "other"]},
-                    "severity": {"type": "string", "enum": ["info", "notice", "warning", "critical"]},
-                    "outcome": {"type": "string", "enum": ["success", "failure", "denied"]},
-                    "reason": {"type": ["string", "null"]},
-                    "actor": {"type": "object"},
-                    "target": {"type": ["object", "null"]},
-                    "targets": {"type": "array", "items": {"type": "object"}},
-                    "description": {"type": ["string", "null"]},
-                    "context": {"type": "object"},
-                    "changes": {"type": ["object", "null"]},
-                    "metadata": {"type": "object"},
-                    "truncated": {"type": "boolean"},
-                    "lossy_utf8": {"type": "boolean"},
-                    "integrity": {"type": ["object", "null"]},
-                }},
-        }},
+        "components": {
+            "securitySchemes": schemes,
+            "schemas": schemas(),
+        },
     })
+}
+
+fn nullable_string() -> Value {
+    json!({"type": ["string", "null"]})
+}
+
+fn schemas() -> Value {
+    json!({
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "enum": ERROR_CODES,
+                    "description": "What kind of error: stable, for programs."},
+                "message": {"type": "string", "description": "What is wrong, for people."},
+                "param": {"type": ["string", "null"], "description": "The parameter at fault, when there is one."}}}}},
+        "Page": {"type": "object", "required": ["data", "next_cursor"], "properties": {
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+            "next_cursor": {"type": ["string", "null"], "description":
+                "Opaque: pass it as `cursor` with the same filters for the next page; null on the last page."}}},
+        "Category": {"type": "string", "enum": ["create", "update", "delete", "access", "auth", "other"]},
+        "Actor": {"type": "object", "required": ["kind", "id", "name", "email", "roles"], "properties": {
+            "kind": {"type": "string", "enum": ["user", "api_key", "service", "system", "anonymous"]},
+            "id": {"type": "string"},
+            "name": nullable_string(),
+            "email": nullable_string(),
+            "roles": {"type": "array", "items": {"type": "string"}}}},
+        "Target": {"type": "object", "required": ["type", "id", "name"], "properties": {
+            "type": {"type": "string"},
+            "id": {"type": "string"},
+            "name": nullable_string()}},
+        "Context": {"type": "object",
+            "required": ["client_ip", "peer_ip", "ip_source", "user_agent", "request_id", "method", "route", "status"],
+            "properties": {
+                "client_ip": {"type": ["string", "null"], "description": "After trusted-proxy resolution."},
+                "peer_ip": nullable_string(),
+                "ip_source": {"type": ["string", "null"], "enum": ["peer", "x-forwarded-for", "forwarded", "x-real-ip", null]},
+                "user_agent": nullable_string(),
+                "request_id": nullable_string(),
+                "client_request_id": {"type": "string", "description": "The client's own request id, when it sent one."},
+                "method": nullable_string(),
+                "route": {"type": ["string", "null"], "description": "The route template (`/apps/{id}`), not the raw path."},
+                "status": {"type": ["integer", "null"], "minimum": 100, "maximum": 999}}},
+        "Changes": {"type": "object", "required": ["before", "after", "diff"], "properties": {
+            "before": {"description": "The state before (null for creations); redacted."},
+            "after": {"description": "The state after (null for deletions); redacted."},
+            "diff": {"type": "array", "items": {"type": "object", "required": ["path"], "properties": {
+                "path": {"type": "string", "description": "RFC 6901 JSON Pointer."},
+                "old": {"description": "Absent when the location was added."},
+                "new": {"description": "Absent when the location was removed."}}}}}},
+        "Integrity": {"type": "object", "required": ["stream", "seq", "leaf_hash"], "properties": {
+            "stream": {"type": "string", "description": "`tenant:<id>`, or `global`."},
+            "seq": {"type": "integer", "minimum": 1},
+            "leaf_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
+        "Event": {"type": "object", "required": ["id", "occurred_at", "recorded_at", "tenant_id", "action",
+            "category", "severity", "outcome", "reason", "actor", "target", "targets", "description",
+            "context", "changes", "metadata", "truncated", "lossy_utf8", "integrity"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "occurred_at": {"type": "string", "format": "date-time"},
+                "recorded_at": {"type": ["string", "null"], "format": "date-time"},
+                "tenant_id": nullable_string(),
+                "action": {"type": "string"},
+                "category": {"$ref": "#/components/schemas/Category"},
+                "severity": {"type": "string", "enum": ["info", "notice", "warning", "critical"]},
+                "outcome": {"type": "string", "enum": ["success", "failure", "denied"]},
+                "reason": nullable_string(),
+                "actor": {"$ref": "#/components/schemas/Actor"},
+                "target": {"oneOf": [{"$ref": "#/components/schemas/Target"}, {"type": "null"}]},
+                "targets": {"type": "array", "items": {"$ref": "#/components/schemas/Target"}},
+                "description": nullable_string(),
+                "context": {"$ref": "#/components/schemas/Context"},
+                "changes": {"oneOf": [{"$ref": "#/components/schemas/Changes"}, {"type": "null"}]},
+                "metadata": {"type": "object"},
+                "truncated": {"type": "boolean"},
+                "lossy_utf8": {"type": "boolean"},
+                "integrity": {"oneOf": [{"$ref": "#/components/schemas/Integrity"}, {"type": "null"}]},
+            }},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::{MAX_LIMIT, MAX_OFFSET};
+
+    #[test]
+    fn every_parameter_states_what_the_parser_checks() {
+        let doc = document("/audit-logs", &[]);
+        let list = doc["paths"]["/"]["get"]["parameters"].as_array().unwrap();
+        let schema = |name: &str| list.iter().find(|p| p["name"] == name).unwrap()["schema"].clone();
+        assert_eq!(schema("limit")["maximum"], MAX_LIMIT);
+        assert_eq!(schema("offset")["maximum"], MAX_OFFSET);
+        assert_eq!(schema("since")["anyOf"][0]["format"], "date-time");
+        assert_eq!(schema("ip")["anyOf"][1]["format"], "ipv6");
+        assert_eq!(schema("outcome")["items"]["enum"][0], "success");
+        assert_eq!(schema("not_action")["items"]["pattern"], ACTION);
+        assert_eq!(schema("actor_id")["pattern"], PRINTABLE);
+        assert_eq!(doc["servers"][0]["url"], "/audit-logs");
+        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        for path in ["/", "/{id}", "/export", "/actions"] {
+            let responses = &doc["paths"][path]["get"]["responses"];
+            assert!(responses["401"].is_object() && responses["403"].is_object(), "{path}");
+        }
+        assert_eq!(doc["paths"]["/openapi.json"]["get"]["security"], json!([]));
+    }
 }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 pub(crate) use cursor::{CursorKey, KEY_NAME as CURSOR_KEY_NAME, Position};
 pub use error::QueryError;
-pub use params::{QUERY_PARAMETERS, QueryParameter};
+pub use params::{QUERY_PARAMETERS, QueryParameter, ValueFormat};
 
 /// The page size when none is given.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -26,8 +26,8 @@ pub const MAX_LIMIT: u32 = 200;
 /// The deepest `offset`; deeper pages are reached with the cursor, whose cost
 /// does not grow with depth.
 pub const MAX_OFFSET: u32 = 100_000;
-/// The longest value a text filter (ids, email, request id, tenant) may have.
-pub const MAX_VALUE_BYTES: usize = 1024;
+/// The most characters a text filter (ids, email, request id, tenant) may have.
+pub const MAX_VALUE_CHARS: usize = 1024;
 
 /// Which events to list, newest first, and which page of them.
 ///
@@ -46,6 +46,7 @@ pub const MAX_VALUE_BYTES: usize = 1024;
 /// |---|---|
 /// | `tenant_id` | the tenant's events only (absent: every tenant) |
 /// | `action` | an exact action (`member.invited`) or every action under a prefix (`billing.*`); repeat or comma-separate for several |
+/// | `not_action` | leave out these actions (same forms as `action`), e.g. `audit_log.*` for the log's own reads |
 /// | `category` | `create`, `update`, `delete`, `access`, `auth`, `other` |
 /// | `actor_id`, `actor_email` | the actor's id, or email (exact, case-sensitive) |
 /// | `actor_kind` | `user`, `api_key`, `service`, `system`, `anonymous` |
@@ -95,6 +96,7 @@ pub struct AuditQuery {
 pub(crate) struct Filter {
     pub(crate) tenant: Option<String>,
     pub(crate) actions: Vec<ActionFilter>,
+    pub(crate) excluded_actions: Vec<ActionFilter>,
     pub(crate) categories: Vec<Category>,
     pub(crate) actor_id: Option<String>,
     pub(crate) actor_kinds: Vec<ActorKind>,
@@ -234,6 +236,14 @@ impl AuditQuery {
         self
     }
 
+    /// Leave out these actions (exact, or `prefix.*`), whatever else matches:
+    /// `not_action(ActionFilter::prefix("audit_log")?)` hides the log's own
+    /// reads.
+    pub fn not_action(mut self, action: impl Into<ActionFilter>) -> Self {
+        push_unique(&mut self.filter.excluded_actions, action.into());
+        self
+    }
+
     /// Also match this category.
     pub fn category(mut self, category: Category) -> Self {
         push_unique(&mut self.filter.categories, category);
@@ -351,8 +361,9 @@ impl AuditQuery {
     }
 
     /// Parses query-string pairs (names in the table above); a parameter that
-    /// may take several values can be repeated or comma-separated, and an
-    /// empty value counts as absent.
+    /// may take several values can be repeated or comma-separated. Values are
+    /// trimmed; an empty one is refused (leave the parameter out to match
+    /// any), so `outcome=` is never silently read as "every outcome".
     ///
     /// # Errors
     /// A [`QueryError`] naming the first parameter that is unknown, given
@@ -362,8 +373,11 @@ impl AuditQuery {
         let mut seen: Vec<&str> = Vec::new();
         for (name, value) in params {
             let value = value.trim();
-            if value.is_empty() {
-                continue;
+            if value.is_empty() && params::names().any(|known| known == name) {
+                return Err(QueryError::new(
+                    name.to_owned(),
+                    "is empty: give a value, or leave the parameter out to match any",
+                ));
             }
             let repeatable = QUERY_PARAMETERS.iter().any(|p| p.name == name && p.repeatable);
             if !repeatable && seen.contains(&name) {
@@ -377,12 +391,24 @@ impl AuditQuery {
     }
 
     fn apply(mut self, name: &str, value: &str) -> Result<Self, QueryError> {
-        let values = || value.split(',').map(str::trim).filter(|v| !v.is_empty());
+        let listed: Vec<&str> = value.split(',').map(str::trim).collect();
+        if listed.len() > 1 && listed.contains(&"") {
+            return Err(QueryError::new(name.to_owned(), "has an empty item between its commas"));
+        }
+        let values = || listed.iter().copied();
         match name {
             "tenant_id" => self.filter.tenant = Some(value.to_owned()),
             "action" => {
                 for action in values() {
                     self = self.action(action.parse::<ActionFilter>()?);
+                }
+            }
+            "not_action" => {
+                for action in values() {
+                    let action = action
+                        .parse::<ActionFilter>()
+                        .map_err(|e| QueryError::new("not_action", e.message().to_owned()))?;
+                    self = self.not_action(action);
                 }
             }
             "category" => {
@@ -481,8 +507,11 @@ impl AuditQuery {
         ];
         for (name, value) in values.into_iter().chain([("q", &f.text)]) {
             let Some(value) = value else { continue };
-            if name != "q" && value.len() > MAX_VALUE_BYTES {
-                return Err(QueryError::new(name, format!("is longer than {MAX_VALUE_BYTES} bytes")));
+            if name != "q" && value.chars().count() > MAX_VALUE_CHARS {
+                return Err(QueryError::new(
+                    name,
+                    format!("is longer than {MAX_VALUE_CHARS} characters"),
+                ));
             }
             // Recorded strings have their control characters escaped, so a
             // value holding one can match nothing (and PostgreSQL cannot
@@ -532,6 +561,9 @@ impl Filter {
         one("tenant_id", self.tenant.clone());
         for action in &self.actions {
             one("action", Some(action.to_string()));
+        }
+        for action in &self.excluded_actions {
+            one("not_action", Some(action.to_string()));
         }
         for category in &self.categories {
             one("category", Some(category.as_str().to_owned()));

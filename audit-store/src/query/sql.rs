@@ -138,28 +138,14 @@ fn push_filters<D: Dialect>(
     equals("request_id", &f.request_id);
     equals("client_ip", &f.client_ip.map(|ip| ip.to_string()));
     if with_actions && !f.actions.is_empty() {
-        query.push(" AND (");
-        for (i, action) in f.actions.iter().enumerate() {
-            if i > 0 {
-                query.push(" OR ");
-            }
-            match action {
-                ActionFilter::Exact(action) => {
-                    query.push("action = ");
-                    D::bind_text(query, action.as_str().to_owned());
-                }
-                // `billing.*` is the range ['billing.', 'billing/'): '/' is
-                // the byte after '.', so the index serves it as a range scan.
-                ActionFilter::Prefix(prefix) => {
-                    query.push("(action >= ");
-                    D::bind_text(query, format!("{prefix}."));
-                    query.push(" AND action < ");
-                    D::bind_text(query, format!("{prefix}/"));
-                    query.push(")");
-                }
-            }
-        }
-        query.push(")");
+        query.push(" AND ");
+        push_any_action::<D>(query, &f.actions);
+    }
+    // Exclusions hold for the action counts too: what is hidden from the
+    // list is hidden from its drop-down.
+    if !f.excluded_actions.is_empty() {
+        query.push(" AND NOT ");
+        push_any_action::<D>(query, &f.excluded_actions);
     }
     push_in::<D>(query, "category", f.categories.iter().map(|c| c.as_str()));
     push_in::<D>(query, "actor_kind", f.actor_kinds.iter().map(|k| k.as_str()));
@@ -179,6 +165,32 @@ fn push_filters<D: Dialect>(
             D::push_contains(query, term);
         }
     }
+}
+
+/// `(<one> OR <other> …)`, each an exact action or a prefix range.
+fn push_any_action<D: Dialect>(query: &mut QueryBuilder<'static, D::Db>, actions: &[ActionFilter]) {
+    query.push("(");
+    for (i, action) in actions.iter().enumerate() {
+        if i > 0 {
+            query.push(" OR ");
+        }
+        match action {
+            ActionFilter::Exact(action) => {
+                query.push("action = ");
+                D::bind_text(query, action.as_str().to_owned());
+            }
+            // `billing.*` is the range ['billing.', 'billing/'): '/' is
+            // the byte after '.', so the index serves it as a range scan.
+            ActionFilter::Prefix(prefix) => {
+                query.push("(action >= ");
+                D::bind_text(query, format!("{prefix}."));
+                query.push(" AND action < ");
+                D::bind_text(query, format!("{prefix}/"));
+                query.push(")");
+            }
+        }
+    }
+    query.push(")");
 }
 
 fn push_in<'v, D: Dialect>(

@@ -38,11 +38,39 @@ fn every_parameter_round_trips_through_params() {
 }
 
 #[test]
-fn empty_values_count_as_absent_and_the_defaults_hold() {
-    let query = AuditQuery::from_params([("tenant_id", ""), ("q", "  "), ("limit", "")]).unwrap();
+fn no_parameters_hold_the_defaults() {
+    let query = AuditQuery::from_params([]).unwrap();
     assert_eq!(query, AuditQuery::new());
     assert_eq!(query.page_limit(), DEFAULT_LIMIT);
     assert!(query.to_params().is_empty());
+}
+
+#[test]
+fn an_empty_value_is_refused_naming_its_parameter() {
+    for parameter in QUERY_PARAMETERS {
+        for empty in ["", "  "] {
+            let error = error(&[(parameter.name, empty)]);
+            assert_eq!(error.parameter(), parameter.name);
+            assert!(error.message().contains("is empty"), "{error}");
+        }
+    }
+    for list in ["success,", ",denied", "success,,denied"] {
+        let error = error(&[("outcome", list)]);
+        assert_eq!(error.parameter(), "outcome");
+        assert!(error.message().contains("empty item"), "{error}");
+    }
+    // An unknown parameter is named as unknown, empty or not.
+    assert!(error(&[("colour", "")]).message().contains("not a known parameter"));
+}
+
+#[test]
+fn not_action_leaves_out_exact_actions_and_prefixes() {
+    let query = AuditQuery::from_params([("not_action", "audit_log.*,app.created"), ("action", "app.*")]).unwrap();
+    assert_eq!(query.filter.excluded_actions.len(), 2);
+    let again = AuditQuery::from_params(query.to_params().iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
+    assert_eq!(again, query);
+    let error = error(&[("not_action", "Audit.*")]);
+    assert_eq!(error.parameter(), "not_action");
 }
 
 fn error(params: &[(&str, &str)]) -> QueryError {
@@ -88,7 +116,7 @@ fn each_bad_parameter_is_named_with_what_is_wrong() {
         assert_eq!(error.parameter(), *parameter, "{params:?}: {error}");
         assert!(error.to_string().contains(message), "{params:?}: {error}");
     }
-    let long = "x".repeat(MAX_VALUE_BYTES + 1);
+    let long = "x".repeat(MAX_VALUE_CHARS + 1);
     let error = error(&[("actor_id", &long)]);
     assert_eq!(error.parameter(), "actor_id");
 }
@@ -134,11 +162,11 @@ fn prefix_filters_match_whole_segments_only() {
 #[test]
 fn every_described_parameter_is_one_from_params_takes() {
     for parameter in QUERY_PARAMETERS {
-        let value = match parameter.name {
-            "limit" | "offset" => "10",
-            "since" | "until" => "2026-01-01",
-            "ip" => "10.0.0.1",
-            "action" => "app.created",
+        let value = match parameter.format {
+            ValueFormat::Integer { .. } => "10",
+            ValueFormat::Time => "2026-01-01",
+            ValueFormat::Ip => "10.0.0.1",
+            ValueFormat::Action => "app.created",
             _ => parameter.values.first().copied().unwrap_or("x"),
         };
         let query = AuditQuery::from_params([(parameter.name, value)]);

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use audit_core::{Actor, ActorKind, AuditScope, Auditor};
 use audit_store::Store;
-use audit_store::http::AdminApi;
+use audit_store::http::{AdminApi, SecurityScheme};
 use audit_tower::AuditLayer;
 use axum::Router;
-use axum::extract::{FromRequestParts, MatchedPath, Request};
+use axum::extract::{FromRequestParts, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -28,19 +28,34 @@ use crate::{Config, apps, login, members};
 /// the client address is known; behind `trusted_proxies`, the one header
 /// `client_ip_source` names gives it instead.
 pub fn router(state: AppState, auditor: Auditor, store: Store, config: &Config) -> Router {
+    // Everything but the sign-in, the audit log's static web page and its
+    // OpenAPI document needs a known caller (the page's data comes from the
+    // API, which does). The check wraps each route's handlers, not the
+    // router, so a method a route does not answer is a 405 before it is a 401.
+    let signed_in = middleware::from_fn(require_caller);
     let api = Router::new()
-        .route("/apps", post(apps::create))
-        .route("/apps/{id}", get(apps::show).patch(apps::update).delete(apps::delete))
-        .route("/members", post(members::invite))
-        .route("/members/{id}/role", patch(members::change_role))
+        .route("/apps", post(apps::create).route_layer(signed_in.clone()))
+        .route(
+            "/apps/{id}",
+            get(apps::show)
+                .patch(apps::update)
+                .delete(apps::delete)
+                .route_layer(signed_in.clone()),
+        )
+        .route("/members", post(members::invite).route_layer(signed_in.clone()))
+        .route(
+            "/members/{id}/role",
+            patch(members::change_role).route_layer(signed_in.clone()),
+        )
         .with_state(state.clone());
-    // Everything but the sign-in and the audit log's static web page needs
-    // a known caller (the page's data comes from the API, which does).
     let protected = AdminApi::new(store)
         .sign_in_url("/login")
         .read_timeout(config.read_timeout)
-        .nest_into(api, AUDIT_LOGS)
-        .route_layer(middleware::from_fn(require_caller));
+        .route_layer(signed_in)
+        .security(SecurityScheme::bearer())
+        .security(SecurityScheme::cookie(auth::SESSION_COOKIE))
+        .security(SecurityScheme::api_key_header("X-Api-Key"))
+        .nest_into(api, AUDIT_LOGS);
     let public = Router::new()
         .route("/login", get(login::form).post(login::login))
         .route("/login/login.js", get(login::script))
@@ -58,18 +73,10 @@ pub fn router(state: AppState, auditor: Auditor, store: Store, config: &Config) 
 /// Where the admin read side and its web page are nested.
 pub const AUDIT_LOGS: &str = "/audit-logs";
 
-/// A 401 for requests the audit layer found no actor for, except the audit
-/// log's static page (`/audit-logs/ui…`), which must load signed out to say
-/// "sign in".
-async fn require_caller(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
-    let page = matched.is_some_and(|matched| {
-        matched
-            .as_str()
-            .strip_prefix(AUDIT_LOGS)
-            .is_some_and(audit_store::http::is_page_route)
-    });
+/// A 401 for requests the audit layer found no actor for.
+async fn require_caller(request: Request, next: Next) -> Response {
     let known = AuditScope::current().is_some_and(|scope| scope.effective_request().actor.kind != ActorKind::Anonymous);
-    if known || page {
+    if known {
         next.run(request).await
     } else {
         ApiError::Unauthorized.into_response()

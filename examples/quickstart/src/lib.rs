@@ -18,10 +18,13 @@
 //! | `GET /login[?next=/path]` | a sign-in form that returns to `next`, its script and style at `/login/login.js` and `/login/login.css`; all three under a strict Content-Security-Policy (no inline script or style, no framing) | — |
 //! | `GET /audit-logs…` | the admin API (`audit_store::http`) | `audit_log.viewed` / `audit_log.exported` |
 //! | `GET /audit-logs/ui` | the audit log's web page (loads signed out; its data needs an owner or admin) | — (its API reads are recorded) |
+//! | `GET /audit-logs/openapi.json` | the admin API's OpenAPI document (public), naming the three credentials below | — |
 //!
 //! Resources belong to the caller's tenant: another tenant's id is a 404.
 //! Requests without known credentials get a 401 (recorded as `auth.denied`:
 //! the first 10 per client per minute in full, then one event with the count).
+//! A method a route does not answer (`TRACE /apps`) is a 405 with `Allow`,
+//! whoever asks: the sign-in check wraps each route's handlers.
 //!
 //! Tests (and other programs) build the exact service with
 //! [`Quickstart::build`] and serve it with [`Quickstart::serve`]:
