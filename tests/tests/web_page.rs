@@ -1185,7 +1185,7 @@ async fn log_reads_are_hidden_by_default_and_shown_reads_live_in_the_url() {
         client.refresh().await.unwrap();
         settled(&client, "ready").await;
         let toggle = client.find(Locator::Css("#hide-reads")).await.unwrap();
-        assert_eq!(toggle.prop("checked").await.unwrap(), None);
+        assert_eq!(toggle.prop("checked").await.unwrap().as_deref(), Some("false"));
         assert!(row_ids(&client).await.contains(&read_id));
         client.back().await.unwrap();
         settled(&client, "ready").await;
