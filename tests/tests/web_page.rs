@@ -336,13 +336,18 @@ mod sqlite {
         load_more_appends_the_next_page_without_duplicates_or_gaps,
         csv_and_ndjson_exports_hold_exactly_the_filtered_list,
         markup_in_recorded_values_renders_as_inert_text,
-        a_member_is_told_which_roles_may_read,
+        a_member_is_told_which_roles_may_read_and_may_switch_account,
         a_signed_out_reader_is_sent_to_sign_in_and_back_to_the_same_filters,
         the_column_choice_survives_a_reload,
         at_390_px_the_page_fits_the_screen_with_folded_filters,
         the_page_works_under_any_prefix,
-        a_bad_filter_is_named_and_deleted_resources_are_marked,
+        a_bad_filter_is_named_once_and_deleted_resources_are_marked,
         every_text_has_a_contrast_of_at_least_4_5_to_1,
+        log_reads_are_hidden_by_default_and_shown_reads_live_in_the_url,
+        active_filters_show_as_chips_that_each_remove_their_filter,
+        an_empty_search_offers_to_clear_the_search_and_an_empty_range_to_widen_it,
+        at_390_px_a_bad_filter_unfolds_the_filters_and_focuses_its_field,
+        at_1280_px_the_time_inputs_show_their_whole_value_in_one_aligned_row,
     );
 }
 
@@ -622,7 +627,6 @@ async fn csv_and_ndjson_exports_hold_exactly_the_filtered_list() {
         );
         let empty = text_of(&client, "#empty").await;
         assert!(empty.contains("No events match these filters"), "{empty}");
-        assert!(empty.contains("wider time range"), "{empty}");
         for link in ["#export-csv", "#export-ndjson"] {
             let link = client.find(Locator::Css(link)).await.unwrap();
             assert_eq!(link.attr("href").await.unwrap(), None);
@@ -683,28 +687,68 @@ async fn markup_in_recorded_values_renders_as_inert_text() {
     .await;
 }
 
-async fn a_member_is_told_which_roles_may_read() {
+async fn a_member_is_told_which_roles_may_read_and_may_switch_account() {
     let site = Site::start().await;
     with_browser(WIDE, move |client| async move {
-        sign_in(&client, &site.base, "bob@acme.test", "/audit-logs/ui").await;
+        sign_in(&client, &site.base, "bob@acme.test", "/audit-logs/ui?category=update").await;
         settled(&client, "forbidden").await;
         assert_eq!(
             text_of(&client, "#notice-title").await,
             "You may not read the audit log"
         );
+        // The API's message, capitalised, its `names` as code: no backticks.
         let message = text_of(&client, "#notice-message").await;
-        assert!(message.contains("`owner` or `admin`"), "{message}");
-        assert!(message.contains("`auditor`"), "{message}");
+        assert!(message.starts_with("Reading the audit log needs"), "{message}");
+        assert!(message.contains("owner or admin"), "{message}");
+        assert!(!message.contains('`'), "{message}");
+        let code = strings(
+            &client,
+            "return [...document.querySelectorAll('#notice-message code')].map(c => c.textContent);",
+        )
+        .await;
+        assert_eq!(code, ["owner", "admin", "auditor"]);
+        for hidden in ["#workspace", "#events thead"] {
+            assert!(
+                !client
+                    .find(Locator::Css(hidden))
+                    .await
+                    .unwrap()
+                    .is_displayed()
+                    .await
+                    .unwrap(),
+                "{hidden}"
+            );
+        }
+        // Another account may read: to the sign-in, and back to the same filters.
+        let switch = client.find(Locator::Css("#switch-account")).await.unwrap();
+        assert_eq!(switch.text().await.unwrap(), "Switch account");
+        assert_eq!(
+            switch.prop("href").await.unwrap().unwrap(),
+            format!("{}/login?next=%2Faudit-logs%2Fui%3Fcategory%3Dupdate", site.base)
+        );
+        screenshot(&client, "ui-denied").await;
+        switch.click().await.unwrap();
+        wait_for("the sign-in form", || async {
+            client.find(Locator::Css("#login")).await.ok()
+        })
+        .await;
+        fill_login_form(&client, "alice@acme.test").await;
+        let back = site.page("category=update");
+        wait_for("the way back", || async {
+            (client.current_url().await.ok()?.as_str() == back).then_some(())
+        })
+        .await;
+        settled(&client, "ready").await;
+        assert!(!row_ids(&client).await.is_empty());
         assert!(
             !client
-                .find(Locator::Css("#workspace"))
+                .find(Locator::Css("#notice"))
                 .await
                 .unwrap()
                 .is_displayed()
                 .await
                 .unwrap()
         );
-        screenshot(&client, "ui-denied").await;
     })
     .await;
 }
@@ -718,6 +762,15 @@ async fn a_signed_out_reader_is_sent_to_sign_in_and_back_to_the_same_filters() {
             .unwrap();
         settled(&client, "unauthorized").await;
         assert_eq!(text_of(&client, "#notice-title").await, "You are not signed in");
+        assert!(
+            !client
+                .find(Locator::Css("#events thead"))
+                .await
+                .unwrap()
+                .is_displayed()
+                .await
+                .unwrap()
+        );
         let link = client.find(Locator::Css("#sign-in")).await.unwrap();
         assert_eq!(
             link.prop("href").await.unwrap().unwrap(),
@@ -803,23 +856,46 @@ async fn the_column_choice_survives_a_reload() {
 async fn at_390_px_the_page_fits_the_screen_with_folded_filters() {
     let site = Site::start().await;
     with_browser((390, 844), move |client| async move {
-        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui?outcome=success").await;
         settled(&client, "ready").await;
         assert_eq!(js(&client, "return window.innerWidth;", vec![]).await, 390);
         assert_fits(&no_horizontal_overflow(&client).await);
-        // The filters fold away behind one button.
+        // The filters fold away behind one button, which counts them: the
+        // count sits next to its label, inside the button.
         let fields = client.find(Locator::Css("#filter-fields")).await.unwrap();
         assert!(!fields.is_displayed().await.unwrap());
         let toggle = client.find(Locator::Css("#filters-toggle")).await.unwrap();
         assert_eq!(toggle.attr("aria-expanded").await.unwrap().as_deref(), Some("false"));
-        // Rows are cards.
-        let display = js(
+        assert_eq!(text_of(&client, "#filter-count").await, "1 active");
+        let badge = js(
             &client,
-            "return getComputedStyle(document.querySelector('#rows tr.row')).display;",
+            "const button = document.getElementById('filters-toggle').getBoundingClientRect();
+             const count = document.getElementById('filter-count').getBoundingClientRect();
+             const label = document.createRange(); label.selectNodeContents(document.querySelector('.filters-toggle-label').firstChild);
+             const word = label.getBoundingClientRect();
+             return {inside: count.left >= button.left && count.right <= button.right && count.top >= button.top && count.bottom <= button.bottom,
+                     gap: count.left - word.right, middle: Math.abs((count.top + count.bottom) / 2 - (button.top + button.bottom) / 2)};",
             vec![],
         )
         .await;
-        assert_eq!(display, "grid");
+        assert_eq!(badge["inside"], true, "{badge}");
+        assert!(badge["gap"].as_f64().unwrap() < 12.0, "next to the label: {badge}");
+        assert!(badge["middle"].as_f64().unwrap() < 2.0, "vertically centred: {badge}");
+        // Rows are compact cards: at least four to a screen.
+        let cards = js(
+            &client,
+            "const rows = [...document.querySelectorAll('#rows tr.row')];
+             rows[0].scrollIntoView();
+             const heights = rows.map(r => r.getBoundingClientRect().height);
+             return {display: getComputedStyle(rows[0]).display, tallest: Math.max(...heights),
+                     onScreen: rows.filter(r => { const b = r.getBoundingClientRect(); return b.top >= 0 && b.bottom <= window.innerHeight; }).length};",
+            vec![],
+        )
+        .await;
+        assert_eq!(cards["display"], "grid", "{cards}");
+        assert!(cards["tallest"].as_f64().unwrap() <= 160.0, "{cards}");
+        assert!(cards["onScreen"].as_u64().unwrap() >= 4, "{cards}");
+        js(&client, "window.scrollTo(0, 0);", vec![]).await;
         screenshot(&client, "ui-narrow").await;
 
         toggle.click().await.unwrap();
@@ -908,24 +984,47 @@ async fn the_page_works_under_any_prefix() {
     drop(db);
 }
 
-async fn a_bad_filter_is_named_and_deleted_resources_are_marked() {
+async fn a_bad_filter_is_named_once_and_deleted_resources_are_marked() {
     let site = Site::start().await;
     with_browser(WIDE, move |client| async move {
         sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
         settled(&client, "ready").await;
 
-        // A link with a malformed date: the error names the parameter and
-        // marks its input; nothing is listed or exportable.
+        // A link with a malformed date: the error names the field once, by
+        // its label, shows the API's `names` as code, and marks the input;
+        // nothing is listed or exportable, and no empty table is left.
         client.goto(&site.page("since=last-tuesday")).await.unwrap();
         settled(&client, "error").await;
         assert_eq!(text_of(&client, "#notice-title").await, "These filters cannot be used");
         let message = text_of(&client, "#notice-message").await;
-        assert!(message.starts_with("since: "), "{message}");
+        assert!(message.starts_with("From: last-tuesday is not a time"), "{message}");
+        assert!(!message.contains('`') && !message.contains("since"), "{message}");
+        let code = strings(&client, "return [...document.querySelectorAll('#notice-message code')].map(c => c.textContent);").await;
+        assert_eq!(code.first().map(String::as_str), Some("last-tuesday"), "{code:?}");
         let since = client.find(Locator::Css("#f-since")).await.unwrap();
         assert_eq!(since.attr("aria-invalid").await.unwrap().as_deref(), Some("true"));
+        assert_eq!(js(&client, "return document.activeElement.id;", vec![]).await, "f-since");
         assert!(row_ids(&client).await.is_empty());
         let csv = client.find(Locator::Css("#export-csv")).await.unwrap();
         assert_eq!(csv.attr("aria-disabled").await.unwrap().as_deref(), Some("true"));
+        let shown = js(
+            &client,
+            "const visible = e => e.getClientRects().length > 0;
+             return {
+               resets: [...document.querySelectorAll('button')].filter(b => visible(b) && b.textContent.trim() === 'Reset filters').length,
+               header: visible(document.querySelector('#events thead')),
+               results: visible(document.getElementById('results')),
+             };",
+            vec![],
+        )
+        .await;
+        assert_eq!(shown, json!({"resets": 1, "header": false, "results": false}));
+        // The notice offers to drop just that filter.
+        assert_eq!(text_of(&client, "#remove-bad-filter").await, "Back to the last 30 days");
+        click(&client, "#remove-bad-filter").await;
+        settled(&client, "ready").await;
+        assert_eq!(client.current_url().await.unwrap().query(), None);
+        assert!(client.find(Locator::Css("#events thead")).await.unwrap().is_displayed().await.unwrap());
 
         // Deleted apps: shown from the event's own record, marked deleted,
         // with the delete colour; times relative, exact on hover.
@@ -969,7 +1068,8 @@ async fn a_bad_filter_is_named_and_deleted_resources_are_marked() {
 async fn every_text_has_a_contrast_of_at_least_4_5_to_1() {
     let site = Site::start().await;
     with_browser(WIDE, move |client| async move {
-        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        // A filter, so its chip is checked too.
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui?range=90d").await;
         settled(&client, "ready").await;
         click(&client, "#rows tr.row .toggle").await;
         wait_for("the details", || async {
@@ -1000,6 +1100,331 @@ async fn every_text_has_a_contrast_of_at_least_4_5_to_1() {
         .await;
         assert!(low["checked"].as_u64().unwrap() > 100, "{low}");
         assert_eq!(low["low"], json!([]), "{low}");
+    })
+    .await;
+}
+
+/// The action of each listed row.
+async fn row_actions(client: &Client) -> Vec<String> {
+    strings(
+        client,
+        "return [...document.querySelectorAll('#rows td[data-col=action]')].map(c => c.textContent);",
+    )
+    .await
+}
+
+/// The ids of a CSV export.
+fn csv_ids(csv: &str) -> Vec<String> {
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let id_column = reader.headers().unwrap().iter().position(|h| h == "id").unwrap();
+    reader.records().map(|r| r.unwrap()[id_column].to_owned()).collect()
+}
+
+async fn log_reads_are_hidden_by_default_and_shown_reads_live_in_the_url() {
+    let site = Site::start().await;
+    // A read of the log, recorded before the page opens (the page's own
+    // reads are recorded too, but asynchronously).
+    let read = Event::builder(Action::new("audit_log.viewed").unwrap(), alice())
+        .tenant("acme")
+        .occurred_at(at(30))
+        .description("Read the audit log");
+    let read_id = record(&site.server, read).await.to_string();
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        settled(&client, "ready").await;
+        let toggle = client.find(Locator::Css("#hide-reads")).await.unwrap();
+        assert_eq!(toggle.prop("checked").await.unwrap().as_deref(), Some("true"));
+        assert_eq!(
+            client.current_url().await.unwrap().query(),
+            None,
+            "the default keeps the URL clean"
+        );
+        let params = list_params(&client).await;
+        assert!(
+            params.contains(&("not_action".to_owned(), "audit_log.*".to_owned())),
+            "{params:?}"
+        );
+        let listed = row_ids(&client).await;
+        assert!(!listed.contains(&read_id));
+        assert!(row_actions(&client).await.iter().all(|a| !a.starts_with("audit_log.")));
+        let expected = expected_ids(&site.server.store, &params).await;
+        assert_eq!(listed, expected[..listed.len()]);
+        // The export holds what the list shows, reads left out too.
+        let exported = csv_ids(&fetch_text(&client, &href_of(&client, "#export-csv").await).await);
+        assert_eq!(exported, expected);
+        // The picker counts no log reads either.
+        click(&client, "#actions-button").await;
+        wait_for("the picker's actions", || async {
+            client
+                .find(Locator::Css("#actions-list input[data-action='app.updated']"))
+                .await
+                .ok()
+        })
+        .await;
+        assert_eq!(
+            js(
+                &client,
+                "return document.querySelectorAll('#actions-list input[data-action^=\"audit_log.\"]').length;",
+                vec![]
+            )
+            .await,
+            0
+        );
+        click(&client, "#actions-done").await;
+
+        // Off: the URL says so, and the reads are listed.
+        toggle.click().await.unwrap();
+        settled(&client, "ready").await;
+        assert_eq!(client.current_url().await.unwrap().query(), Some("reads=show"));
+        assert!(list_params(&client).await.iter().all(|(name, _)| name != "not_action"));
+        let with_reads = row_ids(&client).await;
+        assert!(with_reads.contains(&read_id), "the recorded read is listed");
+        assert!(row_actions(&client).await.iter().any(|a| a == "audit_log.viewed"));
+
+        // Reload keeps it off; back turns it on again.
+        client.refresh().await.unwrap();
+        settled(&client, "ready").await;
+        let toggle = client.find(Locator::Css("#hide-reads")).await.unwrap();
+        assert_eq!(toggle.prop("checked").await.unwrap().as_deref(), Some("false"));
+        assert!(row_ids(&client).await.contains(&read_id));
+        client.back().await.unwrap();
+        settled(&client, "ready").await;
+        assert_eq!(client.current_url().await.unwrap().query(), None);
+        let toggle = client.find(Locator::Css("#hide-reads")).await.unwrap();
+        assert_eq!(toggle.prop("checked").await.unwrap().as_deref(), Some("true"));
+        assert!(!row_ids(&client).await.contains(&read_id));
+    })
+    .await;
+}
+
+async fn chip_texts(client: &Client) -> Vec<String> {
+    strings(
+        client,
+        "return [...document.querySelectorAll('#chips .chip')].filter(c => c.getClientRects().length)
+           .map(c => c.textContent.replace('✕', '').trim());",
+    )
+    .await
+}
+
+async fn active_filters_show_as_chips_that_each_remove_their_filter() {
+    let site = Site::start().await;
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        settled(&client, "ready").await;
+        assert_eq!(chip_texts(&client).await, Vec::<String>::new(), "no filter, no chip");
+
+        client
+            .goto(&site.page("range=90d&action=app.updated&actor_email=alice%40acme.test&ip=203.0.113.10"))
+            .await
+            .unwrap();
+        settled(&client, "ready").await;
+        assert_eq!(
+            chip_texts(&client).await,
+            [
+                "Time: last 90 days",
+                "Action: app.updated",
+                "Actor: alice@acme.test",
+                "Client IP: 203.0.113.10"
+            ]
+        );
+        assert!(row_ids(&client).await.contains(&site.diff_event.id().to_string()));
+        assert!(row_actions(&client).await.iter().all(|a| a == "app.updated"));
+
+        // Each chip removes its own filter, from the URL and the list.
+        click(&client, "#chips .chip[data-param=ip]").await;
+        settled(&client, "ready").await;
+        assert_eq!(
+            client.current_url().await.unwrap().query(),
+            Some("range=90d&actor_email=alice%40acme.test&action=app.updated")
+        );
+        assert_eq!(chip_texts(&client).await.len(), 3);
+        let listed = row_ids(&client).await;
+        assert!(listed.len() > 1, "{listed:?}");
+        assert_eq!(
+            listed,
+            expected_ids(&site.server.store, &list_params(&client).await).await[..listed.len()]
+        );
+
+        click(&client, "#chips .chip[data-param=action]").await;
+        settled(&client, "ready").await;
+        assert_eq!(
+            client.current_url().await.unwrap().query(),
+            Some("range=90d&actor_email=alice%40acme.test")
+        );
+        assert_eq!(text_of(&client, "#actions-button").await, "All actions");
+        assert!(row_actions(&client).await.iter().any(|a| a != "app.updated"));
+
+        click(&client, "#chips .chip[data-param=range]").await;
+        settled(&client, "ready").await;
+        assert_eq!(
+            client.current_url().await.unwrap().query(),
+            Some("actor_email=alice%40acme.test")
+        );
+        assert_eq!(
+            js(
+                &client,
+                "return document.querySelector('.preset[aria-pressed=true]').dataset.range;",
+                vec![]
+            )
+            .await,
+            "30d"
+        );
+        assert_eq!(chip_texts(&client).await, ["Actor: alice@acme.test"]);
+        click(&client, "#chips .chip").await;
+        settled(&client, "ready").await;
+        assert_eq!(client.current_url().await.unwrap().query(), None);
+        assert_eq!(
+            js(&client, "return document.getElementById('f-actor').value;", vec![]).await,
+            ""
+        );
+        assert!(
+            !client
+                .find(Locator::Css("#chips"))
+                .await
+                .unwrap()
+                .is_displayed()
+                .await
+                .unwrap()
+        );
+    })
+    .await;
+}
+
+async fn empty_text_and_offers(client: &Client) -> (String, Vec<String>) {
+    let offers = strings(
+        client,
+        "return [...document.querySelectorAll('#empty-actions button')].map(b => b.textContent);",
+    )
+    .await;
+    (text_of(client, "#empty-message").await, offers)
+}
+
+async fn an_empty_search_offers_to_clear_the_search_and_an_empty_range_to_widen_it() {
+    let site = Site::start().await;
+    with_browser(WIDE, move |client| async move {
+        sign_in(
+            &client,
+            &site.base,
+            "alice@acme.test",
+            "/audit-logs/ui?q=no-event-says-this",
+        )
+        .await;
+        settled(&client, "empty").await;
+        // The search is the cause: clear it, not a wider range.
+        let (message, offers) = empty_text_and_offers(&client).await;
+        assert!(message.contains("no-event-says-this"), "{message}");
+        assert_eq!(offers, ["Clear the search"]);
+        click(&client, "#empty-actions button").await;
+        settled(&client, "ready").await;
+        assert_eq!(client.current_url().await.unwrap().query(), None);
+        assert_eq!(
+            js(&client, "return document.getElementById('f-q').value;", vec![]).await,
+            ""
+        );
+
+        // The term is echoed in the message and its chip as text only.
+        let term = "<img src=nothing onerror=\"window.__pwned=2\">";
+        let hostile: String = form_urlencoded::byte_serialize(term.as_bytes()).collect();
+        client.goto(&site.page(&format!("q={hostile}"))).await.unwrap();
+        settled(&client, "empty").await;
+        let (message, offers) = empty_text_and_offers(&client).await;
+        assert!(message.contains(term), "{message}");
+        assert_eq!(offers, ["Clear the search"]);
+        assert_eq!(chip_texts(&client).await, [format!("Search: {term}")]);
+        let inert = js(
+            &client,
+            "return {pwned: window.__pwned === undefined ? null : window.__pwned, images: document.images.length};",
+            vec![],
+        )
+        .await;
+        assert_eq!(inert, json!({"pwned": null, "images": 1}));
+
+        // One other filter: remove that one.
+        client.goto(&site.page("target_id=no-such-app")).await.unwrap();
+        settled(&client, "empty").await;
+        let (message, offers) = empty_text_and_offers(&client).await;
+        assert!(message.contains("Resource id: no-such-app"), "{message}");
+        assert_eq!(offers, ["Remove the Resource id filter"]);
+
+        // Only the range narrows it: widen the range (or show the log's reads).
+        client
+            .goto(&site.page("since=2001-01-01T00%3A00%3A00Z&until=2001-01-02T00%3A00%3A00Z"))
+            .await
+            .unwrap();
+        settled(&client, "empty").await;
+        assert_eq!(text_of(&client, "#empty-title").await, "No events in this time range");
+        let (message, offers) = empty_text_and_offers(&client).await;
+        assert!(message.contains("reads of the log are hidden"), "{message}");
+        assert_eq!(offers, ["Show the last 90 days", "Show log reads"]);
+        click(&client, "#empty-actions button").await;
+        settled(&client, "ready").await;
+        assert_eq!(client.current_url().await.unwrap().query(), Some("range=90d"));
+    })
+    .await;
+}
+
+async fn at_390_px_a_bad_filter_unfolds_the_filters_and_focuses_its_field() {
+    let site = Site::start().await;
+    with_browser((390, 844), move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui?since=last-tuesday").await;
+        settled(&client, "error").await;
+        let toggle = client.find(Locator::Css("#filters-toggle")).await.unwrap();
+        assert_eq!(toggle.attr("aria-expanded").await.unwrap().as_deref(), Some("true"));
+        assert!(client.find(Locator::Css("#filter-fields")).await.unwrap().is_displayed().await.unwrap());
+        let field = js(
+            &client,
+            "const input = document.getElementById('f-since'); const r = input.getBoundingClientRect();
+             return {focused: document.activeElement === input, invalid: input.getAttribute('aria-invalid'),
+                     border: getComputedStyle(input).borderTopColor, plain: getComputedStyle(document.getElementById('f-until')).borderTopColor,
+                     inView: r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth};",
+            vec![],
+        )
+        .await;
+        assert_eq!(field["focused"], true, "{field}");
+        assert_eq!(field["invalid"], "true", "{field}");
+        assert_eq!(field["inView"], true, "{field}");
+        assert_ne!(field["border"], field["plain"], "highlighted: {field}");
+        let message = text_of(&client, "#notice-message").await;
+        assert!(message.starts_with("From: "), "{message}");
+        assert_fits(&no_horizontal_overflow(&client).await);
+    })
+    .await;
+}
+
+async fn at_1280_px_the_time_inputs_show_their_whole_value_in_one_aligned_row() {
+    let site = Site::start().await;
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        settled(&client, "ready").await;
+        assert_eq!(js(&client, "return window.innerWidth;", vec![]).await, 1280);
+        // Both ends set, so both show a date and a time with AM/PM.
+        client
+            .goto(&site.page("since=2001-01-01T21%3A45%3A00Z&until=2001-01-02T22%3A45%3A00Z"))
+            .await
+            .unwrap();
+        settled(&client, "empty").await;
+        let fit = js(
+            &client,
+            "const rect = id => document.getElementById(id).getBoundingClientRect();
+             // The width each input needs for its whole value: a copy at its natural size.
+             const natural = id => { const copy = document.getElementById(id).cloneNode();
+               copy.removeAttribute('id'); copy.style.width = 'auto'; copy.style.position = 'absolute';
+               document.body.append(copy); const width = copy.getBoundingClientRect().width; copy.remove(); return width; };
+             return {since: rect('f-since'), until: rect('f-until'), category: rect('f-category'),
+                     sinceNeeds: natural('f-since'), untilNeeds: natural('f-until'),
+                     value: document.getElementById('f-since').value};",
+            vec![],
+        )
+        .await;
+        let num = |v: &Value| v.as_f64().unwrap();
+        assert_eq!(fit["value"], "2001-01-01T21:45", "{fit}");
+        assert!(num(&fit["sinceNeeds"]) > 100.0, "{fit}");
+        assert!(num(&fit["since"]["width"]) >= num(&fit["sinceNeeds"]), "From is cut: {fit}");
+        assert!(num(&fit["until"]["width"]) >= num(&fit["untilNeeds"]), "Until is cut: {fit}");
+        // One row: From and Until side by side, level with the other filters.
+        assert!((num(&fit["since"]["top"]) - num(&fit["until"]["top"])).abs() < 1.0, "{fit}");
+        assert!((num(&fit["since"]["bottom"]) - num(&fit["category"]["bottom"])).abs() < 1.0, "{fit}");
+        assert_fits(&no_horizontal_overflow(&client).await);
     })
     .await;
 }

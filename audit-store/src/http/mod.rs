@@ -46,12 +46,18 @@
 //! `GET <prefix>/ui` serves a page for reading the log in a browser:
 //! filters (time range, actions from `/actions` grouped by prefix with
 //! counts, category, severity, outcome, actor id or email, resource, free
-//! text) kept in the page's URL, a table with keyset paging ("Load more"),
-//! row details (context, metadata, a before/after diff, the integrity seq and
-//! hash), CSV and NDJSON export of exactly the filters shown, and clear
-//! states for signed out (401, with a link to [`AdminApi::sign_in_url`]),
-//! refused (403, naming the roles) and failed requests. It works under any
-//! nesting prefix: its URLs are relative to its own path.
+//! text) kept in the page's URL, each active one shown as a chip that
+//! removes it; a "Hide log reads" toggle, on by default, that leaves the
+//! log's own `audit_log.*` events out of the list, counts and exports
+//! (`not_action=audit_log.*`; `reads=show` in the page's URL when off); a
+//! table with keyset paging ("Load more"), row details (context, metadata, a
+//! before/after diff, the integrity seq and hash), CSV and NDJSON export of
+//! exactly the list shown, and clear states for empty results (offering to
+//! remove the likely cause), signed out (401, with a link to
+//! [`AdminApi::sign_in_url`]), refused (403, naming the roles, with "Switch
+//! account" to that sign-in), a bad filter (400, its field marked) and failed
+//! requests. It works under any nesting prefix: its URLs are relative to its
+//! own path.
 //!
 //! The page is plain HTML, CSS and JavaScript embedded in the binary: no
 //! build step, no network at run time. It is static, so it loads without

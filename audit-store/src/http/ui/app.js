@@ -27,6 +27,16 @@
   ];
   const COLUMNS_KEY = "audit-log.hidden-columns";
   const ACTOR_KINDS = { user: "User", api_key: "API key", service: "Service", system: "System", anonymous: "Anonymous" };
+  // The log's own events (`audit_log.viewed` on every read of this page):
+  // left out unless the reader asks for them (`reads=show` in the URL).
+  const READS = "audit_log.*";
+  // What the page calls each filter, by URL (and API) parameter name.
+  const LABELS = {
+    since: "From", until: "Until", action: "Action", category: "Category", severity: "Severity", outcome: "Outcome",
+    actor_id: "Actor", actor_email: "Actor", target_type: "Resource type", target_id: "Resource id", q: "Search",
+    tenant_id: "Tenant", actor_kind: "Actor kind", ip: "Client IP", request_id: "Request id",
+  };
+  const RANGE_NAMES = { "24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days", "90d": "last 90 days" };
 
   const $ = (id) => document.getElementById(id);
 
@@ -75,6 +85,7 @@
       if (EXTRA.includes(name) && value.trim()) filters.extra.push([name, value]);
     }
     if (!filters.since && !filters.until && !filters.range) filters.range = DEFAULT_RANGE;
+    filters.reads = params.get("reads") === "show" ? "show" : "hide";
     return filters;
   }
 
@@ -85,6 +96,7 @@
     for (const name of SINGLE) if (filters[name]) params.append(name, filters[name]);
     for (const action of filters.action) params.append("action", action);
     for (const [name, value] of filters.extra) params.append(name, value);
+    if (filters.reads === "show") params.append("reads", "show");
     return params.toString();
   }
 
@@ -104,6 +116,7 @@
       if (name !== "since" && name !== "until" && filters[name]) params.append(name, filters[name]);
     }
     for (const [name, value] of filters.extra) params.append(name, value);
+    if (filters.reads !== "show") params.append("not_action", READS);
     return params;
   }
 
@@ -165,11 +178,14 @@
       button.setAttribute("aria-pressed", String(button.dataset.range === filters.range));
     }
     for (const input of Object.values(inputs)) input.removeAttribute("aria-invalid");
+    $("actions-button").removeAttribute("aria-invalid");
+    $("hide-reads").checked = filters.reads !== "show";
     renderChips();
     renderActionsButton();
     renderActionsList();
     const count = countFilters();
-    $("filter-count").textContent = count ? `(${count})` : "";
+    $("filter-count").textContent = count ? `${count} active` : "";
+    $("filter-count").hidden = !count;
   }
 
   function countFilters() {
@@ -189,19 +205,47 @@
     return next;
   }
 
+  /** Short local date and time, for a chip. */
+  function shortTime(text) {
+    const date = new Date(text);
+    if (Number.isNaN(date.getTime())) return text;
+    return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  /** The active filters, each with what removing it leaves. */
+  function activeFilters(of) {
+    const active = [];
+    const without = (change) => ({ ...of, action: [...of.action], extra: [...of.extra], ...change });
+    if (of.range && of.range !== DEFAULT_RANGE) {
+      active.push({ param: "range", label: "Time", value: RANGE_NAMES[of.range], time: true, next: without({ range: DEFAULT_RANGE }) });
+    } else if (!of.range) {
+      const value = of.since && of.until ? `${shortTime(of.since)} to ${shortTime(of.until)}` : of.since ? `since ${shortTime(of.since)}` : `until ${shortTime(of.until)}`;
+      active.push({ param: of.since ? "since" : "until", label: "Time", value, time: true, next: without({ range: DEFAULT_RANGE, since: "", until: "" }) });
+    }
+    for (const action of of.action) {
+      active.push({ param: "action", label: LABELS.action, value: action, next: without({ action: of.action.filter((a) => a !== action) }) });
+    }
+    for (const name of SINGLE) {
+      if (name === "since" || name === "until" || !of[name]) continue;
+      active.push({ param: name, label: LABELS[name], value: of[name], next: without({ [name]: "" }) });
+    }
+    of.extra.forEach(([name, value], index) => {
+      active.push({ param: name, label: LABELS[name] || name, value, next: without({ extra: of.extra.filter((_, i) => i !== index) }) });
+    });
+    return active;
+  }
+
   function renderChips() {
     const chips = $("chips");
     chips.replaceChildren();
-    filters.extra.forEach(([name, value], index) => {
-      const chip = el("button", { type: "button", class: "chip", "aria-label": `Remove the filter ${name} ${value}` },
-        el("span", { class: "chip-name", text: name + ":" }), " ", el("span", { text: value }), el("span", { "aria-hidden": "true", text: " ✕" }));
-      chip.addEventListener("click", () => {
-        const extra = filters.extra.filter((_, i) => i !== index);
-        apply({ ...filters, extra });
-      });
+    for (const filter of activeFilters(filters)) {
+      const chip = el("button", { type: "button", class: "chip", "data-param": filter.param, "aria-label": `Remove the filter ${filter.label}: ${filter.value}` },
+        el("span", { class: "chip-name", text: filter.label + ":" }), " ", el("span", { class: "chip-value", text: filter.value }),
+        el("span", { class: "chip-x", "aria-hidden": "true", text: "✕" }));
+      chip.addEventListener("click", () => apply(filter.next));
       chips.append(chip);
-    });
-    chips.hidden = filters.extra.length === 0;
+    }
+    chips.hidden = !chips.firstChild;
   }
 
   // ---- the actions picker ------------------------------------------------
@@ -342,6 +386,7 @@
     $("load-more").textContent = "Load more";
     if (!response.ok) return showApiError(response.status, body);
     hideNotice();
+    $("results").hidden = false;
     const events = Array.isArray(body?.data) ? body.data : [];
     if (!append) {
       $("rows").replaceChildren();
@@ -356,11 +401,13 @@
     $("load-more").hidden = !cursor;
     $("empty").hidden = shown !== 0;
     $("events").hidden = shown === 0;
+    if (shown === 0) renderEmpty();
     setExports(shown > 0);
     const time = asOf.toLocaleTimeString();
+    const reads = filters.reads === "show" ? "" : " · log reads hidden";
     $("status").textContent = shown === 0
-      ? `No events · as of ${time}`
-      : `${shown} event${shown === 1 ? "" : "s"}${cursor ? ", more available" : ""} · newest first · as of ${time}`;
+      ? `No events${reads} · as of ${time}`
+      : `${shown} event${shown === 1 ? "" : "s"}${cursor ? ", more available" : ""} · newest first${reads} · as of ${time}`;
     setState(shown === 0 ? "empty" : "ready");
   }
 
@@ -382,13 +429,69 @@
     }
   }
 
+  /** What to try when nothing matches: remove what most likely hides the events. */
+  function renderEmpty() {
+    const active = activeFilters(filters);
+    const narrowing = active.filter((f) => !f.time);
+    const actions = [];
+    const offer = (label, next, primary) => {
+      const button = el("button", { type: "button", class: primary ? "primary" : null }, label);
+      button.addEventListener("click", () => apply(next));
+      actions.push(button);
+    };
+    let message;
+    if (filters.q) {
+      message = ["Nothing in this time range matches the search ", el("q", { text: filters.q }), "."];
+      offer("Clear the search", { ...filters, q: "" }, true);
+      if (narrowing.length > 1) message.push(" Other filters narrow it too.");
+    } else if (narrowing.length === 1) {
+      message = ["Nothing in this time range matches the filter ", el("strong", { text: `${narrowing[0].label}: ${narrowing[0].value}` }), "."];
+      offer(`Remove the ${narrowing[0].label} filter`, narrowing[0].next, true);
+    } else if (narrowing.length > 1) {
+      message = [`Nothing in this time range matches all ${narrowing.length} filters together. Remove one, or all of them.`];
+      const time = { range: filters.range, since: filters.since, until: filters.until };
+      offer("Remove the filters", { ...Object.fromEntries(SINGLE.map((n) => [n, ""])), action: [], extra: [], reads: filters.reads, ...time }, true);
+    } else {
+      // Nothing narrows it but the time: the range is the likely cause.
+      const wider = filters.range !== "90d";
+      message = [filters.reads === "show" ? "Nothing was recorded in this time range." : "Nothing was recorded in this time range (reads of the log are hidden)."];
+      if (wider) offer("Show the last 90 days", { ...filters, range: "90d", since: "", until: "" }, true);
+      if (filters.reads !== "show") offer("Show log reads", { ...filters, reads: "show" }, !wider);
+    }
+    $("empty-title").textContent = narrowing.length ? "No events match these filters" : "No events in this time range";
+    $("empty-message").replaceChildren(...message);
+    $("empty-actions").replaceChildren(...actions);
+    $("empty-actions").hidden = actions.length === 0;
+  }
+
   // ---- notices -----------------------------------------------------------
+
+  /**
+   * An API message as text with its `backticked` names as code elements,
+   * starting with a capital letter. Built node by node: never markup.
+   */
+  function richText(message) {
+    const parts = message.split("`");
+    // An unpaired backtick is kept as a character.
+    if (parts.length % 2 === 0) {
+      const last = parts.pop();
+      parts[parts.length - 1] += "`" + last;
+    }
+    if (parts[0]) parts[0] = parts[0][0].toUpperCase() + parts[0].slice(1);
+    const nodes = [];
+    parts.forEach((part, i) => {
+      if (i % 2 === 1) nodes.push(el("code", { text: part }));
+      else if (part) nodes.push(part);
+    });
+    if (!/[.!?]\s*$/.test(message)) nodes.push(".");
+    return nodes;
+  }
 
   function showNotice(kind, title, message, actions) {
     const notice = $("notice");
     notice.className = "notice notice-" + kind;
     $("notice-title").textContent = title;
-    $("notice-message").textContent = message;
+    $("notice-message").replaceChildren(...(Array.isArray(message) ? message : [message]));
     $("notice-actions").replaceChildren(...(actions || []));
     notice.hidden = false;
   }
@@ -401,16 +504,17 @@
   function showApiError(status, body) {
     const error = body && typeof body.error === "object" && body.error ? body.error : {};
     const message = typeof error.message === "string" ? error.message : "";
+    // To the application's sign-in, which brings the reader back here.
+    const signIn = (id, label, primary) => {
+      const url = new URL(signInUrl.href);
+      url.searchParams.set("next", location.pathname + location.search);
+      const link = el("a", { class: primary ? "button primary" : "button", id }, label);
+      link.href = url.href;
+      return link;
+    };
     if (status === 401) {
       $("workspace").hidden = true;
-      const actions = [];
-      if (signInUrl) {
-        const url = new URL(signInUrl.href);
-        url.searchParams.set("next", location.pathname + location.search);
-        const link = el("a", { class: "button primary", id: "sign-in" }, "Sign in");
-        link.href = url.href;
-        actions.push(link);
-      }
+      const actions = signInUrl ? [signIn("sign-in", "Sign in", true)] : [];
       showNotice("auth", "You are not signed in",
         signInUrl ? "Sign in to read the audit log; you will come back to this page." : "Sign in to the application in this browser, then reload this page.",
         actions);
@@ -421,20 +525,44 @@
     if (status === 403) {
       $("workspace").hidden = true;
       showNotice("denied", "You may not read the audit log",
-        message || "Your account lacks a role that may read audit logs.");
+        [...richText(message || "Your account lacks a role that may read audit logs."),
+          signInUrl ? " Another account may; sign in with it to come back here." : ""].filter(Boolean),
+        signInUrl ? [signIn("switch-account", "Switch account", true)] : []);
       $("status").textContent = "";
       setState("forbidden");
       return;
     }
     if (status === 400) {
       const param = typeof error.param === "string" ? error.param : "";
-      const input = inputs[param] || (param.startsWith("actor_") ? inputs.actor : null);
-      if (input) input.setAttribute("aria-invalid", "true");
-      const reset = el("button", { type: "button" }, "Reset filters");
-      reset.addEventListener("click", resetFilters);
-      return showError("These filters cannot be used", (param ? `${param}: ` : "") + (message || "a parameter is invalid"), false, [reset]);
+      // The message names the parameter first (`since` …): named once, by the label the reader sees.
+      const named = param && message.startsWith("`" + param + "` ");
+      const label = named ? LABELS[param] : null;
+      const text = message || "A parameter is invalid.";
+      const explained = label ? [el("strong", { text: label }), ": ", ...richText(named ? message.slice(param.length + 3) : text)] : richText(text);
+      const actions = [];
+      const filter = activeFilters(filters).find((f) => f.param === param || (f.time && (param === "since" || param === "until")));
+      if (filter) {
+        const what = filter.time ? `Back to the ${RANGE_NAMES[DEFAULT_RANGE]}` : `Remove the ${label || filter.label} filter`;
+        const remove = el("button", { type: "button", class: "primary", id: "remove-bad-filter" }, what);
+        remove.addEventListener("click", () => apply(filter.next));
+        actions.push(remove);
+      }
+      showError("These filters cannot be used", explained, false, actions);
+      markInvalid(param);
+      return;
     }
     showError(`The audit log could not be loaded (HTTP ${status})`, message || "The server did not say why.", true);
+  }
+
+  /** Marks the control of `param` invalid, unfolding the filters to show it. */
+  function markInvalid(param) {
+    const control = inputs[param] || (param.startsWith("actor_") ? inputs.actor : null)
+      || (param === "action" ? $("actions-button") : null)
+      || [...document.querySelectorAll("#chips .chip")].find((chip) => chip.dataset.param === param);
+    if (!control) return;
+    control.setAttribute("aria-invalid", "true");
+    if (control.closest(".collapsed")) setFiltersOpen(true);
+    control.focus();
   }
 
   function showError(title, message, retry, extra) {
@@ -449,6 +577,8 @@
     shown = 0;
     $("load-more").hidden = true;
     $("empty").hidden = true;
+    // No rows: no table and no empty frame, only the notice.
+    $("results").hidden = true;
     setExports(false);
     $("status").textContent = "";
     setState("error");
@@ -749,7 +879,12 @@
   // ---- wiring ------------------------------------------------------------
 
   function resetFilters() {
-    apply({ range: DEFAULT_RANGE, action: [], extra: [], ...Object.fromEntries(SINGLE.map((n) => [n, ""])) });
+    apply({ range: DEFAULT_RANGE, action: [], extra: [], reads: "hide", ...Object.fromEntries(SINGLE.map((n) => [n, ""])) });
+  }
+
+  function setFiltersOpen(open) {
+    $("filters-toggle").setAttribute("aria-expanded", String(open));
+    $("filters").classList.toggle("collapsed", !open);
   }
 
   let typing = null;
@@ -799,19 +934,12 @@
     for (const button of document.querySelectorAll(".preset")) {
       button.addEventListener("click", () => apply({ ...formFilters(), range: button.dataset.range, since: "", until: "" }));
     }
-    $("widen").addEventListener("click", () => apply({ ...formFilters(), range: "90d", since: "", until: "" }));
+    $("hide-reads").addEventListener("change", () => apply({ ...formFilters(), reads: $("hide-reads").checked ? "hide" : "show" }));
     $("refresh").addEventListener("click", () => apply(formFilters()));
     $("reset").addEventListener("click", resetFilters);
     $("load-more").addEventListener("click", () => load(true));
-    $("filters-toggle").addEventListener("click", () => {
-      const open = $("filters-toggle").getAttribute("aria-expanded") !== "true";
-      $("filters-toggle").setAttribute("aria-expanded", String(open));
-      form.classList.toggle("collapsed", !open);
-    });
-    if (window.matchMedia && window.matchMedia("(max-width: 720px)").matches) {
-      $("filters-toggle").setAttribute("aria-expanded", "false");
-      form.classList.add("collapsed");
-    }
+    $("filters-toggle").addEventListener("click", () => setFiltersOpen($("filters-toggle").getAttribute("aria-expanded") !== "true"));
+    if (window.matchMedia && window.matchMedia("(max-width: 720px)").matches) setFiltersOpen(false);
     $("actions-button").addEventListener("click", () => openActions($("actions-panel").hidden));
     $("actions-done").addEventListener("click", () => {
       openActions(false);
