@@ -163,6 +163,21 @@ async fn sign_in(client: &Client, base: &str, email: &str, next: &str) {
     .await;
 }
 
+/// On the sign-in form a link led to: signs in as alice and waits until the
+/// form has brought the page back to `back`, loaded.
+async fn sign_in_and_return(client: &Client, back: &str) {
+    wait_for("the sign-in form", || async {
+        client.find(Locator::Css("#login")).await.ok()
+    })
+    .await;
+    fill_login_form(client, "alice@acme.test").await;
+    wait_for("the way back", || async {
+        (client.current_url().await.ok()?.as_str() == back).then_some(())
+    })
+    .await;
+    settled(client, "ready").await;
+}
+
 async fn fill_login_form(client: &Client, email: &str) {
     let form = client.find(Locator::Css("#login")).await.unwrap();
     form.find(Locator::Css("input[name=email]"))
@@ -728,17 +743,7 @@ async fn a_member_is_told_which_roles_may_read_and_may_switch_account() {
         );
         screenshot(&client, "ui-denied").await;
         switch.click().await.unwrap();
-        wait_for("the sign-in form", || async {
-            client.find(Locator::Css("#login")).await.ok()
-        })
-        .await;
-        fill_login_form(&client, "alice@acme.test").await;
-        let back = site.page("category=update");
-        wait_for("the way back", || async {
-            (client.current_url().await.ok()?.as_str() == back).then_some(())
-        })
-        .await;
-        settled(&client, "ready").await;
+        sign_in_and_return(&client, &site.page("category=update")).await;
         assert!(!row_ids(&client).await.is_empty());
         assert!(
             !client
@@ -781,17 +786,7 @@ async fn a_signed_out_reader_is_sent_to_sign_in_and_back_to_the_same_filters() {
         );
         screenshot(&client, "ui-signed-out").await;
         link.click().await.unwrap();
-        wait_for("the sign-in form", || async {
-            client.find(Locator::Css("#login")).await.ok()
-        })
-        .await;
-        fill_login_form(&client, "alice@acme.test").await;
-        let back = site.page("action=app.created&severity=info");
-        wait_for("the way back", || async {
-            (client.current_url().await.ok()?.as_str() == back).then_some(())
-        })
-        .await;
-        settled(&client, "ready").await;
+        sign_in_and_return(&client, &site.page("action=app.created&severity=info")).await;
         assert_eq!(text_of(&client, "#actions-button").await, "app.created");
         assert_eq!(
             js(&client, "return document.getElementById('f-severity').value;", vec![]).await,
