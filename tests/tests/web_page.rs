@@ -244,6 +244,17 @@ async fn href_of(client: &Client, css: &str) -> String {
         .unwrap_or_else(|| panic!("{css} has no href"))
 }
 
+/// Whether the element `css` finds is displayed.
+async fn is_shown(client: &Client, css: &str) -> bool {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap()
+}
+
 async fn text_of(client: &Client, css: &str) -> String {
     client.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
 }
@@ -402,7 +413,7 @@ async fn filters_by_action_and_date_live_in_the_url_for_reload_and_back() {
         assert_eq!(by_action, expected[..by_action.len().min(expected.len())]);
         assert_eq!(by_action.len(), expected.len().min(50));
         client.active_element().await.unwrap().send_keys(&Key::Escape).await.unwrap();
-        assert!(!client.find(Locator::Css("#actions-panel")).await.unwrap().is_displayed().await.unwrap());
+        assert!(!is_shown(&client, "#actions-panel").await);
 
         // And a date range, typed into the inputs (the browser runs in UTC).
         js(
@@ -547,15 +558,7 @@ async fn a_row_opens_by_keyboard_and_shows_the_diff_with_the_changed_field_marke
             (toggle.attr("aria-expanded").await.ok()?.as_deref() == Some("false")).then_some(())
         })
         .await;
-        assert!(
-            !client
-                .find(Locator::Css("#rows tr.details"))
-                .await
-                .unwrap()
-                .is_displayed()
-                .await
-                .unwrap()
-        );
+        assert!(!is_shown(&client, "#rows tr.details").await);
         assert_eq!(
             js(
                 &client,
@@ -723,16 +726,7 @@ async fn a_member_is_told_which_roles_may_read_and_may_switch_account() {
         .await;
         assert_eq!(code, ["owner", "admin", "auditor"]);
         for hidden in ["#workspace", "#events thead"] {
-            assert!(
-                !client
-                    .find(Locator::Css(hidden))
-                    .await
-                    .unwrap()
-                    .is_displayed()
-                    .await
-                    .unwrap(),
-                "{hidden}"
-            );
+            assert!(!is_shown(&client, hidden).await, "{hidden}");
         }
         // Another account may read: to the sign-in, and back to the same filters.
         let switch = client.find(Locator::Css("#switch-account")).await.unwrap();
@@ -745,15 +739,7 @@ async fn a_member_is_told_which_roles_may_read_and_may_switch_account() {
         switch.click().await.unwrap();
         sign_in_and_return(&client, &site.page("category=update")).await;
         assert!(!row_ids(&client).await.is_empty());
-        assert!(
-            !client
-                .find(Locator::Css("#notice"))
-                .await
-                .unwrap()
-                .is_displayed()
-                .await
-                .unwrap()
-        );
+        assert!(!is_shown(&client, "#notice").await);
     })
     .await;
 }
@@ -767,15 +753,7 @@ async fn a_signed_out_reader_is_sent_to_sign_in_and_back_to_the_same_filters() {
             .unwrap();
         settled(&client, "unauthorized").await;
         assert_eq!(text_of(&client, "#notice-title").await, "You are not signed in");
-        assert!(
-            !client
-                .find(Locator::Css("#events thead"))
-                .await
-                .unwrap()
-                .is_displayed()
-                .await
-                .unwrap()
-        );
+        assert!(!is_shown(&client, "#events thead").await);
         let link = client.find(Locator::Css("#sign-in")).await.unwrap();
         assert_eq!(
             link.prop("href").await.unwrap().unwrap(),
@@ -812,15 +790,7 @@ async fn the_column_choice_survives_a_reload() {
         settled(&client, "ready").await;
         let shown = |css: &'static str| {
             let client = client.clone();
-            async move {
-                client
-                    .find(Locator::Css(css))
-                    .await
-                    .unwrap()
-                    .is_displayed()
-                    .await
-                    .unwrap()
-            }
+            async move { is_shown(&client, css).await }
         };
         assert!(shown("th[data-col=ip]").await);
         click(&client, "#columns summary").await;
@@ -1019,7 +989,7 @@ async fn a_bad_filter_is_named_once_and_deleted_resources_are_marked() {
         click(&client, "#remove-bad-filter").await;
         settled(&client, "ready").await;
         assert_eq!(client.current_url().await.unwrap().query(), None);
-        assert!(client.find(Locator::Css("#events thead")).await.unwrap().is_displayed().await.unwrap());
+        assert!(is_shown(&client, "#events thead").await);
 
         // Deleted apps: shown from the event's own record, marked deleted,
         // with the delete colour; times relative, exact on hover.
@@ -1272,15 +1242,7 @@ async fn active_filters_show_as_chips_that_each_remove_their_filter() {
             js(&client, "return document.getElementById('f-actor').value;", vec![]).await,
             ""
         );
-        assert!(
-            !client
-                .find(Locator::Css("#chips"))
-                .await
-                .unwrap()
-                .is_displayed()
-                .await
-                .unwrap()
-        );
+        assert!(!is_shown(&client, "#chips").await);
     })
     .await;
 }
@@ -1365,7 +1327,7 @@ async fn at_390_px_a_bad_filter_unfolds_the_filters_and_focuses_its_field() {
         settled(&client, "error").await;
         let toggle = client.find(Locator::Css("#filters-toggle")).await.unwrap();
         assert_eq!(toggle.attr("aria-expanded").await.unwrap().as_deref(), Some("true"));
-        assert!(client.find(Locator::Css("#filter-fields")).await.unwrap().is_displayed().await.unwrap());
+        assert!(is_shown(&client, "#filter-fields").await);
         let field = js(
             &client,
             "const input = document.getElementById('f-since'); const r = input.getBoundingClientRect();
