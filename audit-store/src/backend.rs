@@ -24,13 +24,19 @@ use sqlx::{
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::integrity::{Verifier, VerifyReport};
+use crate::integrity::{Verifier, VerifyReport, from_hex};
+use crate::merkle::{self, Hash, Node};
 use crate::query::{ActionCount, AuditQuery, CURSOR_KEY_NAME, CursorKey, Page, Plan, sql};
 use crate::retention::{Purge, PurgeReport};
 use crate::row::{EventRow, StoredId};
+use crate::tree::tiles::{self, Hashes, Read};
+use crate::tree::{InclusionProof, StoredNode, StreamTree, TILE_HEIGHT, TreeHead};
 
-/// Rows per page when verifying.
+/// Rows per page when verifying (and building a tree from stored leaves).
 const VERIFY_PAGE: i64 = 1_000;
+
+/// Tree nodes per `INSERT`: 4 values each.
+const TREE_INSERT_CHUNK: usize = 1_000;
 
 /// How a backend spells values and search terms in the SQL of a query,
 /// which `query::sql` writes once for both.
@@ -306,6 +312,7 @@ where
                     .bind(cut)
                     .fetch_one(&mut *tx)
                     .await?;
+            Self::keep_purged_subtrees(&mut tx, &stream, u64::try_from(cut).unwrap_or(0)).await?;
             // The base moves first: the triggers let a DELETE through only
             // for rows at or below it, and only with the gate open.
             sqlx::query("UPDATE audit_streams SET base_seq = $2, base_hash = $3 WHERE stream = $1")
@@ -331,10 +338,276 @@ where
         Ok(reports)
     }
 
+    /// Stores perfect subtrees an append completed (new nodes: never
+    /// stored before, so no conflict is possible).
+    async fn insert_tree_nodes(conn: &mut ConnectionOf<Self>, nodes: &[StoredNode]) -> Result<(), StoreError> {
+        for chunk in nodes.chunks(TREE_INSERT_CHUNK) {
+            let mut insert = QueryBuilder::new("INSERT INTO audit_tree_nodes (stream, level, idx, hash) ");
+            insert.push_values(chunk, |mut values, stored| {
+                values
+                    .push_bind(stored.stream.clone())
+                    .push_bind(i64::from(stored.node.level))
+                    .push_bind(i64::try_from(stored.node.index).unwrap_or(i64::MAX))
+                    .push_bind(stored.hash.to_vec());
+            });
+            Self::fetch_built_in(conn, insert).await?;
+        }
+        Ok(())
+    }
+
+    /// The tree of `stream` as its head row records it.
+    async fn stream_tree(conn: &mut ConnectionOf<Self>, stream: &str) -> Result<StreamTree, StoreError> {
+        let head: Option<(i64, Option<Vec<u8>>)> =
+            sqlx::query_as("SELECT head_seq, tree_frontier FROM audit_streams WHERE stream = $1")
+                .bind(stream.to_owned())
+                .fetch_optional(&mut *conn)
+                .await?;
+        StreamTree::from_head(stream, head)
+    }
+
+    /// Reads the stored hashes `read` names into `hashes`.
+    async fn read_tree(
+        conn: &mut ConnectionOf<Self>,
+        stream: &str,
+        read: Read,
+        hashes: &mut Hashes,
+    ) -> Result<(), StoreError> {
+        let corrupt = |what: String| StoreError::Corrupt {
+            id: stream.to_owned(),
+            reason: what,
+        };
+        let int = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        match read {
+            Read::Leaves { from, to } => {
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT seq, leaf_hash FROM audit_events WHERE stream = $1 AND seq > $2 AND seq <= $3",
+                )
+                .bind(stream.to_owned())
+                .bind(int(from))
+                .bind(int(to))
+                .fetch_all(&mut *conn)
+                .await?;
+                for (seq, hex) in rows {
+                    let hash = from_hex(&hex).ok_or_else(|| corrupt(format!("seq {seq} has a malformed leaf hash")))?;
+                    let index = u64::try_from(seq - 1).unwrap_or(0);
+                    hashes.insert(Node { level: 0, index }, hash);
+                }
+            }
+            Read::Nodes { level, from, to } => {
+                let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                    "SELECT idx, hash FROM audit_tree_nodes WHERE stream = $1 AND level = $2 AND idx >= $3 AND idx < $4",
+                )
+                .bind(stream.to_owned())
+                .bind(i64::from(level))
+                .bind(int(from))
+                .bind(int(to))
+                .fetch_all(&mut *conn)
+                .await?;
+                for (index, hash) in rows {
+                    let hash = Hash::try_from(hash.as_slice())
+                        .map_err(|_| corrupt(format!("tree node {level}/{index} is not 32 bytes")))?;
+                    let index = u64::try_from(index).unwrap_or(0);
+                    hashes.insert(Node { level, index }, hash);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The hashes of `nodes`, perfect subtrees of the tree of `stream`'s
+    /// first `size` leaves, from the tiles under them (and what purges kept
+    /// of removed leaves).
+    async fn tree_hashes(
+        conn: &mut ConnectionOf<Self>,
+        stream: &str,
+        size: u64,
+        nodes: &[Node],
+    ) -> Result<Hashes, StoreError> {
+        let mut hashes = Hashes::default();
+        for read in tiles::reads(nodes, size) {
+            Self::read_tree(conn, stream, read, &mut hashes).await?;
+        }
+        let missing = hashes.unresolved(nodes);
+        if !missing.is_empty() {
+            for read in tiles::purged_reads(&missing, size) {
+                Self::read_tree(conn, stream, read, &mut hashes).await?;
+            }
+            if let Some(node) = hashes.unresolved(&missing).first() {
+                return Err(StoreError::Corrupt {
+                    id: stream.to_owned(),
+                    reason: format!(
+                        "the stored tree lacks what hashes leaves {}..{}",
+                        node.first_leaf(),
+                        node.first_leaf() + node.leaves()
+                    ),
+                });
+            }
+        }
+        Ok(hashes)
+    }
+
+    /// The root of the tree of `stream`'s first `size` leaves.
+    async fn tree_root_in(conn: &mut ConnectionOf<Self>, tree: &StreamTree, size: u64) -> Result<Hash, StoreError> {
+        tree.check_size(size)?;
+        if size == tree.head {
+            return Ok(tree.frontier()?.root());
+        }
+        let nodes = merkle::root_nodes(size);
+        let mut hashes = Self::tree_hashes(conn, &tree.stream, size, &nodes).await?;
+        Ok(merkle::root_of(size, |node| hashes.resolve(node).unwrap_or_default()))
+    }
+
+    /// The tree head of `stream` (its size and root), or of its first
+    /// `size` leaves.
+    async fn tree_head(&self, stream: &str, size: Option<u64>) -> Result<TreeHead, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin_with(Self::BEGIN_READ).await?;
+        let tree = Self::stream_tree(&mut tx, stream).await?;
+        let size = size.unwrap_or(tree.head);
+        let root = Self::tree_root_in(&mut tx, &tree, size).await?;
+        tx.commit().await?;
+        Ok(TreeHead {
+            stream: stream.to_owned(),
+            size,
+            root,
+        })
+    }
+
+    /// The inclusion proof of event `id` in its stream's tree of
+    /// `tree_size` leaves (the head's when `None`); `None` when no event
+    /// has that id.
+    async fn inclusion_proof(&self, id: Uuid, tree_size: Option<u64>) -> Result<Option<InclusionProof>, StoreError> {
+        let Some(event) = self.get(id).await? else {
+            return Ok(None);
+        };
+        let Some(integrity) = event.integrity().cloned() else {
+            return Err(StoreError::Corrupt {
+                id: id.to_string(),
+                reason: "the stored event has no stream or seq".to_owned(),
+            });
+        };
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin_with(Self::BEGIN_READ).await?;
+        let tree = Self::stream_tree(&mut tx, &integrity.stream).await?;
+        let tree_size = tree_size.unwrap_or(tree.head);
+        tree.check_size(tree_size)?;
+        let leaf_index = integrity.seq.saturating_sub(1);
+        let nodes = merkle::inclusion_nodes(leaf_index, tree_size);
+        let mut hashes = Self::tree_hashes(&mut tx, &tree.stream, tree_size, &nodes).await?;
+        tx.commit().await?;
+        let audit_path =
+            merkle::inclusion_proof(leaf_index, tree_size, |node| hashes.resolve(node).unwrap_or_default())
+                .map_err(|error| tree.refuse(error))?;
+        Ok(Some(InclusionProof {
+            event,
+            leaf_index,
+            tree_size,
+            audit_path,
+        }))
+    }
+
+    /// The consistency proof of `stream`'s tree from `old` leaves to `new`.
+    async fn consistency_proof(&self, stream: &str, old: u64, new: u64) -> Result<Vec<Hash>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin_with(Self::BEGIN_READ).await?;
+        let tree = Self::stream_tree(&mut tx, stream).await?;
+        tree.check_size(new)?;
+        // Checked before reading: the nodes of sizes out of order are none.
+        merkle::consistency_proof(old, new, |_| [0; 32]).map_err(|error| tree.refuse(error))?;
+        let nodes = merkle::consistency_nodes(old, new);
+        let mut hashes = Self::tree_hashes(&mut tx, stream, new, &nodes).await?;
+        tx.commit().await?;
+        merkle::consistency_proof(old, new, |node| hashes.resolve(node).unwrap_or_default())
+            .map_err(|error| tree.refuse(error))
+    }
+
+    /// Stores what proofs will still need of the leaves a purge removes,
+    /// `[0, cut)`: its perfect subtrees below the first stored level (the
+    /// rest of its compact range is stored already). Every node of a later
+    /// proof that covers removed leaves folds from these, so events kept
+    /// keep their inclusion proofs and a checkpoint from before the purge
+    /// stays provably consistent with later ones.
+    async fn keep_purged_subtrees(conn: &mut ConnectionOf<Self>, stream: &str, cut: u64) -> Result<(), StoreError> {
+        if Self::stream_tree(conn, stream).await?.frontier.is_none() {
+            return Ok(());
+        }
+        let kept: Vec<Node> = merkle::frontier(cut)
+            .into_iter()
+            .filter(|node| node.level < TILE_HEIGHT)
+            .collect();
+        let mut hashes = Self::tree_hashes(conn, stream, cut, &kept).await?;
+        for node in kept {
+            let hash = hashes.resolve(node).unwrap_or_default();
+            // An earlier purge may have kept the same subtree.
+            sqlx::query(
+                "INSERT INTO audit_tree_nodes (stream, level, idx, hash) SELECT $1, $2, $3, $4 \
+                 WHERE NOT EXISTS (SELECT 1 FROM audit_tree_nodes WHERE stream = $1 AND level = $2 AND idx = $3)",
+            )
+            .bind(stream.to_owned())
+            .bind(i64::from(node.level))
+            .bind(i64::try_from(node.index).unwrap_or(i64::MAX))
+            .bind(hash.to_vec())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Builds the tree of every stream written before the store kept trees
+    /// (each in its own write transaction), from its leaves. A stream
+    /// purged before then keeps none: its removed leaves are gone.
+    async fn build_missing_trees(pool: &Pool<Self::Db>) -> Result<(), StoreError> {
+        let pending: Vec<String> =
+            sqlx::query_scalar("SELECT stream FROM audit_streams WHERE tree_frontier IS NULL AND base_seq = 0")
+                .fetch_all(pool)
+                .await?;
+        let lock_head = format!(
+            "SELECT head_seq, base_seq, tree_frontier FROM audit_streams WHERE stream = $1{}",
+            Self::LOCK_HEAD
+        );
+        for stream in pending {
+            let mut conn = pool.acquire().await?;
+            let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
+            let (head, base, frontier): (i64, i64, Option<Vec<u8>>) = sqlx::query_as(&lock_head)
+                .bind(stream.clone())
+                .fetch_one(&mut *tx)
+                .await?;
+            if frontier.is_some() || base != 0 {
+                continue;
+            }
+            let mut tree = StreamTree::from_head(&stream, None)?;
+            let mut nodes = Vec::new();
+            while tree.head < u64::try_from(head).unwrap_or(0) {
+                let mut hashes = Hashes::default();
+                let from = tree.head;
+                let to = (from + VERIFY_PAGE as u64).min(u64::try_from(head).unwrap_or(0));
+                Self::read_tree(&mut tx, &stream, Read::Leaves { from, to }, &mut hashes).await?;
+                for index in from..to {
+                    let leaf = hashes
+                        .resolve(Node { level: 0, index })
+                        .ok_or_else(|| StoreError::Corrupt {
+                            id: stream.clone(),
+                            reason: format!("seq {} is missing: the tree cannot be built", index + 1),
+                        })?;
+                    tree.push(leaf, &mut nodes);
+                }
+            }
+            Self::insert_tree_nodes(&mut tx, &nodes).await?;
+            sqlx::query("UPDATE audit_streams SET tree_frontier = $2 WHERE stream = $1")
+                .bind(stream.clone())
+                .bind(tree.frontier()?.encode())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
     /// Applies the backend's pending migrations. When none is pending (each
-    /// applied with the same checksum) nothing else is done, so a role that
-    /// may read the migration table but not change the schema connects to
-    /// an up-to-date database (see the crate docs' "Roles").
+    /// applied with the same checksum) the schema is left alone, so a role
+    /// that may read the migration table but not change the schema connects
+    /// to an up-to-date database (see the crate docs' "Roles"). Then builds
+    /// the trees of streams written before the store kept them.
     async fn migrate(pool: &Pool<Self::Db>) -> Result<(), StoreError> {
         let applied: Result<Vec<(i64, Vec<u8>)>, _> =
             sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
@@ -353,7 +626,7 @@ where
         if !up_to_date {
             Self::MIGRATOR.run(pool).await?;
         }
-        Ok(())
+        Self::build_missing_trees(pool).await
     }
 
     /// The store's cursor key, made on first use and kept in its database.
@@ -461,6 +734,48 @@ macro_rules! store_methods {
             /// stay purged).
             pub async fn purge(&self, purge: &crate::Purge) -> Result<Vec<crate::PurgeReport>, crate::StoreError> {
                 <Self as crate::backend::Backend>::purge(self, purge).await
+            }
+
+            /// The tree head of `stream` (its size and RFC 9162 root), at its
+            /// head or at its first `size` leaves. An empty or unknown stream
+            /// has size 0 and the empty tree's root.
+            ///
+            /// # Errors
+            /// [`StoreError::Proof`](crate::StoreError::Proof) when `size` is past
+            /// the head or the stream's tree is not kept; database errors.
+            pub async fn tree_head(&self, stream: &str, size: Option<u64>) -> Result<crate::TreeHead, crate::StoreError> {
+                <Self as crate::backend::Backend>::tree_head(self, stream, size).await
+            }
+
+            /// The proof that event `id` is in its stream's tree of `tree_size`
+            /// leaves (the head's when `None`), RFC 9162 §2.1.3; `None` when no
+            /// event has that id. Reads O(log n) rows.
+            ///
+            /// # Errors
+            /// [`StoreError::Proof`](crate::StoreError::Proof) when the tree is
+            /// smaller than the event's seq or past the head; database errors.
+            pub async fn inclusion_proof(
+                &self,
+                id: uuid::Uuid,
+                tree_size: Option<u64>,
+            ) -> Result<Option<crate::InclusionProof>, crate::StoreError> {
+                <Self as crate::backend::Backend>::inclusion_proof(self, id, tree_size).await
+            }
+
+            /// The proof that `stream`'s tree of `new` leaves extends its tree
+            /// of `old` (RFC 9162 §2.1.4): the hashes, empty when the sizes are
+            /// equal.
+            ///
+            /// # Errors
+            /// [`StoreError::Proof`](crate::StoreError::Proof) when `old` is 0 or
+            /// larger than `new`, or `new` is past the head; database errors.
+            pub async fn consistency_proof(
+                &self,
+                stream: &str,
+                old: u64,
+                new: u64,
+            ) -> Result<Vec<crate::merkle::Hash>, crate::StoreError> {
+                <Self as crate::backend::Backend>::consistency_proof(self, stream, old, new).await
             }
 
             /// Every stream that has events, sorted by bytes.

@@ -21,6 +21,15 @@ pub enum StoreError {
     /// A query or purge parameter cannot be used; the error names it.
     #[error("invalid query: {0}")]
     Query(#[from] crate::QueryError),
+    /// A proof or tree head was asked of a stream with sizes it cannot
+    /// answer (a leaf past the tree, a tree past the head, …).
+    #[error("stream {stream}: {error}")]
+    Proof {
+        /// The stream.
+        stream: String,
+        /// What was wrong with the sizes.
+        error: crate::merkle::ProofError,
+    },
     /// A stored row could not be turned back into an event.
     #[error("stored event {id} is unreadable: {reason}")]
     Corrupt {
@@ -57,9 +66,10 @@ impl From<StoreError> for audit_core::SinkError {
             {
                 audit_core::SinkError::rejected(error)
             }
-            StoreError::Corrupt { .. } | StoreError::UnsupportedUrl { .. } | StoreError::Query(_) => {
-                audit_core::SinkError::rejected(error)
-            }
+            StoreError::Corrupt { .. }
+            | StoreError::UnsupportedUrl { .. }
+            | StoreError::Query(_)
+            | StoreError::Proof { .. } => audit_core::SinkError::rejected(error),
             _ => audit_core::SinkError::transient(error),
         }
     }

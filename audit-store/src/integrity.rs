@@ -1,9 +1,9 @@
 //! Leaf hashes and stream verification.
 
 use audit_core::{Event, Integrity};
-use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
+use crate::merkle::{self, Hash};
 use crate::row::EventRow;
 
 /// `SHA-256(0x00 ‖ canonical bytes)` as lowercase hex (RFC 9162 leaf hash).
@@ -16,31 +16,53 @@ use crate::row::EventRow;
 /// assert_eq!(hash, audit_store::leaf_hash(&event));
 /// ```
 pub fn leaf_hash(event: &Event) -> String {
-    let digest = Sha256::new()
-        .chain_update([0x00])
-        .chain_update(event.canonical_bytes())
-        .finalize();
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
+    to_hex(&leaf_digest(event))
+}
+
+/// The leaf hash as bytes: the leaf of the stream's Merkle tree.
+pub(crate) fn leaf_digest(event: &Event) -> Hash {
+    merkle::leaf(&event.canonical_bytes())
+}
+
+/// Lowercase hex, as the store keeps leaf hashes.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
         use std::fmt::Write as _;
         let _ = write!(hex, "{byte:02x}");
     }
     hex
 }
 
-/// Gives `event` its place in `stream` and its hash.
-pub(crate) fn seal(event: &mut Event, stream: &str, seq: u64) {
+/// A stored hex leaf hash as bytes; `None` when it is not 64 hex digits.
+pub(crate) fn from_hex(hex: &str) -> Option<Hash> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut hash = [0; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        hash[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(hash)
+}
+
+/// Gives `event` its place in `stream` and its hash; returns the hash as
+/// bytes, the stream's next Merkle leaf.
+pub(crate) fn seal(event: &mut Event, stream: &str, seq: u64) -> Hash {
     event.set_integrity(Integrity {
         stream: stream.to_owned(),
         seq,
         leaf_hash: String::new(),
     });
-    let hash = leaf_hash(event);
+    let hash = leaf_digest(event);
     event.set_integrity(Integrity {
         stream: stream.to_owned(),
         seq,
-        leaf_hash: hash,
+        leaf_hash: to_hex(&hash),
     });
+    hash
 }
 
 /// What `verify` found wrong first.

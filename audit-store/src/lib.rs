@@ -218,6 +218,7 @@
 //! GRANT SELECT, INSERT, DELETE ON audit_events TO audit_app;   -- DELETE: retention purge
 //! GRANT SELECT, INSERT, UPDATE ON audit_streams TO audit_app;
 //! GRANT SELECT, INSERT ON audit_store_keys TO audit_app;
+//! GRANT SELECT, INSERT ON audit_tree_nodes, audit_checkpoints TO audit_app;
 //! GRANT SELECT ON _sqlx_migrations TO audit_app;
 //! ```
 //!
@@ -269,6 +270,7 @@ mod row;
 mod scan;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod tree;
 
 use audit_core::{AuditSink, Event, SinkError};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -287,6 +289,7 @@ pub use retention::{PURGE_ACTION, Purge, PurgeReport};
 pub use scan::Scan;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteStore};
+pub use tree::{InclusionProof, TreeHead};
 
 /// The URL schemes this build accepts, for error messages.
 const SUPPORTED_SCHEMES: &str = match (cfg!(feature = "sqlite"), cfg!(feature = "postgres")) {
@@ -407,6 +410,36 @@ impl Store {
     /// Database errors, or a stored row that cannot be read back.
     pub async fn get(&self, id: uuid::Uuid) -> Result<Option<Event>, StoreError> {
         on_backend!(self, |store| store.get(id).await)
+    }
+
+    /// A stream's tree head; see `SqliteStore::tree_head` / `PgStore::tree_head`.
+    ///
+    /// # Errors
+    /// [`StoreError::Proof`] when `size` is past the head; database errors.
+    pub async fn tree_head(&self, stream: &str, size: Option<u64>) -> Result<TreeHead, StoreError> {
+        on_backend!(self, |store| store.tree_head(stream, size).await)
+    }
+
+    /// An event's inclusion proof; see `SqliteStore::inclusion_proof` /
+    /// `PgStore::inclusion_proof`.
+    ///
+    /// # Errors
+    /// [`StoreError::Proof`] for sizes the stream cannot answer; database errors.
+    pub async fn inclusion_proof(
+        &self,
+        id: uuid::Uuid,
+        tree_size: Option<u64>,
+    ) -> Result<Option<InclusionProof>, StoreError> {
+        on_backend!(self, |store| store.inclusion_proof(id, tree_size).await)
+    }
+
+    /// A consistency proof between two sizes of a stream's tree; see
+    /// `SqliteStore::consistency_proof` / `PgStore::consistency_proof`.
+    ///
+    /// # Errors
+    /// [`StoreError::Proof`] for sizes the stream cannot answer; database errors.
+    pub async fn consistency_proof(&self, stream: &str, old: u64, new: u64) -> Result<Vec<merkle::Hash>, StoreError> {
+        on_backend!(self, |store| store.consistency_proof(stream, old, new).await)
     }
 
     /// Every event `query` selects, in batches; see [`Scan`].

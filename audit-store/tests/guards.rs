@@ -282,6 +282,7 @@ mod roles {
                  GRANT SELECT, INSERT, DELETE ON audit_events TO {app}; \
                  GRANT SELECT, INSERT, UPDATE ON audit_streams TO {app}; \
                  GRANT SELECT, INSERT ON audit_store_keys TO {app}; \
+                 GRANT SELECT, INSERT ON audit_tree_nodes, audit_checkpoints TO {app}; \
                  GRANT SELECT ON _sqlx_migrations TO {app};"
             ),
         )

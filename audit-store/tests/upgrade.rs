@@ -37,9 +37,22 @@ async fn a_database_of_the_previous_release_opens_verifies_and_takes_new_events(
             (1, "events, streams, append-only triggers".to_owned()),
             (2, "free-text search, time index, cursor key".to_owned()),
             (3, "guards".to_owned()),
+            (4, "merkle trees".to_owned()),
         ],
-        "nothing applied again, nothing rewritten; the guards added"
+        "nothing applied again, nothing rewritten; the guards and trees added"
     );
+    // The old streams got their trees on connect, from their stored leaves.
+    let leaves: Vec<String> =
+        sqlx::query_scalar("SELECT leaf_hash FROM audit_events WHERE stream = 'global' ORDER BY seq")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let leaves: Vec<audit_store::merkle::Hash> = leaves
+        .iter()
+        .map(|hex| std::array::from_fn(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()))
+        .collect();
+    let head = store.tree_head("global", None).await.unwrap();
+    assert_eq!((head.size, head.root), (2, audit_store::merkle::root(&leaves)));
     let report = store.verify("global").await.unwrap();
     assert!(report.is_intact(), "{report:?}");
     assert_eq!(report.checked, 2);
@@ -62,5 +75,6 @@ async fn a_database_of_the_previous_release_opens_verifies_and_takes_new_events(
     let report = store.verify("global").await.unwrap();
     assert!(report.is_intact(), "{report:?}");
     assert_eq!(report.checked, 3, "the new event continues the old stream");
+    assert_eq!(store.tree_head("global", None).await.unwrap().size, 3);
     let _ = std::fs::remove_dir_all(&dir);
 }

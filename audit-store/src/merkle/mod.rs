@@ -117,6 +117,18 @@ pub enum ProofError {
     /// The hashes do not lead to the root (or roots) given.
     #[error("the proof does not lead to the given root")]
     Mismatch,
+    /// A tree size past the stream's head: that tree does not exist yet.
+    #[error("a tree of {size} leaves does not exist yet: the stream has {head}")]
+    BeyondHead {
+        /// The size asked for.
+        size: u64,
+        /// The stream's size now.
+        head: u64,
+    },
+    /// The stream's tree is not kept: it was purged before the store kept
+    /// trees, so the leaves the tree needs are gone.
+    #[error("the stream's tree is not kept: it was purged before this store kept Merkle trees")]
+    NoTree,
 }
 
 /// The perfect subtrees that make up leaves `[begin, end)`, left to right:

@@ -25,6 +25,7 @@ use crate::integrity::seal;
 use crate::migrations;
 use crate::query::{CursorKey, Plan};
 use crate::row::{COLUMNS, EventRow, JSON_COLUMNS};
+use crate::tree::StreamTree;
 
 /// The PostgreSQL store: append-only, integrity-chained, for production.
 ///
@@ -202,6 +203,24 @@ impl Backend for PgStore {
     }
 }
 
+/// The heads a batch moves, as the columns of one `UPDATE … FROM UNNEST`.
+#[derive(Default)]
+struct NewHeads {
+    streams: Vec<String>,
+    seqs: Vec<i64>,
+    hashes: Vec<String>,
+    frontiers: Vec<Option<Vec<u8>>>,
+}
+
+impl NewHeads {
+    fn push(&mut self, tree: StreamTree, head_hash: String) {
+        self.seqs.push(i64::try_from(tree.head).unwrap_or(i64::MAX));
+        self.hashes.push(head_hash);
+        self.frontiers.push(tree.encoded_frontier());
+        self.streams.push(tree.stream);
+    }
+}
+
 /// Appends the events not stored yet, assigning each stream's next seqs.
 ///
 /// The batch's streams are locked in sorted order (their head rows, created
@@ -234,14 +253,15 @@ async fn append(conn: &mut PgConnection, batch: &[Event]) -> Result<Vec<Event>, 
     .execute(&mut *conn)
     .await?;
     // ORDER BY is applied before the locking clause: rows are locked in order.
-    let heads: HashMap<String, i64> = sqlx::query_as(
-        "SELECT stream, head_seq FROM audit_streams WHERE stream = ANY($1) \
+    let mut heads: HashMap<String, (i64, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT stream, head_seq, tree_frontier FROM audit_streams WHERE stream = ANY($1) \
          ORDER BY stream COLLATE \"C\" FOR UPDATE",
     )
     .bind(&streams)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
+    .map(|(stream, head, frontier): (String, i64, Option<Vec<u8>>)| (stream, (head, frontier)))
     .collect();
     // Under the locks: a concurrent attempt at the same events has committed
     // by now, and its rows are visible to this statement.
@@ -255,13 +275,13 @@ async fn append(conn: &mut PgConnection, batch: &[Event]) -> Result<Vec<Event>, 
 
     let mut firsts = Vec::with_capacity(by_stream.len());
     for (stream, events) in &by_stream {
-        let head = heads.get(stream).copied().ok_or_else(|| StoreError::Corrupt {
+        let head = heads.remove(stream).ok_or_else(|| StoreError::Corrupt {
             id: stream.clone(),
             reason: "the stream's head row is missing although it was just ensured".to_owned(),
         })?;
         let fresh: Vec<&Event> = events.iter().copied().filter(|e| !existing.contains(&e.id())).collect();
         if !fresh.is_empty() {
-            firsts.push((stream.as_str(), u64::try_from(head).unwrap_or(0), fresh));
+            firsts.push((StreamTree::from_head(stream, Some(head))?, fresh));
         }
     }
     if firsts.is_empty() {
@@ -270,18 +290,18 @@ async fn append(conn: &mut PgConnection, batch: &[Event]) -> Result<Vec<Event>, 
 
     let recorded_at = Timestamp::now();
     let mut stored = Vec::with_capacity(seen.len());
-    let mut new_heads: (Vec<&str>, Vec<i64>, Vec<String>) = Default::default();
+    let mut new_heads = NewHeads::default();
+    let mut nodes = Vec::new();
     let mut copy = conn.copy_in_raw(&copy::COPY_SQL).await?;
     let mut buffer = Vec::with_capacity(copy::CHUNK + 4096);
     let mut rows = 0u64;
-    for (stream, head, events) in firsts {
-        let mut seq = head;
+    for (mut tree, events) in firsts {
         let mut head_hash = String::new();
         for event in events {
             let mut sealed = event.clone();
             sealed.set_recorded_at(recorded_at);
-            seq += 1;
-            seal(&mut sealed, stream, seq);
+            let leaf = seal(&mut sealed, &tree.stream, tree.head + 1);
+            tree.push(leaf, &mut nodes);
             let row = EventRow::from_event(&sealed);
             copy::push_row(&mut buffer, &row);
             rows += 1;
@@ -292,9 +312,7 @@ async fn append(conn: &mut PgConnection, batch: &[Event]) -> Result<Vec<Event>, 
                     .await?;
             }
         }
-        new_heads.0.push(stream);
-        new_heads.1.push(i64::try_from(seq).unwrap_or(i64::MAX));
-        new_heads.2.push(head_hash);
+        new_heads.push(tree, head_hash);
     }
     if !buffer.is_empty() {
         copy.send(buffer).await?;
@@ -305,17 +323,20 @@ async fn append(conn: &mut PgConnection, batch: &[Event]) -> Result<Vec<Event>, 
     let copied = copy.finish().await?;
     if copied != rows {
         return Err(StoreError::Corrupt {
-            id: new_heads.0.first().map(|s| (*s).to_owned()).unwrap_or_default(),
+            id: new_heads.streams.first().cloned().unwrap_or_default(),
             reason: format!("COPY stored {copied} rows of {rows}"),
         });
     }
+    PgStore::insert_tree_nodes(conn, &nodes).await?;
     sqlx::query(
-        "UPDATE audit_streams AS s SET head_seq = h.seq, head_hash = h.hash \
-         FROM UNNEST($1::text[], $2::int8[], $3::text[]) AS h(stream, seq, hash) WHERE s.stream = h.stream",
+        "UPDATE audit_streams AS s SET head_seq = h.seq, head_hash = h.hash, tree_frontier = h.frontier \
+         FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::bytea[]) AS h(stream, seq, hash, frontier) \
+         WHERE s.stream = h.stream",
     )
-    .bind(&new_heads.0)
-    .bind(&new_heads.1)
-    .bind(&new_heads.2)
+    .bind(&new_heads.streams)
+    .bind(&new_heads.seqs)
+    .bind(&new_heads.hashes)
+    .bind(&new_heads.frontiers)
     .execute(&mut *conn)
     .await?;
     Ok(stored)

@@ -24,6 +24,7 @@ use crate::integrity::seal;
 use crate::migrations;
 use crate::query::{CursorKey, Plan, text};
 use crate::row::{COLUMN_COUNT, COLUMNS, EventRow};
+use crate::tree::StreamTree;
 
 /// How hard SQLite works to keep a committed event through a power cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -254,22 +255,25 @@ async fn append(conn: &mut SqliteConnection, batch: &[Event]) -> Result<Vec<Even
     let mut stored = Vec::with_capacity(seen.len());
     let mut rows = Vec::with_capacity(seen.len());
     let mut heads = Vec::with_capacity(by_stream.len());
+    let mut nodes = Vec::new();
     for (stream, events) in by_stream {
-        let head: Option<i64> = sqlx::query_scalar("SELECT head_seq FROM audit_streams WHERE stream = ?")
-            .bind(&stream)
-            .fetch_optional(&mut *conn)
-            .await?;
-        let mut seq = head.and_then(|h| u64::try_from(h).ok()).unwrap_or(0);
+        let head: Option<(i64, Option<Vec<u8>>)> =
+            sqlx::query_as("SELECT head_seq, tree_frontier FROM audit_streams WHERE stream = ?")
+                .bind(&stream)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let known = head.is_some();
+        let mut tree = StreamTree::from_head(&stream, head)?;
         for event in events {
             let mut sealed = event.clone();
             sealed.set_recorded_at(recorded_at);
-            seq += 1;
-            seal(&mut sealed, &stream, seq);
+            let leaf = seal(&mut sealed, &stream, tree.head + 1);
+            tree.push(leaf, &mut nodes);
             rows.push(EventRow::from_event(&sealed));
             stored.push(sealed);
         }
         let head_hash = rows.last().map(|r| r.leaf_hash.clone()).unwrap_or_default();
-        heads.push((stream, head.is_some(), seq, head_hash));
+        heads.push((known, tree, head_hash));
     }
     // Every stream's rows together, in full-size statements: one prepared
     // statement serves them all, and each statement is one flush of the
@@ -278,18 +282,20 @@ async fn append(conn: &mut SqliteConnection, batch: &[Event]) -> Result<Vec<Even
     for chunk in rows.chunks(INSERT_CHUNK) {
         insert(conn, chunk).await?;
     }
-    for (stream, known, seq, head_hash) in heads {
+    SqliteStore::insert_tree_nodes(conn, &nodes).await?;
+    for (known, tree, head_hash) in heads {
         // An UPDATE of a known stream, an INSERT of a new one: the triggers
         // refuse an INSERT for a stream that has its row (see 0003_guards).
         let statement = if known {
-            "UPDATE audit_streams SET head_seq = $2, head_hash = $3 WHERE stream = $1"
+            "UPDATE audit_streams SET head_seq = $2, head_hash = $3, tree_frontier = $4 WHERE stream = $1"
         } else {
-            "INSERT INTO audit_streams (stream, head_seq, head_hash) VALUES ($1, $2, $3)"
+            "INSERT INTO audit_streams (stream, head_seq, head_hash, tree_frontier) VALUES ($1, $2, $3, $4)"
         };
         sqlx::query(statement)
-            .bind(&stream)
-            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+            .bind(&tree.stream)
+            .bind(i64::try_from(tree.head).unwrap_or(i64::MAX))
             .bind(head_hash)
+            .bind(tree.encoded_frontier())
             .execute(&mut *conn)
             .await?;
     }

@@ -185,22 +185,33 @@ impl TestDb {
         self.integers("SELECT count(*) FROM audit_events").await[0]
     }
 
-    /// Removes the triggers that make `audit_events` and `audit_streams`
-    /// append-only, so a test can tamper with them as an attacker who owns
+    /// Removes the triggers that make `audit_events`, `audit_streams` and
+    /// the tree's tables append-only, so a test can tamper with them as an attacker who owns
     /// the database would.
     pub(crate) async fn drop_append_only_triggers(&self) {
         let sql = if self.is_postgres() {
             "DROP TRIGGER IF EXISTS audit_events_reject_update_delete ON audit_events; \
              DROP TRIGGER IF EXISTS audit_events_reject_truncate ON audit_events; \
              DROP TRIGGER IF EXISTS audit_streams_forward_only ON audit_streams; \
-             DROP TRIGGER IF EXISTS audit_streams_reject_truncate ON audit_streams;"
+             DROP TRIGGER IF EXISTS audit_streams_reject_truncate ON audit_streams; \
+             DROP TRIGGER IF EXISTS audit_streams_frontier_moves_with_head ON audit_streams; \
+             DROP TRIGGER IF EXISTS audit_tree_nodes_append_only ON audit_tree_nodes; \
+             DROP TRIGGER IF EXISTS audit_tree_nodes_reject_truncate ON audit_tree_nodes; \
+             DROP TRIGGER IF EXISTS audit_checkpoints_append_only ON audit_checkpoints; \
+             DROP TRIGGER IF EXISTS audit_checkpoints_reject_truncate ON audit_checkpoints;"
         } else {
             "DROP TRIGGER IF EXISTS audit_events_reject_update; \
              DROP TRIGGER IF EXISTS audit_events_reject_delete; \
              DROP TRIGGER IF EXISTS audit_events_reject_existing; \
              DROP TRIGGER IF EXISTS audit_streams_forward_only; \
              DROP TRIGGER IF EXISTS audit_streams_reject_delete; \
-             DROP TRIGGER IF EXISTS audit_streams_reject_existing;"
+             DROP TRIGGER IF EXISTS audit_streams_reject_existing; \
+             DROP TRIGGER IF EXISTS audit_streams_frontier_moves_with_head; \
+             DROP TRIGGER IF EXISTS audit_tree_nodes_reject_update; \
+             DROP TRIGGER IF EXISTS audit_tree_nodes_reject_delete; \
+             DROP TRIGGER IF EXISTS audit_tree_nodes_reject_existing; \
+             DROP TRIGGER IF EXISTS audit_checkpoints_reject_update; \
+             DROP TRIGGER IF EXISTS audit_checkpoints_reject_delete;"
         };
         self.exec(sql).await.unwrap();
     }
