@@ -24,13 +24,16 @@ use sqlx::{
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::integrity::{Verifier, VerifyReport, from_hex};
-use crate::merkle::{self, Hash, Node};
+use crate::integrity::{Problem, Verifier, VerifyReport, from_hex};
+use crate::merkle::{self, Hash, Node, ProofError};
 use crate::query::{ActionCount, AuditQuery, CURSOR_KEY_NAME, CursorKey, Page, Plan, sql};
 use crate::retention::{Purge, PurgeReport};
 use crate::row::{EventRow, StoredId};
 use crate::tree::tiles::{self, Hashes, Read};
-use crate::tree::{InclusionProof, StoredNode, StreamTree, TILE_HEIGHT, TreeHead};
+use crate::tree::{
+    CHECKPOINT_COLUMNS, CheckpointRow, Frontier, InclusionProof, Replay, SignedCheckpoint, StoredNode, StreamTree,
+    TILE_HEIGHT, TreeHead,
+};
 
 /// Rows per page when verifying (and building a tree from stored leaves).
 const VERIFY_PAGE: i64 = 1_000;
@@ -73,6 +76,7 @@ where
     for<'c> &'c mut ConnectionOf<Self>: Executor<'c, Database = Self::Db>,
     for<'q> <Self::Db as Database>::Arguments<'q>: IntoArguments<'q, Self::Db>,
     for<'r> EventRow: FromRow<'r, RowOf<Self>>,
+    for<'r> CheckpointRow: FromRow<'r, RowOf<Self>>,
     usize: ColumnIndex<RowOf<Self>>,
     &'static str: ColumnIndex<RowOf<Self>>,
     StoredId: Type<Self::Db> + for<'r> Decode<'r, Self::Db>,
@@ -187,19 +191,27 @@ where
         written
     }
 
-    /// Recomputes every hash of `stream` and checks its seqs, in one
-    /// read transaction: rows written meanwhile neither appear past the
-    /// head nor count as missing.
-    async fn verify(&self, stream: &str) -> Result<VerifyReport, StoreError> {
+    /// Recomputes every hash of `stream`, checks its seqs and rebuilds its
+    /// tree, in one read transaction: rows written meanwhile neither appear
+    /// past the head nor count as missing. The rebuilt tree must have the
+    /// root of each of `checkpoints` at its size.
+    async fn verify(&self, stream: &str, checkpoints: &[TreeHead]) -> Result<VerifyReport, StoreError> {
         let mut conn = self.pool().acquire().await?;
         let mut tx = conn.begin_with(Self::BEGIN_READ).await?;
-        let head: Option<(i64, i64, String)> =
-            sqlx::query_as("SELECT head_seq, base_seq, base_hash FROM audit_streams WHERE stream = $1")
+        let head: Option<(i64, i64, String, Option<Vec<u8>>)> =
+            sqlx::query_as("SELECT head_seq, base_seq, base_hash, tree_frontier FROM audit_streams WHERE stream = $1")
                 .bind(stream.to_owned())
                 .fetch_optional(&mut *tx)
                 .await?;
-        let (head, base_seq, base_hash) = head.unwrap_or((0, 0, String::new()));
-        let mut verifier = Verifier::new(stream, u64::try_from(base_seq).unwrap_or(0), base_hash);
+        let (head, base_seq, base_hash, frontier) = head.unwrap_or((0, 0, String::new(), Some(Vec::new())));
+        let tree = StreamTree::from_head(stream, Some((head, frontier)))?;
+        let base = u64::try_from(base_seq).unwrap_or(0);
+        let replay = match tree.frontier {
+            Some(_) => Some(Self::replay_from(&mut tx, stream, base, checkpoints).await?),
+            None if checkpoints.is_empty() => None,
+            None => return Err(tree.refuse(ProofError::NoTree)),
+        };
+        let mut verifier = Verifier::new(stream, base, base_hash, replay);
         let page = format!(
             "SELECT {} FROM audit_events WHERE stream = $1 AND seq > $2 ORDER BY seq LIMIT $3",
             Self::select_columns()
@@ -224,7 +236,56 @@ where
             }
         }
         tx.commit().await?;
-        Ok(verifier.finish(u64::try_from(head).unwrap_or(0)))
+        Ok(verifier.finish(tree.head, tree.frontier.as_ref()))
+    }
+
+    /// What rebuilding `stream`'s tree from the events after `base` starts
+    /// from: the tree of the purged leaves (folded from what the purges
+    /// kept) and the subtrees the store keeps, to check.
+    async fn replay_from(
+        conn: &mut ConnectionOf<Self>,
+        stream: &str,
+        base: u64,
+        checkpoints: &[TreeHead],
+    ) -> Result<Replay, StoreError> {
+        let nodes = merkle::frontier(base);
+        let mut hashes = match Self::tree_hashes(conn, stream, base, &nodes).await {
+            Ok(hashes) => hashes,
+            // The base was moved past leaves no purge kept the subtrees of.
+            Err(StoreError::Corrupt { .. }) => {
+                return Ok(Replay::unbuildable(Problem::TreeMismatch {
+                    first_seq: 1,
+                    last_seq: base,
+                }));
+            }
+            Err(error) => return Err(error),
+        };
+        let start = nodes
+            .into_iter()
+            .map(|node| hashes.resolve(node).unwrap_or_default())
+            .collect();
+        let start = Frontier::from_hashes(base, start).map_err(|error| StoreError::Corrupt {
+            id: stream.to_owned(),
+            reason: error.to_string(),
+        })?;
+        let stored: Vec<(i64, i64, Vec<u8>)> =
+            sqlx::query_as("SELECT level, idx, hash FROM audit_tree_nodes WHERE stream = $1 AND level >= $2")
+                .bind(stream.to_owned())
+                .bind(i64::from(TILE_HEIGHT))
+                .fetch_all(&mut *conn)
+                .await?;
+        let stored = stored
+            .into_iter()
+            .map(|(level, index, hash)| {
+                let node = Node {
+                    level: u8::try_from(level).unwrap_or(u8::MAX),
+                    index: u64::try_from(index).unwrap_or(u64::MAX),
+                };
+                (node, Hash::try_from(hash.as_slice()).unwrap_or_default())
+            })
+            .collect();
+        let checkpoints = checkpoints.iter().map(|head| (head.size, head.root)).collect();
+        Ok(Replay::new(start, stored, checkpoints))
     }
 
     /// One page of the events `query` selects, newest first.
@@ -553,6 +614,61 @@ where
         Ok(())
     }
 
+    /// Keeps a signed checkpoint; `false` when one of that stream and size
+    /// is kept already (another process signed the same head).
+    async fn save_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<bool, StoreError> {
+        let mut insert =
+            QueryBuilder::new("INSERT INTO audit_checkpoints (stream, tree_size, root, note, signed_at) VALUES (");
+        Self::bind_text(&mut insert, checkpoint.stream.clone());
+        insert.push(", ");
+        Self::bind_int(&mut insert, i64::try_from(checkpoint.size).unwrap_or(i64::MAX));
+        insert.push(", ");
+        insert.push_bind(checkpoint.root.to_vec());
+        insert.push(", ");
+        Self::bind_text(&mut insert, checkpoint.note.clone());
+        insert.push(", ");
+        Self::bind_time(&mut insert, checkpoint.signed_at);
+        insert.push(") ON CONFLICT (stream, tree_size) DO NOTHING RETURNING tree_size");
+        Ok(!self.fetch_built(insert).await?.is_empty())
+    }
+
+    /// The checkpoints kept for `stream`, oldest first: those signed at or
+    /// after `since`, at most `limit`.
+    async fn checkpoints(
+        &self,
+        stream: &str,
+        since: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        let mut select = QueryBuilder::new(format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE stream = "
+        ));
+        Self::bind_text(&mut select, stream.to_owned());
+        if let Some(since) = since {
+            select.push(" AND signed_at >= ");
+            Self::bind_time(&mut select, since);
+        }
+        select.push(" ORDER BY tree_size LIMIT ");
+        Self::bind_int(&mut select, i64::from(limit));
+        let rows = self.fetch_built(select).await?;
+        rows.iter()
+            .map(|row| CheckpointRow::from_row(row)?.into_checkpoint())
+            .collect()
+    }
+
+    /// The newest checkpoint kept for `stream`.
+    async fn latest_checkpoint(&self, stream: &str) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let mut select = QueryBuilder::new(format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE stream = "
+        ));
+        Self::bind_text(&mut select, stream.to_owned());
+        select.push(" ORDER BY tree_size DESC LIMIT 1");
+        let rows = self.fetch_built(select).await?;
+        rows.first()
+            .map(|row| CheckpointRow::from_row(row)?.into_checkpoint())
+            .transpose()
+    }
+
     /// Builds the tree of every stream written before the store kept trees
     /// (each in its own write transaction), from its leaves. A stream
     /// purged before then keeps none: its removed leaves are gone.
@@ -687,7 +803,26 @@ macro_rules! store_methods {
             /// # Errors
             /// Database errors, or a row that cannot be read back as an event.
             pub async fn verify(&self, stream: &str) -> Result<crate::VerifyReport, crate::StoreError> {
-                <Self as crate::backend::Backend>::verify(self, stream).await
+                <Self as crate::backend::Backend>::verify(self, stream, &[]).await
+            }
+
+            /// As [`verify`](Self::verify), and the stream's tree rebuilt from
+            /// its events must have the root of each of `checkpoints` (tree
+            /// heads of this stream, from signed checkpoints kept off the
+            /// box) at its size: [`Problem::CheckpointMismatch`](crate::Problem::CheckpointMismatch)
+            /// names the first it does not, and
+            /// [`Problem::BehindCheckpoint`](crate::Problem::BehindCheckpoint)
+            /// one past the stream's head.
+            ///
+            /// # Errors
+            /// As [`verify`](Self::verify); [`StoreError::Proof`](crate::StoreError::Proof)
+            /// when the store keeps no tree for the stream.
+            pub async fn verify_against(
+                &self,
+                stream: &str,
+                checkpoints: &[crate::TreeHead],
+            ) -> Result<crate::VerifyReport, crate::StoreError> {
+                <Self as crate::backend::Backend>::verify(self, stream, checkpoints).await
             }
 
             /// One page of the events `query` selects, newest first.
@@ -776,6 +911,38 @@ macro_rules! store_methods {
                 new: u64,
             ) -> Result<Vec<crate::merkle::Hash>, crate::StoreError> {
                 <Self as crate::backend::Backend>::consistency_proof(self, stream, old, new).await
+            }
+
+            /// Keeps a signed checkpoint (the [`Checkpointer`](crate::Checkpointer)
+            /// does, after signing); `false` when one of that stream and size is
+            /// kept already.
+            ///
+            /// # Errors
+            /// Database errors.
+            pub async fn save_checkpoint(&self, checkpoint: &crate::SignedCheckpoint) -> Result<bool, crate::StoreError> {
+                <Self as crate::backend::Backend>::save_checkpoint(self, checkpoint).await
+            }
+
+            /// The checkpoints kept for `stream`, smallest tree first: those
+            /// signed at or after `since`, at most `limit`.
+            ///
+            /// # Errors
+            /// Database errors, or a kept checkpoint that cannot be read back.
+            pub async fn checkpoints(
+                &self,
+                stream: &str,
+                since: Option<audit_core::Timestamp>,
+                limit: u32,
+            ) -> Result<Vec<crate::SignedCheckpoint>, crate::StoreError> {
+                <Self as crate::backend::Backend>::checkpoints(self, stream, since, limit).await
+            }
+
+            /// The newest checkpoint kept for `stream`.
+            ///
+            /// # Errors
+            /// Database errors, or a kept checkpoint that cannot be read back.
+            pub async fn latest_checkpoint(&self, stream: &str) -> Result<Option<crate::SignedCheckpoint>, crate::StoreError> {
+                <Self as crate::backend::Backend>::latest_checkpoint(self, stream).await
             }
 
             /// Every stream that has events, sorted by bytes.

@@ -5,6 +5,7 @@ use audit_core::{Event, Integrity};
 use crate::error::StoreError;
 use crate::merkle::{self, Hash};
 use crate::row::EventRow;
+use crate::tree::{Frontier, Replay};
 
 /// `SHA-256(0x00 ‖ canonical bytes)` as lowercase hex (RFC 9162 leaf hash).
 ///
@@ -134,6 +135,31 @@ pub enum Problem {
         /// What the newest `audit.purged` event records instead, if any.
         recorded: Option<u64>,
     },
+    /// The Merkle tree the store keeps disagrees with the one rebuilt from
+    /// the events: a stored subtree over these seqs (or the head's frontier,
+    /// over the whole stream) was altered, so proofs served from it would
+    /// not verify.
+    TreeMismatch {
+        /// The first seq the disagreeing subtree covers.
+        first_seq: u64,
+        /// The last.
+        last_seq: u64,
+    },
+    /// The events hash to another root than a signed checkpoint of this
+    /// size commits to: events up to that size were changed (and their
+    /// hashes rebuilt) after it was signed.
+    CheckpointMismatch {
+        /// The checkpoint's tree size.
+        size: u64,
+    },
+    /// A signed checkpoint commits to more events than the stream has: the
+    /// newest events were removed, or the database was rolled back.
+    BehindCheckpoint {
+        /// The checkpoint's tree size.
+        size: u64,
+        /// The stream's size.
+        head: u64,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -175,6 +201,18 @@ impl std::fmt::Display for Problem {
                     "event {id} at seq {seq}: column `{column}` disagrees with the stored event"
                 )
             }
+            Self::TreeMismatch { first_seq, last_seq } => write!(
+                f,
+                "the stored Merkle tree over seqs {first_seq}..={last_seq} disagrees with the events"
+            ),
+            Self::CheckpointMismatch { size } => write!(
+                f,
+                "the first {size} events do not hash to the root the signed checkpoint of size {size} commits to: they were changed after it was signed"
+            ),
+            Self::BehindCheckpoint { size, head } => write!(
+                f,
+                "a signed checkpoint commits to {size} events but the stream has {head}: events were removed or the database rolled back"
+            ),
             Self::UnrecordedPurge { base_seq, recorded } => match recorded {
                 Some(recorded) => write!(
                     f,
@@ -201,6 +239,9 @@ pub struct VerifyReport {
     pub last_seq: u64,
     /// The first problem, if any; `None` means the stream is intact.
     pub problem: Option<Problem>,
+    /// How many of the checkpoints given were met: the rebuilt tree had
+    /// their root at their size.
+    pub checkpoints_met: u64,
 }
 
 impl VerifyReport {
@@ -217,23 +258,28 @@ pub(crate) struct Verifier {
     expected_seq: u64,
     base: (u64, String),
     last_purge: Option<(u64, String)>,
+    replay: Option<Replay>,
 }
 
 impl Verifier {
     /// A verifier for `stream`, whose events start after `base_seq` (the
     /// last seq retention purge removed, with its leaf hash; 0 and `""`
     /// before any purge).
-    pub(crate) fn new(stream: &str, base_seq: u64, base_hash: String) -> Self {
+    /// `replay` rebuilds the stream's tree as events are checked (`None`
+    /// when the store keeps no tree for it).
+    pub(crate) fn new(stream: &str, base_seq: u64, base_hash: String, replay: Option<Replay>) -> Self {
         Self {
             report: VerifyReport {
                 stream: stream.to_owned(),
                 checked: 0,
                 last_seq: base_seq,
                 problem: None,
+                checkpoints_met: 0,
             },
             expected_seq: base_seq + 1,
             base: (base_seq, base_hash),
             last_purge: None,
+            replay,
         }
     }
 
@@ -249,7 +295,8 @@ impl Verifier {
             });
         }
         let stored = event.integrity().map(|i| i.leaf_hash.clone()).unwrap_or_default();
-        let computed = leaf_hash(event);
+        let digest = leaf_digest(event);
+        let computed = to_hex(&digest);
         if computed != stored {
             let mut probe = event.clone();
             for sealed_at in [row_seq.saturating_sub(1), row_seq + 1]
@@ -279,6 +326,9 @@ impl Verifier {
                 column,
             });
         }
+        if let Some(Err(problem)) = self.replay.as_mut().map(|replay| replay.push(digest)) {
+            return self.fail(problem);
+        }
         if let Some(cut) = crate::retention::purge_cut(event) {
             self.last_purge = Some(cut);
         }
@@ -302,9 +352,10 @@ impl Verifier {
         false
     }
 
-    /// Finishes with the head's seq, catching deleted newest events, and a
-    /// base that no purge event accounts for.
-    pub(crate) fn finish(mut self, head_seq: u64) -> VerifyReport {
+    /// Finishes with the head's seq, catching deleted newest events, a base
+    /// that no purge event accounts for, and a kept tree (`stored`) or
+    /// checkpoint the events do not rebuild.
+    pub(crate) fn finish(mut self, head_seq: u64, stored: Option<&Frontier>) -> VerifyReport {
         if self.report.problem.is_some() {
             return self.report;
         }
@@ -324,6 +375,11 @@ impl Verifier {
                 base_seq: self.base.0,
                 recorded: self.last_purge.map(|(seq, _)| seq),
             });
+        } else if let Some(replay) = self.replay {
+            match replay.finish(stored) {
+                Ok(met) => self.report.checkpoints_met = met,
+                Err(problem) => self.report.problem = Some(problem),
+            }
         }
         self.report
     }

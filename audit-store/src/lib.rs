@@ -289,7 +289,7 @@ pub use retention::{PURGE_ACTION, Purge, PurgeReport};
 pub use scan::Scan;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteStore};
-pub use tree::{InclusionProof, TreeHead};
+pub use tree::{InclusionProof, SignedCheckpoint, TreeHead};
 
 /// The URL schemes this build accepts, for error messages.
 const SUPPORTED_SCHEMES: &str = match (cfg!(feature = "sqlite"), cfg!(feature = "postgres")) {
@@ -378,6 +378,16 @@ impl Store {
         on_backend!(self, |store| store.verify(stream).await)
     }
 
+    /// Verifies one stream against tree heads from signed checkpoints; see
+    /// `SqliteStore::verify_against` / `PgStore::verify_against`.
+    ///
+    /// # Errors
+    /// As [`verify`](Self::verify); [`StoreError::Proof`] when the store
+    /// keeps no tree for the stream.
+    pub async fn verify_against(&self, stream: &str, checkpoints: &[TreeHead]) -> Result<VerifyReport, StoreError> {
+        on_backend!(self, |store| store.verify_against(stream, checkpoints).await)
+    }
+
     /// Every stream that has events, sorted.
     ///
     /// # Errors
@@ -440,6 +450,37 @@ impl Store {
     /// [`StoreError::Proof`] for sizes the stream cannot answer; database errors.
     pub async fn consistency_proof(&self, stream: &str, old: u64, new: u64) -> Result<Vec<merkle::Hash>, StoreError> {
         on_backend!(self, |store| store.consistency_proof(stream, old, new).await)
+    }
+
+    /// Keeps a signed checkpoint; see `SqliteStore::save_checkpoint` /
+    /// `PgStore::save_checkpoint`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn save_checkpoint(&self, checkpoint: &SignedCheckpoint) -> Result<bool, StoreError> {
+        on_backend!(self, |store| store.save_checkpoint(checkpoint).await)
+    }
+
+    /// The checkpoints kept for a stream; see `SqliteStore::checkpoints` /
+    /// `PgStore::checkpoints`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn checkpoints(
+        &self,
+        stream: &str,
+        since: Option<audit_core::Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        on_backend!(self, |store| store.checkpoints(stream, since, limit).await)
+    }
+
+    /// The newest checkpoint kept for a stream.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn latest_checkpoint(&self, stream: &str) -> Result<Option<SignedCheckpoint>, StoreError> {
+        on_backend!(self, |store| store.latest_checkpoint(stream).await)
     }
 
     /// Every event `query` selects, in batches; see [`Scan`].

@@ -8,7 +8,7 @@ mod support;
 
 use audit_core::{Action, Actor, AuditSink, Event, Timestamp};
 use audit_store::merkle::{self, Hash, ProofError};
-use audit_store::{Purge, Store, StoreError};
+use audit_store::{Problem, Purge, Store, StoreError};
 use support::TestDb;
 
 on_both_backends!(
@@ -16,6 +16,7 @@ on_both_backends!(
     proofs_still_verify_after_purges,
     sizes_a_stream_cannot_answer_are_refused_by_name,
     tree_rows_are_append_only,
+    verify_rebuilds_the_tree_and_names_a_tampered_subtree,
     a_stream_written_before_trees_gets_its_tree_on_connect,
 );
 
@@ -261,4 +262,30 @@ async fn a_stream_written_before_trees_gets_its_tree_on_connect(db: TestDb) {
         store.tree_head("tenant:acme", None).await.unwrap().root,
         merkle::root(&leaves)
     );
+}
+
+async fn verify_rebuilds_the_tree_and_names_a_tampered_subtree(db: TestDb) {
+    let store = db.connect().await;
+    write_day(&store, "acme", 0, 600, &[600]).await;
+    assert!(store.verify("tenant:acme").await.unwrap().is_intact());
+    db.drop_append_only_triggers().await;
+    let zeros = if db.is_postgres() {
+        "decode(repeat('00', 32), 'hex')"
+    } else {
+        "zeroblob(32)"
+    };
+    db.exec(&format!(
+        "UPDATE audit_tree_nodes SET hash = {zeros} WHERE stream = 'tenant:acme' AND level = 8 AND idx = 1"
+    ))
+    .await
+    .unwrap();
+    let problem = store.verify("tenant:acme").await.unwrap().problem.unwrap();
+    assert_eq!(
+        problem,
+        Problem::TreeMismatch {
+            first_seq: 257,
+            last_seq: 512
+        }
+    );
+    assert!(problem.to_string().contains("seqs 257..=512"), "{problem}");
 }

@@ -67,6 +67,23 @@ impl Frontier {
         Ok(Self { size, hashes })
     }
 
+    /// The frontier of a tree of `size` leaves from the hashes of its
+    /// largest perfect subtrees, in [`merkle::frontier`] order.
+    pub(crate) fn from_hashes(size: u64, hashes: Vec<Hash>) -> Result<Self, BadFrontier> {
+        if hashes.len() != size.count_ones() as usize {
+            return Err(BadFrontier {
+                bytes: hashes.len() * 32,
+                size,
+            });
+        }
+        Ok(Self { size, hashes })
+    }
+
+    /// How many leaves the tree has.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
     /// The bytes stored on the head row.
     pub(crate) fn encode(&self) -> Vec<u8> {
         self.hashes.concat()

@@ -12,9 +12,11 @@
 //!   folds the rest.
 
 mod frontier;
+mod replay;
 pub(crate) mod tiles;
 
 pub(crate) use frontier::{Frontier, TILE_HEIGHT};
+pub(crate) use replay::Replay;
 
 use crate::error::StoreError;
 use crate::merkle::{Hash, Node, ProofError};
@@ -128,4 +130,52 @@ pub struct InclusionProof {
     pub tree_size: u64,
     /// The audit path, bottom up.
     pub audit_path: Vec<Hash>,
+}
+
+/// A signed checkpoint as the store keeps it: a stream's tree head and the
+/// signed note (C2SP `tlog-checkpoint` in a `signed-note`) that commits to
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    /// The stream (`tenant:<id>` or `global`).
+    pub stream: String,
+    /// The tree size it commits to.
+    pub size: u64,
+    /// The root hash at that size.
+    pub root: Hash,
+    /// The signed note, exactly as signed.
+    pub note: String,
+    /// When it was signed.
+    pub signed_at: audit_core::Timestamp,
+}
+
+/// A row of `audit_checkpoints`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CheckpointRow {
+    stream: String,
+    tree_size: i64,
+    root: Vec<u8>,
+    note: String,
+    #[sqlx(try_from = "crate::row::StoredTime")]
+    signed_at: audit_core::Timestamp,
+}
+
+/// The columns [`CheckpointRow`] reads.
+pub(crate) const CHECKPOINT_COLUMNS: &str = "stream, tree_size, root, note, signed_at";
+
+impl CheckpointRow {
+    /// The checkpoint it holds.
+    pub(crate) fn into_checkpoint(self) -> Result<SignedCheckpoint, StoreError> {
+        let root = Hash::try_from(self.root.as_slice()).map_err(|_| StoreError::Corrupt {
+            id: format!("{}@{}", self.stream, self.tree_size),
+            reason: "the checkpoint's root is not 32 bytes".to_owned(),
+        })?;
+        Ok(SignedCheckpoint {
+            stream: self.stream,
+            size: u64::try_from(self.tree_size).unwrap_or(0),
+            root,
+            note: self.note,
+            signed_at: self.signed_at,
+        })
+    }
 }

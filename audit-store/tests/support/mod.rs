@@ -28,6 +28,7 @@ macro_rules! on_both_backends {
     };
 }
 
+pub(crate) mod attacker;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 
