@@ -30,7 +30,7 @@ impl Replay {
         stored_nodes: HashMap<Node, Hash>,
         mut checkpoints: Vec<(u64, Hash)>,
     ) -> Self {
-        checkpoints.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        checkpoints.sort_unstable_by_key(|&(size, _)| std::cmp::Reverse(size));
         let mut replay = Self {
             frontier,
             stored_nodes,
