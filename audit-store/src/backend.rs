@@ -547,24 +547,50 @@ where
                 reason: "the stored event has no stream or seq".to_owned(),
             });
         };
-        let mut conn = self.pool().acquire().await?;
-        let mut tx = conn.begin_with(Self::BEGIN_READ).await?;
-        let tree = Self::stream_tree(&mut tx, &integrity.stream).await?;
-        let tree_size = tree_size.unwrap_or(tree.head);
-        tree.check_size(tree_size)?;
         let leaf_index = integrity.seq.saturating_sub(1);
-        let nodes = merkle::inclusion_nodes(leaf_index, tree_size);
-        let mut hashes = Self::tree_hashes(&mut tx, &tree.stream, tree_size, &nodes).await?;
-        tx.commit().await?;
-        let audit_path =
-            merkle::inclusion_proof(leaf_index, tree_size, |node| hashes.resolve(node).unwrap_or_default())
-                .map_err(|error| tree.refuse(error))?;
+        let (tree_size, mut paths) = self.audit_paths(&integrity.stream, tree_size, &[leaf_index]).await?;
+        let audit_path = paths.pop().unwrap_or_default();
         Ok(Some(InclusionProof {
             event,
             leaf_index,
             tree_size,
             audit_path,
         }))
+    }
+
+    /// The audit paths of leaves `leaf_indexes` of `stream`'s tree of
+    /// `tree_size` leaves (the head's when `None`), in one read transaction
+    /// that reads each tile they share once; with the tree size used.
+    async fn audit_paths(
+        &self,
+        stream: &str,
+        tree_size: Option<u64>,
+        leaf_indexes: &[u64],
+    ) -> Result<(u64, Vec<Vec<Hash>>), StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin_with(Self::BEGIN_READ).await?;
+        let tree = Self::stream_tree(&mut tx, stream).await?;
+        let tree_size = tree_size.unwrap_or(tree.head);
+        tree.check_size(tree_size)?;
+        if let Some(&index) = leaf_indexes.iter().find(|&&index| index >= tree_size) {
+            return Err(tree.refuse(ProofError::LeafOutOfRange { index, size: tree_size }));
+        }
+        let mut nodes: Vec<Node> = leaf_indexes
+            .iter()
+            .flat_map(|&index| merkle::inclusion_nodes(index, tree_size))
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        let mut hashes = Self::tree_hashes(&mut tx, stream, tree_size, &nodes).await?;
+        tx.commit().await?;
+        let paths = leaf_indexes
+            .iter()
+            .map(|&index| {
+                merkle::inclusion_proof(index, tree_size, |node| hashes.resolve(node).unwrap_or_default())
+                    .map_err(|error| tree.refuse(error))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((tree_size, paths))
     }
 
     /// The consistency proof of `stream`'s tree from `old` leaves to `new`.
@@ -895,6 +921,23 @@ macro_rules! store_methods {
                 tree_size: Option<u64>,
             ) -> Result<Option<crate::InclusionProof>, crate::StoreError> {
                 <Self as crate::backend::Backend>::inclusion_proof(self, id, tree_size).await
+            }
+
+            /// The audit paths of several leaves of `stream`'s tree of
+            /// `tree_size` leaves (the head's when `None`), aligned with
+            /// `leaf_indexes` (an event's leaf index is its seq − 1): what an
+            /// export with proofs needs, reading each tile they share once.
+            /// Returns the tree size used, and the paths.
+            ///
+            /// # Errors
+            /// As [`inclusion_proof`](Self::inclusion_proof).
+            pub async fn audit_paths(
+                &self,
+                stream: &str,
+                tree_size: Option<u64>,
+                leaf_indexes: &[u64],
+            ) -> Result<(u64, Vec<Vec<crate::merkle::Hash>>), crate::StoreError> {
+                <Self as crate::backend::Backend>::audit_paths(self, stream, tree_size, leaf_indexes).await
             }
 
             /// The proof that `stream`'s tree of `new` leaves extends its tree

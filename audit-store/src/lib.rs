@@ -443,6 +443,20 @@ impl Store {
         on_backend!(self, |store| store.inclusion_proof(id, tree_size).await)
     }
 
+    /// The audit paths of several leaves of a stream's tree; see
+    /// `SqliteStore::audit_paths` / `PgStore::audit_paths`.
+    ///
+    /// # Errors
+    /// [`StoreError::Proof`] for sizes the stream cannot answer; database errors.
+    pub async fn audit_paths(
+        &self,
+        stream: &str,
+        tree_size: Option<u64>,
+        leaf_indexes: &[u64],
+    ) -> Result<(u64, Vec<Vec<merkle::Hash>>), StoreError> {
+        on_backend!(self, |store| store.audit_paths(stream, tree_size, leaf_indexes).await)
+    }
+
     /// A consistency proof between two sizes of a stream's tree; see
     /// `SqliteStore::consistency_proof` / `PgStore::consistency_proof`.
     ///

@@ -120,6 +120,29 @@ async fn tree_heads_and_proofs_match_the_tree_of_the_leaves_at_every_size(db: Te
             merkle::verify_consistency(old, size, &old_root, &head.root, &proof).unwrap();
         }
     }
+    // Many leaves at once, as an export asks: the same paths.
+    let indexes = [599, 598, 300, 255, 0];
+    let (size, paths) = store
+        .audit_paths("tenant:acme", Some(513), &indexes[2..])
+        .await
+        .unwrap();
+    assert_eq!(size, 513);
+    for (index, path) in indexes[2..].iter().zip(&paths) {
+        assert_eq!(path, &merkle::inclusion_proof(*index, 513, in_memory).unwrap());
+    }
+    let (size, _) = store.audit_paths("tenant:acme", None, &indexes).await.unwrap();
+    assert_eq!(size, 600);
+    let error = store.audit_paths("tenant:acme", Some(513), &indexes).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::Proof {
+                error: ProofError::LeafOutOfRange { index: 599, size: 513 },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     // The head proof is the default.
     let proof = store.inclusion_proof(ids[7], None).await.unwrap().unwrap();
     assert_eq!(proof.tree_size, 600);
