@@ -267,6 +267,7 @@ mod query;
 mod retention;
 mod row;
 mod scan;
+pub mod serde_hash;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
