@@ -254,6 +254,7 @@
 )]
 
 mod backend;
+pub mod checkpoint;
 mod error;
 mod export;
 #[cfg(feature = "http")]
@@ -275,6 +276,7 @@ use audit_core::{AuditSink, Event, SinkError};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 use backend::Backend as _;
 
+pub use checkpoint::{Checkpoint, CheckpointError, SignedNote, SigningKey, VerifierKey};
 pub use error::StoreError;
 pub use export::{CSV_COLUMNS, ExportFormat};
 pub use integrity::{Problem, VerifyReport, leaf_hash};
