@@ -1,7 +1,6 @@
 //! Leaf hashes and stream verification.
 
 use audit_core::{Event, Integrity};
-use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
 use crate::row::EventRow;
@@ -16,12 +15,13 @@ use crate::row::EventRow;
 /// assert_eq!(hash, audit_store::leaf_hash(&event));
 /// ```
 pub fn leaf_hash(event: &Event) -> String {
-    let digest = Sha256::new()
-        .chain_update([0x00])
-        .chain_update(event.canonical_bytes())
-        .finalize();
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
+    to_hex(&crate::merkle::leaf(&event.canonical_bytes()))
+}
+
+/// `bytes` as lowercase hex, the form `Integrity::leaf_hash` holds.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    let mut hex = String::with_capacity(2 * bytes.len());
+    for byte in bytes {
         use std::fmt::Write as _;
         let _ = write!(hex, "{byte:02x}");
     }

@@ -264,6 +264,7 @@ pub mod merkle;
 mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub mod proof;
 mod query;
 mod retention;
 mod row;
@@ -282,6 +283,7 @@ pub use export::{CSV_COLUMNS, ExportFormat};
 pub use integrity::{Problem, VerifyReport, leaf_hash};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
+pub use proof::{ConsistencyProof, EventProof, InvalidProof};
 pub use query::{
     ActionCount, ActionFilter, AuditQuery, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_VALUE_CHARS, Page,
     QUERY_PARAMETERS, QueryError, QueryParameter, ValueFormat,

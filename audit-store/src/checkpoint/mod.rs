@@ -63,5 +63,6 @@ mod verifier_key;
 pub use body::Checkpoint;
 pub use error::CheckpointError;
 pub use note::{NoteSignature, SignedNote};
+pub(crate) use origin::origin_stream;
 pub use signing_key::SigningKey;
 pub use verifier_key::VerifierKey;

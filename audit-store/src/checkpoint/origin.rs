@@ -51,6 +51,11 @@ fn decode_stream(encoded: &str) -> Option<String> {
     (encode_stream(&stream) == encoded).then_some(stream)
 }
 
+/// The stream of `origin`, from its last segment, whatever the log name.
+pub(crate) fn origin_stream(origin: &str) -> Option<String> {
+    decode_stream(origin.rsplit_once('/')?.1)
+}
+
 impl Checkpoint {
     /// The origin of the checkpoints of `stream` in the log `log_name`:
     /// `<log_name>/<stream, percent-encoded>`. Give the log a name without
@@ -97,7 +102,8 @@ mod tests {
             let origin = Checkpoint::origin("audit.example.com/log", &stream);
             prop_assert!(!origin.contains(|c: char| c.is_whitespace() || c == '+' || c.is_control()), "{}", origin);
             prop_assert!(origin.is_ascii());
-            prop_assert_eq!(Checkpoint::stream_of_origin("audit.example.com/log", &origin), Some(stream));
+            prop_assert_eq!(Checkpoint::stream_of_origin("audit.example.com/log", &origin), Some(stream.clone()));
+            prop_assert_eq!(origin_stream(&origin), Some(stream));
         }
     }
 
