@@ -352,10 +352,21 @@ mod event_proofs {
         }
     }
 
-    /// `proof` as JSON, edited by `edit`, read back.
-    fn edited(proof: &EventProof, edit: impl FnOnce(&mut Value)) -> EventProof {
+    /// Asserts that `fixture` refuses `proof` with an error matching
+    /// `pattern`, and gives the error.
+    macro_rules! assert_refused {
+        ($fixture:expr, $proof:expr, $pattern:pat) => {{
+            let error = $fixture.verify(&$proof).unwrap_err();
+            assert!(matches!(error, $pattern), "{error:?}");
+            error
+        }};
+    }
+
+    /// `proof` with its event's description edited in its JSON, as someone
+    /// holding the file could.
+    fn with_edited_description(proof: &EventProof) -> EventProof {
         let mut json = serde_json::to_value(proof).unwrap();
-        edit(&mut json);
+        json["event"]["description"] = "nothing happened".into();
         serde_json::from_value(json).unwrap()
     }
 
@@ -397,30 +408,21 @@ mod event_proofs {
     #[tokio::test]
     async fn an_edited_event_is_reported_as_altered() {
         let fixture = fixture().await;
-        let proof = edited(&fixture.acme.proof(2, 5, &fixture.key), |json| {
-            json["event"]["description"] = "nothing happened".into();
-        });
-        let error = fixture.verify(&proof).unwrap_err();
-        assert!(matches!(error, InvalidProof::EventAltered { seq: 3, .. }), "{error:?}");
+        let proof = with_edited_description(&fixture.acme.proof(2, 5, &fixture.key));
+        let error = assert_refused!(fixture, proof, InvalidProof::EventAltered { seq: 3, .. });
         assert!(error.to_string().contains("was altered"), "{error}");
     }
 
     #[tokio::test]
     async fn an_edited_event_with_a_matching_leaf_hash_is_not_in_the_tree() {
         let fixture = fixture().await;
-        let mut proof = edited(&fixture.acme.proof(2, 5, &fixture.key), |json| {
-            json["event"]["description"] = "nothing happened".into();
-        });
+        let mut proof = with_edited_description(&fixture.acme.proof(2, 5, &fixture.key));
         let integrity = proof.event.integrity().unwrap().clone();
         proof.event.set_integrity(Integrity {
             leaf_hash: audit_store::leaf_hash(&proof.event),
             ..integrity
         });
-        let error = fixture.verify(&proof).unwrap_err();
-        assert!(
-            matches!(error, InvalidProof::NotIncluded(ProofError::Mismatch)),
-            "{error:?}"
-        );
+        assert_refused!(fixture, proof, InvalidProof::NotIncluded(ProofError::Mismatch));
     }
 
     #[tokio::test]
@@ -428,11 +430,7 @@ mod event_proofs {
         let fixture = fixture().await;
         let mut proof = fixture.acme.proof(2, 5, &fixture.key);
         proof.leaf_index = 3;
-        let error = fixture.verify(&proof).unwrap_err();
-        assert!(
-            matches!(error, InvalidProof::WrongLeafIndex { leaf_index: 3, seq: 3 }),
-            "{error:?}"
-        );
+        assert_refused!(fixture, proof, InvalidProof::WrongLeafIndex { leaf_index: 3, seq: 3 });
     }
 
     #[tokio::test]
@@ -440,16 +438,13 @@ mod event_proofs {
         let fixture = fixture().await;
         let mut proof = fixture.acme.proof(2, 5, &fixture.key);
         proof.tree_size = 4;
-        let error = fixture.verify(&proof).unwrap_err();
-        assert!(
-            matches!(
-                error,
-                InvalidProof::WrongTreeSize {
-                    proof: 4,
-                    checkpoint: 5
-                }
-            ),
-            "{error:?}"
+        assert_refused!(
+            fixture,
+            proof,
+            InvalidProof::WrongTreeSize {
+                proof: 4,
+                checkpoint: 5
+            }
         );
     }
 
@@ -479,18 +474,18 @@ mod event_proofs {
         let fixture = fixture().await;
         let impostor = SigningKey::generate(LOG).unwrap();
         let proof = fixture.acme.proof(2, 5, &impostor);
-        let error = fixture.verify(&proof).unwrap_err();
-        assert!(
-            matches!(error, InvalidProof::Signature(CheckpointError::NoSignatureByKey { .. })),
-            "{error:?}"
+        assert_refused!(
+            fixture,
+            proof,
+            InvalidProof::Signature(CheckpointError::NoSignatureByKey { .. })
         );
         // The key's own signature over an edited checkpoint does not verify.
         let mut proof = fixture.acme.proof(2, 5, &fixture.key);
         proof.checkpoint = proof.checkpoint.replacen("\n5\n", "\n6\n", 1);
-        let error = fixture.verify(&proof).unwrap_err();
-        assert!(
-            matches!(error, InvalidProof::Signature(CheckpointError::BadSignature { .. })),
-            "{error:?}"
+        assert_refused!(
+            fixture,
+            proof,
+            InvalidProof::Signature(CheckpointError::BadSignature { .. })
         );
     }
 
@@ -499,13 +494,10 @@ mod event_proofs {
         let fixture = fixture().await;
         let mut proof = fixture.acme.proof(2, 5, &fixture.key);
         proof.checkpoint = SignedNote::sign("just a note\n", &fixture.key).unwrap().to_string();
-        let error = fixture.verify(&proof).unwrap_err();
-        assert!(
-            matches!(
-                error,
-                InvalidProof::Checkpoint(CheckpointError::TooFewLines { lines: 1 })
-            ),
-            "{error:?}"
+        assert_refused!(
+            fixture,
+            proof,
+            InvalidProof::Checkpoint(CheckpointError::TooFewLines { lines: 1 })
         );
     }
 
@@ -516,18 +508,14 @@ mod event_proofs {
         for position in 0..proof.audit_path.len() {
             let mut modified = proof.clone();
             modified.audit_path[position][7] ^= 0x20;
-            let error = fixture.verify(&modified).unwrap_err();
-            assert!(
-                matches!(error, InvalidProof::NotIncluded(ProofError::Mismatch)),
-                "{error:?}"
-            );
+            assert_refused!(fixture, modified, InvalidProof::NotIncluded(ProofError::Mismatch));
         }
         let mut shortened = proof;
         shortened.audit_path.pop();
-        let error = fixture.verify(&shortened).unwrap_err();
-        assert!(
-            matches!(error, InvalidProof::NotIncluded(ProofError::WrongLength { .. })),
-            "{error:?}"
+        assert_refused!(
+            fixture,
+            shortened,
+            InvalidProof::NotIncluded(ProofError::WrongLength { .. })
         );
     }
 
@@ -536,8 +524,7 @@ mod event_proofs {
         let fixture = fixture().await;
         let mut proof = fixture.acme.proof(0, 5, &fixture.key);
         proof.event = event("acme", 0);
-        let error = fixture.verify(&proof).unwrap_err();
-        assert!(matches!(error, InvalidProof::NotSealed), "{error:?}");
+        assert_refused!(fixture, proof, InvalidProof::NotSealed);
     }
 
     #[tokio::test]
