@@ -4,7 +4,7 @@
 //! types, and later the HTTP API and the CLI.
 //!
 //! The module's `serialize`/`deserialize` serve `#[serde(with =
-//! "audit_store::serde_hash")]` on a [`Hash`]; [`list`] does the same for a
+//! "audit_store::serde_hash")]` on a [`tyalias@Hash`]; [`list`] does the same for a
 //! `Vec<Hash>`.
 //!
 //! ```
