@@ -156,6 +156,37 @@
 //! `audit` binary queries, exports, verifies, migrates, purges and serves a
 //! store; `audit --help` lists its exit codes (3: `verify` found tampering).
 //!
+//! # Signed checkpoints and offline proofs
+//!
+//! The formats a log signs its streams' trees in, and the verifier an
+//! outsider runs, with no database (the stores do not sign checkpoints by
+//! themselves yet). They follow the transparency-log specifications, so
+//! other tools read them too:
+//!
+//! - **Keys** ([`checkpoint`]): Ed25519, named (a schema-less URL such as
+//!   `audit.example.com/log`). The [`SigningKey`] is the text
+//!   `PRIVATE+KEY+<name>+<key hash>+<base64(0x01 ‖ seed)>`, read from a file
+//!   or an environment variable and never shown; the [`VerifierKey`], to
+//!   publish, is `<name>+<key hash>+<base64(0x01 ‖ public key)>`. The key
+//!   hash is the first 4 bytes (big-endian, 8 hex digits) of
+//!   `SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key)`. These are the formats of
+//!   golang.org/x/mod/sumdb/note.
+//! - **Signed notes** ([`SignedNote`], C2SP signed-note): a text ending in a
+//!   newline, a blank line, then lines `— <key name> <base64(key hash ‖
+//!   signature)>`, each signature over the text.
+//! - **Checkpoints** ([`Checkpoint`], C2SP tlog-checkpoint): the note text
+//!   `<origin>\n<tree size>\n<base64 root>\n`, one per stream, whose origin
+//!   is `<log name>/<stream, percent-encoded>` and whose root is that of the
+//!   RFC 9162 tree ([`merkle`]) over the stream's leaf hashes in seq order.
+//! - **Proofs** ([`proof`]): an [`EventProof`] is JSON holding the event, its
+//!   leaf index (seq − 1), the tree size, the audit path (base64 hashes, as
+//!   [`serde_hash`] writes them) and the signed checkpoint.
+//!   [`EventProof::verify`] needs only the verifier key and the log's name,
+//!   and tells apart a bad signature, another stream's or log's checkpoint,
+//!   a wrong size or index, an edited event and a path that leads elsewhere
+//!   ([`InvalidProof`]). A [`ConsistencyProof`] shows that a later
+//!   checkpoint of a stream extends an earlier one.
+//!
 //! # Retention
 //!
 //! [`Purge`] is the only way to remove events: `purge(Purge::before(t))`
@@ -255,6 +286,7 @@
 )]
 
 mod backend;
+pub mod checkpoint;
 mod error;
 mod export;
 #[cfg(feature = "http")]
@@ -264,10 +296,12 @@ pub mod merkle;
 mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub mod proof;
 mod query;
 mod retention;
 mod row;
 mod scan;
+pub mod serde_hash;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod tree;
@@ -276,11 +310,13 @@ use audit_core::{AuditSink, Event, SinkError};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 use backend::Backend as _;
 
+pub use checkpoint::{Checkpoint, CheckpointError, SignedNote, SigningKey, VerifierKey};
 pub use error::StoreError;
 pub use export::{CSV_COLUMNS, ExportFormat};
 pub use integrity::{Problem, VerifyReport, leaf_hash};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
+pub use proof::{ConsistencyProof, EventProof, InvalidProof};
 pub use query::{
     ActionCount, ActionFilter, AuditQuery, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_VALUE_CHARS, Page,
     QUERY_PARAMETERS, QueryError, QueryParameter, ValueFormat,

@@ -132,6 +132,20 @@ pub struct InclusionProof {
     pub audit_path: Vec<Hash>,
 }
 
+impl InclusionProof {
+    /// The proof with the signed checkpoint (its note) of the tree it is
+    /// for: what an outsider checks with the log's verifier key alone.
+    pub fn with_checkpoint(self, note: String) -> crate::EventProof {
+        crate::EventProof {
+            event: self.event,
+            leaf_index: self.leaf_index,
+            tree_size: self.tree_size,
+            audit_path: self.audit_path,
+            checkpoint: note,
+        }
+    }
+}
+
 /// A signed checkpoint as the store keeps it: a stream's tree head and the
 /// signed note (C2SP `tlog-checkpoint` in a `signed-note`) that commits to
 /// it.

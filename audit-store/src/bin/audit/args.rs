@@ -10,7 +10,10 @@ Exit codes:
   0  success
   1  error (one line on stderr says what)
   2  usage error
-  3  verify found a stream that does not verify (the first bad event is named)
+  3  verify found a stream that does not verify (the first bad event, or the
+     first checkpoint the database no longer matches, is named); verify-event
+     found a proof that does not hold; checkpoint refused to sign a rolled-back
+     or rewritten stream
 
 The database URL comes from --database-url or AUDIT_DATABASE_URL:
   sqlite://audit.db, sqlite::memory:, postgres://user:password@host/db";
@@ -105,7 +108,70 @@ pub(crate) fn command() -> Command {
                     "Streams verified before, and how far (JSON, kept off the database's host): a stream \
                              that is gone or ends earlier than it did is reported (exit 3); updated when all verify",
                 ))
+                .arg(
+                    Arg::new("checkpoints")
+                        .long("checkpoints")
+                        .value_name("DIR")
+                        .requires("key")
+                        .help(
+                            "Signed checkpoints kept off the database's host (*.checkpoint files, as the \
+                             directory sink writes them): each stream is replayed against them, and successive \
+                             ones must be provably consistent; exit 3 names the first one the database no longer \
+                             matches",
+                        ),
+                )
+                .arg(verifier_key_arg().required(false))
                 .arg(json_flag()),
+        )
+        .subcommand(
+            Command::new("keygen")
+                .about("Make a checkpoint signing key: the private key to a new file, the verifier key to stdout")
+                .arg(
+                    Arg::new("name")
+                        .required(true)
+                        .help("The log's name, e.g. audit.example.com: checkpoint origins are NAME/<stream>"),
+                )
+                .arg(
+                    Arg::new("out")
+                        .long("out")
+                        .short('o')
+                        .default_value("audit-signing.key")
+                        .help("Where to write the private key (created readable by you only; never overwritten)"),
+                ),
+        )
+        .subcommand(
+            Command::new("checkpoint")
+                .about("Sign the head of every stream that moved since its last checkpoint, now")
+                .arg(signing_key_file())
+                .arg(signing_key_env())
+                .arg(
+                    Arg::new("out-dir")
+                        .long("out-dir")
+                        .value_name("DIR")
+                        .help("Also write each checkpoint under DIR (what verify --checkpoints reads)"),
+                )
+                .arg(
+                    Arg::new("post")
+                        .long("post")
+                        .value_name("URL")
+                        .help("Also POST each checkpoint to this http:// URL (a witness)"),
+                ),
+        )
+        .subcommand(
+            Command::new("prove")
+                .about("Print an event's inclusion proof against its stream's newest checkpoint, as JSON")
+                .arg(
+                    Arg::new("event")
+                        .required(true)
+                        .value_name("EVENT_ID")
+                        .help("The event's id"),
+                ),
+        )
+        .subcommand(
+            Command::new("verify-event")
+                .about("Check proofs offline (no database): a file from `audit prove`, or an NDJSON export with proofs")
+                .arg(Arg::new("file").required(true).value_name("FILE"))
+                .arg(verifier_key_arg()),
         )
         .subcommand(Command::new("migrate").about("Create or upgrade the store's tables"))
         .subcommand(
@@ -144,6 +210,30 @@ pub(crate) fn command() -> Command {
                         .help("The bearer token that reads every tenant, as the platform role `auditor`"),
                 ),
         )
+}
+
+/// The log's verifier key, as text or a file holding it.
+fn verifier_key_arg() -> Arg {
+    Arg::new("key")
+        .long("key")
+        .value_name("VERIFIER_KEY")
+        .required(true)
+        .help("The log's verifier key (NAME+HASH+BASE64, as `audit keygen` prints it), or a file holding it")
+}
+
+fn signing_key_file() -> Arg {
+    Arg::new("key-file")
+        .long("key-file")
+        .value_name("FILE")
+        .conflicts_with("key-env")
+        .help("Read the signing key from FILE (as `audit keygen` wrote it)")
+}
+
+fn signing_key_env() -> Arg {
+    Arg::new("key-env")
+        .long("key-env")
+        .value_name("VARIABLE")
+        .help("Read the signing key from this environment variable [default: AUDIT_SIGNING_KEY]")
 }
 
 /// The query-string pairs the filter flags of `matches` spell.

@@ -9,13 +9,19 @@ use clap::ArgMatches;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::{args, exit, known, serve, table};
+use crate::{args, exit, known, proofs, serve, table};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 /// Runs the chosen subcommand; the exit code on success.
 pub(crate) async fn run(matches: &ArgMatches) -> Result<u8> {
     let (name, sub) = matches.subcommand().ok_or("no subcommand")?;
+    // These need no database.
+    match name {
+        "keygen" => return proofs::keygen(sub),
+        "verify-event" => return proofs::verify_event(sub),
+        _ => {}
+    }
     let url = sub
         .get_one::<String>("database-url")
         .or_else(|| matches.get_one::<String>("database-url"))
@@ -27,7 +33,12 @@ pub(crate) async fn run(matches: &ArgMatches) -> Result<u8> {
     match name {
         "query" => query(&store, sub).await,
         "export" => export(&store, sub).await,
-        "verify" => verify(&store, sub).await,
+        "verify" => match sub.get_one::<String>("checkpoints") {
+            Some(dir) => proofs::verify_checkpoints(&store, sub, dir).await,
+            None => verify(&store, sub).await,
+        },
+        "checkpoint" => proofs::checkpoint(&store, sub).await,
+        "prove" => proofs::prove(&store, sub).await,
         "migrate" => {
             println!("migrations applied; {} streams", store.streams().await?.len());
             Ok(exit::OK)

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod known;
+mod proofs;
 mod serve;
 mod table;
 

@@ -1,0 +1,90 @@
+//! [`HttpSink`]: POSTs each checkpoint to a URL (a witness, an anchoring
+//! service, your own collector).
+
+use std::io;
+use std::time::Duration;
+
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::sinks::{CheckpointSink, SendFuture};
+use crate::SignedCheckpoint;
+
+/// How long a POST may take before it counts as failed.
+const POST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// POSTs each checkpoint's signed note (`text/plain; charset=utf-8`) to a
+/// URL; any 2xx answer is success. Plain `http://` only: this crate carries
+/// no TLS stack. For `https://`, send to a local TLS-terminating proxy, or
+/// implement [`CheckpointSink`] over your own HTTP client.
+///
+/// ```
+/// use audit_store::checkpoint::HttpSink;
+/// assert!(HttpSink::new("http://witness.internal:8080/add-checkpoint").is_ok());
+/// let error = HttpSink::new("https://witness.example.com/").unwrap_err();
+/// assert!(error.to_string().contains("https"), "{error}");
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpSink {
+    url: http::Uri,
+    client: Client<HttpConnector, Full<bytes::Bytes>>,
+}
+
+impl HttpSink {
+    /// A sink POSTing to `url`.
+    ///
+    /// # Errors
+    /// When `url` is not an absolute `http://` URL.
+    pub fn new(url: &str) -> io::Result<Self> {
+        let invalid =
+            |reason: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("checkpoint URL {url}: {reason}"));
+        let uri: http::Uri = url.parse().map_err(|e| invalid(&format!("{e}")))?;
+        match uri.scheme_str() {
+            Some("http") if uri.host().is_some() => {}
+            Some("https") => {
+                return Err(invalid(
+                    "https needs TLS, which this crate does not carry: post to a local TLS proxy, or implement CheckpointSink with your HTTP client",
+                ));
+            }
+            _ => return Err(invalid("expected an absolute http:// URL")),
+        }
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Ok(Self { url: uri, client })
+    }
+}
+
+impl CheckpointSink for HttpSink {
+    fn send<'a>(&'a self, checkpoint: &'a SignedCheckpoint) -> SendFuture<'a> {
+        Box::pin(async move {
+            let request = http::Request::post(self.url.clone())
+                .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .body(Full::new(bytes::Bytes::from(checkpoint.note.clone())))
+                .map_err(io::Error::other)?;
+            let response = tokio::time::timeout(POST_TIMEOUT, self.client.request(request))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no answer within 10 s"))?
+                .map_err(io::Error::other)?;
+            let status = response.status();
+            // Read the answer so the connection can be reused.
+            let _ = response.into_body().collect().await;
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(io::Error::other(format!("answered {status}")))
+            }
+        })
+    }
+
+    fn describe(&self) -> String {
+        // Host, port and path only: user info or a query may carry a
+        // credential.
+        let port = self.url.port().map(|port| format!(":{port}")).unwrap_or_default();
+        format!(
+            "POST http://{}{port}{}",
+            self.url.host().unwrap_or_default(),
+            self.url.path()
+        )
+    }
+}
