@@ -33,6 +33,7 @@ on_both_backends!(
     graceful_shutdown_stores_the_events_of_every_answered_request,
     seeding_fills_the_read_side_once,
     an_unsupported_method_is_405_before_401_and_the_openapi_document_is_public,
+    with_a_signing_key_the_last_checkpoints_cover_every_event_at_shutdown,
 );
 
 const ALICE: (&str, &str) = ("authorization", "Bearer acme-owner");
@@ -997,4 +998,49 @@ async fn an_unsupported_method_is_405_before_401_and_the_openapi_document_is_pub
     let reply = server.send(Method::GET, "/audit-logs", &[], None).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     server.stop().await;
+}
+
+async fn with_a_signing_key_the_last_checkpoints_cover_every_event_at_shutdown(db: TestDb) {
+    use audit_store::checkpoint::{Checkpoint, SigningKey};
+
+    let dir = std::env::temp_dir().join(format!("quickstart-checkpoints-{}", uuid::Uuid::now_v7()));
+    let key = SigningKey::generate("quickstart.test").unwrap();
+    // An hour apart: only the round at shutdown signs in this test.
+    let config = Config::new(db.url()).checkpoints(key.clone(), &dir, std::time::Duration::from_secs(3600));
+    let server = Running::start_with(config).await;
+    for n in 0..3 {
+        let reply = server
+            .send(
+                Method::POST,
+                "/apps",
+                &[ALICE],
+                Some(json!({"name": format!("App {n}")})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    server.stop().await;
+
+    let store = audit_store::connect(&db.url()).await.unwrap();
+    for stream in store.streams().await.unwrap() {
+        let head = store.tree_head(&stream, None).await.unwrap();
+        let file = audit_store::checkpoint::DirectorySink::new(&dir).path_of(&stream, head.size);
+        let note = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("no checkpoint of {stream} at its head {}: {e}", head.size));
+        let checkpoint = Checkpoint::open(&note, &key.verifier_key()).unwrap();
+        assert_eq!(checkpoint.root, head.root, "{stream}");
+        let report = store
+            .verify_against(
+                &stream,
+                &[audit_store::TreeHead {
+                    stream: stream.clone(),
+                    size: checkpoint.size,
+                    root: checkpoint.root,
+                }],
+            )
+            .await
+            .unwrap();
+        assert_eq!(report.checkpoints_met, 1, "{report:?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -50,6 +50,7 @@ use std::time::Duration;
 
 use audit_core::{AuditSink, Auditor, AuditorBuilder, AuditorStats};
 use audit_store::Store;
+use audit_store::checkpoint::{Checkpointer, DirectorySink, SigningKey};
 use audit_tower::ClientIpSource;
 
 pub use app::{AppState, router};
@@ -78,6 +79,20 @@ pub struct Config {
     pub read_timeout: Duration,
     /// The one header those proxies name the client in (`X-Forwarded-For` by default).
     pub client_ip_source: ClientIpSource,
+    /// Signed checkpoints of the store's streams, if any (none by default).
+    pub checkpoints: Option<Checkpoints>,
+}
+
+/// Where and how often the service signs checkpoints of its audit trail.
+#[derive(Debug, Clone)]
+pub struct Checkpoints {
+    /// The log's signing key (its name is the log's name).
+    pub key: SigningKey,
+    /// The directory each checkpoint is written to (what `audit verify
+    /// --checkpoints` reads); keep it, or a copy of it, off this host.
+    pub dir: std::path::PathBuf,
+    /// How often heads that moved are signed.
+    pub interval: Duration,
 }
 
 impl Config {
@@ -89,7 +104,20 @@ impl Config {
             auditor: Auditor::builder(),
             read_timeout: audit_store::http::DEFAULT_READ_TIMEOUT,
             client_ip_source: ClientIpSource::default(),
+            checkpoints: None,
         }
+    }
+
+    /// Signs checkpoints of every stream with `key` every `interval` (and
+    /// once more on shutdown), written under `dir`.
+    #[must_use]
+    pub fn checkpoints(mut self, key: SigningKey, dir: impl Into<std::path::PathBuf>, interval: Duration) -> Self {
+        self.checkpoints = Some(Checkpoints {
+            key,
+            dir: dir.into(),
+            interval,
+        });
+        self
     }
 
     /// Starts the auditor from `auditor` instead of the defaults.
@@ -135,6 +163,7 @@ pub struct Quickstart {
     auditor: Auditor,
     store: Store,
     state: AppState,
+    checkpointer: Option<Checkpointer>,
 }
 
 impl Quickstart {
@@ -165,11 +194,17 @@ impl Quickstart {
     fn assemble(config: &Config, store: Store, auditor: Auditor) -> Self {
         let state = AppState::with_demo_data();
         let router = app::router(state.clone(), auditor.clone(), store.clone(), config);
+        let checkpointer = config.checkpoints.clone().map(|checkpoints| {
+            Checkpointer::new(store.clone(), checkpoints.key)
+                .interval(checkpoints.interval)
+                .sink(DirectorySink::new(checkpoints.dir))
+        });
         Self {
             router,
             auditor,
             store,
             state,
+            checkpointer,
         }
     }
 
@@ -204,6 +239,12 @@ impl Quickstart {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<AuditorStats, Error> {
+        let (stop_signing, signing_stopped) = tokio::sync::oneshot::channel::<()>();
+        let signing = self.checkpointer.map(|checkpointer| {
+            tokio::spawn(checkpointer.run(async {
+                let _ = signing_stopped.await;
+            }))
+        });
         let served = axum::serve(
             listener,
             self.router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -211,7 +252,13 @@ impl Quickstart {
         .with_graceful_shutdown(shutdown)
         .await;
         // Drain the audit queue even when serving failed.
-        let stats = self.auditor.shutdown(SHUTDOWN_DEADLINE).await?;
+        let stats = self.auditor.shutdown(SHUTDOWN_DEADLINE).await;
+        // Then the last checkpoints, over every event the queue held.
+        let _ = stop_signing.send(());
+        if let Some(signing) = signing {
+            let _ = signing.await;
+        }
+        let stats = stats?;
         served?;
         Ok(stats)
     }

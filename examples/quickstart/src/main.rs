@@ -12,6 +12,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use audit_store::checkpoint::SigningKey;
 use audit_tower::ClientIpSource;
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -59,6 +60,30 @@ fn command() -> Command {
                     "The one header the trusted proxies name the client in: xff (X-Forwarded-For), forwarded \
                      (RFC 7239) or x-real-ip; no other is read",
                 ),
+        )
+        .arg(
+            Arg::new("signing-key")
+                .long("signing-key")
+                .value_name("FILE")
+                .help(
+                    "Sign checkpoints of the audit trail with this key (make one with `audit keygen NAME --out FILE`); \
+                     off without it",
+                ),
+        )
+        .arg(
+            Arg::new("checkpoint-dir")
+                .long("checkpoint-dir")
+                .value_name("DIR")
+                .default_value("quickstart-checkpoints")
+                .help("Where signed checkpoints are written (what `audit verify --checkpoints DIR` reads)"),
+        )
+        .arg(
+            Arg::new("checkpoint-every")
+                .long("checkpoint-every")
+                .value_name("SECONDS")
+                .default_value("60")
+                .value_parser(clap::value_parser!(u64).range(1..))
+                .help("How often streams whose head moved are signed (and once more on shutdown)"),
         )
         .arg(
             Arg::new("seed-demo")
@@ -133,9 +158,24 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
         .copied()
         .unwrap_or_default();
 
-    let config = Config::new(database_url.clone())
+    let mut config = Config::new(database_url.clone())
         .trusted_proxies(trusted.iter().copied())
         .client_ip_source(client_ip_header);
+    let mut signing = None;
+    if let Some(path) = matches.get_one::<String>("signing-key") {
+        let key = SigningKey::from_file(path)?;
+        let dir = matches
+            .get_one::<String>("checkpoint-dir")
+            .ok_or("--checkpoint-dir is required")?;
+        let every = *matches
+            .get_one::<u64>("checkpoint-every")
+            .ok_or("--checkpoint-every is required")?;
+        signing = Some(format!(
+            "every {every} s into {dir}/ (verifier key {})",
+            key.verifier_key()
+        ));
+        config = config.checkpoints(key, dir, std::time::Duration::from_secs(every));
+    }
     let quickstart = Quickstart::build(config)
         .await
         .map_err(|e| format!("cannot open the audit store: {e}"))?;
@@ -149,7 +189,13 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr()?;
-    print_welcome(addr, &redact_password(database_url), &trusted, client_ip_header);
+    print_welcome(
+        addr,
+        &redact_password(database_url),
+        &trusted,
+        client_ip_header,
+        signing.as_deref(),
+    );
 
     let stats = quickstart.serve(listener, shutdown_signal()).await?;
     eprintln!(
@@ -160,7 +206,14 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
     Ok(())
 }
 
-fn print_welcome(addr: SocketAddr, database: &str, trusted: &[ipnet::IpNet], client_ip_header: ClientIpSource) {
+fn print_welcome(
+    addr: SocketAddr,
+    database: &str,
+    trusted: &[ipnet::IpNet],
+    client_ip_header: ClientIpSource,
+    signing: Option<&str>,
+) {
+    let checkpoints = signing.unwrap_or("off (--signing-key FILE signs them)");
     let base = format!("http://{addr}");
     let header = client_ip_header.header_name();
     let proxies = if trusted.is_empty() {
@@ -174,6 +227,7 @@ fn print_welcome(addr: SocketAddr, database: &str, trusted: &[ipnet::IpNet], cli
 audit quickstart listening on {base}
   audit store:     {database}
   trusted proxies: {proxies}
+  checkpoints:     {checkpoints}
 
 Open:
   {base}/login                      sign in (alice@acme.test / demo-password)
