@@ -956,7 +956,7 @@ macro_rules! store_methods {
                 <Self as crate::backend::Backend>::consistency_proof(self, stream, old, new).await
             }
 
-            /// Keeps a signed checkpoint (the [`Checkpointer`](crate::Checkpointer)
+            /// Keeps a signed checkpoint (the [`Checkpointer`](crate::checkpoint::Checkpointer)
             /// does, after signing); `false` when one of that stream and size is
             /// kept already.
             ///

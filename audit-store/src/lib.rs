@@ -156,12 +156,44 @@
 //! `audit` binary queries, exports, verifies, migrates, purges and serves a
 //! store; `audit --help` lists its exit codes (3: `verify` found tampering).
 //!
-//! # Signed checkpoints and offline proofs
+//! # Merkle trees, signed checkpoints and offline proofs
 //!
-//! The formats a log signs its streams' trees in, and the verifier an
-//! outsider runs, with no database (the stores do not sign checkpoints by
-//! themselves yet). They follow the transparency-log specifications, so
-//! other tools read them too:
+//! Each stream is an RFC 9162 Merkle tree ([`merkle`]) over its events'
+//! leaf hashes in seq order, kept as events are written, in the same
+//! transaction: the tree's frontier (its largest perfect subtrees, at most
+//! 64 hashes) on the stream's head row, and every perfect subtree of 256,
+//! 65,536, … leaves in `audit_tree_nodes`, one row per 256 events. A proof
+//! reads O(log n) rows: one tile of at most 256 hashes per stored level it
+//! spans, the rest folded in memory.
+//!
+//! - `store.tree_head(stream, size)`: the size and root at the head or at
+//!   any earlier size; `store.inclusion_proof(id, size)` and
+//!   `store.audit_paths(stream, size, leaves)` (many at once, for exports);
+//!   `store.consistency_proof(stream, old, new)`.
+//! - `verify` rebuilds the tree from the recomputed leaves and checks the
+//!   stored subtrees and frontier against it ([`Problem::TreeMismatch`]);
+//!   `verify_against(stream, heads)` also checks the roots of signed
+//!   checkpoints ([`Problem::CheckpointMismatch`],
+//!   [`Problem::BehindCheckpoint`]): that catches a history rebuilt
+//!   consistently by someone without the signing key.
+//! - A [`Checkpointer`](checkpoint::Checkpointer) signs every moved head on
+//!   a schedule (60 s by default, and once more on shutdown), keeps the
+//!   checkpoint in the store (`store.checkpoints`, `store.latest_checkpoint`)
+//!   and hands it to sinks ([`DirectorySink`](checkpoint::DirectorySink),
+//!   [`WriterSink`](checkpoint::WriterSink), `HttpSink` with the `http`
+//!   feature, or your own [`CheckpointSink`](checkpoint::CheckpointSink)).
+//!   It refuses to sign a head below, or not provably extending, the
+//!   stream's newest checkpoint: a database rolled back or rewritten. The
+//!   log's name is its signing key's name.
+//! - Purges keep what later proofs need of the removed leaves (their
+//!   compact range, at most 8 hashes below the first stored level), so
+//!   every remaining event keeps its inclusion proof and a checkpoint from
+//!   before the purge is provably consistent with later ones. A stream
+//!   purged before this version kept trees has none (`ProofError::NoTree`);
+//!   every other stream gets its tree built on the first `connect`.
+//!
+//! The formats are those of the transparency-log specifications, so other
+//! tools read them too:
 //!
 //! - **Keys** ([`checkpoint`]): Ed25519, named (a schema-less URL such as
 //!   `audit.example.com/log`). The [`SigningKey`] is the text
@@ -261,7 +293,9 @@
 //! service alone. Against the owner of the database itself, only a record
 //! kept elsewhere helps: `audit verify --known FILE` remembers how far each
 //! stream reached, and reports a stream that is gone or ends earlier on the
-//! next run (signed checkpoints will make this verifiable by anyone).
+//! next run, and signed checkpoints kept off its host make every stream
+//! verifiable by anyone with the verifier key (see "Signed checkpoints and
+//! offline proofs").
 //!
 //! # Transactional mode
 //!

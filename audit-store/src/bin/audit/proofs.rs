@@ -280,8 +280,10 @@ pub(crate) async fn verify_checkpoints(store: &Store, sub: &ArgMatches, dir: &st
         }
         match problem {
             None => println!(
-                "{stream}: intact, {} events, {} checkpoints met",
-                report.checked, report.checkpoints_met
+                "{stream}: intact, {} events, matching {} signed checkpoint{}",
+                report.checked,
+                report.checkpoints_met,
+                if report.checkpoints_met == 1 { "" } else { "s" }
             ),
             Some(what) => {
                 println!("{stream}: TAMPERED: {what}");
