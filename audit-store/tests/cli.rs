@@ -149,7 +149,8 @@ async fn verify_known_reports_a_stream_gone_or_shortened_with_its_head(db: TestD
     );
 
     // Someone who owns the database removes globex's events and its head row,
-    // and acme's three newest events with its head moved back to match.
+    // and acme's three newest events with its head and its Merkle tree
+    // rebuilt to match.
     db.drop_append_only_triggers().await;
     db.exec(
         "DELETE FROM audit_events WHERE stream = 'tenant:globex'; \
@@ -160,6 +161,7 @@ async fn verify_known_reports_a_stream_gone_or_shortened_with_its_head(db: TestD
     )
     .await
     .unwrap();
+    support::attacker::rebuild_tree(&db, "tenant:acme").await;
     let output = audit(&db, &["verify"]);
     assert!(
         output.status.success(),
