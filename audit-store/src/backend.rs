@@ -695,6 +695,20 @@ where
             .transpose()
     }
 
+    /// The checkpoint kept for `stream` at tree size `size`, if any.
+    async fn checkpoint_at(&self, stream: &str, size: u64) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let mut select = QueryBuilder::new(format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE stream = "
+        ));
+        Self::bind_text(&mut select, stream.to_owned());
+        select.push(" AND tree_size = ");
+        Self::bind_int(&mut select, i64::try_from(size).unwrap_or(i64::MAX));
+        let rows = self.fetch_built(select).await?;
+        rows.first()
+            .map(|row| CheckpointRow::from_row(row)?.into_checkpoint())
+            .transpose()
+    }
+
     /// Builds the tree of every stream written before the store kept trees
     /// (each in its own write transaction), from its leaves. A stream
     /// purged before then keeps none: its removed leaves are gone.
@@ -986,6 +1000,14 @@ macro_rules! store_methods {
             /// Database errors, or a kept checkpoint that cannot be read back.
             pub async fn latest_checkpoint(&self, stream: &str) -> Result<Option<crate::SignedCheckpoint>, crate::StoreError> {
                 <Self as crate::backend::Backend>::latest_checkpoint(self, stream).await
+            }
+
+            /// The checkpoint kept for `stream` at tree size `size`, if any.
+            ///
+            /// # Errors
+            /// Database errors, or a kept checkpoint that cannot be read back.
+            pub async fn checkpoint_at(&self, stream: &str, size: u64) -> Result<Option<crate::SignedCheckpoint>, crate::StoreError> {
+                <Self as crate::backend::Backend>::checkpoint_at(self, stream, size).await
             }
 
             /// Every stream that has events, sorted by bytes.

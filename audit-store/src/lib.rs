@@ -567,6 +567,68 @@ impl Store {
         on_backend!(self, |store| store.latest_checkpoint(stream).await)
     }
 
+    /// The checkpoint kept for `stream` at tree size `size`, if any.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn checkpoint_at(&self, stream: &str, size: u64) -> Result<Option<SignedCheckpoint>, StoreError> {
+        on_backend!(self, |store| store.checkpoint_at(stream, size).await)
+    }
+
+    /// Event `id` with the proof that it is in a signed checkpoint of its
+    /// stream: the checkpoint kept at tree size `checkpoint`, or the newest
+    /// one when `None`. What `audit prove`, `GET /{id}/proof` and exports
+    /// with proofs hand out; [`EventProof::verify`] checks it offline.
+    /// `None` when there is no such event.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use audit_core::{Action, Actor, AuditSink, Event};
+    /// use audit_store::SigningKey;
+    /// use audit_store::checkpoint::Checkpointer;
+    ///
+    /// let store = audit_store::connect("sqlite::memory:").await?;
+    /// let event = Event::builder(Action::new("app.created")?, Actor::user("u1")).build();
+    /// store.write_batch(&[event.clone()]).await?;
+    /// let key = SigningKey::generate("audit.example.com")?;
+    /// Checkpointer::new(store.clone(), key.clone()).checkpoint_now().await?;
+    ///
+    /// let proof = store.event_proof(event.id(), None).await?.expect("stored");
+    /// let verified = proof.verify(&key.verifier_key(), "audit.example.com")?;
+    /// assert_eq!((verified.seq, verified.checkpoint.size), (1, 1));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`StoreError::Proof`] with [`ProofError::NotCheckpointed`](merkle::ProofError::NotCheckpointed)
+    /// when no such checkpoint covers the event (none signed yet, the newest
+    /// is older than the event, or none kept at that size); database errors.
+    pub async fn event_proof(&self, id: uuid::Uuid, checkpoint: Option<u64>) -> Result<Option<EventProof>, StoreError> {
+        let Some(event) = self.get(id).await? else {
+            return Ok(None);
+        };
+        let Some(integrity) = event.integrity() else {
+            return Err(StoreError::Corrupt {
+                id: id.to_string(),
+                reason: "the stored event has no stream or seq".to_owned(),
+            });
+        };
+        let stream = integrity.stream.clone();
+        let seq = integrity.seq;
+        let signed = match checkpoint {
+            None => self.latest_checkpoint(&stream).await?,
+            Some(size) => self.checkpoint_at(&stream, size).await?,
+        };
+        let Some(signed) = signed.filter(|signed| signed.size >= seq) else {
+            return Err(StoreError::Proof {
+                stream,
+                error: merkle::ProofError::NotCheckpointed { seq, size: checkpoint },
+            });
+        };
+        let proof = self.inclusion_proof(id, Some(signed.size)).await?;
+        Ok(proof.map(|proof| proof.with_checkpoint(signed.note)))
+    }
+
     /// Every event `query` selects, in batches; see [`Scan`].
     ///
     /// # Errors

@@ -320,7 +320,8 @@ async fn a_rolled_back_database_is_refused_by_the_checkpointer_and_caught(db: Te
 fn secret_forms(key_file: &str) -> Vec<String> {
     use base64::Engine as _;
     let text = std::fs::read_to_string(key_file).unwrap().trim().to_owned();
-    let encoded = text.rsplit('+').next().unwrap().to_owned();
+    // `PRIVATE+KEY+<name>+<hash>+<base64>`: the base64 may itself hold `+`.
+    let encoded = text.splitn(5, '+').nth(4).unwrap().to_owned();
     let bytes = base64::engine::general_purpose::STANDARD.decode(&encoded).unwrap();
     let seed = &bytes[1..];
     let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();

@@ -129,6 +129,26 @@ pub enum ProofError {
     /// trees, so the leaves the tree needs are gone.
     #[error("the stream's tree is not kept: it was purged before this store kept Merkle trees")]
     NoTree,
+    /// No kept signed checkpoint covers the event: none is signed yet, the
+    /// newest is older than the event, or none is kept at the size asked for.
+    #[error("{}", not_checkpointed(*.seq, *.size))]
+    NotCheckpointed {
+        /// The event's seq.
+        seq: u64,
+        /// The checkpoint size asked for; `None` for the newest.
+        size: Option<u64>,
+    },
+}
+
+/// The message of [`ProofError::NotCheckpointed`].
+fn not_checkpointed(seq: u64, size: Option<u64>) -> String {
+    match size {
+        None => {
+            format!("no signed checkpoint covers seq {seq} yet: run `audit checkpoint` or wait for the checkpointer")
+        }
+        Some(size) if size < seq => format!("the checkpoint of {size} leaves does not cover seq {seq}"),
+        Some(size) => format!("no checkpoint of {size} leaves is kept"),
+    }
 }
 
 /// The perfect subtrees that make up leaves `[begin, end)`, left to right:

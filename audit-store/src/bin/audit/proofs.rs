@@ -102,23 +102,10 @@ pub(crate) async fn checkpoint(store: &Store, sub: &ArgMatches) -> Result<u8> {
 pub(crate) async fn prove(store: &Store, sub: &ArgMatches) -> Result<u8> {
     let id = sub.get_one::<String>("event").ok_or("an event id is required")?;
     let id = uuid::Uuid::parse_str(id).map_err(|_| format!("`{id}` is not an event id (a UUID)"))?;
-    let event = store.get(id).await?.ok_or_else(|| format!("no event {id}"))?;
-    let integrity = event.integrity().ok_or("the stored event has no stream")?;
-    let checkpoint = store
-        .latest_checkpoint(&integrity.stream)
-        .await?
-        .filter(|checkpoint| checkpoint.size >= integrity.seq)
-        .ok_or_else(|| {
-            format!(
-                "no checkpoint of {} covers seq {} yet: run `audit checkpoint` (or wait for the checkpointer)",
-                integrity.stream, integrity.seq
-            )
-        })?;
     let proof = store
-        .inclusion_proof(id, Some(checkpoint.size))
+        .event_proof(id, None)
         .await?
         .ok_or_else(|| format!("no event {id}"))?;
-    let proof = proof.with_checkpoint(checkpoint.note);
     println!("{}", serde_json::to_string_pretty(&proof)?);
     Ok(exit::OK)
 }
