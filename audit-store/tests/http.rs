@@ -13,8 +13,9 @@ mod support;
 use std::net::SocketAddr;
 
 use audit_core::{Action, Actor, ActorKind, AuditSink, Auditor, Event, MemorySink, Outcome, Target, Timestamp};
+use audit_store::checkpoint::Checkpointer;
 use audit_store::http::AdminApi;
-use audit_store::{CSV_COLUMNS, QUERY_PARAMETERS, Store};
+use audit_store::{CSV_COLUMNS, EventProof, QUERY_PARAMETERS, SigningKey, Store};
 use audit_tower::{AuditLayer, Principal};
 use axum::Router;
 use http::request::Parts;
@@ -39,6 +40,8 @@ on_both_backends!(
     not_action_leaves_events_out_of_the_list_the_export_and_the_counts,
     empty_values_and_other_methods_are_refused_by_name,
     read_events_say_what_was_read,
+    an_event_proof_verifies_offline_and_its_read_is_recorded,
+    a_proof_is_404_for_another_tenant_409_before_a_checkpoint_and_400_for_a_bad_checkpoint,
 );
 
 /// The reader, as the app's own authentication would name it:
@@ -614,7 +617,12 @@ async fn the_openapi_document_covers_every_route_and_parameter(db: TestDb) {
     assert_eq!(doc, audit_store::http::openapi());
     let some_id = server.events[0].id().to_string();
     let paths = doc["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 5);
+    assert_eq!(paths.len(), 6);
+    // So that `/{id}/proof` answers 200 too.
+    Checkpointer::new(server.store.clone(), SigningKey::generate(LOG).unwrap())
+        .checkpoint_now()
+        .await
+        .unwrap();
     for (path, item) in paths {
         let concrete = path.replace("{id}", &some_id);
         let base = if path == "/export" {
@@ -774,4 +782,187 @@ async fn read_events_say_what_was_read(db: TestDb) {
             "Exported the audit log as CSV, filtered by outcome",
         ]
     );
+}
+
+/// The log's name in the proof tests: its signing key's.
+const LOG: &str = "audit.example.com/log";
+
+async fn an_event_proof_verifies_offline_and_its_read_is_recorded(db: TestDb) {
+    let server = Server::start(&db).await;
+    let key = SigningKey::generate(LOG).unwrap();
+    let checkpointer = Checkpointer::new(server.store.clone(), key.clone());
+    checkpointer.checkpoint_now().await.unwrap();
+    let event = server.events.iter().find(|e| e.tenant_id() == Some("acme")).unwrap();
+    let path = format!("/{}/proof", event.id());
+
+    let (status, headers, body) = server.get(ACME_ADMIN, &path).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers["content-type"], "application/json");
+    let proof: EventProof = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        &proof.event,
+        server.store.get(event.id()).await.unwrap().as_ref().unwrap()
+    );
+    let verified = proof.verify(&key.verifier_key(), LOG).unwrap();
+    assert_eq!(verified.checkpoint.size, 60, "acme's stream holds 60 events");
+    assert_eq!(proof.leaf_index + 1, event_seq(&proof));
+    // Without a verifier key the server claims no check of its own.
+    let raw: Value = serde_json::from_str(&body).unwrap();
+    assert!(raw.get("signature_checked_by").is_none() && raw.get("server_verify_error").is_none());
+    // The same as the store's own proof, and so what `audit prove` prints.
+    let direct = server.store.event_proof(event.id(), None).await.unwrap().unwrap();
+    assert_eq!(proof, direct);
+
+    // A named checkpoint: the one kept at 60; `latest` is the default.
+    let (status, _, named) = server.get(ACME_ADMIN, &format!("{path}?checkpoint=60")).await;
+    assert_eq!(status, StatusCode::OK, "{named}");
+    assert_eq!(named, body);
+    let (status, _, latest) = server.get(ACME_ADMIN, &format!("{path}?checkpoint=latest")).await;
+    assert_eq!((status, latest), (StatusCode::OK, body.clone()));
+    // A platform auditor gets it too.
+    let (status, _, _) = server.get(AUDITOR, &path).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // `audit verify-event` accepts the answer as it is.
+    #[cfg(feature = "cli")]
+    {
+        let file = std::env::temp_dir().join(format!("audit-http-proof-{}.json", uuid::Uuid::now_v7()));
+        std::fs::write(&file, &body).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_audit"))
+            .args([
+                "verify-event",
+                file.to_str().unwrap(),
+                "--key",
+                &key.verifier_key().to_string(),
+            ])
+            .env("AUDIT_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&file);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout} {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains("is in the signed tree of 60 events"), "{stdout}");
+    }
+
+    let recorded = server.recorded().await;
+    let proof_reads: Vec<&Event> = recorded
+        .iter()
+        .filter(|e| {
+            e.description()
+                .is_some_and(|d| d.starts_with("Viewed the proof of one audit event, against"))
+        })
+        .collect();
+    assert_eq!(proof_reads.len(), 4, "{recorded:#?}");
+    for read in &proof_reads {
+        assert_eq!(read.action().as_str(), "audit_log.viewed");
+        assert_eq!(read.outcome(), Outcome::Success);
+        let target = read.target().unwrap();
+        assert_eq!(
+            (target.target_type.as_str(), target.id.clone()),
+            ("audit_event", event.id().to_string())
+        );
+    }
+    assert_eq!(proof_reads[1].metadata()["filters"]["checkpoint"], "60");
+    assert_eq!(
+        proof_reads[1].description(),
+        Some("Viewed the proof of one audit event, against its stream's checkpoint of 60 events")
+    );
+    assert_eq!(
+        proof_reads[0].description(),
+        Some("Viewed the proof of one audit event, against its stream's latest checkpoint")
+    );
+}
+
+fn event_seq(proof: &EventProof) -> u64 {
+    proof.event.integrity().unwrap().seq
+}
+
+async fn a_proof_is_404_for_another_tenant_409_before_a_checkpoint_and_400_for_a_bad_checkpoint(db: TestDb) {
+    let server = Server::start(&db).await;
+    let acme = server
+        .events
+        .iter()
+        .find(|e| e.tenant_id() == Some("acme"))
+        .unwrap()
+        .id();
+    let globex = server
+        .events
+        .iter()
+        .find(|e| e.tenant_id() == Some("=globex"))
+        .unwrap()
+        .id();
+    let error = |body: &str| serde_json::from_str::<Value>(body).unwrap()["error"].clone();
+
+    // Before any checkpoint: 409, saying what to do; another tenant's event
+    // is a 404 all the same, exactly as an unknown one.
+    let (status, _, body) = server.get(ACME_ADMIN, &format!("/{acme}/proof")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(error(&body)["code"], "not_checkpointed");
+    assert!(
+        error(&body)["message"].as_str().unwrap().contains("audit checkpoint"),
+        "{body}"
+    );
+    let (status, _, other) = server.get(ACME_ADMIN, &format!("/{globex}/proof")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{other}");
+    let (status, _, unknown) = server
+        .get(ACME_ADMIN, &format!("/{}/proof", uuid::Uuid::now_v7()))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
+    assert_eq!(error(&other)["code"], error(&unknown)["code"]);
+
+    Checkpointer::new(server.store.clone(), SigningKey::generate(LOG).unwrap())
+        .checkpoint_now()
+        .await
+        .unwrap();
+    let (status, _, other) = server.get(ACME_ADMIN, &format!("/{globex}/proof")).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "checkpointed, still another tenant's: {other}"
+    );
+    // No checkpoint kept at that size: 409 naming it.
+    let (status, _, body) = server.get(ACME_ADMIN, &format!("/{acme}/proof?checkpoint=7")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(error(&body)["message"].as_str().unwrap().contains("7 leaves"), "{body}");
+
+    for (query, param) in [
+        ("checkpoint=", "checkpoint"),
+        ("checkpoint=0", "checkpoint"),
+        ("checkpoint=newest", "checkpoint"),
+        ("checkpoint=-3", "checkpoint"),
+        ("checkpoint=99999999999999999999", "checkpoint"),
+        ("checkpoint=60&checkpoint=60", "checkpoint"),
+        ("limit=5", "limit"),
+        ("format=json", "format"),
+    ] {
+        let (status, _, body) = server.get(ACME_ADMIN, &format!("/{acme}/proof?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(error(&body)["code"], "invalid_parameter", "{query}");
+        assert_eq!(error(&body)["param"], param, "{query}: {body}");
+    }
+    let (status, _, body) = server.get(ACME_ADMIN, "/not-a-uuid/proof").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(error(&body)["param"], "id");
+    // A member may not read proofs either.
+    let (status, _, _) = server.get(ACME_MEMBER, &format!("/{acme}/proof")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Each was recorded, the 409 as a failure with its reason.
+    let recorded = server.recorded().await;
+    let first = &recorded[0];
+    assert_eq!(
+        first.description(),
+        Some("Viewed the proof of one audit event, against its stream's latest checkpoint")
+    );
+    assert_eq!(first.outcome(), Outcome::Failure);
+    assert!(
+        first.reason().unwrap().contains("no signed checkpoint covers"),
+        "{:?}",
+        first.reason()
+    );
+    assert_eq!(recorded.last().unwrap().outcome(), Outcome::Denied);
 }

@@ -4,6 +4,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::merkle::ProofError;
 use crate::{QueryError, StoreError};
 
 /// An error the admin API answers with.
@@ -61,6 +62,17 @@ impl ApiError {
         }
     }
 
+    /// No signed checkpoint covers the event yet: a 409 the client may
+    /// retry once the checkpointer has run.
+    pub(crate) fn not_checkpointed(message: String) -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            code: "not_checkpointed",
+            message,
+            param: None,
+        }
+    }
+
     /// The store did not answer (in time): a 503 the client may retry.
     pub(crate) fn unavailable(message: String) -> Self {
         Self {
@@ -85,6 +97,10 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Query(error) => Self::invalid(&error),
+            StoreError::Proof {
+                error: error @ ProofError::NotCheckpointed { .. },
+                ..
+            } => Self::not_checkpointed(error.to_string()),
             StoreError::Database(error) if is_unreachable(&error) => {
                 tracing::warn!(%error, "audit admin API: the store is unreachable");
                 Self::unavailable("the audit store is unreachable; retry later".to_owned())

@@ -23,15 +23,18 @@ pub(crate) struct Api {
     pub(crate) default_window: Duration,
     pub(crate) read_timeout: Duration,
     pub(crate) security: Vec<super::SecurityScheme>,
+    /// The log's key, when the proofs' checkpoints are to be checked here
+    /// ([`AdminApi::verifier_key`](super::AdminApi::verifier_key)).
+    pub(crate) verifier_key: Option<crate::VerifierKey>,
 }
 
 /// `audit_log.viewed`, `audit_log.exported`.
-const VIEWED: &str = "audit_log.viewed";
+pub(super) const VIEWED: &str = "audit_log.viewed";
 const EXPORTED: &str = "audit_log.exported";
 
-type Pairs = Vec<(String, String)>;
+pub(super) type Pairs = Vec<(String, String)>;
 
-fn pairs(raw: Option<&str>) -> Pairs {
+pub(super) fn pairs(raw: Option<&str>) -> Pairs {
     form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .into_owned()
         .collect()
@@ -62,7 +65,7 @@ fn describe(what: &str, pairs: &Pairs) -> String {
 /// Opens the event recording this read, with its parameters as
 /// `metadata.filters` (repeated parameters as arrays; a cursor only as
 /// `true`: it says nothing a reviewer needs and is long) and a description.
-fn open_draft(action: &'static str, what: &str, pairs: &Pairs) -> Draft {
+pub(super) fn open_draft(action: &'static str, what: &str, pairs: &Pairs) -> Draft {
     let draft = Draft::open(Action::new(action).unwrap_or_else(|e| unreachable!("a valid action: {e}")));
     let mut filters = Map::new();
     for (name, value) in pairs {
@@ -85,7 +88,7 @@ fn open_draft(action: &'static str, what: &str, pairs: &Pairs) -> Draft {
 }
 
 /// Completes the draft with how the request went, and answers.
-fn finish(draft: Draft, answer: Result<Response, ApiError>) -> Response {
+pub(super) fn finish(draft: Draft, answer: Result<Response, ApiError>) -> Response {
     match answer {
         Ok(response) => {
             draft.complete();
@@ -108,7 +111,10 @@ impl Api {
     /// Runs one store read, bounded by the read timeout: a store that does
     /// not answer (down, its pool waiting for a connection) gets the client
     /// a prompt 503, not a request hanging for the pool's own timeout.
-    async fn read<T>(&self, read: impl Future<Output = Result<T, crate::StoreError>>) -> Result<T, ApiError> {
+    pub(super) async fn read<T>(
+        &self,
+        read: impl Future<Output = Result<T, crate::StoreError>>,
+    ) -> Result<T, ApiError> {
         match tokio::time::timeout(self.read_timeout, read).await {
             Ok(answer) => Ok(answer?),
             Err(_) => {
@@ -122,7 +128,7 @@ impl Api {
     }
 
     /// What the current reader may see.
-    fn scope(&self) -> Result<ReadScope, ApiError> {
+    pub(super) fn scope(&self) -> Result<ReadScope, ApiError> {
         let scope = AuditScope::current().ok_or_else(|| {
             ApiError::internal("the audit admin router must run behind audit_tower::AuditLayer (no audit scope)")
         })?;
@@ -166,7 +172,7 @@ impl Api {
     }
 }
 
-fn json(status: StatusCode, body: &impl Serialize) -> Response {
+pub(super) fn json(status: StatusCode, body: &impl Serialize) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
         Err(error) => ApiError::internal(&format!("could not serialise the answer: {error}")).into_response(),
@@ -201,26 +207,41 @@ pub(crate) async fn list(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -
 /// `GET /{id}`
 pub(crate) async fn one(State(api): State<Arc<Api>>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
     let pairs = pairs(raw.as_deref());
-    let draft = open_draft(VIEWED, "Viewed one audit event", &pairs);
-    draft.update(|builder| builder.target(Target::new("audit_event", id.clone())));
+    let draft = open_event_draft("Viewed one audit event", &id, &pairs);
     let answer = async {
         let scope = api.scope()?;
         if let Some((name, _)) = pairs.first() {
             return Err(QueryError::new(name.clone(), "does not apply to a single event").into());
         }
+        let event = api.event(&scope, &id).await?;
+        Ok(json(StatusCode::OK, &event))
+    };
+    finish(draft, answer.await)
+}
+
+/// Opens the draft of a read of event `id` (`GET /{id}` and what hangs
+/// below it): `what` it was, the parameters, and the event as its target.
+pub(super) fn open_event_draft(what: &str, id: &str, pairs: &Pairs) -> Draft {
+    let draft = open_draft(VIEWED, what, pairs);
+    draft.update(|builder| builder.target(Target::new("audit_event", id.to_owned())));
+    draft
+}
+
+impl Api {
+    /// Event `id` as `scope` may see it: a malformed id is a 400, and
+    /// another tenant's event a 404 indistinguishable from a missing one.
+    pub(super) async fn event(&self, scope: &ReadScope, id: &str) -> Result<Event, ApiError> {
         let not_found = || ApiError::not_found(format!("no audit event `{}`", id.escape_debug()));
-        let uuid = uuid::Uuid::parse_str(&id)
+        let uuid = uuid::Uuid::parse_str(id)
             .map_err(|_| QueryError::new("id", format!("`{}` is not an event id (a UUID)", id.escape_debug())))?;
-        let event = api.read(api.store.get(uuid)).await?.ok_or_else(not_found)?;
-        // Another tenant's event is indistinguishable from a missing one.
-        if let ReadScope::Tenant(own) = &scope
+        let event = self.read(self.store.get(uuid)).await?.ok_or_else(not_found)?;
+        if let ReadScope::Tenant(own) = scope
             && event.tenant_id() != Some(own.as_str())
         {
             return Err(not_found());
         }
-        Ok(json(StatusCode::OK, &event))
-    };
-    finish(draft, answer.await)
+        Ok(event)
+    }
 }
 
 #[derive(Serialize)]

@@ -106,6 +106,7 @@ mod error;
 mod handlers;
 mod openapi;
 mod policy;
+mod proof;
 mod ui;
 
 use std::convert::Infallible;
@@ -139,6 +140,7 @@ pub struct AdminApi {
     sign_in_url: Option<String>,
     security: Vec<SecurityScheme>,
     guard: Option<Guard>,
+    verifier_key: Option<crate::VerifierKey>,
 }
 
 impl std::fmt::Debug for AdminApi {
@@ -149,6 +151,10 @@ impl std::fmt::Debug for AdminApi {
             .field("read_timeout", &self.read_timeout)
             .field("sign_in_url", &self.sign_in_url)
             .field("security", &self.security)
+            .field(
+                "verifier_key",
+                &self.verifier_key.as_ref().map(crate::VerifierKey::name),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -164,6 +170,7 @@ impl AdminApi {
             sign_in_url: None,
             security: Vec::new(),
             guard: None,
+            verifier_key: None,
         }
     }
 
@@ -301,6 +308,32 @@ impl AdminApi {
         self
     }
 
+    /// The log's verifier key (the signing key's
+    /// [`verifier_key`](crate::SigningKey::verifier_key)): `GET /{id}/proof`
+    /// then checks each proof it hands out with [`EventProof::verify`](crate::EventProof::verify)
+    /// and says so in the answer, `"signature_checked_by": "<key name>"` when
+    /// the checkpoint's signature holds and `"server_verify_error":
+    /// "<why>"` when any check fails. The web page shows both; a browser
+    /// cannot check the signature itself. Without it, the answer is the
+    /// proof alone, to check offline with `audit verify-event`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use audit_store::SigningKey;
+    /// use audit_store::http::AdminApi;
+    ///
+    /// let store = audit_store::connect("sqlite::memory:").await?;
+    /// let key = SigningKey::generate("audit.example.com/log")?;
+    /// let api = AdminApi::new(store).verifier_key(key.verifier_key());
+    /// assert!(format!("{api:?}").contains("audit.example.com/log"));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn verifier_key(mut self, key: crate::VerifierKey) -> Self {
+        self.verifier_key = Some(key);
+        self
+    }
+
     /// Nests the API into `app` at `path` (`"/audit-logs"`), answering the
     /// list both at `path` and at `path/` (axum's `nest` alone answers only
     /// the former).
@@ -330,6 +363,7 @@ impl AdminApi {
             default_window: self.default_window,
             read_timeout: self.read_timeout,
             security: self.security,
+            verifier_key: self.verifier_key,
         });
         Parts {
             api,
@@ -369,6 +403,7 @@ impl Parts {
             .route("/actions", self.data(get(handlers::actions)))
             .route("/openapi.json", get(handlers::openapi))
             .route("/{id}", self.data(get(handlers::one)))
+            .route("/{id}/proof", self.data(get(proof::event_proof)))
             .with_state(self.api)
             .merge(page)
             .method_not_allowed_fallback(handlers::method_not_allowed)

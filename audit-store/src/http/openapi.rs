@@ -65,10 +65,11 @@ const PRINTABLE: &str =
 const ACTION: &str = r"^[a-z][a-z0-9_]*(?:(?:\.[a-z][a-z0-9_]*)+|(?:\.[a-z][a-z0-9_]*)*\.\*)$";
 
 /// The error codes the admin API answers with.
-const ERROR_CODES: [&str; 6] = [
+const ERROR_CODES: [&str; 7] = [
     "invalid_parameter",
     "forbidden",
     "not_found",
+    "not_checkpointed",
     "method_not_allowed",
     "internal",
     "store_unavailable",
@@ -238,6 +239,7 @@ pub(crate) fn document(prefix: &str, security: &[super::SecurityScheme]) -> Valu
                 json!({"description": "The event.",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Event"}}}}),
                 true, &requirement)},
+            "/{id}/proof": {"get": proof_operation(&requirement)},
             "/export": {"get": operation("exportEvents", "Every matching event, streamed as CSV or NDJSON",
                 json!(export_parameters),
                 json!({
@@ -274,6 +276,37 @@ pub(crate) fn document(prefix: &str, security: &[super::SecurityScheme]) -> Valu
             "schemas": schemas(),
         },
     })
+}
+
+/// `GET /{id}/proof`: one event's proof, and the 409 while no checkpoint
+/// covers it.
+fn proof_operation(security: &Value) -> Value {
+    let parameters = json!([
+        {"name": "id", "in": "path", "required": true, "description": "The event id.",
+            "schema": {"type": "string", "format": "uuid"}},
+        {"name": "checkpoint", "in": "query", "required": false,
+            "description": "Which signed checkpoint of the event's stream to prove against: `latest` (the default) \
+                or the tree size of a kept checkpoint. Given once.",
+            "schema": {"anyOf": [{"type": "string", "enum": ["latest"]},
+                {"type": "integer", "minimum": 1, "maximum": u64::MAX}]}},
+    ]);
+    let ok = json!({"description": "The event with its inclusion proof and the signed checkpoint: what \
+            `audit verify-event` checks.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventProof"}}}});
+    let mut operation = operation(
+        "getEventProof",
+        "One event with the proof that it is in a signed checkpoint",
+        parameters,
+        ok,
+        true,
+        security,
+    );
+    operation["responses"]["409"] = json!({
+        "description": "No kept signed checkpoint covers the event yet, or none is kept at the size asked for \
+            (code `not_checkpointed`): retry after the next checkpoint.",
+        "content": error_content(),
+    });
+    operation
 }
 
 fn nullable_string() -> Value {
@@ -327,6 +360,19 @@ fn schemas() -> Value {
             "stream": {"type": "string", "description": "`tenant:<id>`, or `global`."},
             "seq": {"type": "integer", "minimum": 1},
             "leaf_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
+        "EventProof": {"type": "object", "required": ["event", "leaf_index", "tree_size", "audit_path", "checkpoint"],
+            "properties": {
+                "event": {"$ref": "#/components/schemas/Event"},
+                "leaf_index": {"type": "integer", "minimum": 0, "description": "The event's seq − 1."},
+                "tree_size": {"type": "integer", "minimum": 1, "description": "The size of the tree the checkpoint signs."},
+                "audit_path": {"type": "array", "items": {"type": "string", "contentEncoding": "base64"},
+                    "description": "The RFC 9162 inclusion proof, bottom-up: SHA-256 hashes in standard base64."},
+                "checkpoint": {"type": "string", "description": "The stream's signed checkpoint (C2SP signed note of a \
+                    tlog-checkpoint: origin, tree size, base64 root, a blank line, signature lines)."},
+                "signature_checked_by": {"type": "string", "description": "Present when the server holds the log's \
+                    verifier key and the checkpoint's signature by it holds: the key's name."},
+                "server_verify_error": {"type": "string", "description": "Present when the server holds the log's \
+                    verifier key and the proof does not verify under it: why."}}},
         "Event": {"type": "object", "required": ["id", "occurred_at", "recorded_at", "tenant_id", "action",
             "category", "severity", "outcome", "reason", "actor", "target", "targets", "description",
             "context", "changes", "metadata", "truncated", "lossy_utf8", "integrity"],
@@ -373,7 +419,7 @@ mod tests {
         assert_eq!(schema("actor_id")["pattern"], PRINTABLE);
         assert_eq!(doc["servers"][0]["url"], "/audit-logs");
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
-        for path in ["/", "/{id}", "/export", "/actions"] {
+        for path in ["/", "/{id}", "/{id}/proof", "/export", "/actions"] {
             let responses = &doc["paths"][path]["get"]["responses"];
             assert!(responses["401"].is_object() && responses["403"].is_object(), "{path}");
         }

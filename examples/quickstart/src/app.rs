@@ -48,7 +48,12 @@ pub fn router(state: AppState, auditor: Auditor, store: Store, config: &Config) 
             patch(members::change_role).route_layer(signed_in.clone()),
         )
         .with_state(state.clone());
-    let protected = AdminApi::new(store)
+    let mut admin = AdminApi::new(store);
+    if let Some(checkpoints) = &config.checkpoints {
+        // The proofs the page shows then say their signature was checked.
+        admin = admin.verifier_key(checkpoints.key.verifier_key());
+    }
+    let protected = admin
         .sign_in_url("/login")
         .read_timeout(config.read_timeout)
         .route_layer(signed_in)
