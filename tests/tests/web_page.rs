@@ -20,13 +20,15 @@ mod browser;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use audit_core::{
     Action, Actor, AuditSink, Auditor, Event, EventBuilder, EventContext, IpSource, MemorySink, Snapshot, Target,
     Timestamp,
 };
+use audit_store::checkpoint::Checkpointer;
 use audit_store::http::AdminApi;
-use audit_store::{AuditQuery, Store};
+use audit_store::{AuditQuery, SigningKey, Store};
 use audit_tower::{AuditLayer, Principal};
 use browser::{WIDE, js, screenshot, wait_for, with_browser};
 use fantoccini::key::Key;
@@ -78,8 +80,18 @@ fn alice() -> Actor {
 
 impl Site {
     async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// The site; with `key`, the quickstart signs checkpoints with it and its
+    /// API checks the proofs it hands out.
+    async fn start_with(key: Option<SigningKey>) -> Self {
         let db = TestDb::sqlite();
-        let server = Running::start(&db).await;
+        let mut config = quickstart::Config::new(db.url());
+        if let (Some(key), TestDb::Sqlite(dir)) = (key, &db) {
+            config = config.checkpoints(key, dir.join("checkpoints"), Duration::from_secs(3600));
+        }
+        let server = Running::start_with(config).await;
         quickstart::seed::seed_demo(&server.store, &server.auditor)
             .await
             .unwrap();
@@ -374,6 +386,9 @@ mod sqlite {
         an_empty_search_offers_to_clear_the_search_and_an_empty_range_to_widen_it,
         at_390_px_a_bad_filter_unfolds_the_filters_and_focuses_its_field,
         at_1280_px_the_time_inputs_show_their_whole_value_in_one_aligned_row,
+        a_checkpointed_event_is_verified_in_the_browser_and_its_signature_on_the_server,
+        an_event_is_not_covered_before_a_checkpoint_and_does_not_verify_once_edited_in_the_database,
+        the_browsers_leaf_hash_equals_the_stores_for_unicode_escapes_numbers_and_changes,
     );
 }
 
@@ -1382,6 +1397,197 @@ async fn at_1280_px_the_time_inputs_show_their_whole_value_in_one_aligned_row() 
         assert!((num(&fit["since"]["top"]) - num(&fit["until"]["top"])).abs() < 1.0, "{fit}");
         assert!((num(&fit["since"]["bottom"]) - num(&fit["category"]["bottom"])).abs() < 1.0, "{fit}");
         assert_fits(&no_horizontal_overflow(&client).await);
+    })
+    .await;
+}
+
+/// The log's name in the proof tests: its signing key's.
+const LOG: &str = "audit.example.com/log";
+
+/// Signs a checkpoint of every stream of `store` with `key`.
+async fn checkpoint(store: &Store, key: &SigningKey) {
+    Checkpointer::new(store.clone(), key.clone())
+        .checkpoint_now()
+        .await
+        .unwrap();
+}
+
+/// Opens the details of the one row listed for resource `target_id`.
+async fn open_details_of(client: &Client, site: &Site, target_id: &str) {
+    client
+        .goto(&site.page(&format!("target_id={target_id}")))
+        .await
+        .unwrap();
+    settled(client, "ready").await;
+    click(client, "#rows tr.row .toggle").await;
+    wait_for("the details", || async {
+        client
+            .find(Locator::Css("#rows tr.details:not([hidden]) .verify-button"))
+            .await
+            .ok()
+    })
+    .await;
+}
+
+/// Clicks "Verify" in the open details; the mark's result and text once it settled.
+async fn verify_in_page(client: &Client) -> (String, String) {
+    click(client, "#rows tr.details:not([hidden]) .verify-button").await;
+    wait_for("the verification mark", || async {
+        let found = js(
+            client,
+            "const panel = document.querySelector('#rows tr.details:not([hidden]) .verify');
+             return [panel.dataset.result, panel.querySelector('.verify-mark').textContent];",
+            vec![],
+        )
+        .await;
+        let result = found[0].as_str()?.to_owned();
+        (result != "idle" && result != "checking").then(|| (result, found[1].as_str().unwrap_or_default().to_owned()))
+    })
+    .await
+}
+
+async fn a_checkpointed_event_is_verified_in_the_browser_and_its_signature_on_the_server() {
+    let key = SigningKey::generate(LOG).unwrap();
+    let site = Site::start_with(Some(key.clone())).await;
+    checkpoint(&site.server.store, &key).await;
+    let size = site
+        .server
+        .store
+        .latest_checkpoint("tenant:acme")
+        .await
+        .unwrap()
+        .unwrap()
+        .size;
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        open_details_of(&client, &site, RENAMED_APP).await;
+        let (result, mark) = verify_in_page(&client).await;
+        assert_eq!(result, "verified", "{mark}");
+        assert_eq!(mark, format!("✓ Verified: in the signed tree of {size} events"));
+        let integrity = site.diff_event.integrity().unwrap();
+        assert_eq!(
+            text_of(&client, "#rows [data-field=computed-leaf-hash]").await,
+            integrity.leaf_hash
+        );
+        let note = text_of(&client, "#rows .verify-signature").await;
+        assert!(
+            note.contains(&format!("checked on the server with the key {LOG}")),
+            "{note}"
+        );
+        assert!(note.contains("audit verify-event"), "{note}");
+        let link = href_of(&client, "#rows a.proof-link").await;
+        assert_eq!(link, format!("{}/audit-logs/{}/proof", site.base, site.diff_event.id()));
+        let proof: audit_store::EventProof = serde_json::from_str(&fetch_text(&client, &link).await).unwrap();
+        proof.verify(&key.verifier_key(), LOG).unwrap();
+        js(
+            &client,
+            "document.querySelector('#rows tr.details:not([hidden]) .verify').scrollIntoView({block: 'center'});",
+            vec![],
+        )
+        .await;
+        screenshot(&client, "ui-verified").await;
+    })
+    .await;
+}
+
+async fn an_event_is_not_covered_before_a_checkpoint_and_does_not_verify_once_edited_in_the_database() {
+    let site = std::sync::Arc::new(Site::start().await);
+    let before = site.clone();
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &before.base, "alice@acme.test", "/audit-logs/ui").await;
+        open_details_of(&client, &before, RENAMED_APP).await;
+        let (result, mark) = verify_in_page(&client).await;
+        assert_eq!(result, "not-checkpointed", "{mark}");
+        assert!(mark.contains("Not covered by a checkpoint yet"), "{mark}");
+        assert!(mark.contains("audit checkpoint"), "{mark}");
+    })
+    .await;
+
+    // Signed, then an attacker with the database (not the key) rewrites
+    // the description, leaving the leaf hash as it was.
+    let event = site.diff_event.clone();
+    checkpoint(&site.server.store, &SigningKey::generate(LOG).unwrap()).await;
+    use sqlx::Connection as _;
+    let mut conn = sqlx::SqliteConnection::connect(&site._db.url()).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "DROP TRIGGER audit_events_reject_update; \
+         UPDATE audit_events SET description = 'Renamed app Billing to Payroll' WHERE id = '{}'",
+        event.id()
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        open_details_of(&client, &site, RENAMED_APP).await;
+        assert!(
+            text_of(&client, "#rows tr.details")
+                .await
+                .contains("Billing to Payroll")
+        );
+        let (result, mark) = verify_in_page(&client).await;
+        assert_eq!(result, "failed", "{mark}");
+        assert!(
+            mark.starts_with("✕ Does not verify: the event's content does not hash to its leaf hash"),
+            "{mark}"
+        );
+        let computed = text_of(&client, "#rows [data-field=computed-leaf-hash]").await;
+        assert_ne!(computed, event.integrity().unwrap().leaf_hash);
+        let note = text_of(&client, "#rows .verify-signature").await;
+        assert!(note.contains("not checked here"), "{note}");
+    })
+    .await;
+}
+
+async fn the_browsers_leaf_hash_equals_the_stores_for_unicode_escapes_numbers_and_changes() {
+    let site = Site::start().await;
+    let tricky = Event::builder(Action::new("app.updated").unwrap(), alice())
+        .tenant("acme")
+        .occurred_at(at(30))
+        .target(Target::new("app", "app_jcs").with_name("Café ☕ \"quoted\" \\ back"))
+        .before(&Snapshot(
+            &json!({"name": "naïve", "tags": ["a", "b"], "limits": {"seats": 5}}),
+        ))
+        .after(&Snapshot(
+            &json!({"name": "naïve → wise 😀", "tags": ["a"], "limits": {"seats": 6, "ratio": 0.1}}),
+        ))
+        .metadata(
+            "nested",
+            &json!({
+                // UTF-16 order puts the emoji (a surrogate pair) before U+E000.
+                "\u{e000}": "private use",
+                "😀": "emoji",
+                "é": {"deep": [1, 1e21, 1e-7, -0.0, 333_333_333.333_333_3, 4.5e-300, 9_007_199_254_740_993_u64]},
+                "line\nbreak": "tab\there \u{2028} \u{7f} \u{1} </script>",
+                "quote\"": "back\\slash",
+                "": [null, true, false, {}, []],
+            }),
+        )
+        .metadata("zh", "审计日志")
+        .description("Renamed app naïve → wise 😀 with \"quotes\" and \\ backslashes")
+        .context(context(
+            "2001:db8::1",
+            "Agent/1.0 (ünïcode)",
+            "req-jcs",
+            "PATCH",
+            "/apps/{id}",
+            200,
+        ));
+    let id = record(&site.server, tricky).await;
+    let stored = site.server.store.get(id).await.unwrap().unwrap();
+    checkpoint(&site.server.store, &SigningKey::generate(LOG).unwrap()).await;
+    with_browser(WIDE, move |client| async move {
+        sign_in(&client, &site.base, "alice@acme.test", "/audit-logs/ui").await;
+        open_details_of(&client, &site, "app_jcs").await;
+        let (result, mark) = verify_in_page(&client).await;
+        assert_eq!(
+            text_of(&client, "#rows [data-field=computed-leaf-hash]").await,
+            stored.integrity().unwrap().leaf_hash,
+            "the browser's JCS differs from the store's: {mark}"
+        );
+        assert_eq!(result, "verified", "{mark}");
     })
     .await;
 }

@@ -761,7 +761,8 @@
       ...pair("Stream", text(integrity.stream), { class: "mono" }),
       ...pair("Sequence", text(integrity.seq), { class: "mono", "data-field": "seq" }),
       ...pair("Leaf hash", text(integrity.leaf_hash), { class: "mono wrap", "data-field": "leaf-hash" })),
-      ...flags.map((flag) => el("p", { class: "muted", text: flag }))));
+      ...flags.map((flag) => el("p", { class: "muted", text: flag })),
+      event.id ? verifyPanel(text(event.id)) : null));
 
     const links = el("p", { class: "detail-links" });
     const id = text(event.id);
@@ -771,6 +772,208 @@
     if (target && target.id) links.append(pivot("Everything on this resource", { ...filters, target_type: text(target.type), target_id: text(target.id) }));
     if (context.client_ip) links.append(pivot("Everything from this IP", withExtra("ip", text(context.client_ip))));
     return el("div", { class: "detail" }, box, wide, links);
+  }
+
+  // ---- verifying an event against its signed checkpoint -----------------
+  //
+  // The browser recomputes the event's leaf hash and walks its audit path to
+  // the root of the signed checkpoint the API hands out. It cannot check the
+  // checkpoint's signature: the server does when it holds the log's key
+  // (`signature_checked_by`), and `audit verify-event` does offline.
+
+  /**
+   * RFC 8785 (JCS) text of a value as JSON.parse gave it: numbers as
+   * ECMAScript writes them (-0 as 0), strings as JSON.stringify escapes
+   * them, object members sorted by UTF-16 code units (the default sort).
+   */
+  function jcs(value) {
+    if (value === null || typeof value === "boolean") return String(value);
+    if (typeof value === "number") {
+      if (!Number.isFinite(value)) throw new Error("not a JSON number");
+      return String(value);
+    }
+    if (typeof value === "string") return JSON.stringify(value);
+    if (Array.isArray(value)) return "[" + value.map(jcs).join(",") + "]";
+    return "{" + Object.keys(value).sort().map((key) => JSON.stringify(key) + ":" + jcs(value[key])).join(",") + "}";
+  }
+
+  /** Whether JSON.parse may have rounded one of the value's integers (beyond 2^53). */
+  function hasInexactInteger(value) {
+    if (typeof value === "number") return Number.isInteger(value) && !Number.isSafeInteger(value);
+    return value !== null && typeof value === "object" && Object.values(value).some(hasInexactInteger);
+  }
+
+  const LEAF = Uint8Array.of(0);
+  const NODE = Uint8Array.of(1);
+
+  async function sha256(...parts) {
+    const all = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      all.set(part, at);
+      at += part.length;
+    }
+    return new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  }
+
+  const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const sameBytes = (a, b) => a.length === b.length && a.every((byte, i) => byte === b[i]);
+
+  /** Standard base64 of a 32-byte hash, or null. */
+  function hashOf(base64) {
+    try {
+      const bytes = Uint8Array.from(atob(String(base64)), (c) => c.charCodeAt(0));
+      return bytes.length === 32 ? bytes : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  /** A stream as its checkpoint origin ends: printable ASCII but %, + and / kept, the rest %XX. */
+  function originOfStream(stream) {
+    let out = "";
+    for (const byte of new TextEncoder().encode(stream)) {
+      const kept = byte > 0x20 && byte < 0x7f && byte !== 0x25 && byte !== 0x2b && byte !== 0x2f;
+      out += kept ? String.fromCharCode(byte) : "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+    }
+    return out;
+  }
+
+  /** Origin, size and root of a signed checkpoint note's text, or null. */
+  function readCheckpoint(note) {
+    const end = typeof note === "string" ? note.indexOf("\n\n") : -1;
+    if (end < 0) return null;
+    const [origin, size, root] = note.slice(0, end).split("\n");
+    const hash = hashOf(root);
+    if (!origin || !/^[0-9]+$/.test(size || "") || !hash) return null;
+    return { origin, size: BigInt(size), root: hash };
+  }
+
+  /** The root an RFC 9162 §2.1.3.2 audit path leads to from `leaf`, or null. */
+  async function rootOfPath(leaf, index, size, path) {
+    if (index >= size) return null;
+    let fn = index;
+    let sn = size - 1n;
+    let root = leaf;
+    for (const sibling of path) {
+      if (sn === 0n) return null;
+      if ((fn & 1n) === 1n || fn === sn) {
+        root = await sha256(NODE, sibling, root);
+        while ((fn & 1n) === 0n && fn !== 0n) {
+          fn >>= 1n;
+          sn >>= 1n;
+        }
+      } else {
+        root = await sha256(NODE, root, sibling);
+      }
+      fn >>= 1n;
+      sn >>= 1n;
+    }
+    return sn === 0n ? root : null;
+  }
+
+  /** Checks a proof the API gave; what it found, as the mark shows it. */
+  async function checkProof(id, proof) {
+    const fail = (why, computed) => ({ result: "failed", title: "Does not verify", detail: why, computed });
+    const event = proof && typeof proof.event === "object" ? proof.event : null;
+    const integrity = event && event.integrity && typeof event.integrity === "object" ? event.integrity : null;
+    if (!integrity || text(event.id) !== id) return fail("the answer is not a proof of this event.");
+    const copy = structuredClone(event);
+    delete copy.integrity.leaf_hash;
+    const leaf = await sha256(LEAF, new TextEncoder().encode(jcs(copy)));
+    const computed = toHex(leaf);
+    if (computed !== integrity.leaf_hash) {
+      if (hasInexactInteger(event)) {
+        return { result: "cannot-check", title: "This browser cannot check this event",
+          detail: "it holds integers beyond 2^53, which JavaScript cannot read exactly. Check it offline with audit verify-event.", computed };
+      }
+      return fail("the event's content does not hash to its leaf hash: it was changed after it was recorded.", computed);
+    }
+    const checkpoint = readCheckpoint(proof.checkpoint);
+    if (!checkpoint) return fail("the checkpoint is not a signed checkpoint text.", computed);
+    const stream = text(integrity.stream);
+    if (!checkpoint.origin.endsWith("/" + originOfStream(stream))) {
+      return fail(`the checkpoint is of ${checkpoint.origin}, not of the event's stream ${stream}.`, computed);
+    }
+    const numbers = [proof.leaf_index, proof.tree_size, integrity.seq];
+    if (!numbers.every(Number.isSafeInteger)) return fail("the proof's leaf index, tree size or seq is not a whole number.", computed);
+    const [index, size, seq] = numbers.map(BigInt);
+    if (size !== checkpoint.size) return fail(`the proof is for a tree of ${size} events; the checkpoint signs ${checkpoint.size}.`, computed);
+    if (index !== seq - 1n) return fail(`leaf ${index} is not the place of the event at seq ${seq}.`, computed);
+    const path = Array.isArray(proof.audit_path) ? proof.audit_path.map(hashOf) : [null];
+    if (path.includes(null)) return fail("the audit path holds something other than hashes.", computed);
+    const root = await rootOfPath(leaf, index, size, path);
+    if (!root || !sameBytes(root, checkpoint.root)) return fail("the audit path does not lead to the checkpoint's root hash.", computed);
+    if (typeof proof.server_verify_error === "string") return fail("the server's check with the log's key: " + proof.server_verify_error, computed);
+    return { result: "verified", title: `Verified: in the signed tree of ${size} events`, detail: "", computed };
+  }
+
+  /** Fetches event `id`'s proof and checks it here. */
+  async function verifyEvent(id) {
+    let response;
+    let body;
+    try {
+      response = await fetch(`${apiBase}/${encodeURIComponent(id)}/proof`, { credentials: "same-origin", headers: { accept: "application/json" } });
+      body = await response.json().catch(() => null);
+    } catch (_) {
+      return { result: "error", title: "The proof could not be loaded", detail: "the server could not be reached." };
+    }
+    const message = typeof body?.error?.message === "string" ? body.error.message : "";
+    if (response.status === 409) return { result: "not-checkpointed", title: "Not covered by a checkpoint yet", detail: message };
+    if (!response.ok) return { result: "error", title: `The proof could not be loaded (HTTP ${response.status})`, detail: message || "the server did not say why." };
+    if (!window.crypto || !crypto.subtle) {
+      return { result: "cannot-check", title: "This browser cannot check proofs here",
+        detail: "it offers no WebCrypto to pages served over plain HTTP from another host. Check it offline with audit verify-event." };
+    }
+    try {
+      const found = await checkProof(id, body);
+      found.signer = typeof body.signature_checked_by === "string" ? body.signature_checked_by : null;
+      return found;
+    } catch (error) {
+      return { result: "error", title: "The proof could not be checked", detail: String(error && error.message || error) };
+    }
+  }
+
+  /** What the mark can and cannot say about the checkpoint's signature. */
+  function signatureNote(signer) {
+    const offline = el("code", { text: "audit verify-event" });
+    if (signer) {
+      return ["The checkpoint's signature was checked on the server with the key ", el("code", { text: signer }),
+        "; the browser cannot check signatures. To check it yourself, save the proof and run ", offline, " with the log's verifier key."];
+    }
+    return ["The checkpoint's signature is not checked here: the browser cannot, and this server holds no verifier key. Check it offline with ",
+      offline, " and the log's verifier key."];
+  }
+
+  function verifyPanel(id) {
+    const button = el("button", { type: "button", class: "verify-button" }, "Verify");
+    const mark = el("p", { class: "verify-mark", role: "status", "aria-live": "polite" });
+    const details = el("div", { class: "verify-details" });
+    const panel = el("div", { class: "verify", "data-result": "idle" },
+      el("p", { class: "muted", text: "Check in this browser that this event is unchanged and in its stream's latest signed checkpoint." }),
+      button, mark, details);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      panel.dataset.result = "checking";
+      mark.replaceChildren("Checking…");
+      details.replaceChildren();
+      const found = await verifyEvent(id);
+      panel.dataset.result = found.result;
+      const icon = found.result === "verified" ? "✓" : found.result === "failed" ? "✕" : "!";
+      mark.replaceChildren(...el("span", {}, el("span", { class: "verify-icon", "aria-hidden": "true", text: icon }), " ",
+        el("strong", { class: "verify-title", text: found.title }),
+        found.detail ? ": " : null, found.detail ? el("span", { class: "verify-why", text: found.detail }) : null).childNodes);
+      if (found.computed) {
+        details.append(el("dl", {}, ...pair("Leaf hash computed here", found.computed, { class: "mono wrap", "data-field": "computed-leaf-hash" })));
+      }
+      if (found.result === "verified" || found.result === "failed" || found.result === "cannot-check") {
+        details.append(el("p", { class: "muted verify-signature" }, ...signatureNote(found.signer)));
+        details.append(el("p", {}, apiLink(`/${encodeURIComponent(id)}/proof`, "Open the proof as JSON", { class: "proof-link" })));
+      }
+      button.disabled = false;
+      button.textContent = "Verify again";
+    });
+    return panel;
   }
 
   function resourceDetail(event) {
