@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `GET /` | `{"data": [event, …], "next_cursor": string \| null}`, newest first |
 //! | `GET /{id}` | one event |
+//! | `GET /{id}/proof?checkpoint=latest\|<tree size>` | the event with its [`EventProof`](crate::EventProof) against a signed checkpoint of its stream (the newest by default); 409 `not_checkpointed` while none covers it |
 //! | `GET /export?format=csv\|ndjson&…` | every matching event, streamed (see [`ExportFormat`](crate::ExportFormat)) |
 //! | `GET /actions` | `[{"action", "category", "count"}]`, most frequent first |
 //! | `GET /openapi.json` | the OpenAPI 3.1 description of these routes (public) |
@@ -22,7 +23,7 @@
 //! with `Allow` and the code `method_not_allowed`.
 //!
 //! `/openapi.json` needs no credentials. It names the nesting prefix as its
-//! server, the [`AdminApi::security`] schemes, the 401/403/404/500/503 of
+//! server, the [`AdminApi::security`] schemes, the 401/403/404/409/500/503 of
 //! every operation with their error codes, and for every parameter exactly
 //! what the parser checks (ranges, formats, patterns, lengths; see
 //! [`ValueFormat`](crate::ValueFormat)).
@@ -73,13 +74,43 @@
 //! Every recorded value is shown as text, never parsed as markup; the only
 //! links built from data point at this API's `/{id}`.
 //!
+//! ## Verifying an event in the page
+//!
+//! An event's details have a **Verify** button. It fetches `{id}/proof`
+//! and checks the proof in the browser, with nothing but the page's own
+//! script and WebCrypto: it recomputes the event's canonical bytes (RFC
+//! 8785 JCS of the event's JSON without `integrity.leaf_hash`) and its
+//! leaf hash, `SHA-256(0x00 ‖ bytes)`, and compares it with the stored
+//! `integrity.leaf_hash` (an event edited in the database fails here); it
+//! checks that the checkpoint's origin ends in the event's stream, that its
+//! tree size is the proof's and that the leaf index is the event's seq − 1;
+//! and it walks the audit path to the root (RFC 9162 §2.1.3.2) and compares
+//! it with the checkpoint's root. The mark then reads "Verified: in the
+//! signed tree of N events", "Does not verify: …" naming the check that failed,
+//! "Not covered by a checkpoint yet" (the 409), or says why it could not
+//! check (the proof did not load; no WebCrypto, which browsers offer only
+//! to HTTPS and loopback pages; integers beyond 2^53, which JavaScript
+//! reads rounded, in an event whose hash then differs).
+//!
+//! What it does not check: the checkpoint's **signature**. A browser holds
+//! no verifier key it could trust more than the server that sent the page.
+//! With [`AdminApi::verifier_key`] the server checks every proof it hands
+//! out ([`EventProof::verify`](crate::EventProof::verify)) and the page
+//! shows "checked on the server with the key …" naming it, or the server's
+//! reason as "Does not verify"; without it the page says the signature is
+//! not checked. Either way a reader who trusts nothing of the server saves
+//! the proof ("Open the proof as JSON") and runs `audit verify-event` with
+//! the log's published verifier key, which also checks the signature.
+//!
 //! # Reads are audited
 //!
 //! Every request is itself an event in the reader's scope:
-//! `audit_log.viewed` (list, single event, action counts) or
+//! `audit_log.viewed` (list, single event, an event's proof, action counts) or
 //! `audit_log.exported`, with the parameters in `metadata.filters` (a
 //! cursor only as `true`) and a description naming what was read ("Viewed
-//! the audit log, filtered by action, q"; "Exported the audit log as CSV"),
+//! the audit log, filtered by action, q"; "Viewed the proof of one audit
+//! event, against its stream's latest checkpoint"; "Exported the audit log
+//! as CSV"),
 //! recorded by the layer when the response is
 //! ready — refused and failed reads included, with outcome `denied` or
 //! `failure` and the reason. An export is recorded when it starts.
@@ -175,7 +206,7 @@ impl AdminApi {
     }
 
     /// Runs `layer` (your authentication) around the data routes only: the
-    /// list, one event, export and action counts. The web page and
+    /// list, one event and its proof, export and action counts. The web page and
     /// `/openapi.json` stay public, and a method a route does not answer
     /// (`TRACE`, `POST`, …) is a `405 Method Not Allowed` with `Allow`, before
     /// the layer runs, where axum's `Router::route_layer` over the nested
