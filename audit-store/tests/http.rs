@@ -190,6 +190,11 @@ impl Server {
         self.recorded.events()
     }
 
+    /// The first fixture event of `tenant`.
+    fn first_of(&self, tenant: &str) -> &Event {
+        self.events.iter().find(|e| e.tenant_id() == Some(tenant)).unwrap()
+    }
+
     fn ids_of(&self, keep: impl Fn(&Event) -> bool) -> Vec<String> {
         let mut events: Vec<&Event> = self.events.iter().filter(|e| keep(e)).collect();
         events.sort_by_key(|e| std::cmp::Reverse((e.occurred_at(), e.id())));
@@ -790,9 +795,11 @@ const LOG: &str = "audit.example.com/log";
 async fn an_event_proof_verifies_offline_and_its_read_is_recorded(db: TestDb) {
     let server = Server::start(&db).await;
     let key = SigningKey::generate(LOG).unwrap();
-    let checkpointer = Checkpointer::new(server.store.clone(), key.clone());
-    checkpointer.checkpoint_now().await.unwrap();
-    let event = server.events.iter().find(|e| e.tenant_id() == Some("acme")).unwrap();
+    Checkpointer::new(server.store.clone(), key.clone())
+        .checkpoint_now()
+        .await
+        .unwrap();
+    let event = server.first_of("acme");
     let path = format!("/{}/proof", event.id());
 
     let (status, headers, body) = server.get(ACME_ADMIN, &path).await;
@@ -883,18 +890,8 @@ fn event_seq(proof: &EventProof) -> u64 {
 
 async fn a_proof_is_404_for_another_tenant_409_before_a_checkpoint_and_400_for_a_bad_checkpoint(db: TestDb) {
     let server = Server::start(&db).await;
-    let acme = server
-        .events
-        .iter()
-        .find(|e| e.tenant_id() == Some("acme"))
-        .unwrap()
-        .id();
-    let globex = server
-        .events
-        .iter()
-        .find(|e| e.tenant_id() == Some("=globex"))
-        .unwrap()
-        .id();
+    let acme = server.first_of("acme").id();
+    let globex = server.first_of("=globex").id();
     let error = |body: &str| serde_json::from_str::<Value>(body).unwrap()["error"].clone();
 
     // Before any checkpoint: 409, saying what to do; another tenant's event
