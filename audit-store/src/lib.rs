@@ -331,6 +331,7 @@ mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;
 pub mod proof;
+pub mod proof_export;
 mod query;
 mod retention;
 mod row;
@@ -351,6 +352,7 @@ pub use integrity::{Problem, VerifyReport, leaf_hash};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use proof::{ConsistencyProof, EventProof, InvalidProof};
+pub use proof_export::{ProofLine, ProofScan, UncoveredEvent};
 pub use query::{
     ActionCount, ActionFilter, AuditQuery, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_VALUE_CHARS, Page,
     QUERY_PARAMETERS, QueryError, QueryParameter, ValueFormat,
