@@ -102,6 +102,7 @@
 //! # Ok(()) }
 //! ```
 
+mod checkpoints;
 mod error;
 mod handlers;
 mod openapi;
@@ -367,6 +368,8 @@ impl Parts {
             .route("/", self.data(get(handlers::list)))
             .route("/export", self.data(get(handlers::export)))
             .route("/actions", self.data(get(handlers::actions)))
+            .route("/checkpoints", self.data(get(checkpoints::checkpoints)))
+            .route("/consistency", self.data(get(checkpoints::consistency)))
             .route("/openapi.json", get(handlers::openapi))
             .route("/{id}", self.data(get(handlers::one)))
             .with_state(self.api)
