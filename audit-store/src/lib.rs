@@ -154,7 +154,8 @@
 //! a read policy (tenant admins read their tenant; platform auditors read
 //! all) and every read recorded as an event. With feature `cli`, the
 //! `audit` binary queries, exports, verifies, migrates, purges and serves a
-//! store; `audit --help` lists its exit codes (3: `verify` found tampering).
+//! store; `audit --help` lists its exit codes (3: `verify` found tampering; 4: `verify-event`
+//! found events no signed checkpoint covers yet).
 //!
 //! # Merkle trees, signed checkpoints and offline proofs
 //!
@@ -218,6 +219,13 @@
 //!   a wrong size or index, an edited event and a path that leads elsewhere
 //!   ([`InvalidProof`]). A [`ConsistencyProof`] shows that a later
 //!   checkpoint of a stream extends an earlier one.
+//! - **Exports with proofs** ([`proof_export`]): `scan.with_proofs()` gives
+//!   each event its [`EventProof`] against its stream's newest checkpoint,
+//!   or, for an event that checkpoint does not cover yet, the line
+//!   `{"event", "leaf_index", "checkpoint": null}`. The admin API serves
+//!   them (`GET /export?format=ndjson&with_proofs=true`), with a stream's
+//!   checkpoints (`GET /checkpoints`) and consistency proofs between them
+//!   (`GET /consistency`).
 //!
 //! # Retention
 //!
@@ -331,6 +339,7 @@ mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;
 pub mod proof;
+pub mod proof_export;
 mod query;
 mod retention;
 mod row;
@@ -351,6 +360,7 @@ pub use integrity::{Problem, VerifyReport, leaf_hash};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use proof::{ConsistencyProof, EventProof, InvalidProof};
+pub use proof_export::{ProofLine, ProofScan, UncoveredEvent};
 pub use query::{
     ActionCount, ActionFilter, AuditQuery, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_VALUE_CHARS, Page,
     QUERY_PARAMETERS, QueryError, QueryParameter, ValueFormat,

@@ -3,7 +3,7 @@
 use audit_core::Event;
 
 use crate::query::{Plan, Position};
-use crate::{AuditQuery, Store, StoreError};
+use crate::{AuditQuery, ProofScan, Store, StoreError};
 
 /// Events per batch of a scan.
 const BATCH: u32 = 500;
@@ -53,6 +53,13 @@ impl Scan {
             plan,
             done: false,
         })
+    }
+
+    /// The same scan with each event's proof against its stream's newest
+    /// signed checkpoint: an export with proofs (see [`ProofScan`]).
+    pub fn with_proofs(self) -> ProofScan {
+        let store = self.store.clone();
+        ProofScan::new(self, store)
     }
 
     /// The next batch of up to 500 events; `None` once all were returned.

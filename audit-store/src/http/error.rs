@@ -83,6 +83,28 @@ impl ApiError {
         }
     }
 
+    /// A proof the store cannot give for the value of `param`: a 400
+    /// naming it, or a 409 when the sizes are fine but the stream cannot
+    /// answer (`not_checkpointed`: no signed checkpoint covers it yet;
+    /// `no_tree`: its tree is not kept).
+    pub(crate) fn proof(stream: &str, error: &ProofError, param: &str) -> Self {
+        let message = format!("{stream}: {error}");
+        let conflict = |code| Self {
+            status: StatusCode::CONFLICT,
+            code,
+            message: message.clone(),
+            param: Some(param.to_owned()),
+        };
+        match error {
+            ProofError::NotCheckpointed { .. } => conflict("not_checkpointed"),
+            ProofError::NoTree => conflict("no_tree"),
+            _ => Self::invalid(&QueryError::new(
+                param.to_owned(),
+                format!("cannot be proved: {message}"),
+            )),
+        }
+    }
+
     /// The message, for the audit event's `reason`.
     pub(crate) fn message(&self) -> &str {
         &self.message

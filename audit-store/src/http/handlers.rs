@@ -115,8 +115,16 @@ impl Api {
         &self,
         read: impl Future<Output = Result<T, crate::StoreError>>,
     ) -> Result<T, ApiError> {
+        Ok(self.read_or_store_error(read).await??)
+    }
+
+    /// As [`read`](Self::read), leaving the store's own error to the caller.
+    pub(super) async fn read_or_store_error<T>(
+        &self,
+        read: impl Future<Output = Result<T, crate::StoreError>>,
+    ) -> Result<Result<T, crate::StoreError>, ApiError> {
         match tokio::time::timeout(self.read_timeout, read).await {
-            Ok(answer) => Ok(answer?),
+            Ok(answer) => Ok(answer),
             Err(_) => {
                 tracing::warn!(timeout = ?self.read_timeout, "audit admin API: the store did not answer in time");
                 Err(ApiError::unavailable(format!(
@@ -144,7 +152,7 @@ impl Api {
 
     /// The query of `pairs` within what `scope` allows, refusing the
     /// parameters this route does not take.
-    fn query(&self, scope: &ReadScope, pairs: &Pairs, not_here: &[&str]) -> Result<AuditQuery, ApiError> {
+    pub(super) fn query(&self, scope: &ReadScope, pairs: &Pairs, not_here: &[&str]) -> Result<AuditQuery, ApiError> {
         if let Some((name, _)) = pairs.iter().find(|(name, _)| not_here.contains(&name.as_str())) {
             return Err(QueryError::new(name.clone(), "does not apply to this route").into());
         }
@@ -284,11 +292,20 @@ pub(crate) async fn export(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery)
             (None, _) => return Err(QueryError::new("format", "is required: csv or ndjson").into()),
             (Some(_), Some(_)) => return Err(QueryError::new("format", "is given more than once").into()),
         };
-        pairs.retain(|(name, _)| name != "format");
-        let what = format!("Exported the audit log as {}", format.extension().to_uppercase());
+        let with_proofs = with_proofs(&pairs, format)?;
+        pairs.retain(|(name, _)| name != "format" && name != "with_proofs");
+        let mut what = format!("Exported the audit log as {}", format.extension().to_uppercase());
+        if with_proofs {
+            what.push_str(" with proofs");
+        }
         draft.update(|builder| builder.description(describe(&what, &pairs)));
         let query = api.query(&scope, &pairs, &["limit", "cursor", "offset"])?;
         let scan = api.store.scan(&query)?;
+        let rows = if with_proofs {
+            Rows::Proofs(scan.with_proofs())
+        } else {
+            Rows::Events(scan, format)
+        };
         let filename = format!(
             "audit-log-{}-{}.{}",
             query.tenant_id().unwrap_or("all"),
@@ -302,7 +319,7 @@ pub(crate) async fn export(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery)
                 (header::CONTENT_TYPE, format.content_type().to_owned()),
                 (header::CONTENT_DISPOSITION, disposition),
             ],
-            Body::from_stream(export_stream(scan, format, api.read_timeout)),
+            Body::from_stream(export_stream(rows, format, api.read_timeout)),
         )
             .into_response())
     };
@@ -310,27 +327,73 @@ pub(crate) async fn export(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery)
     finish(draft, answer)
 }
 
+/// `with_proofs=true|false` (false when absent): only with NDJSON.
+fn with_proofs(pairs: &Pairs, format: ExportFormat) -> Result<bool, QueryError> {
+    let mut values = pairs.iter().filter(|(name, _)| name == "with_proofs");
+    let with_proofs = match (values.next(), values.next()) {
+        (None, _) => false,
+        (Some((_, value)), None) => match value.trim() {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(QueryError::new(
+                    "with_proofs",
+                    format!("must be true or false; got `{}`", other.escape_debug()),
+                ));
+            }
+        },
+        (Some(_), Some(_)) => return Err(QueryError::new("with_proofs", "is given more than once")),
+    };
+    if with_proofs && format != ExportFormat::Ndjson {
+        return Err(QueryError::new(
+            "with_proofs",
+            "applies only to format=ndjson: a proof is a JSON object per line",
+        ));
+    }
+    Ok(with_proofs)
+}
+
+/// What an export reads: events, or events with their proofs.
+enum Rows {
+    Events(Scan, ExportFormat),
+    Proofs(crate::ProofScan),
+}
+
+impl Rows {
+    /// The next batch, rendered; `None` at the end.
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, crate::StoreError> {
+        let mut chunk = Vec::new();
+        match self {
+            Self::Events(scan, format) => match scan.next_batch().await? {
+                Some(events) => format.write(&events, &mut chunk),
+                None => return Ok(None),
+            },
+            Self::Proofs(scan) => match scan.next_batch().await? {
+                Some(lines) => crate::ProofLine::write_ndjson(&lines, &mut chunk),
+                None => return Ok(None),
+            },
+        }
+        Ok(Some(chunk))
+    }
+}
+
 /// The export body: the header, then one chunk per batch of the scan. A
 /// store error mid-way ends the body with an error (the status is already
 /// sent), so the client sees a broken transfer, never a silently short file.
 fn export_stream(
-    scan: Scan,
+    rows: Rows,
     format: ExportFormat,
     read_timeout: Duration,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     let header = format.header();
     let start = (!header.is_empty()).then(|| Ok(Bytes::from(header)));
-    let rows = futures_util::stream::try_unfold(scan, move |mut scan| async move {
-        let Ok(batch) = tokio::time::timeout(read_timeout, scan.next_batch()).await else {
+    let rows = futures_util::stream::try_unfold(rows, move |mut rows| async move {
+        let Ok(batch) = tokio::time::timeout(read_timeout, rows.next_chunk()).await else {
             tracing::error!(timeout = ?read_timeout, "audit export stopped: the store did not answer in time");
             return Err(std::io::Error::other("the audit store did not answer in time"));
         };
         match batch {
-            Ok(Some(events)) => {
-                let mut chunk = Vec::with_capacity(events.len() * 1024);
-                format.write(&events, &mut chunk);
-                Ok(Some((Bytes::from(chunk), scan)))
-            }
+            Ok(Some(chunk)) => Ok(Some((Bytes::from(chunk), rows))),
             Ok(None) => Ok(None),
             Err(error) => {
                 tracing::error!(%error, "audit export failed mid-way");

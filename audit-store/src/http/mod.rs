@@ -6,8 +6,10 @@
 //! | `GET /` | `{"data": [event, …], "next_cursor": string \| null}`, newest first |
 //! | `GET /{id}` | one event |
 //! | `GET /{id}/proof?checkpoint=latest\|<tree size>` | the event with its [`EventProof`](crate::EventProof) against a signed checkpoint of its stream (the newest by default); 409 `not_checkpointed` while none covers it |
-//! | `GET /export?format=csv\|ndjson&…` | every matching event, streamed (see [`ExportFormat`](crate::ExportFormat)) |
+//! | `GET /export?format=csv\|ndjson&…` | every matching event, streamed (see [`ExportFormat`](crate::ExportFormat)); `with_proofs=true` (NDJSON only) makes each line its proof ([`ProofLine`](crate::ProofLine)) |
 //! | `GET /actions` | `[{"action", "category", "count"}]`, most frequent first |
+//! | `GET /checkpoints?tenant_id&since&limit` | `{"data": [{"stream", "tree_size", "root", "signed_at", "checkpoint"}, …]}`: a stream's signed checkpoints, smallest tree first |
+//! | `GET /consistency?tenant_id&from&to` | a [`ConsistencyProof`](crate::ConsistencyProof) `{"stream", "old_size", "new_size", "proof"}` |
 //! | `GET /openapi.json` | the OpenAPI 3.1 description of these routes (public) |
 //! | `GET /ui` | the web page for admins and auditors (HTML; `/ui/` redirects to it) |
 //! | `GET /ui/app.js`, `/ui/app.css`, `/ui/icon.svg` | the page's script, style sheet and icon |
@@ -21,6 +23,20 @@
 //! `{"error": {"code", "message", "param"}}` naming the parameter (leave a
 //! parameter out to match any); a method other than `GET`/`HEAD` is a 405
 //! with `Allow` and the code `method_not_allowed`.
+//!
+//! `/checkpoints` and `/consistency` name their stream with `tenant_id`;
+//! left out, it is the reader's own tenant's stream, or for a platform
+//! reader the `global` stream (events without a tenant). `since` and
+//! `limit` are checked as on the list (no default window: every kept
+//! checkpoint). `from` and `to` are any tree sizes with `1 ≤ from ≤ to ≤`
+//! the stream's head, not only those of kept checkpoints (the proof is
+//! only useful between two checkpoints the auditor holds, and proves
+//! nothing the store could misuse otherwise); a `to` past the head is a 400
+//! naming `to`, a stream whose tree is not kept a 409 (`no_tree`). An export
+//! with proofs writes, for each event, its [`EventProof`](crate::EventProof)
+//! against its stream's newest checkpoint (read once per stream), or
+//! `{"event", "leaf_index", "checkpoint": null}` for an event that
+//! checkpoint does not cover yet; `with_proofs` with CSV is a 400.
 //!
 //! `/openapi.json` needs no credentials. It names the nesting prefix as its
 //! server, the [`AdminApi::security`] schemes, the 401/403/404/409/500/503 of
@@ -133,6 +149,7 @@
 //! # Ok(()) }
 //! ```
 
+mod checkpoints;
 mod error;
 mod handlers;
 mod openapi;
@@ -432,6 +449,8 @@ impl Parts {
             .route("/", self.data(get(handlers::list)))
             .route("/export", self.data(get(handlers::export)))
             .route("/actions", self.data(get(handlers::actions)))
+            .route("/checkpoints", self.data(get(checkpoints::checkpoints)))
+            .route("/consistency", self.data(get(checkpoints::consistency)))
             .route("/openapi.json", get(handlers::openapi))
             .route("/{id}", self.data(get(handlers::one)))
             .route("/{id}/proof", self.data(get(proof::event_proof)))

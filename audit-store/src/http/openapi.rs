@@ -64,9 +64,13 @@ const PRINTABLE: &str =
 /// An action (two or more segments) or a prefix written `prefix.*`.
 const ACTION: &str = r"^[a-z][a-z0-9_]*(?:(?:\.[a-z][a-z0-9_]*)+|(?:\.[a-z][a-z0-9_]*)*\.\*)$";
 
+/// A SHA-256 hash in standard base64.
+const BASE64_HASH: &str = "^[A-Za-z0-9+/]{43}=$";
+
 /// The error codes the admin API answers with.
-const ERROR_CODES: [&str; 7] = [
+const ERROR_CODES: [&str; 8] = [
     "invalid_parameter",
+    "no_tree",
     "forbidden",
     "not_found",
     "not_checkpointed",
@@ -129,6 +133,42 @@ fn parameters(without: &[&str]) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// The schema the list gives `name` (one of [`QUERY_PARAMETERS`]), for a
+/// route that parses it the same way.
+fn shared_schema(name: &str) -> Value {
+    QUERY_PARAMETERS
+        .iter()
+        .find(|p| p.name == name)
+        .map_or_else(|| json!({"type": "string"}), value_schema)
+}
+
+/// A query parameter described for its route.
+fn route_parameter(name: &str, required: bool, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": required, "description": description, "schema": schema})
+}
+
+/// `tenant_id` of `/checkpoints` and `/consistency`: which stream.
+fn stream_parameter() -> Value {
+    route_parameter(
+        "tenant_id",
+        false,
+        "The tenant whose stream to read. Absent: your own tenant's stream, or, for a platform reader \
+         (who reads every tenant), the `global` stream of events without a tenant. Naming another tenant \
+         is a 403 for a one-tenant reader. An empty value is refused.",
+        shared_schema("tenant_id"),
+    )
+}
+
+/// A tree size of `/consistency`.
+fn size_parameter(name: &str, description: &str) -> Value {
+    route_parameter(
+        name,
+        true,
+        description,
+        json!({"type": "integer", "minimum": 1, "maximum": i64::MAX}),
+    )
 }
 
 fn error_content() -> Value {
@@ -208,6 +248,40 @@ pub(crate) fn document(prefix: &str, security: &[super::SecurityScheme]) -> Valu
         json!({"name": "format", "in": "query", "required": true, "description": "csv or ndjson.",
             "schema": {"type": "string", "enum": ["csv", "ndjson"]}}),
     );
+    export_parameters.insert(
+        1,
+        route_parameter(
+            "with_proofs",
+            false,
+            "true: each NDJSON line is the event's proof against its stream's newest signed checkpoint \
+             ({\"event\", \"leaf_index\", \"tree_size\", \"audit_path\", \"checkpoint\"}, as `audit verify-event` \
+             checks it), or, for an event no checkpoint covers yet, {\"event\", \"leaf_index\", \"checkpoint\": null}. \
+             Only with format=ndjson (with csv: a 400 naming `with_proofs`).",
+            json!({"type": "string", "enum": ["true", "false"], "default": "false"}),
+        ),
+    );
+    let mut consistency = operation(
+        "getConsistencyProof",
+        "The proof that a stream's tree of `to` events extends its tree of `from` events",
+        json!([
+            stream_parameter(),
+            size_parameter("from", "The older tree size (normally a kept checkpoint's): 1 to `to`."),
+            size_parameter(
+                "to",
+                "The newer tree size (normally a kept checkpoint's): at most the stream's head."
+            ),
+        ]),
+        json!({"description": "An RFC 9162 consistency proof (empty when the sizes are equal); check it with \
+                ConsistencyProof::verify against the two checkpoints, opened with the verifier key.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ConsistencyProof"}}}}),
+        false,
+        &requirement,
+    );
+    consistency["responses"]["409"] = json!({
+        "description": "The stream's tree is not kept (it was purged before the store kept Merkle trees): \
+            nothing can be proved (code `no_tree`).",
+        "content": error_content(),
+    });
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -261,6 +335,19 @@ pub(crate) fn document(prefix: &str, security: &[super::SecurityScheme]) -> Valu
                             "category": {"$ref": "#/components/schemas/Category"},
                             "count": {"type": "integer", "minimum": 1}}}}}}}),
                 false, &requirement)},
+            "/checkpoints": {"get": operation("listCheckpoints", "A stream's signed checkpoints, smallest tree first",
+                json!([
+                    stream_parameter(),
+                    route_parameter("since", false, "Checkpoints signed at or after this time: RFC 3339, or a date \
+                        (midnight UTC). For the next page, pass the last `signed_at` (that checkpoint comes again). \
+                        An empty value is refused.", shared_schema("since")),
+                    route_parameter("limit", false, "How many checkpoints, 1 to 200 (default 50).", shared_schema("limit")),
+                ]),
+                json!({"description": "The checkpoints kept for the stream.",
+                    "content": {"application/json": {"schema": {"type": "object", "required": ["data"], "properties": {
+                        "data": {"type": "array", "items": {"$ref": "#/components/schemas/Checkpoint"}}}}}}}),
+                false, &requirement)},
+            "/consistency": {"get": consistency},
             "/openapi.json": {"get": {
                 "operationId": "openapi",
                 "summary": "This document (public: no credentials needed)",
@@ -326,6 +413,19 @@ fn schemas() -> Value {
             "data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
             "next_cursor": {"type": ["string", "null"], "description":
                 "Opaque: pass it as `cursor` with the same filters for the next page; null on the last page."}}},
+        "Checkpoint": {"type": "object", "required": ["stream", "tree_size", "root", "signed_at", "checkpoint"],
+            "properties": {
+                "stream": {"type": "string", "description": "`tenant:<id>`, or `global`."},
+                "tree_size": {"type": "integer", "minimum": 1},
+                "root": {"type": "string", "pattern": BASE64_HASH, "description": "The RFC 9162 root, base64."},
+                "signed_at": {"type": "string", "format": "date-time"},
+                "checkpoint": {"type": "string", "description":
+                    "The C2SP signed note (tlog-checkpoint), exactly as signed: open it with the verifier key."}}},
+        "ConsistencyProof": {"type": "object", "required": ["stream", "old_size", "new_size", "proof"], "properties": {
+            "stream": {"type": "string"},
+            "old_size": {"type": "integer", "minimum": 1},
+            "new_size": {"type": "integer", "minimum": 1},
+            "proof": {"type": "array", "items": {"type": "string", "pattern": BASE64_HASH}}}},
         "Category": {"type": "string", "enum": ["create", "update", "delete", "access", "auth", "other"]},
         "Actor": {"type": "object", "required": ["kind", "id", "name", "email", "roles"], "properties": {
             "kind": {"type": "string", "enum": ["user", "api_key", "service", "system", "anonymous"]},
@@ -419,7 +519,15 @@ mod tests {
         assert_eq!(schema("actor_id")["pattern"], PRINTABLE);
         assert_eq!(doc["servers"][0]["url"], "/audit-logs");
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
-        for path in ["/", "/{id}", "/{id}/proof", "/export", "/actions"] {
+        for path in [
+            "/",
+            "/{id}",
+            "/{id}/proof",
+            "/export",
+            "/actions",
+            "/checkpoints",
+            "/consistency",
+        ] {
             let responses = &doc["paths"][path]["get"]["responses"];
             assert!(responses["401"].is_object() && responses["403"].is_object(), "{path}");
         }

@@ -355,6 +355,11 @@ impl AuditQuery {
         self.filter.tenant.as_deref()
     }
 
+    /// The `since` bound the query names, if any (not the default window).
+    pub(crate) fn since_bound(&self) -> Option<Timestamp> {
+        self.filter.since
+    }
+
     /// The page size.
     pub fn page_limit(&self) -> u32 {
         self.limit

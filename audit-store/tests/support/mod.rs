@@ -29,6 +29,8 @@ macro_rules! on_both_backends {
 }
 
 pub(crate) mod attacker;
+#[cfg(feature = "http")]
+pub(crate) mod loopback;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 

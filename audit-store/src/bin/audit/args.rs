@@ -14,6 +14,9 @@ Exit codes:
      first checkpoint the database no longer matches, is named); verify-event
      found a proof that does not hold; checkpoint refused to sign a rolled-back
      or rewritten stream
+  4  verify-event checked every proof in the file and all hold, but some lines
+     are events no signed checkpoint covered yet (an export with proofs made
+     before the next checkpoint): they are listed, and prove nothing
 
 The database URL comes from --database-url or AUDIT_DATABASE_URL:
   sqlite://audit.db, sqlite::memory:, postgres://user:password@host/db";
@@ -94,6 +97,16 @@ pub(crate) fn command() -> Command {
                     .long("output")
                     .short('o')
                     .help("Write to this file instead of stdout"),
+            )
+            .arg(
+                Arg::new("with-proofs")
+                    .long("with-proofs")
+                    .action(ArgAction::SetTrue)
+                    .help(
+                        "With --format ndjson: each line the event's proof against its stream's newest signed \
+                         checkpoint (what `audit prove` prints; check with `audit verify-event`), or, for an event \
+                         no checkpoint covers yet, {\"event\", \"leaf_index\", \"checkpoint\": null}",
+                    ),
             ),
         )
         .subcommand(

@@ -4,7 +4,7 @@ use std::error::Error;
 use std::io::{IsTerminal as _, Write as _};
 
 use audit_core::Timestamp;
-use audit_store::{AuditQuery, ExportFormat, Purge, Store};
+use audit_store::{AuditQuery, ExportFormat, ProofLine, Purge, Store};
 use clap::ArgMatches;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -92,6 +92,10 @@ async fn query(store: &Store, sub: &ArgMatches) -> Result<u8> {
 
 async fn export(store: &Store, sub: &ArgMatches) -> Result<u8> {
     let format: ExportFormat = sub.get_one::<String>("format").ok_or("--format is required")?.parse()?;
+    let with_proofs = sub.get_flag("with-proofs");
+    if with_proofs && format != ExportFormat::Ndjson {
+        return Err("--with-proofs needs --format ndjson: a proof is a JSON object per line".into());
+    }
     let mut scan = store.scan(&query_of(sub)?)?;
     let mut out: Box<dyn std::io::Write> = match sub.get_one::<String>("output") {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -102,11 +106,21 @@ async fn export(store: &Store, sub: &ArgMatches) -> Result<u8> {
     let bar = progress(None, "exporting");
     out.write_all(&format.header())?;
     let mut chunk = Vec::new();
-    while let Some(events) = scan.next_batch().await? {
-        chunk.clear();
-        format.write(&events, &mut chunk);
-        out.write_all(&chunk)?;
-        bar.inc(events.len() as u64);
+    if with_proofs {
+        let mut proofs = scan.with_proofs();
+        while let Some(lines) = proofs.next_batch().await? {
+            chunk.clear();
+            ProofLine::write_ndjson(&lines, &mut chunk);
+            out.write_all(&chunk)?;
+            bar.inc(lines.len() as u64);
+        }
+    } else {
+        while let Some(events) = scan.next_batch().await? {
+            chunk.clear();
+            format.write(&events, &mut chunk);
+            out.write_all(&chunk)?;
+            bar.inc(events.len() as u64);
+        }
     }
     out.flush()?;
     bar.finish_and_clear();

@@ -20,6 +20,9 @@ pub(crate) mod exit {
     pub(crate) const USAGE: u8 = 2;
     /// `verify` found a stream that does not verify.
     pub(crate) const TAMPERED: u8 = 3;
+    /// `verify-event`: every proof holds, but some events are not covered
+    /// by a signed checkpoint yet.
+    pub(crate) const NOT_COVERED: u8 = 4;
 }
 
 fn main() -> ExitCode {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use audit_store::checkpoint::{Checkpoint, Checkpointer, DirectorySink, HttpSink, SigningKey, VerifierKey};
 use audit_store::proof::EventProof;
 use audit_store::{Problem, Store, TreeHead};
+use audit_store::{ProofLine, UncoveredEvent};
 use clap::ArgMatches;
 
 use crate::exit;
@@ -112,22 +113,39 @@ pub(crate) async fn prove(store: &Store, sub: &ArgMatches) -> Result<u8> {
 
 /// `audit verify-event FILE --key KEY`: checks exported proofs (one JSON
 /// object, or NDJSON lines of an export with proofs) without a database.
+/// Exit 3 at the first proof that does not hold; after all hold, exit 4 when
+/// some lines are events no checkpoint covered yet (`"checkpoint": null`).
 pub(crate) fn verify_event(sub: &ArgMatches) -> Result<u8> {
     let key = verifier_key(sub)?;
     let path = sub.get_one::<String>("file").ok_or("a file is required")?;
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let proofs: Vec<EventProof> = match serde_json::from_str(&text) {
-        Ok(one) => vec![one],
+    let lines: Vec<ProofLine> = match serde_json::from_str(&text) {
+        Ok(one) => vec![ProofLine::Covered(one)],
         Err(_) => text
             .lines()
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
             .map(|(number, line)| {
-                serde_json::from_str(line).map_err(|e| format!("{path}:{}: not an event proof: {e}", number + 1))
+                proof_line(line).map_err(|e| format!("{path}:{}: not an event proof: {e}", number + 1))
             })
             .collect::<std::result::Result<_, _>>()?,
     };
-    for proof in &proofs {
+    let mut uncovered = 0_usize;
+    for line in &lines {
+        let proof = match line {
+            ProofLine::Covered(proof) => proof,
+            ProofLine::Uncovered(event) => {
+                uncovered += 1;
+                let seq = event.leaf_index.saturating_add(1);
+                println!(
+                    "{}: event {} (seq {seq}) is not covered by a signed checkpoint yet",
+                    event.event.stream(),
+                    event.event.id()
+                );
+                continue;
+            }
+            _ => return Err("an export line of a kind this version does not know".into()),
+        };
         match proof.verify(&key, key.name()) {
             Ok(verified) => println!(
                 "{}: event {} (seq {}) is in the signed tree of {} events",
@@ -143,7 +161,25 @@ pub(crate) fn verify_event(sub: &ArgMatches) -> Result<u8> {
             }
         }
     }
+    if uncovered > 0 {
+        eprintln!(
+            "audit: {} proofs hold; {uncovered} events are not covered by a signed checkpoint yet (export again after the next `audit checkpoint`)",
+            lines.len() - uncovered
+        );
+        return Ok(exit::NOT_COVERED);
+    }
     Ok(exit::OK)
+}
+
+/// One line of an export with proofs: a proof, or (`"checkpoint": null`)
+/// an event no checkpoint covers yet.
+fn proof_line(line: &str) -> serde_json::Result<ProofLine> {
+    let value: serde_json::Value = serde_json::from_str(line)?;
+    if value.get("checkpoint").is_some_and(serde_json::Value::is_null) {
+        Ok(ProofLine::Uncovered(serde_json::from_value::<UncoveredEvent>(value)?))
+    } else {
+        Ok(ProofLine::Covered(serde_json::from_value::<EventProof>(value)?))
+    }
 }
 
 /// One checkpoint file, opened.
