@@ -30,6 +30,7 @@ mod support;
 
 use std::path::PathBuf;
 
+use audit_store::checkpoint::{Checkpointer, SigningKey};
 use support::TestDb;
 use support::running::{Running, all_events};
 
@@ -62,13 +63,41 @@ async fn schemathesis_finds_nothing_wrong_with_the_admin_api() {
     quickstart::seed::seed_demo(&server.store, &server.auditor)
         .await
         .unwrap();
-    let before = all_events(&server.store).await.len();
+    // Signed checkpoints over the seeded events, so that the proofs the
+    // fuzzer asks for are answered (200), not only refused (409, 404).
+    let key = SigningKey::generate("fuzz.test").unwrap();
+    Checkpointer::new(server.store.clone(), key)
+        .checkpoint_now()
+        .await
+        .unwrap();
+    let seeded = all_events(&server.store).await;
+    let before = seeded.len();
+    // An event the fuzzer's credentials may read and that a checkpoint
+    // covers: `tests/schemathesis.toml` hands it to `GET /{id}/proof`, whose
+    // random ids would otherwise all be 404s (and the events the list links
+    // to are the fuzzer's own reads, newer than any checkpoint).
+    let provable = seeded
+        .iter()
+        .find(|event| event.tenant_id() == Some("acme"))
+        .expect("the demo seeds acme's events")
+        .id()
+        .to_string();
+    let proof = server
+        .send(
+            http::Method::GET,
+            &format!("/audit-logs/{provable}/proof"),
+            &[("authorization", "Bearer acme-owner")],
+            None,
+        )
+        .await;
+    assert_eq!(proof.status, http::StatusCode::OK, "{}", proof.body);
     let work = tempfile_dir();
     let seed = setting("AUDIT_FUZZ_SEED", "1");
     let examples = setting("AUDIT_FUZZ_EXAMPLES", "100");
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/schemathesis.toml");
     let output = tokio::process::Command::new(&st)
         .current_dir(&work)
+        .env("AUDIT_FUZZ_PROVABLE_EVENT", &provable)
         .args([
             "--config-file",
             config,

@@ -303,6 +303,8 @@ pub(crate) fn document(prefix: &str, security: &[super::SecurityScheme]) -> Valu
                     "links": {
                         "FirstEvent": {"operationId": "getEvent", "parameters": {"id": "$response.body#/data/0/id"},
                             "description": "The first event of the page, by its id."},
+                        "FirstEventProof": {"operationId": "getEventProof", "parameters": {"id": "$response.body#/data/0/id"},
+                            "description": "The proof of the page's first event against its stream's newest signed checkpoint."},
                         "NextPage": {"operationId": "listEvents", "parameters": {"cursor": "$response.body#/next_cursor"},
                             "description": "The next page: the same filters, with this cursor."},
                     }}),
