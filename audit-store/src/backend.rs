@@ -24,7 +24,7 @@ use sqlx::{
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::integrity::{Problem, Verifier, VerifyReport, from_hex};
+use crate::integrity::{PreparedRow, Problem, Verifier, VerifyReport, from_hex, prepare_rows};
 use crate::merkle::{self, Hash, Node, ProofError};
 use crate::query::{ActionCount, AuditQuery, CURSOR_KEY_NAME, CursorKey, Page, Plan, sql};
 use crate::retention::{Purge, PurgeReport};
@@ -216,24 +216,45 @@ where
             "SELECT {} FROM audit_events WHERE stream = $1 AND seq > $2 ORDER BY seq LIMIT $3",
             Self::select_columns()
         );
+        // Pipelined: while the blocking pool prepares one page (rebuilds
+        // events, hashes them, across cores), the next one is read; the
+        // verifier then takes the rows in seq order.
         let mut after = base_seq;
-        'pages: loop {
-            let rows = sqlx::query(&page)
-                .bind(stream.to_owned())
-                .bind(after)
-                .bind(VERIFY_PAGE)
-                .fetch_all(&mut *tx)
-                .await?;
-            if rows.is_empty() {
-                break;
-            }
-            for row in &rows {
-                let row = Self::decode_row(row)?;
-                after = row.seq;
-                if !verifier.check_row(row)? {
-                    break 'pages;
+        let mut preparing: Option<tokio::task::JoinHandle<Vec<Result<PreparedRow, StoreError>>>> = None;
+        loop {
+            let rows = if after == i64::MIN {
+                Vec::new()
+            } else {
+                sqlx::query(&page)
+                    .bind(stream.to_owned())
+                    .bind(after)
+                    .bind(VERIFY_PAGE)
+                    .fetch_all(&mut *tx)
+                    .await?
+            };
+            let decoded: Vec<Result<EventRow, StoreError>> = rows.iter().map(Self::decode_row).collect();
+            after = match decoded.last() {
+                Some(Ok(row)) => row.seq,
+                // A row that cannot be read ends the reading; the verifier
+                // reports it in its turn.
+                Some(Err(_)) => i64::MIN,
+                None => after,
+            };
+            if let Some(prepared) = preparing.take() {
+                let prepared = prepared
+                    .await
+                    .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
+                for row in prepared {
+                    if !verifier.check(row?) {
+                        tx.commit().await?;
+                        return Ok(verifier.finish(tree.head, tree.frontier.as_ref()));
+                    }
                 }
             }
+            if decoded.is_empty() {
+                break;
+            }
+            preparing = Some(tokio::task::spawn_blocking(move || prepare_rows(decoded)));
         }
         tx.commit().await?;
         Ok(verifier.finish(tree.head, tree.frontier.as_ref()))
@@ -303,18 +324,24 @@ where
         } else {
             self.fetch_text(plan).await?
         };
-        rows.iter().map(|row| Self::decode_row(row)?.into_event()).collect()
+        rows.iter().map(|row| Self::decode_row(row)?.to_event()).collect()
     }
 
     /// The event with this id, if stored, whatever its tenant.
     async fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        Self::get_in(&mut conn, id).await
+    }
+
+    /// As [`get`](Self::get), on the caller's connection.
+    async fn get_in(conn: &mut ConnectionOf<Self>, id: Uuid) -> Result<Option<Event>, StoreError> {
         let mut query = QueryBuilder::new(format!(
             "SELECT {} FROM audit_events WHERE id = ",
             Self::select_columns()
         ));
         Self::bind_id(&mut query, id);
-        let rows = self.fetch_built(query).await?;
-        rows.first().map(|row| Self::decode_row(row)?.into_event()).transpose()
+        let rows = Self::fetch_built_in(conn, query).await?;
+        rows.first().map(|row| Self::decode_row(row)?.to_event()).transpose()
     }
 
     /// The actions of the events `query` selects (ignoring its action filter
@@ -426,11 +453,13 @@ where
         StreamTree::from_head(stream, head)
     }
 
-    /// Reads the stored hashes `read` names into `hashes`.
+    /// Reads the stored hashes `reads` name into `hashes`: each range of
+    /// leaves in a statement of its own (a proof has at most two), every
+    /// range of nodes in one statement.
     async fn read_tree(
         conn: &mut ConnectionOf<Self>,
         stream: &str,
-        read: Read,
+        reads: impl IntoIterator<Item = Read>,
         hashes: &mut Hashes,
     ) -> Result<(), StoreError> {
         let corrupt = |what: String| StoreError::Corrupt {
@@ -438,39 +467,54 @@ where
             reason: what,
         };
         let int = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-        match read {
-            Read::Leaves { from, to } => {
-                let rows: Vec<(i64, String)> = sqlx::query_as(
-                    "SELECT seq, leaf_hash FROM audit_events WHERE stream = $1 AND seq > $2 AND seq <= $3",
-                )
-                .bind(stream.to_owned())
-                .bind(int(from))
-                .bind(int(to))
-                .fetch_all(&mut *conn)
-                .await?;
-                for (seq, hex) in rows {
-                    let hash = from_hex(&hex).ok_or_else(|| corrupt(format!("seq {seq} has a malformed leaf hash")))?;
-                    let index = u64::try_from(seq - 1).unwrap_or(0);
-                    hashes.insert(Node { level: 0, index }, hash);
+        let mut nodes = QueryBuilder::new("SELECT level, idx, hash FROM audit_tree_nodes WHERE stream = ");
+        Self::bind_text(&mut nodes, stream.to_owned());
+        nodes.push(" AND (");
+        let mut node_ranges = 0;
+        for read in reads {
+            match read {
+                Read::Leaves { from, to } => {
+                    let rows: Vec<(i64, String)> = sqlx::query_as(
+                        "SELECT seq, leaf_hash FROM audit_events WHERE stream = $1 AND seq > $2 AND seq <= $3",
+                    )
+                    .bind(stream.to_owned())
+                    .bind(int(from))
+                    .bind(int(to))
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    for (seq, hex) in rows {
+                        let hash =
+                            from_hex(&hex).ok_or_else(|| corrupt(format!("seq {seq} has a malformed leaf hash")))?;
+                        let index = u64::try_from(seq - 1).unwrap_or(0);
+                        hashes.insert(Node { level: 0, index }, hash);
+                    }
+                }
+                Read::Nodes { level, from, to } => {
+                    if node_ranges > 0 {
+                        nodes.push(" OR ");
+                    }
+                    node_ranges += 1;
+                    nodes.push("(level = ");
+                    Self::bind_int(&mut nodes, i64::from(level));
+                    nodes.push(" AND idx >= ");
+                    Self::bind_int(&mut nodes, int(from));
+                    nodes.push(" AND idx < ");
+                    Self::bind_int(&mut nodes, int(to));
+                    nodes.push(")");
                 }
             }
-            Read::Nodes { level, from, to } => {
-                let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-                    "SELECT idx, hash FROM audit_tree_nodes WHERE stream = $1 AND level = $2 AND idx >= $3 AND idx < $4",
-                )
-                .bind(stream.to_owned())
-                .bind(i64::from(level))
-                .bind(int(from))
-                .bind(int(to))
-                .fetch_all(&mut *conn)
-                .await?;
-                for (index, hash) in rows {
-                    let hash = Hash::try_from(hash.as_slice())
-                        .map_err(|_| corrupt(format!("tree node {level}/{index} is not 32 bytes")))?;
-                    let index = u64::try_from(index).unwrap_or(0);
-                    hashes.insert(Node { level, index }, hash);
-                }
-            }
+        }
+        if node_ranges == 0 {
+            return Ok(());
+        }
+        nodes.push(")");
+        for row in Self::fetch_built_in(conn, nodes).await? {
+            let (level, index, hash): (i64, i64, Vec<u8>) = sqlx::FromRow::from_row(&row)?;
+            let level = u8::try_from(level).map_err(|_| corrupt(format!("tree node level {level} out of range")))?;
+            let hash = Hash::try_from(hash.as_slice())
+                .map_err(|_| corrupt(format!("tree node {level}/{index} is not 32 bytes")))?;
+            let index = u64::try_from(index).unwrap_or(0);
+            hashes.insert(Node { level, index }, hash);
         }
         Ok(())
     }
@@ -485,14 +529,10 @@ where
         nodes: &[Node],
     ) -> Result<Hashes, StoreError> {
         let mut hashes = Hashes::default();
-        for read in tiles::reads(nodes, size) {
-            Self::read_tree(conn, stream, read, &mut hashes).await?;
-        }
+        Self::read_tree(conn, stream, tiles::reads(nodes, size), &mut hashes).await?;
         let missing = hashes.unresolved(nodes);
         if !missing.is_empty() {
-            for read in tiles::purged_reads(&missing, size) {
-                Self::read_tree(conn, stream, read, &mut hashes).await?;
-            }
+            Self::read_tree(conn, stream, tiles::purged_reads(&missing, size), &mut hashes).await?;
             if let Some(node) = hashes.unresolved(&missing).first() {
                 return Err(StoreError::Corrupt {
                     id: stream.to_owned(),
@@ -538,7 +578,12 @@ where
     /// `tree_size` leaves (the head's when `None`); `None` when no event
     /// has that id.
     async fn inclusion_proof(&self, id: Uuid, tree_size: Option<u64>) -> Result<Option<InclusionProof>, StoreError> {
-        let Some(event) = self.get(id).await? else {
+        // One read transaction for the event and its path: a proof is a
+        // handful of small reads, and each extra connection or transaction
+        // would cost as much as one of them.
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin_with(Self::BEGIN_READ).await?;
+        let Some(event) = Self::get_in(&mut tx, id).await? else {
             return Ok(None);
         };
         let Some(integrity) = event.integrity().cloned() else {
@@ -548,7 +593,8 @@ where
             });
         };
         let leaf_index = integrity.seq.saturating_sub(1);
-        let (tree_size, mut paths) = self.audit_paths(&integrity.stream, tree_size, &[leaf_index]).await?;
+        let (tree_size, mut paths) = Self::audit_paths_in(&mut tx, &integrity.stream, tree_size, &[leaf_index]).await?;
+        tx.commit().await?;
         let audit_path = paths.pop().unwrap_or_default();
         Ok(Some(InclusionProof {
             event,
@@ -569,7 +615,19 @@ where
     ) -> Result<(u64, Vec<Vec<Hash>>), StoreError> {
         let mut conn = self.pool().acquire().await?;
         let mut tx = conn.begin_with(Self::BEGIN_READ).await?;
-        let tree = Self::stream_tree(&mut tx, stream).await?;
+        let paths = Self::audit_paths_in(&mut tx, stream, tree_size, leaf_indexes).await?;
+        tx.commit().await?;
+        Ok(paths)
+    }
+
+    /// As [`audit_paths`](Self::audit_paths), in the caller's transaction.
+    async fn audit_paths_in(
+        conn: &mut ConnectionOf<Self>,
+        stream: &str,
+        tree_size: Option<u64>,
+        leaf_indexes: &[u64],
+    ) -> Result<(u64, Vec<Vec<Hash>>), StoreError> {
+        let tree = Self::stream_tree(conn, stream).await?;
         let tree_size = tree_size.unwrap_or(tree.head);
         tree.check_size(tree_size)?;
         if let Some(&index) = leaf_indexes.iter().find(|&&index| index >= tree_size) {
@@ -581,8 +639,7 @@ where
             .collect();
         nodes.sort_unstable();
         nodes.dedup();
-        let mut hashes = Self::tree_hashes(&mut tx, stream, tree_size, &nodes).await?;
-        tx.commit().await?;
+        let mut hashes = Self::tree_hashes(conn, stream, tree_size, &nodes).await?;
         let paths = leaf_indexes
             .iter()
             .map(|&index| {
@@ -737,7 +794,7 @@ where
                 let mut hashes = Hashes::default();
                 let from = tree.head;
                 let to = (from + VERIFY_PAGE as u64).min(u64::try_from(head).unwrap_or(0));
-                Self::read_tree(&mut tx, &stream, Read::Leaves { from, to }, &mut hashes).await?;
+                Self::read_tree(&mut tx, &stream, [Read::Leaves { from, to }], &mut hashes).await?;
                 for index in from..to {
                     let leaf = hashes
                         .resolve(Node { level: 0, index })

@@ -27,10 +27,11 @@ pub(crate) fn leaf_digest(event: &Event) -> Hash {
 
 /// Lowercase hex, as the store keeps leaf hashes.
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut hex = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        use std::fmt::Write as _;
-        let _ = write!(hex, "{byte:02x}");
+    for &byte in bytes {
+        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
     }
     hex
 }
@@ -251,6 +252,61 @@ impl VerifyReport {
     }
 }
 
+/// A stored row made ready for [`Verifier::check`]: the work on one row
+/// that needs no other row (rebuilding the event, its leaf hash, comparing
+/// the query columns), so that [`prepare_rows`] can spread it over cores.
+#[derive(Debug)]
+pub(crate) struct PreparedRow {
+    seq: u64,
+    event: Event,
+    digest: Hash,
+    inconsistent: Option<&'static str>,
+}
+
+impl PreparedRow {
+    fn new(row: &EventRow) -> Result<Self, StoreError> {
+        let event = row.to_event()?;
+        Ok(Self {
+            seq: u64::try_from(row.seq).unwrap_or(0),
+            digest: leaf_digest(&event),
+            inconsistent: row.inconsistent_column(&event),
+            event,
+        })
+    }
+}
+
+/// Prepares a page of rows (each as decoded, or the error decoding it
+/// gave), in order, on up to as many threads as the machine has cores:
+/// rebuilding events and their canonical bytes is most of what verify
+/// costs. Blocking: callers run it off the async runtime.
+pub(crate) fn prepare_rows(mut rows: Vec<Result<EventRow, StoreError>>) -> Vec<Result<PreparedRow, StoreError>> {
+    fn prepare(rows: Vec<Result<EventRow, StoreError>>) -> Vec<Result<PreparedRow, StoreError>> {
+        rows.into_iter().map(|row| PreparedRow::new(&row?)).collect()
+    }
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    // Below a few hundred rows a thread costs more than it saves.
+    if threads < 2 || rows.len() < 256 {
+        return prepare(rows);
+    }
+    let chunk = rows.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    while rows.len() > chunk {
+        parts.push(rows.split_off(rows.len() - chunk));
+    }
+    parts.push(rows);
+    parts.reverse();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || prepare(part)))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
 /// Checks events read in `seq` order; stops at the first problem.
 #[derive(Debug)]
 pub(crate) struct Verifier {
@@ -284,20 +340,26 @@ impl Verifier {
     }
 
     /// Checks the next row (its event rebuilt with the row's stream, seq and
-    /// hash); returns false once a problem was found.
-    pub(crate) fn check(&mut self, row_seq: u64, event: &Event, inconsistent: Option<&'static str>) -> bool {
-        let id = event.id().to_string();
+    /// hash, and its leaf hash computed); returns false once a problem was
+    /// found.
+    pub(crate) fn check(&mut self, row: PreparedRow) -> bool {
+        let PreparedRow {
+            seq: row_seq,
+            event,
+            digest,
+            inconsistent,
+        } = row;
         if row_seq != self.expected_seq {
             return self.fail(Problem::Gap {
                 expected: self.expected_seq,
                 found: row_seq,
-                id,
+                id: event.id().to_string(),
             });
         }
-        let stored = event.integrity().map(|i| i.leaf_hash.clone()).unwrap_or_default();
-        let digest = leaf_digest(event);
-        let computed = to_hex(&digest);
-        if computed != stored {
+        let stored = event.integrity().map(|i| i.leaf_hash.as_str()).unwrap_or_default();
+        if from_hex(stored) != Some(digest) {
+            let stored = stored.to_owned();
+            let id = event.id().to_string();
             let mut probe = event.clone();
             for sealed_at in [row_seq.saturating_sub(1), row_seq + 1]
                 .into_iter()
@@ -316,35 +378,26 @@ impl Verifier {
                 seq: row_seq,
                 id,
                 stored,
-                computed,
+                computed: to_hex(&digest),
             });
         }
         if let Some(column) = inconsistent {
             return self.fail(Problem::Inconsistent {
                 seq: row_seq,
-                id,
+                id: event.id().to_string(),
                 column,
             });
         }
         if let Some(Err(problem)) = self.replay.as_mut().map(|replay| replay.push(digest)) {
             return self.fail(problem);
         }
-        if let Some(cut) = crate::retention::purge_cut(event) {
+        if let Some(cut) = crate::retention::purge_cut(&event) {
             self.last_purge = Some(cut);
         }
         self.report.checked += 1;
         self.report.last_seq = row_seq;
         self.expected_seq += 1;
         true
-    }
-
-    /// Checks the next stored row: rebuilds its event, then [`check`](Self::check)s
-    /// it together with the row's query columns.
-    pub(crate) fn check_row(&mut self, row: EventRow) -> Result<bool, StoreError> {
-        let seq = u64::try_from(row.seq).unwrap_or(0);
-        let event = row.clone().into_event()?;
-        let inconsistent = row.inconsistent_column(&event);
-        Ok(self.check(seq, &event, inconsistent))
     }
 
     fn fail(&mut self, problem: Problem) -> bool {

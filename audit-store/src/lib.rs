@@ -162,10 +162,11 @@
 //! Each stream is an RFC 9162 Merkle tree ([`merkle`]) over its events'
 //! leaf hashes in seq order, kept as events are written, in the same
 //! transaction: the tree's frontier (its largest perfect subtrees, at most
-//! 64 hashes) on the stream's head row, and every perfect subtree of 256,
-//! 65,536, … leaves in `audit_tree_nodes`, one row per 256 events. A proof
-//! reads O(log n) rows: one tile of at most 256 hashes per stored level it
-//! spans, the rest folded in memory.
+//! 64 hashes) on the stream's head row, and every perfect subtree of 16,
+//! 256, 4,096, … leaves in `audit_tree_nodes`, one row per 15 events. A
+//! proof reads O(log n) rows: one tile of at most 16 hashes per stored
+//! level it spans (in two statements: the leaves, and every node range),
+//! the rest folded in memory.
 //!
 //! - `store.tree_head(stream, size)`: the size and root at the head or at
 //!   any earlier size; `store.inclusion_proof(id, size)` and
@@ -635,8 +636,16 @@ impl Store {
                 error: merkle::ProofError::NotCheckpointed { seq, size: checkpoint },
             });
         };
-        let proof = self.inclusion_proof(id, Some(signed.size)).await?;
-        Ok(proof.map(|proof| proof.with_checkpoint(signed.note)))
+        // The event is read already: only its path is left to read.
+        let leaf_index = seq.saturating_sub(1);
+        let (tree_size, mut paths) = self.audit_paths(&stream, Some(signed.size), &[leaf_index]).await?;
+        let proof = InclusionProof {
+            event,
+            leaf_index,
+            tree_size,
+            audit_path: paths.pop().unwrap_or_default(),
+        };
+        Ok(Some(proof.with_checkpoint(signed.note)))
     }
 
     /// Every event `query` selects, in batches; see [`Scan`].

@@ -153,11 +153,15 @@ async fn tree_heads_and_proofs_match_the_tree_of_the_leaves_at_every_size(db: Te
             .unwrap()
             .is_none()
     );
-    // Two stored nodes at level 8 (leaves 0..256 and 256..512), nothing else.
+    // The perfect subtrees of 16 and 256 leaves complete in 600: 37 at
+    // level 4, 2 at level 8, nothing else.
     assert_eq!(
-        db.integers("SELECT count(*) FROM audit_tree_nodes WHERE stream = 'tenant:acme'")
-            .await,
-        [2]
+        db.integers(
+            "SELECT count(*) FILTER (WHERE level = 4), count(*) FILTER (WHERE level = 8), count(*) \
+             FROM audit_tree_nodes WHERE stream = 'tenant:acme'"
+        )
+        .await,
+        [37, 2, 39]
     );
 }
 
@@ -276,8 +280,8 @@ async fn a_stream_written_before_trees_gets_its_tree_on_connect(db: TestDb) {
     assert_eq!(store.tree_head("tenant:acme", None).await.unwrap(), expected);
     assert_eq!(
         db.integers("SELECT count(*) FROM audit_tree_nodes").await,
-        [2],
-        "the level-8 nodes are stored again"
+        [520 / 16 + 520 / 256],
+        "the level-4 and level-8 nodes are stored again"
     );
     write_day(&store, "acme", 1, 3, &[3]).await;
     let leaves = leaves(&db, "tenant:acme").await;
