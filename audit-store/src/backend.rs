@@ -455,7 +455,7 @@ where
 
     /// Reads the stored hashes `reads` name into `hashes`: each range of
     /// leaves in a statement of its own (a proof has at most two), every
-    /// range of nodes in one statement.
+    /// range of nodes in one statement (a UNION ALL of key ranges).
     async fn read_tree(
         conn: &mut ConnectionOf<Self>,
         stream: &str,
@@ -467,9 +467,10 @@ where
             reason: what,
         };
         let int = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-        let mut nodes = QueryBuilder::new("SELECT level, idx, hash FROM audit_tree_nodes WHERE stream = ");
-        Self::bind_text(&mut nodes, stream.to_owned());
-        nodes.push(" AND (");
+        // One SELECT per range joined by UNION ALL, not ranges OR'ed under
+        // one WHERE: SQLite plans an OR of ranges as a scan of the whole
+        // stream's nodes, but each SELECT of the union as a key range.
+        let mut nodes = QueryBuilder::new("");
         let mut node_ranges = 0;
         for read in reads {
             match read {
@@ -491,23 +492,23 @@ where
                 }
                 Read::Nodes { level, from, to } => {
                     if node_ranges > 0 {
-                        nodes.push(" OR ");
+                        nodes.push(" UNION ALL ");
                     }
                     node_ranges += 1;
-                    nodes.push("(level = ");
+                    nodes.push("SELECT level, idx, hash FROM audit_tree_nodes WHERE stream = ");
+                    Self::bind_text(&mut nodes, stream.to_owned());
+                    nodes.push(" AND level = ");
                     Self::bind_int(&mut nodes, i64::from(level));
                     nodes.push(" AND idx >= ");
                     Self::bind_int(&mut nodes, int(from));
                     nodes.push(" AND idx < ");
                     Self::bind_int(&mut nodes, int(to));
-                    nodes.push(")");
                 }
             }
         }
         if node_ranges == 0 {
             return Ok(());
         }
-        nodes.push(")");
         for row in Self::fetch_built_in(conn, nodes).await? {
             let (level, index, hash): (i64, i64, Vec<u8>) = sqlx::FromRow::from_row(&row)?;
             let level = u8::try_from(level).map_err(|_| corrupt(format!("tree node level {level} out of range")))?;
