@@ -20,8 +20,12 @@
 //! - for reference, **hash from events**: `audit_store::leaf_hash` of every
 //!   in-memory event (canonical bytes + SHA-256 + hex), i.e. verify's
 //!   per-event work without the database and without decoding rows.
+//! - for reference, **read the rows**: the stream's rows in seq order in
+//!   pages of 1,000 (`SELECT *`, keyset on seq, one read transaction), as
+//!   the driver hands them over, nothing decoded: the floor of any verify
+//!   that reads the database, on each backend.
 //!
-//! Three rounds alternate the four; the summary gives medians.
+//! Three rounds alternate them; the summary gives medians.
 //!
 //! ```text
 //! cargo bench -p audit-store --all-features --bench verify
@@ -93,6 +97,7 @@ async fn run() -> Result<(), BoxError> {
     println!("canonical bytes: {average:.0} B per event on average");
 
     let (mut raw, mut from_events, mut sqlite_rate, mut pg_rate) = (vec![], vec![], vec![], vec![]);
+    let (mut sqlite_rows, mut pg_rows) = (vec![], vec![]);
     for round in 1..=rounds {
         let t = Instant::now();
         for bytes in &canonical {
@@ -107,6 +112,14 @@ async fn run() -> Result<(), BoxError> {
         from_events.push(n as f64 / t.elapsed().as_secs_f64());
 
         let t = Instant::now();
+        assert_eq!(read_rows(sqlite.pool(), &stream).await?, n);
+        sqlite_rows.push(n as f64 / t.elapsed().as_secs_f64());
+
+        let t = Instant::now();
+        assert_eq!(read_rows(pg.pool(), &stream).await?, n);
+        pg_rows.push(n as f64 / t.elapsed().as_secs_f64());
+
+        let t = Instant::now();
         let report = sqlite.verify_against(&stream, &sqlite_heads).await?;
         sqlite_rate.push(n as f64 / t.elapsed().as_secs_f64());
         assert!(report.is_intact() && report.checked == n as u64, "{report:?}");
@@ -118,10 +131,12 @@ async fn run() -> Result<(), BoxError> {
         assert!(report.is_intact() && report.checked == n as u64, "{report:?}");
         assert_eq!(report.checkpoints_met, 2, "{report:?}");
         println!(
-            "round {round}: raw SHA-256 {:.0}/s, leaf_hash from events {:.0}/s, SQLite verify {:.0}/s, PostgreSQL \
-             verify {:.0}/s; load {}",
+            "round {round}: raw SHA-256 {:.0}/s, leaf_hash from events {:.0}/s, rows read {:.0}/s and {:.0}/s, SQLite \
+             verify {:.0}/s, PostgreSQL verify {:.0}/s; load {}",
             raw[round - 1],
             from_events[round - 1],
+            sqlite_rows[round - 1],
+            pg_rows[round - 1],
             sqlite_rate[round - 1],
             pg_rate[round - 1],
             load_average()
@@ -136,6 +151,13 @@ async fn run() -> Result<(), BoxError> {
         "  leaf_hash of in-memory events                   {from_events:>10.0}/s  ({:.3} x baseline)",
         from_events / raw_median
     );
+    for (name, rates) in [
+        ("SQLite: read the rows", sqlite_rows),
+        ("PostgreSQL: read the rows", pg_rows),
+    ] {
+        let rate = median(rates);
+        println!("  {name:<48}{rate:>10.0}/s  ({:.3} x baseline)", rate / raw_median);
+    }
     for (name, rates) in [("SQLite verify", sqlite_rate), ("PostgreSQL verify", pg_rate)] {
         let rate = median(rates);
         let ratio = rate / raw_median;
@@ -149,4 +171,35 @@ async fn run() -> Result<(), BoxError> {
     server.drop_database("bench_verify").await?;
     drop(dir);
     Ok(())
+}
+
+/// Reads `stream`'s rows the way verify pages through them, decoding
+/// nothing; returns how many there were.
+async fn read_rows<DB>(pool: &sqlx::Pool<DB>, stream: &str) -> Result<usize, BoxError>
+where
+    DB: sqlx::Database,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'s> &'s str: sqlx::ColumnIndex<DB::Row>,
+{
+    use sqlx::Row as _;
+    let mut conn = pool.acquire().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let (mut after, mut count) = (0_i64, 0);
+    loop {
+        let rows =
+            sqlx::query::<DB>("SELECT * FROM audit_events WHERE stream = $1 AND seq > $2 ORDER BY seq LIMIT 1000")
+                .bind(stream.to_owned())
+                .bind(after)
+                .fetch_all(&mut *tx)
+                .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.try_get::<i64, _>("seq")?;
+        count += rows.len();
+        black_box(rows);
+    }
+    tx.commit().await?;
+    Ok(count)
 }

@@ -212,34 +212,49 @@ where
             None => return Err(tree.refuse(ProofError::NoTree)),
         };
         let mut verifier = Verifier::new(stream, base, base_hash, replay);
+        // Pages are ranges of seqs, not "the next 1,000 after": with
+        // `seq > $2 ... LIMIT` alone PostgreSQL may plan each page as a
+        // bitmap scan of every later row and a sort (it did, on a table not
+        // yet analysed), which makes verify quadratic. Past the head the
+        // range is open, so rows that should not exist are still read (and
+        // reported).
         let page = format!(
-            "SELECT {} FROM audit_events WHERE stream = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            "SELECT {} FROM audit_events WHERE stream = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
             Self::select_columns()
         );
         // Pipelined: while the blocking pool prepares one page (rebuilds
         // events, hashes them, across cores), the next one is read; the
         // verifier then takes the rows in seq order.
-        let mut after = base_seq;
+        let mut after = Some(base_seq);
         let mut preparing: Option<tokio::task::JoinHandle<Vec<Result<PreparedRow, StoreError>>>> = None;
         loop {
-            let rows = if after == i64::MIN {
-                Vec::new()
-            } else {
-                sqlx::query(&page)
+            let mut decoded = Vec::new();
+            if let Some(from) = after {
+                let upto = if from.saturating_add(VERIFY_PAGE) < head {
+                    from + VERIFY_PAGE
+                } else {
+                    i64::MAX
+                };
+                let rows = sqlx::query(&page)
                     .bind(stream.to_owned())
-                    .bind(after)
+                    .bind(from)
+                    .bind(upto)
                     .bind(VERIFY_PAGE)
                     .fetch_all(&mut *tx)
-                    .await?
-            };
-            let decoded: Vec<Result<EventRow, StoreError>> = rows.iter().map(Self::decode_row).collect();
-            after = match decoded.last() {
-                Some(Ok(row)) => row.seq,
-                // A row that cannot be read ends the reading; the verifier
-                // reports it in its turn.
-                Some(Err(_)) => i64::MIN,
-                None => after,
-            };
+                    .await?;
+                decoded = rows
+                    .iter()
+                    .map(Self::decode_row)
+                    .collect::<Vec<Result<EventRow, StoreError>>>();
+                after = match decoded.last() {
+                    // A row that cannot be read ends the reading; the
+                    // verifier reports it in its turn.
+                    Some(Err(_)) => None,
+                    _ if upto < i64::MAX => Some(upto),
+                    Some(Ok(row)) => Some(row.seq),
+                    None => None,
+                };
+            }
             if let Some(prepared) = preparing.take() {
                 let prepared = prepared
                     .await
@@ -252,7 +267,12 @@ where
                 }
             }
             if decoded.is_empty() {
-                break;
+                if after.is_none() {
+                    break;
+                }
+                // A range with no rows (removed behind the store's back):
+                // the verifier sees the gap at the next row it gets.
+                continue;
             }
             preparing = Some(tokio::task::spawn_blocking(move || prepare_rows(decoded)));
         }

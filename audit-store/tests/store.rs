@@ -21,6 +21,7 @@ on_both_backends!(
     an_edited_query_column_is_detected_even_though_the_json_is_intact,
     a_deleted_middle_row_is_detected_and_named,
     a_deleted_newest_row_is_detected_through_the_stream_head,
+    rows_deleted_across_whole_pages_are_one_gap_named_at_its_start,
     two_swapped_rows_are_detected_and_named,
     a_thousand_concurrent_writes_from_two_pools_leave_no_gap_and_no_duplicate,
     concurrent_retries_in_any_order_store_each_event_once,
@@ -238,6 +239,30 @@ async fn a_deleted_newest_row_is_detected_through_the_stream_head(db: TestDb) {
             last_stored: 4,
             head: 5
         }
+    );
+}
+
+/// Verify reads a stream in ranges of 1,000 seqs: a stream of several
+/// ranges verifies intact, and rows removed across two whole ranges are
+/// reported as one gap, at its first missing seq.
+async fn rows_deleted_across_whole_pages_are_one_gap_named_at_its_start(db: TestDb) {
+    let store = db.connect().await;
+    let events: Vec<Event> = (0..2_600).map(|n| event("acme", n)).collect();
+    store.write_batch(&events).await.unwrap();
+    let report = store.verify("tenant:acme").await.unwrap();
+    assert!(report.is_intact() && report.checked == 2_600, "{report:?}");
+    db.drop_append_only_triggers().await;
+    let problem = problem_after(&db, &store, "DELETE FROM audit_events WHERE seq BETWEEN 900 AND 2450").await;
+    assert!(
+        matches!(
+            problem,
+            Problem::Gap {
+                expected: 900,
+                found: 2_451,
+                ..
+            }
+        ),
+        "{problem:?}"
     );
 }
 
