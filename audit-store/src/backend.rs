@@ -289,9 +289,8 @@ where
         base: u64,
         checkpoints: &[TreeHead],
     ) -> Result<Replay, StoreError> {
-        let nodes = merkle::frontier(base);
-        let mut hashes = match Self::tree_hashes(conn, stream, base, &nodes).await {
-            Ok(hashes) => hashes,
+        let start = match Self::frontier_at(conn, stream, base).await {
+            Ok(start) => start,
             // The base was moved past leaves no purge kept the subtrees of.
             Err(StoreError::Corrupt { .. }) => {
                 return Ok(Replay::unbuildable(Problem::TreeMismatch {
@@ -301,14 +300,6 @@ where
             }
             Err(error) => return Err(error),
         };
-        let start = nodes
-            .into_iter()
-            .map(|node| hashes.resolve(node).unwrap_or_default())
-            .collect();
-        let start = Frontier::from_hashes(base, start).map_err(|error| StoreError::Corrupt {
-            id: stream.to_owned(),
-            reason: error.to_string(),
-        })?;
         let stored: Vec<(i64, i64, Vec<u8>)> =
             sqlx::query_as("SELECT level, idx, hash FROM audit_tree_nodes WHERE stream = $1 AND level >= $2")
                 .bind(stream.to_owned())
@@ -327,6 +318,21 @@ where
             .collect();
         let checkpoints = checkpoints.iter().map(|head| (head.size, head.root)).collect();
         Ok(Replay::new(start, stored, checkpoints))
+    }
+
+    /// The frontier of `stream`'s tree of its first `base` leaves, from
+    /// the stored subtrees (and what purges kept of removed leaves).
+    async fn frontier_at(conn: &mut ConnectionOf<Self>, stream: &str, base: u64) -> Result<Frontier, StoreError> {
+        let nodes = merkle::frontier(base);
+        let mut hashes = Self::tree_hashes(conn, stream, base, &nodes).await?;
+        let start = nodes
+            .into_iter()
+            .map(|node| hashes.resolve(node).unwrap_or_default())
+            .collect();
+        Frontier::from_hashes(base, start).map_err(|error| StoreError::Corrupt {
+            id: stream.to_owned(),
+            reason: error.to_string(),
+        })
     }
 
     /// One page of the events `query` selects, newest first.
@@ -795,45 +801,114 @@ where
             sqlx::query_scalar("SELECT stream FROM audit_streams WHERE tree_frontier IS NULL AND base_seq = 0")
                 .fetch_all(pool)
                 .await?;
+        for stream in pending {
+            Self::rebuild_tree(pool, &stream).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds the subtrees a stream written by an earlier version of the
+    /// store lacks: it kept levels 8, 16, …, this one keeps every
+    /// [`TILE_HEIGHT`]-th level (4, 8, 12, …). Such a stream is known by
+    /// its first whole tile of leaves past the base having no stored
+    /// subtree.
+    async fn add_missing_tiles(pool: &Pool<Self::Db>) -> Result<(), StoreError> {
+        let width = 1_i64 << TILE_HEIGHT;
+        let first_tile = format!("(s.base_seq + {}) / {width}", width - 1);
+        let pending: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT s.stream FROM audit_streams s WHERE s.tree_frontier IS NOT NULL \
+             AND ({first_tile} + 1) * {width} <= s.head_seq \
+             AND NOT EXISTS (SELECT 1 FROM audit_tree_nodes n WHERE n.stream = s.stream \
+             AND n.level = {TILE_HEIGHT} AND n.idx = {first_tile})"
+        ))
+        .fetch_all(pool)
+        .await?;
+        for stream in pending {
+            Self::rebuild_tree(pool, &stream).await?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds `stream`'s tree from its leaves past the base, in one write
+    /// transaction, and stores the subtrees and frontier it lacks. What is
+    /// stored already must agree with the rebuilt tree; where it does not,
+    /// nothing is written (verify then names the disagreement, and proofs
+    /// are refused rather than built on rewritten leaves).
+    async fn rebuild_tree(pool: &Pool<Self::Db>, stream: &str) -> Result<(), StoreError> {
         let lock_head = format!(
             "SELECT head_seq, base_seq, tree_frontier FROM audit_streams WHERE stream = $1{}",
             Self::LOCK_HEAD
         );
-        for stream in pending {
-            let mut conn = pool.acquire().await?;
-            let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
-            let (head, base, frontier): (i64, i64, Option<Vec<u8>>) = sqlx::query_as(&lock_head)
-                .bind(stream.clone())
-                .fetch_one(&mut *tx)
+        let mut conn = pool.acquire().await?;
+        let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
+        let (head, base, stored_frontier): (i64, i64, Option<Vec<u8>>) = sqlx::query_as(&lock_head)
+            .bind(stream.to_owned())
+            .fetch_one(&mut *tx)
+            .await?;
+        let (head, base) = (u64::try_from(head).unwrap_or(0), u64::try_from(base).unwrap_or(0));
+        let start = match (&stored_frontier, base) {
+            (None, 0) => Frontier::empty(),
+            // Purged before trees were kept: nothing to build from.
+            (None, _) => return Ok(()),
+            (Some(_), _) => match Self::frontier_at(&mut tx, stream, base).await {
+                Ok(start) => start,
+                Err(StoreError::Corrupt { .. }) => return Ok(()),
+                Err(error) => return Err(error),
+            },
+        };
+        let mut tree = StreamTree {
+            stream: stream.to_owned(),
+            head: base,
+            frontier: Some(start),
+        };
+        let mut nodes = Vec::new();
+        while tree.head < head {
+            let mut hashes = Hashes::default();
+            let from = tree.head;
+            let to = (from + VERIFY_PAGE as u64).min(head);
+            Self::read_tree(&mut tx, stream, [Read::Leaves { from, to }], &mut hashes).await?;
+            for index in from..to {
+                let Some(leaf) = hashes.resolve(Node { level: 0, index }) else {
+                    return Ok(());
+                };
+                tree.push(leaf, &mut nodes);
+            }
+        }
+        let rebuilt = tree.frontier()?.encode();
+        if stored_frontier.as_ref().is_some_and(|stored| *stored != rebuilt) {
+            return Ok(());
+        }
+        let stored: Vec<(i64, i64, Vec<u8>)> =
+            sqlx::query_as("SELECT level, idx, hash FROM audit_tree_nodes WHERE stream = $1 AND level >= $2")
+                .bind(stream.to_owned())
+                .bind(i64::from(TILE_HEIGHT))
+                .fetch_all(&mut *tx)
                 .await?;
-            if frontier.is_some() || base != 0 {
-                continue;
+        let stored: std::collections::HashMap<(i64, i64), Vec<u8>> = stored
+            .into_iter()
+            .map(|(level, index, hash)| ((level, index), hash))
+            .collect();
+        let mut missing = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            let key = (
+                i64::from(node.node.level),
+                i64::try_from(node.node.index).unwrap_or(i64::MAX),
+            );
+            match stored.get(&key) {
+                None => missing.push(node),
+                Some(hash) if *hash == node.hash => {}
+                Some(_) => return Ok(()),
             }
-            let mut tree = StreamTree::from_head(&stream, None)?;
-            let mut nodes = Vec::new();
-            while tree.head < u64::try_from(head).unwrap_or(0) {
-                let mut hashes = Hashes::default();
-                let from = tree.head;
-                let to = (from + VERIFY_PAGE as u64).min(u64::try_from(head).unwrap_or(0));
-                Self::read_tree(&mut tx, &stream, [Read::Leaves { from, to }], &mut hashes).await?;
-                for index in from..to {
-                    let leaf = hashes
-                        .resolve(Node { level: 0, index })
-                        .ok_or_else(|| StoreError::Corrupt {
-                            id: stream.clone(),
-                            reason: format!("seq {} is missing: the tree cannot be built", index + 1),
-                        })?;
-                    tree.push(leaf, &mut nodes);
-                }
-            }
-            Self::insert_tree_nodes(&mut tx, &nodes).await?;
+        }
+        Self::insert_tree_nodes(&mut tx, &missing).await?;
+        if stored_frontier.is_none() {
             sqlx::query("UPDATE audit_streams SET tree_frontier = $2 WHERE stream = $1")
-                .bind(stream.clone())
-                .bind(tree.frontier()?.encode())
+                .bind(stream.to_owned())
+                .bind(rebuilt)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -841,7 +916,8 @@ where
     /// applied with the same checksum) the schema is left alone, so a role
     /// that may read the migration table but not change the schema connects
     /// to an up-to-date database (see the crate docs' "Roles"). Then builds
-    /// the trees of streams written before the store kept them.
+    /// the trees of streams written before the store kept them, and the
+    /// subtrees of the levels an earlier tree layout did not keep.
     async fn migrate(pool: &Pool<Self::Db>) -> Result<(), StoreError> {
         let applied: Result<Vec<(i64, Vec<u8>)>, _> =
             sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
@@ -860,7 +936,8 @@ where
         if !up_to_date {
             Self::MIGRATOR.run(pool).await?;
         }
-        Self::build_missing_trees(pool).await
+        Self::build_missing_trees(pool).await?;
+        Self::add_missing_tiles(pool).await
     }
 
     /// The store's cursor key, made on first use and kept in its database.

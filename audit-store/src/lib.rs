@@ -188,11 +188,14 @@
 //!   stream's newest checkpoint: a database rolled back or rewritten. The
 //!   log's name is its signing key's name.
 //! - Purges keep what later proofs need of the removed leaves (their
-//!   compact range, at most 8 hashes below the first stored level), so
+//!   compact range, at most 4 hashes below the first stored level), so
 //!   every remaining event keeps its inclusion proof and a checkpoint from
 //!   before the purge is provably consistent with later ones. A stream
 //!   purged before this version kept trees has none (`ProofError::NoTree`);
-//!   every other stream gets its tree built on the first `connect`.
+//!   every other stream gets its tree built on the first `connect`, and a
+//!   stream written when the store kept only levels 8, 16, … gets the
+//!   subtrees it lacks, once its leaves are checked against the stored
+//!   frontier and subtrees.
 //!
 //! The formats are those of the transparency-log specifications, so other
 //! tools read them too:

@@ -18,6 +18,7 @@ on_both_backends!(
     tree_rows_are_append_only,
     verify_rebuilds_the_tree_and_names_a_tampered_subtree,
     a_stream_written_before_trees_gets_its_tree_on_connect,
+    a_store_written_with_256_wide_tiles_gets_the_levels_it_lacks_on_connect,
 );
 
 const DAY: i64 = 86_400_000_000;
@@ -289,6 +290,84 @@ async fn a_stream_written_before_trees_gets_its_tree_on_connect(db: TestDb) {
         store.tree_head("tenant:acme", None).await.unwrap().root,
         merkle::root(&leaves)
     );
+}
+
+/// How many nodes `stream` has stored: below level 4, at 4, 8, 12, and
+/// in all.
+async fn nodes_per_level(db: &TestDb, stream: &str) -> Vec<i64> {
+    db.integers(&format!(
+        "SELECT count(*) FILTER (WHERE level < 4), count(*) FILTER (WHERE level = 4), \
+         count(*) FILTER (WHERE level = 8), count(*) FILTER (WHERE level = 12), count(*) \
+         FROM audit_tree_nodes WHERE stream = '{stream}'"
+    ))
+    .await
+}
+
+/// A database written when tiles were 256 wide kept levels 8, 16, … only.
+/// On connect the store adds levels 4, 12, … from the leaves (past a purge
+/// too), after checking them against the frontier; a stream whose leaves
+/// no longer match gets nothing, and its proofs are refused.
+async fn a_store_written_with_256_wide_tiles_gets_the_levels_it_lacks_on_connect(db: TestDb) {
+    let store = db.connect().await;
+    write_day(&store, "globex", 0, 512, &[512]).await;
+    for tenant in ["acme", "globex", "initech"] {
+        write_day(&store, tenant, 1, 600, &[250, 350]).await;
+    }
+    // globex's first 512 leaves are purged: its subtrees are rebuilt from
+    // the base on.
+    let purge = Purge::before(Timestamp::from_unix_micros(START + DAY).unwrap());
+    let reports = store.purge(&purge).await.unwrap();
+    assert_eq!(reports.iter().map(|r| r.through_seq).collect::<Vec<_>>(), [512]);
+    let streams = ["tenant:acme", "tenant:globex", "tenant:initech"];
+    let mut expected = Vec::new();
+    for stream in streams {
+        let head = store.tree_head(stream, None).await.unwrap();
+        expected.push((head, nodes_per_level(&db, stream).await));
+    }
+    drop(store);
+    db.drop_append_only_triggers().await;
+    db.exec("DELETE FROM audit_tree_nodes WHERE level IN (4, 12)")
+        .await
+        .unwrap();
+    // initech's leaf 5 was rewritten since: its tree no longer rebuilds to
+    // its frontier.
+    db.exec(&format!(
+        "UPDATE audit_events SET leaf_hash = '{}' WHERE stream = 'tenant:initech' AND seq = 5",
+        "00".repeat(32)
+    ))
+    .await
+    .unwrap();
+
+    let store = db.connect().await;
+    for (stream, (head, mut levels)) in streams.into_iter().zip(expected).take(2) {
+        if stream == "tenant:globex" {
+            // The level-4 subtrees of the 512 purged leaves cannot come
+            // back (no proof needs them: level 8 covers the purged range).
+            levels[1] -= 512 / 16;
+            levels[4] -= 512 / 16;
+        }
+        assert_eq!(nodes_per_level(&db, stream).await, levels, "{stream}");
+        assert_eq!(store.tree_head(stream, None).await.unwrap(), head);
+        let ids = ids(&db, stream).await;
+        let all = leaves(&db, stream).await;
+        let first = head.size - all.len() as u64;
+        for offset in [0, 17, all.len() - 1] {
+            let proof = store.inclusion_proof(ids[offset], None).await.unwrap().unwrap();
+            assert_eq!(proof.leaf_index, first + offset as u64);
+            merkle::verify_inclusion(&all[offset], proof.leaf_index, head.size, &proof.audit_path, &head.root).unwrap();
+        }
+        assert!(store.verify(stream).await.unwrap().is_intact(), "{stream}");
+    }
+    assert!(
+        db.integers("SELECT count(*) FROM audit_tree_nodes WHERE stream = 'tenant:initech' AND level = 4")
+            .await
+            == [0],
+        "nothing is built on rewritten leaves"
+    );
+    let ids = ids(&db, "tenant:initech").await;
+    let error = store.inclusion_proof(ids[20], None).await.unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt { .. }), "{error:?}");
+    assert!(!store.verify("tenant:initech").await.unwrap().is_intact());
 }
 
 async fn verify_rebuilds_the_tree_and_names_a_tampered_subtree(db: TestDb) {

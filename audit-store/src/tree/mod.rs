@@ -5,8 +5,8 @@
 //!   tree's frontier ([`Frontier`]): its largest perfect subtrees, at most
 //!   64 hashes. An append hashes its leaves into it, in the same
 //!   transaction as the events, and the head's root is folded from it.
-//! - `audit_tree_nodes` holds every perfect subtree at a stored level (8,
-//!   16, …) as it completes, and what a purge keeps of the leaves it
+//! - `audit_tree_nodes` holds every perfect subtree at a stored level (4,
+//!   8, 12, …) as it completes, and what a purge keeps of the leaves it
 //!   removes. Leaves themselves are the events' `leaf_hash`.
 //! - A proof reads the tiles under the nodes it needs ([`tiles`]) and
 //!   folds the rest.
