@@ -300,13 +300,26 @@ where
             }
             Err(error) => return Err(error),
         };
+        let stored = Self::stored_subtrees(conn, stream).await?;
+        let checkpoints = checkpoints.iter().map(|head| (head.size, head.root)).collect();
+        Ok(Replay::new(start, stored, checkpoints))
+    }
+
+    /// The subtrees `stream`'s tree keeps at stored levels (what purges
+    /// kept below the first stored level left out). A malformed row reads
+    /// as a node no tree has, or a zero hash, so it disagrees with any
+    /// rebuilt tree rather than stopping the reading.
+    async fn stored_subtrees(
+        conn: &mut ConnectionOf<Self>,
+        stream: &str,
+    ) -> Result<std::collections::HashMap<Node, Hash>, StoreError> {
         let stored: Vec<(i64, i64, Vec<u8>)> =
             sqlx::query_as("SELECT level, idx, hash FROM audit_tree_nodes WHERE stream = $1 AND level >= $2")
                 .bind(stream.to_owned())
                 .bind(i64::from(TILE_HEIGHT))
                 .fetch_all(&mut *conn)
                 .await?;
-        let stored = stored
+        Ok(stored
             .into_iter()
             .map(|(level, index, hash)| {
                 let node = Node {
@@ -315,9 +328,7 @@ where
                 };
                 (node, Hash::try_from(hash.as_slice()).unwrap_or_default())
             })
-            .collect();
-        let checkpoints = checkpoints.iter().map(|head| (head.size, head.root)).collect();
-        Ok(Replay::new(start, stored, checkpoints))
+            .collect())
     }
 
     /// The frontier of `stream`'s tree of its first `base` leaves, from
@@ -878,23 +889,10 @@ where
         if stored_frontier.as_ref().is_some_and(|stored| *stored != rebuilt) {
             return Ok(());
         }
-        let stored: Vec<(i64, i64, Vec<u8>)> =
-            sqlx::query_as("SELECT level, idx, hash FROM audit_tree_nodes WHERE stream = $1 AND level >= $2")
-                .bind(stream.to_owned())
-                .bind(i64::from(TILE_HEIGHT))
-                .fetch_all(&mut *tx)
-                .await?;
-        let stored: std::collections::HashMap<(i64, i64), Vec<u8>> = stored
-            .into_iter()
-            .map(|(level, index, hash)| ((level, index), hash))
-            .collect();
+        let stored = Self::stored_subtrees(&mut tx, stream).await?;
         let mut missing = Vec::with_capacity(nodes.len());
         for node in nodes {
-            let key = (
-                i64::from(node.node.level),
-                i64::try_from(node.node.index).unwrap_or(i64::MAX),
-            );
-            match stored.get(&key) {
+            match stored.get(&node.node) {
                 None => missing.push(node),
                 Some(hash) if *hash == node.hash => {}
                 Some(_) => return Ok(()),
