@@ -16,6 +16,7 @@ mod request;
 mod sanitize;
 mod scope;
 mod sink;
+mod spool;
 mod state;
 mod timestamp;
 
@@ -27,8 +28,8 @@ pub use action::{Action, ActionError, Category, MAX_ACTION_LEN};
 pub use audit_macros::{Auditable, audited};
 pub use auditable::Auditable;
 pub use auditor::{
-    AlreadyInstalled, Auditor, AuditorBuilder, AuditorStats, DEFAULT_BATCH_SIZE, FlushError, OverflowPolicy,
-    RecordError, Reservation, RetryPolicy, ShutdownError, TryRecordError, TryReserveError,
+    AlreadyInstalled, Auditor, AuditorBuilder, AuditorStats, DEFAULT_BATCH_SIZE, Durability, FlushError, NotStored,
+    OverflowPolicy, Receipt, RecordError, Reservation, RetryPolicy, ShutdownError, TryRecordError, TryReserveError,
 };
 pub use builder::{EventBuilder, EventPolicy};
 pub use canonical::{CANONICAL_ENCODING, canonical_json, write_canonical_json};
@@ -42,6 +43,7 @@ pub use scope::{
     complete_for_transaction, description, identify, meta, outcome, reason, spawn, target, unrouted_events,
 };
 pub use sink::{AuditSink, JsonLinesSink, MemorySink, SinkError};
+pub use spool::{Damage, DamageKind, Spool, SpoolConfig, SpoolError};
 pub use state::{AuditState, Snapshot};
 pub use timestamp::{Timestamp, new_event_id};
 

@@ -265,10 +265,15 @@ async fn shutdown_past_its_deadline_reports_and_counts_what_was_lost() {
         auditor.record(event(n)).await.unwrap();
     }
     let err = auditor.shutdown(Duration::from_millis(500)).await.unwrap_err();
-    let ShutdownError::DeadlineExceeded { undelivered, stats } = err else {
+    let ShutdownError::DeadlineExceeded {
+        undelivered,
+        kept_in_spool,
+        stats,
+    } = err
+    else {
         panic!("{err:?}")
     };
-    assert_eq!(undelivered, 50);
+    assert_eq!((undelivered, kept_in_spool), (50, 0));
     assert_eq!(stats.dropped, 50);
     assert_eq!(sink.len(), 0);
 }

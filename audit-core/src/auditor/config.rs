@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::builder::EventPolicy;
 use crate::sink::AuditSink;
+use crate::spool::Spool;
 
 /// The batch size of an auditor whose builder sets none, on a sink that
 /// prefers none.
@@ -114,6 +115,7 @@ pub struct AuditorBuilder {
     pub(super) retry: RetryPolicy,
     pub(super) policy: EventPolicy,
     pub(super) lifecycle_events: bool,
+    pub(super) spool: Option<Spool>,
 }
 
 impl Default for AuditorBuilder {
@@ -126,6 +128,7 @@ impl Default for AuditorBuilder {
             retry: RetryPolicy::default(),
             policy: EventPolicy::default(),
             lifecycle_events: true,
+            spool: None,
         }
     }
 }
@@ -184,6 +187,18 @@ impl AuditorBuilder {
     /// Limits and redaction applied to every event.
     pub fn policy(mut self, policy: EventPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Makes every batch durable in `spool` before it counts as recorded,
+    /// and writes it to the sink from there (see [`Spool`]): events survive
+    /// a killed process and wait out a store outage on disk. Off by default.
+    ///
+    /// # Panics
+    /// [`start`](Self::start) panics when another auditor already runs on
+    /// this spool.
+    pub fn spool(mut self, spool: Spool) -> Self {
+        self.spool = Some(spool);
         self
     }
 

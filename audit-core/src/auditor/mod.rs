@@ -13,7 +13,10 @@
 //! [`AuditorStats`]: written, refused (the caller got an error), dropped
 //! (counted and logged) or rejected by the sink (logged with the event).
 
+mod ack;
 mod config;
+mod deliver;
+mod spooling;
 mod stats;
 mod writer;
 
@@ -28,11 +31,14 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub use ack::{Durability, NotStored, Receipt};
 pub use config::{AuditorBuilder, DEFAULT_BATCH_SIZE, OverflowPolicy, RetryPolicy};
 pub use stats::AuditorStats;
 
+use self::ack::Ack;
+use self::deliver::Deliverer;
 use self::stats::Counters;
-use self::writer::{Command, PREPARE_EVERY, Writer};
+use self::writer::{Command, PREPARE_EVERY, Target, Writer};
 use crate::action::Action;
 use crate::builder::{EventBuilder, EventPolicy};
 use crate::event::{Actor, Event, Severity};
@@ -83,6 +89,9 @@ struct Shared {
     policy: Arc<EventPolicy>,
     lifecycle_events: bool,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// The spool's drainer, when there is a spool.
+    drainer: Mutex<Option<JoinHandle<()>>>,
+    spooled: bool,
 }
 
 impl fmt::Debug for Auditor {
@@ -120,12 +129,18 @@ pub enum RecordError {
 pub enum ShutdownError {
     /// The deadline passed with events still undelivered; they are counted as
     /// dropped and were logged at error level.
-    #[error("audit shutdown deadline passed with {undelivered} events undelivered")]
+    #[error(
+        "audit shutdown deadline passed with {undelivered} events undelivered \
+         ({kept_in_spool} more kept in the spool, stored at the next start)"
+    )]
     DeadlineExceeded {
         /// How many events were lost.
         undelivered: u64,
+        /// How many events are durable in the spool but not yet stored:
+        /// not lost, the next auditor on the spool stores them first.
+        kept_in_spool: u64,
         /// The counters at the end.
-        stats: AuditorStats,
+        stats: Box<AuditorStats>,
     },
     /// Shutdown had already been called.
     #[error("the auditor was already shut down")]
@@ -310,6 +325,18 @@ impl Auditor {
         self.shared.counters.sink_down.load(Relaxed)
     }
 
+    /// Whether this auditor writes through a [`Spool`](crate::Spool).
+    pub fn has_spool(&self) -> bool {
+        self.shared.spooled
+    }
+
+    /// Whether appending to the spool fails now (a full or read-only disk);
+    /// see [`AuditorStats::spool_down`]. The HTTP layer refuses spooled
+    /// requests up front while it is.
+    pub fn is_spool_down(&self) -> bool {
+        self.shared.counters.spool_down.load(Relaxed)
+    }
+
     /// Queues `event` only if there is room now, without waiting and
     /// without applying the overflow policy; hands the event back otherwise,
     /// so the caller can fall back to [`record`](Self::record). The HTTP
@@ -326,14 +353,38 @@ impl Auditor {
 
     /// Queues without waiting; hands the event back when there is no room.
     pub(crate) fn try_enqueue(&self, event: Box<EventBuilder>) -> Result<(), Refused> {
-        match self.shared.tx.try_send(Command::Record(event, Instant::now())) {
+        match self.shared.tx.try_send(Command::Record(event, Instant::now(), None)) {
             Ok(()) => {
                 self.shared.queued();
                 Ok(())
             }
-            Err(mpsc::error::TrySendError::Full(Command::Record(event, _))) => Err(Refused::Full(event)),
-            Err(mpsc::error::TrySendError::Closed(Command::Record(event, _))) => Err(Refused::Closed(event)),
+            Err(mpsc::error::TrySendError::Full(Command::Record(event, ..))) => Err(Refused::Full(event)),
+            Err(mpsc::error::TrySendError::Closed(Command::Record(event, ..))) => Err(Refused::Closed(event)),
             Err(_) => unreachable!("try_enqueue only sends Record"),
+        }
+    }
+
+    /// Queues `event` like [`record`](Self::record) (waiting for room under
+    /// the overflow policy) and returns a [`Receipt`] that resolves once the
+    /// event is as durable as `durability` asks, or with why it never will
+    /// be ([`NotStored`]). The HTTP layer's `Confirmed` and `Spooled`
+    /// deliveries answer a request only once its receipts resolve.
+    ///
+    /// # Errors
+    /// [`RecordError`] when the event is not queued. Under `DropAndCount`
+    /// a full queue gives [`RecordError::Dropped`]: the event is lost, and a
+    /// caller that asked for a receipt must not treat that as success.
+    pub async fn record_with_receipt(
+        &self,
+        event: impl Into<Box<EventBuilder>>,
+        durability: Durability,
+    ) -> Result<Receipt, RecordError> {
+        match self.reserve().await? {
+            Some(reservation) => Ok(reservation.record_with_receipt(event, durability)),
+            None => {
+                self.count_drop();
+                Err(RecordError::Dropped)
+            }
         }
     }
 
@@ -391,7 +442,7 @@ impl Auditor {
                 );
             if let Ok(()) = tokio::time::timeout_at(
                 until,
-                shared.tx.send(Command::Record(Box::new(stopped), Instant::now())),
+                shared.tx.send(Command::Record(Box::new(stopped), Instant::now(), None)),
             )
             .await
             .unwrap_or(Ok(()))
@@ -407,23 +458,45 @@ impl Auditor {
             }
             _ => false,
         };
+        let drainer = shared
+            .drainer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         if drained_in_time {
             let _ = writer.await;
+            if let Some(drainer) = drainer {
+                // It stops once it has stored what the flush waited for.
+                let _ = drainer.await;
+            }
             return Ok(self.stats());
         }
         writer.abort();
         let _ = writer.await;
+        if let Some(drainer) = drainer {
+            drainer.abort();
+            let _ = drainer.await;
+        }
         let stats = self.stats();
-        let undelivered = stats.queued.saturating_sub(stats.written + stats.rejected);
+        // With a spool, what reached it is kept there; only what never left
+        // the queue is lost.
+        let (undelivered, kept_in_spool) = if shared.spooled {
+            (stats.queued.saturating_sub(stats.spooled), stats.spool_pending)
+        } else {
+            (stats.queued.saturating_sub(stats.written + stats.rejected), 0)
+        };
         Counters::add(&shared.counters.dropped, undelivered);
         tracing::error!(
             undelivered,
+            kept_in_spool,
             ?deadline,
-            "audit shutdown deadline passed; undelivered events are lost"
+            "audit shutdown deadline passed; undelivered events are lost (those kept in the spool are stored at the \
+             next start)"
         );
         Err(ShutdownError::DeadlineExceeded {
             undelivered,
-            stats: self.stats(),
+            kept_in_spool,
+            stats: Box::new(self.stats()),
         })
     }
 
@@ -485,8 +558,20 @@ impl Reservation {
     /// Queues `event` in the reserved room: it cannot be refused.
     pub fn record(self, event: impl Into<Box<EventBuilder>>) {
         let Self { permit, shared } = self;
-        permit.send(Command::Record(event.into(), Instant::now()));
+        permit.send(Command::Record(event.into(), Instant::now(), None));
         shared.queued();
+    }
+
+    /// Queues `event` in the reserved room and returns a [`Receipt`] that
+    /// resolves once it is as durable as `durability` asks.
+    pub fn record_with_receipt(self, event: impl Into<Box<EventBuilder>>, durability: Durability) -> Receipt {
+        let Self { permit, shared } = self;
+        let (ack, receipt) = Ack::new(durability);
+        permit.send(Command::Record(event.into(), Instant::now(), Some(ack)));
+        shared.queued();
+        // A receipt is waited for: the writer should not linger on it.
+        shared.wake.notify_one();
+        receipt
     }
 }
 
@@ -525,23 +610,39 @@ impl AuditorBuilder {
                 .metadata("version", env!("CARGO_PKG_VERSION"))
                 .metadata("capacity", &self.capacity)
                 .metadata("overflow", &format!("{:?}", self.overflow));
-            if tx.try_send(Command::Record(Box::new(started), Instant::now())).is_ok() {
+            if tx
+                .try_send(Command::Record(Box::new(started), Instant::now(), None))
+                .is_ok()
+            {
                 Counters::add(&counters.queued, 1);
             }
         }
         let wake = Arc::new(Notify::new());
         let writer_thread = Arc::new(AtomicUsize::new(0));
         let policy = Arc::new(self.policy);
+        let deliverer = Deliverer {
+            sink: Arc::new(sink),
+            counters: Arc::clone(&counters),
+            retry: self.retry,
+        };
+        let spooled = self.spool.is_some();
+        let (target, drainer) = match &self.spool {
+            Some(spool) => {
+                assert!(spool.claim(), "another auditor already runs on this spool");
+                let (writer, drainer) = spooling::start(spool, deliverer, batch_size, self.retry);
+                (Target::Spool(writer), Some(drainer))
+            }
+            None => (Target::Sink(deliverer), None),
+        };
         let writer = Writer {
             rx,
             wake: Arc::clone(&wake),
             thread: Arc::clone(&writer_thread),
-            sink: Arc::new(sink),
+            target,
             counters: Arc::clone(&counters),
             policy: Arc::clone(&policy),
             batch_size,
             linger: self.linger,
-            retry: self.retry,
         };
         let handle = tokio::spawn(writer.run());
         Auditor {
@@ -556,6 +657,8 @@ impl AuditorBuilder {
                 policy,
                 lifecycle_events: self.lifecycle_events,
                 writer: Mutex::new(Some(handle)),
+                drainer: Mutex::new(drainer),
+                spooled,
             }),
         }
     }

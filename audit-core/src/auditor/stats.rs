@@ -1,5 +1,6 @@
 //! The auditor's counters.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -20,11 +21,30 @@ pub(super) struct Counters {
     pub(super) batch_age: AgeHistogram,
     /// How long each successful batch write took, retries included.
     pub(super) write_latency: AgeHistogram,
+    /// Events made durable in the spool.
+    pub(super) spooled: AtomicU64,
+    /// Events left in the spool by an earlier run and stored by this one.
+    pub(super) replayed: AtomicU64,
+    /// Bytes in the spool's segment files.
+    pub(super) spool_bytes: AtomicU64,
+    /// Records in the spool not yet stored.
+    pub(super) spool_pending: AtomicU64,
+    /// Set while appending to the spool fails (a full or read-only disk).
+    pub(super) spool_down: AtomicBool,
+    /// The last write error, of the sink or the spool.
+    pub(super) last_error: Mutex<Option<String>>,
 }
 
 impl Counters {
     pub(super) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    pub(super) fn set_last_error(&self, error: &dyn std::fmt::Display) {
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error.to_string());
     }
 }
 
@@ -118,7 +138,7 @@ impl AgeHistogram {
 /// Every event handed to [`Auditor::record`](super::Auditor::record) ends up
 /// in exactly one of `queued` (then `written` or `rejected`, or `dropped` if
 /// a shutdown deadline passed first), `refused` or `dropped`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AuditorStats {
     /// Events accepted into the queue (lifecycle events included).
@@ -160,6 +180,22 @@ pub struct AuditorStats {
     /// at a time, `oldest_event_age_p99` is at least about this plus the
     /// linger under steady load.
     pub write_latency_p99: Duration,
+    /// Events made durable in the [`Spool`](crate::Spool) (zero without one).
+    pub spooled: u64,
+    /// Events an earlier run left in the spool, stored by this one (not
+    /// counted in `queued` or `written`).
+    pub replayed: u64,
+    /// Bytes the spool's segment files take now.
+    pub spool_bytes: u64,
+    /// Events in the spool not yet stored.
+    pub spool_pending: u64,
+    /// Whether appending to the spool fails now (a full or read-only disk):
+    /// the writer retries, events wait in the queue, and the overflow policy
+    /// applies once it is full.
+    pub spool_down: bool,
+    /// The last write error seen, of the sink or the spool; kept after
+    /// recovery, so an operator can tell what happened.
+    pub last_error: Option<String>,
 }
 
 impl Counters {
@@ -178,6 +214,16 @@ impl Counters {
             oldest_event_age_p99: self.batch_age.quantile(0.99),
             oldest_event_age_max: self.batch_age.max(),
             write_latency_p99: self.write_latency.quantile(0.99),
+            spooled: self.spooled.load(Relaxed),
+            replayed: self.replayed.load(Relaxed),
+            spool_bytes: self.spool_bytes.load(Relaxed),
+            spool_pending: self.spool_pending.load(Relaxed),
+            spool_down: self.spool_down.load(Relaxed),
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
         }
     }
 }

@@ -9,16 +9,17 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::ack::{Ack, NotStored};
+use super::deliver::Deliverer;
+use super::spooling::SpoolWriter;
 use super::stats::Counters;
-use crate::RetryPolicy;
 use crate::builder::{EventBuilder, EventPolicy};
 use crate::event::Event;
-use crate::sink::{DynSink, SinkError};
 
 pub(super) enum Command {
     // Boxed: a builder is ~600 bytes and the queue holds thousands. The
     // instant it was queued bounds how long it may wait for its batch.
-    Record(Box<EventBuilder>, Instant),
+    Record(Box<EventBuilder>, Instant, Option<Ack>),
     Flush(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -31,12 +32,19 @@ pub(super) struct Writer {
     pub(super) wake: Arc<Notify>,
     /// The thread this task last ran on, for the senders ([`this_thread`]).
     pub(super) thread: Arc<AtomicUsize>,
-    pub(super) sink: Arc<dyn DynSink>,
+    pub(super) target: Target,
     pub(super) counters: Arc<Counters>,
     pub(super) policy: Arc<EventPolicy>,
     pub(super) batch_size: usize,
     pub(super) linger: Duration,
-    pub(super) retry: RetryPolicy,
+}
+
+/// Where the writer's batches go.
+pub(super) enum Target {
+    /// Straight to the sink.
+    Sink(Deliverer),
+    /// To the spool, from which a drainer task writes them to the sink.
+    Spool(SpoolWriter),
 }
 
 /// How many events the writer prepares before letting other tasks run.
@@ -70,12 +78,18 @@ pub(super) fn this_thread() -> usize {
 struct Batch {
     events: Vec<Event>,
     oldest: Option<Instant>,
+    /// The receipts to answer, by index into `events`: few, most requests
+    /// wait for none.
+    acks: Vec<(usize, Ack)>,
 }
 
 impl Batch {
-    fn push(&mut self, event: Event, queued_at: Instant) {
+    fn push(&mut self, event: Event, queued_at: Instant, ack: Option<Ack>) {
         // The queue is first in, first out: the first event is the oldest.
         self.oldest.get_or_insert(queued_at);
+        if let Some(ack) = ack {
+            self.acks.push((self.events.len(), ack));
+        }
         self.events.push(event);
     }
 }
@@ -91,6 +105,7 @@ impl Writer {
         let mut batch = Batch {
             events: Vec::with_capacity(self.batch_size),
             oldest: None,
+            acks: Vec::new(),
         };
         let mut commands: Vec<Command> = Vec::with_capacity(self.batch_size);
         loop {
@@ -158,9 +173,10 @@ impl Writer {
 
     async fn handle_all(&mut self, commands: &mut Vec<Command>, batch: &mut Batch) -> Next {
         let mut slice_started = Instant::now();
+
         for (n, command) in commands.drain(..).enumerate() {
             match command {
-                Command::Record(builder, queued_at) => {
+                Command::Record(builder, queued_at, ack) => {
                     // The writer may share its runtime (even its one thread)
                     // with the requests: preparing a lingered batch in one go
                     // would hold them up for milliseconds, so let them run
@@ -177,7 +193,7 @@ impl Writer {
                         tokio::task::yield_now().await;
                         slice_started = Instant::now();
                     }
-                    batch.push(builder.build_with(&self.policy), queued_at);
+                    batch.push(builder.build_with(&self.policy), queued_at, ack);
                     // The deadline holds while preparing too: the writer gets
                     // one turn per round of the runtime's busy request tasks,
                     // and the batch would otherwise wait for all it took off
@@ -190,30 +206,39 @@ impl Writer {
                 }
                 Command::Flush(done) => {
                     self.write(batch).await;
-                    let _ = done.send(());
+                    self.flushed(done);
                 }
                 Command::Shutdown(done) => {
                     // Refuse new work, then drain what was queued before we closed.
                     self.rx.close();
                     while let Some(late) = self.rx.recv().await {
                         match late {
-                            Command::Record(builder, queued_at) => {
-                                batch.push(builder.build_with(&self.policy), queued_at);
+                            Command::Record(builder, queued_at, ack) => {
+                                batch.push(builder.build_with(&self.policy), queued_at, ack);
                                 if batch.events.len() >= self.batch_size {
                                     self.write(batch).await;
                                 }
                             }
                             Command::Flush(done) | Command::Shutdown(done) => {
                                 self.write(batch).await;
-                                let _ = done.send(());
+                                self.flushed(done);
                             }
                         }
                     }
                     self.write(batch).await;
-                    let _ = done.send(());
+                    self.flushed(done);
+                    if let Target::Spool(spool) = &mut self.target {
+                        spool.close();
+                    }
                     return Next::Stop;
                 }
             }
+        }
+        // Someone waits for a receipt: write what this round took off the
+        // queue now instead of lingering. Every receipt taken in the round
+        // shares that one write (one commit, or one spool fsync).
+        if !batch.acks.is_empty() {
+            self.write(batch).await;
         }
         Next::Continue
     }
@@ -223,98 +248,42 @@ impl Writer {
         batch.oldest.is_some_and(|oldest| oldest.elapsed() >= self.linger)
     }
 
-    /// Delivers `batch` and empties it (keeping its allocation).
-    async fn write(&self, batch: &mut Batch) {
+    /// Answers a flush once what was written before it is stored.
+    fn flushed(&self, done: oneshot::Sender<()>) {
+        match &self.target {
+            Target::Sink(_) => {
+                let _ = done.send(());
+            }
+            Target::Spool(spool) => spool.flush(done),
+        }
+    }
+
+    /// Delivers `batch` (to the sink, or durably to the spool) and empties
+    /// it, keeping its allocation.
+    async fn write(&mut self, batch: &mut Batch) {
         let Some(oldest) = batch.oldest.take() else {
             return;
         };
-        let batch = &mut batch.events;
-        let started = Instant::now();
         self.counters
             .batch_age
-            .record(started.saturating_duration_since(oldest));
-        match self.write_with_retry(batch).await {
-            Ok(()) => {
-                Counters::add(&self.counters.written, batch.len() as u64);
-                Counters::add(&self.counters.batches, 1);
-                let took = started.elapsed();
-                self.counters.write_latency.record(took);
-                let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-                self.counters.last_batch_micros.store(micros, Relaxed);
-            }
-            Err(error) => {
-                // The sink refused the batch for good: find out which events it
-                // refuses by writing them one at a time.
-                for event in batch.iter() {
-                    let single = std::slice::from_ref(event);
-                    let outcome = if batch.len() == 1 {
-                        Err(error.clone_message())
-                    } else {
-                        self.write_with_retry(single).await
+            .record(Instant::now().saturating_duration_since(oldest));
+        match &mut self.target {
+            Target::Sink(deliverer) => {
+                let mut rejected = deliverer.deliver(&batch.events).await.into_iter().peekable();
+                let stored = batch.events.len() - rejected.len();
+                Counters::add(&self.counters.written, stored as u64);
+                for (index, ack) in batch.acks.drain(..) {
+                    // Both lists are in index order.
+                    while rejected.next_if(|(refused, _)| *refused < index).is_some() {}
+                    let outcome = match rejected.next_if(|(refused, _)| *refused == index) {
+                        Some((_, reason)) => Err(NotStored::Rejected { reason }),
+                        None => Ok(()),
                     };
-                    match outcome {
-                        Ok(()) => Counters::add(&self.counters.written, 1),
-                        Err(error) => {
-                            Counters::add(&self.counters.rejected, 1);
-                            tracing::error!(
-                                event_id = %event.id(),
-                                action = %event.action(),
-                                error = %error,
-                                event = %serde_json::to_string(event).unwrap_or_default(),
-                                "audit sink permanently rejected an event; it is NOT stored",
-                            );
-                        }
-                    }
+                    ack.answer(outcome);
                 }
+                batch.events.clear();
             }
-        }
-        batch.clear();
-    }
-
-    async fn write_with_retry(&self, batch: &[Event]) -> Result<(), SinkError> {
-        let mut attempt = 0;
-        let mut down_since: Option<Instant> = None;
-        loop {
-            match self.sink.write_batch_dyn(batch).await {
-                Ok(()) => {
-                    if self.counters.sink_down.swap(false, Relaxed) {
-                        // One line when the sink comes back, whoever saw it go.
-                        tracing::warn!(
-                            down_for = ?down_since.map(|since| since.elapsed()),
-                            retries = attempt,
-                            queued = self.rx.len(),
-                            "audit sink recovered: writes succeed again",
-                        );
-                    }
-                    return Ok(());
-                }
-                Err(error) if error.is_retryable() => {
-                    Counters::add(&self.counters.retried, 1);
-                    down_since.get_or_insert_with(Instant::now);
-                    let delay = self.retry.backoff(attempt);
-                    if self.counters.sink_down.swap(true, Relaxed) {
-                        tracing::debug!(
-                            attempt = attempt + 1,
-                            events = batch.len(),
-                            retry_in = ?delay,
-                            error = %error,
-                            "audit sink write failed again; retrying",
-                        );
-                    } else {
-                        // One line when the sink goes down: the retries that
-                        // follow are at debug level, the recovery is one line.
-                        tracing::error!(
-                            events = batch.len(),
-                            error = %error,
-                            "audit sink is down: writes fail; events wait in the queue and are retried \
-                             until it recovers (requests are refused once the queue is full)",
-                        );
-                    }
-                    tokio::time::sleep(delay).await;
-                    attempt = attempt.saturating_add(1);
-                }
-                Err(error) => return Err(error),
-            }
+            Target::Spool(spool) => spool.append(&mut batch.events, &mut batch.acks).await,
         }
     }
 }

@@ -1,0 +1,469 @@
+//! The auditor's side of a [`Spool`]: the writer appends each prepared batch
+//! to it ([`SpoolWriter`]), and a drainer task writes what was spooled to
+//! the sink in order and deletes it once stored ([`Drainer`]).
+//!
+//! The drainer gets the writer's batches through a short channel, as they
+//! were appended, so a store that keeps up never reads the spool back. When
+//! the channel is full (the store is down or slow), the writer stops sending
+//! and the drainer reads the records back from disk from the first one it
+//! was not sent, until it has caught up; records an earlier run left are
+//! read back the same way, first.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use super::ack::{Ack, Durability, NotStored};
+use super::deliver::Deliverer;
+use super::stats::Counters;
+use crate::RetryPolicy;
+use crate::event::Event;
+use crate::spool::{Cursor, Spool, SpoolFiles};
+
+/// Batches in flight from the writer to the drainer before the drainer
+/// reads the spool back instead.
+const HANDOFF_BATCHES: usize = 4;
+
+/// Records read back from the spool at once, at most.
+const READ_BACK: usize = 1_000;
+
+/// A batch handed from the writer to the drainer: its first record's
+/// number, the events, and the bytes they take in the spool.
+struct Spooled {
+    first_seq: u64,
+    events: Vec<Event>,
+    bytes: u64,
+}
+
+/// Who waits for a record number to be stored.
+enum Waiter {
+    Ack(Ack),
+    Flush(oneshot::Sender<()>),
+}
+
+/// What the writer and the drainer share, under one lock.
+struct State {
+    /// The number of the next record to be appended: everything below is
+    /// durable.
+    durable_next: u64,
+    /// The number of the next record to be stored: everything below is
+    /// stored (or rejected).
+    stored_next: u64,
+    /// Set while the drainer reads back from the spool: the first number
+    /// it was not sent. The writer sends nothing while it is set.
+    read_back_from: Option<u64>,
+    /// Bytes appended and not yet stored: what the spool's bound counts.
+    unstored_bytes: u64,
+    /// Waiters, in the order of their numbers.
+    waiters: VecDeque<(u64, Waiter)>,
+}
+
+struct Shared {
+    files: Arc<Mutex<SpoolFiles>>,
+    state: Mutex<State>,
+    /// Wakes the drainer: records to read back.
+    more: Notify,
+    /// Wakes the writer: the drainer stored records, the spool has room.
+    room: Notify,
+    counters: Arc<Counters>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_pending(&self, state: &State) {
+        self.counters
+            .spool_pending
+            .store(state.durable_next - state.stored_next, Relaxed);
+    }
+}
+
+/// Starts the drainer and returns the writer's end.
+pub(super) fn start(
+    spool: &Spool,
+    deliverer: Deliverer,
+    batch_size: usize,
+    retry: RetryPolicy,
+) -> (SpoolWriter, tokio::task::JoinHandle<()>) {
+    let counters = Arc::clone(&deliverer.counters);
+    let files = spool.files();
+    let durable_next = lock(files).next_seq();
+    let replay = spool.replay();
+    let stored_next = replay.map_or(durable_next, |(first, _)| first);
+    counters.spool_bytes.store(lock(files).bytes(), Relaxed);
+    let shared = Arc::new(Shared {
+        files: Arc::clone(files),
+        state: Mutex::new(State {
+            durable_next,
+            stored_next,
+            read_back_from: replay.map(|(first, _)| first),
+            // Unknown until read back: the bound counts the files instead.
+            unstored_bytes: lock(files).bytes(),
+            waiters: VecDeque::new(),
+        }),
+        more: Notify::new(),
+        room: Notify::new(),
+        counters,
+    });
+    shared.set_pending(&shared.state());
+    let (tx, rx) = mpsc::channel(HANDOFF_BATCHES);
+    let drainer = Drainer {
+        shared: Arc::clone(&shared),
+        rx,
+        deliverer,
+        batch_size: batch_size.min(READ_BACK),
+        replay_end: durable_next,
+        cursor: Some(Cursor::default()),
+    };
+    let handle = tokio::spawn(drainer.run());
+    let max_bytes = spool.max_bytes();
+    let writer = SpoolWriter {
+        shared,
+        tx: Some(tx),
+        max_bytes,
+        retry,
+        payloads: Vec::new(),
+    };
+    (writer, handle)
+}
+
+fn lock(files: &Mutex<SpoolFiles>) -> MutexGuard<'_, SpoolFiles> {
+    files.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The writer's end: appends batches, answers `Spooled` receipts, hands the
+/// rest to the drainer.
+pub(super) struct SpoolWriter {
+    shared: Arc<Shared>,
+    /// `None` once the writer has shut down: the drainer then stops when
+    /// everything is stored.
+    tx: Option<mpsc::Sender<Spooled>>,
+    max_bytes: u64,
+    retry: RetryPolicy,
+    payloads: Vec<Vec<u8>>,
+}
+
+impl SpoolWriter {
+    /// Appends `events` (made durable before this returns), answers the
+    /// `Spooled` acks among `acks` (indices into `events`) and registers the
+    /// `Stored` ones with the drainer. Waits while the spool is full, and
+    /// retries while appending fails (a full or read-only disk), logging
+    /// one line when it starts failing and one when it recovers.
+    pub(super) async fn append(&mut self, events: &mut Vec<Event>, acks: &mut Vec<(usize, Ack)>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut payloads = std::mem::take(&mut self.payloads);
+        payloads.clear();
+        for event in events.iter() {
+            // An event serialises without fail: its fields are strings,
+            // numbers and JSON values.
+            payloads.push(serde_json::to_vec(event).unwrap_or_default());
+        }
+        let bytes = SpoolFiles::encoded_len(payloads.iter().map(Vec::as_slice));
+        self.wait_for_room(bytes).await;
+        let (first_seq, payloads) = self.append_with_retry(payloads).await;
+        self.payloads = payloads;
+        let count = events.len() as u64;
+        Counters::add(&self.shared.counters.spooled, count);
+        let shared = &self.shared;
+        let mut state = shared.state();
+        state.durable_next = first_seq + count;
+        state.unstored_bytes += bytes;
+        for (index, ack) in acks.drain(..) {
+            match ack.durability {
+                Durability::Spooled => ack.answer(Ok(())),
+                _ => state.waiters.push_back((first_seq + index as u64, Waiter::Ack(ack))),
+            }
+        }
+        shared.set_pending(&state);
+        shared.counters.spool_bytes.store(lock(&shared.files).bytes(), Relaxed);
+        let events = std::mem::take(events);
+        if state.read_back_from.is_none() {
+            let Some(tx) = &self.tx else { return };
+            match tx.try_send(Spooled {
+                first_seq,
+                events,
+                bytes,
+            }) {
+                Ok(()) => return,
+                // The drainer is behind: it reads these back from the spool.
+                Err(TrySendError::Full(_) | TrySendError::Closed(_)) => state.read_back_from = Some(first_seq),
+            }
+        }
+        drop(state);
+        shared.more.notify_one();
+    }
+
+    /// Waits until the records not yet stored leave room for `bytes` more
+    /// (a batch larger than the whole spool goes in once it is empty).
+    async fn wait_for_room(&self, bytes: u64) {
+        loop {
+            let room = self.shared.room.notified();
+            {
+                let state = self.shared.state();
+                if state.unstored_bytes == 0 || state.unstored_bytes + bytes <= self.max_bytes {
+                    return;
+                }
+            }
+            room.await;
+        }
+    }
+
+    async fn append_with_retry(&self, payloads: Vec<Vec<u8>>) -> (u64, Vec<Vec<u8>>) {
+        let counters = &self.shared.counters;
+        let mut payloads = payloads;
+        let mut attempt = 0;
+        loop {
+            let files = Arc::clone(&self.shared.files);
+            let (result, back) = tokio::task::spawn_blocking(move || {
+                let result = lock(&files).append(payloads.iter().map(Vec::as_slice));
+                (result, payloads)
+            })
+            .await
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()));
+            payloads = back;
+            match result {
+                Ok(first_seq) => {
+                    if counters.spool_down.swap(false, Relaxed) {
+                        tracing::warn!(retries = attempt, "audit spool recovered: appends succeed again");
+                    }
+                    return (first_seq, payloads);
+                }
+                Err(error) => {
+                    counters.set_last_error(&format!("audit spool: {error}"));
+                    let delay = self.retry.backoff(attempt);
+                    if counters.spool_down.swap(true, Relaxed) {
+                        tracing::debug!(%error, retry_in = ?delay, "audit spool append failed again; retrying");
+                    } else {
+                        tracing::error!(
+                            %error,
+                            events = payloads.len(),
+                            "audit spool cannot be written (disk full or read-only?): events wait in the \
+                             queue and are retried; requests are refused once it is full",
+                        );
+                    }
+                    tokio::time::sleep(delay).await;
+                    attempt = attempt.saturating_add(1);
+                }
+            }
+        }
+    }
+
+    /// Answers `done` once everything appended so far is stored.
+    pub(super) fn flush(&self, done: oneshot::Sender<()>) {
+        let mut state = self.shared.state();
+        if state.stored_next >= state.durable_next {
+            let _ = done.send(());
+            return;
+        }
+        let last = state.durable_next - 1;
+        state.waiters.push_back((last, Waiter::Flush(done)));
+    }
+
+    /// No more batches: the drainer stops once everything is stored.
+    pub(super) fn close(&mut self) {
+        self.tx = None;
+        self.shared.more.notify_one();
+    }
+}
+
+struct Drainer {
+    shared: Arc<Shared>,
+    rx: mpsc::Receiver<Spooled>,
+    deliverer: Deliverer,
+    batch_size: usize,
+    /// Records numbered below this were left by an earlier run.
+    replay_end: u64,
+    /// Taken into the blocking read and put back.
+    cursor: Option<Cursor>,
+}
+
+impl Drainer {
+    async fn run(mut self) {
+        let mut open = true;
+        loop {
+            // What the writer sent comes first: it precedes anything it
+            // left for reading back.
+            match self.rx.try_recv() {
+                Ok(batch) => {
+                    let seqs = (batch.first_seq..).take(batch.events.len()).collect();
+                    self.store(seqs, batch.events, batch.bytes).await;
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => open = false,
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+            if self.read_back().await {
+                continue;
+            }
+            if !open {
+                break;
+            }
+            tokio::select! {
+                batch = self.rx.recv() => match batch {
+                    Some(batch) => {
+                        let seqs = (batch.first_seq..).take(batch.events.len()).collect();
+                        self.store(seqs, batch.events, batch.bytes).await;
+                    }
+                    None => open = false,
+                },
+                () = self.shared.more.notified() => {}
+            }
+        }
+        // A clean stop leaves nothing to replay.
+        let stored_next = self.shared.state().stored_next;
+        let files = Arc::clone(&self.shared.files);
+        let retired = tokio::task::spawn_blocking(move || {
+            let mut files = lock(&files);
+            let retired = match stored_next.checked_sub(1) {
+                Some(through) => files.delete_through(through).and_then(|_| files.retire_active(through)),
+                None => Ok(()),
+            };
+            (retired, files.bytes())
+        })
+        .await;
+        if let Ok((retired, bytes)) = retired {
+            self.deliverer.counters.spool_bytes.store(bytes, Relaxed);
+            if let Err(error) = retired {
+                tracing::warn!(%error, "audit spool: stored segments could not be removed; they are replayed at the next start");
+            }
+        }
+    }
+
+    /// Reads back and stores the next records the writer did not send;
+    /// `false` when there are none.
+    async fn read_back(&mut self) -> bool {
+        let (from, through) = {
+            let mut state = self.shared.state();
+            let Some(from) = state.read_back_from else {
+                return false;
+            };
+            if from >= state.durable_next {
+                // Caught up: the writer sends again from here on.
+                state.read_back_from = None;
+                return false;
+            }
+            (from, state.durable_next - 1)
+        };
+        let files = Arc::clone(&self.shared.files);
+        let mut cursor = self.cursor.take().unwrap_or_default();
+        let max = self.batch_size;
+        let (cursor, read) = tokio::task::spawn_blocking(move || {
+            let read = cursor.read(&files, from, through, max);
+            (cursor, read)
+        })
+        .await
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()));
+        self.cursor = Some(cursor);
+        let records = match read {
+            Ok(records) => records,
+            Err(error) => {
+                // Could not read it now (the files are still there): try again.
+                self.deliverer.counters.set_last_error(&format!("audit spool: {error}"));
+                tracing::error!(%error, "audit spool: reading back failed; retrying");
+                tokio::time::sleep(self.deliverer.retry.backoff(3)).await;
+                return true;
+            }
+        };
+        let next = records.last().map_or(through + 1, |(seq, _)| seq + 1);
+        let mut seqs = Vec::with_capacity(records.len());
+        let mut events = Vec::with_capacity(records.len());
+        let mut bytes = 0;
+        for (seq, payload) in records {
+            bytes += SpoolFiles::encoded_len([payload.as_slice()]);
+            match serde_json::from_slice::<Event>(&payload) {
+                Ok(event) => {
+                    seqs.push(seq);
+                    events.push(event);
+                }
+                Err(error) => {
+                    // Its checksum held, so these are the bytes that were
+                    // written, and they are not an event this version reads.
+                    Counters::add(&self.deliverer.counters.rejected, 1);
+                    tracing::error!(seq, %error, "audit spool: a record is not a readable event; it is NOT stored");
+                }
+            }
+        }
+        if events.is_empty() {
+            // Nothing whole in the range (lost to damage, or unreadable):
+            // account for it as stored so waiters and the bound move on.
+            let mut state = self.shared.state();
+            state.read_back_from = Some(next);
+            self.mark_stored(&mut state, next, bytes, &HashMap::new());
+            return true;
+        }
+        self.store(seqs, events, bytes).await;
+        let mut state = self.shared.state();
+        if state.read_back_from.is_some() {
+            state.read_back_from = Some(next);
+        }
+        true
+    }
+
+    /// Writes `events` (numbered `seqs`, in order) to the sink, then lets
+    /// their waiters go and deletes the segments that are all stored.
+    async fn store(&mut self, seqs: Vec<u64>, events: Vec<Event>, bytes: u64) {
+        let rejected = self.deliverer.deliver(&events).await;
+        let rejected: HashMap<u64, String> = rejected.into_iter().map(|(i, why)| (seqs[i], why)).collect();
+        let counters = &self.deliverer.counters;
+        for seq in &seqs {
+            if rejected.contains_key(seq) {
+                continue;
+            }
+            if *seq < self.replay_end {
+                Counters::add(&counters.replayed, 1);
+            } else {
+                Counters::add(&counters.written, 1);
+            }
+        }
+        let Some(&last) = seqs.last() else { return };
+        {
+            let mut state = self.shared.state();
+            self.mark_stored(&mut state, last + 1, bytes, &rejected);
+        }
+        let files = Arc::clone(&self.shared.files);
+        let deleted = tokio::task::spawn_blocking(move || {
+            let mut files = lock(&files);
+            files.delete_through(last).map(|_| files.bytes())
+        })
+        .await;
+        match deleted {
+            Ok(Ok(bytes)) => counters.spool_bytes.store(bytes, Relaxed),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "audit spool: a stored segment could not be removed; retried later")
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Everything below `stored_next` is stored (or rejected): answers its
+    /// waiters and gives its bytes back to the bound.
+    fn mark_stored(&self, state: &mut State, stored_next: u64, bytes: u64, rejected: &HashMap<u64, String>) {
+        state.stored_next = state.stored_next.max(stored_next);
+        state.unstored_bytes = state.unstored_bytes.saturating_sub(bytes);
+        while let Some((seq, _)) = state.waiters.front()
+            && *seq < state.stored_next
+        {
+            let Some((seq, waiter)) = state.waiters.pop_front() else {
+                break;
+            };
+            match waiter {
+                Waiter::Flush(done) => {
+                    let _ = done.send(());
+                }
+                Waiter::Ack(ack) => ack.answer(match rejected.get(&seq) {
+                    Some(reason) => Err(NotStored::Rejected { reason: reason.clone() }),
+                    None => Ok(()),
+                }),
+            }
+        }
+        self.shared.set_pending(state);
+        self.shared.room.notify_one();
+    }
+}
