@@ -8,12 +8,13 @@
 use std::sync::Arc;
 
 use audit_core::{
-    Action, AuditScope, Category, Event, EventBuilder, Outcome, OutcomeSource, RecordError, RequestContext,
+    Action, AuditScope, Category, Event, EventBuilder, NotStored, Outcome, OutcomeSource, RecordError, RequestContext,
     Reservation, Severity, TryRecordError,
 };
 use http::{HeaderValue, Method, StatusCode};
 
-use crate::config::{Config, Delivery};
+use crate::config::Config;
+use crate::unavailable::Unavailable;
 
 /// Everything needed to finish a request's audit work.
 pub(crate) struct Finalizer {
@@ -128,7 +129,8 @@ struct Outbox<'a> {
     auditor: &'a audit_core::Auditor,
     /// The room reserved before the handler ran, for the first event.
     reservation: Option<Reservation>,
-    /// Confirmed delivery: every event is kept, to be recorded and flushed.
+    /// Confirmed or spooled delivery: every event is kept, to be recorded
+    /// with a receipt (the first in the reservation).
     keep_all: bool,
     /// Events that found the queue full (or all of them, when `keep_all`).
     waiting: Vec<Box<EventBuilder>>,
@@ -137,12 +139,11 @@ struct Outbox<'a> {
 
 impl Outbox<'_> {
     fn push(&mut self, event: Box<EventBuilder>) {
-        if let Some(reservation) = self.reservation.take() {
-            // Queued ahead of any confirmation this request waits for.
-            return reservation.record(event);
-        }
         if self.keep_all {
             return self.waiting.push(event);
+        }
+        if let Some(reservation) = self.reservation.take() {
+            return reservation.record(event);
         }
         if self.closed {
             return;
@@ -170,7 +171,7 @@ impl Finalizer {
         let mut outbox = Outbox {
             auditor: &self.config.auditor,
             reservation: self.reservation.take(),
-            keep_all: matches!(self.config.delivery, Delivery::Confirmed { .. }),
+            keep_all: self.config.delivery.confirmation().is_some(),
             waiting: Vec::new(),
             closed: false,
         };
@@ -178,6 +179,8 @@ impl Finalizer {
             outbox.push(event);
         }
         self.finish_events(scope, ending, &mut outbox);
+        // Kept for the first event's receipt (`deliver`).
+        self.reservation = outbox.reservation.take();
         if outbox.closed {
             return Err(());
         }
@@ -250,23 +253,50 @@ impl Finalizer {
         events
     }
 
-    /// Queues `waiting` under the overflow policy and, in confirmed mode,
-    /// waits for the sink. `false` means the client must get a 503.
-    pub(crate) fn deliver(&self, waiting: Vec<Box<EventBuilder>>) -> impl Future<Output = bool> + Send + 'static {
+    /// Queues `waiting` under the overflow policy and, in the confirming
+    /// modes, waits until every event is as durable as the mode asks:
+    /// `Err` names why the client must get a 503 instead.
+    pub(crate) fn deliver(
+        &mut self,
+        waiting: Vec<Box<EventBuilder>>,
+    ) -> impl Future<Output = Result<(), Unavailable>> + Send + 'static {
         let auditor = self.config.auditor.clone();
-        let delivery = self.config.delivery;
+        let confirmation = self.config.delivery.confirmation();
+        let mut reservation = self.reservation.take();
         async move {
+            let refused = |error| match error {
+                RecordError::Overflow { .. } => Unavailable::QueueFull,
+                RecordError::Dropped => Unavailable::Dropped,
+                _ => Unavailable::ShutDown,
+            };
+            let Some((durability, timeout)) = confirmation else {
+                for event in waiting {
+                    match auditor.record(event).await {
+                        // Buffered is fail-open under `DropAndCount`.
+                        Ok(()) | Err(RecordError::Dropped) => {}
+                        Err(error) => return Err(refused(error)),
+                    }
+                }
+                return Ok(());
+            };
+            let mut receipts = Vec::with_capacity(waiting.len());
             for event in waiting {
-                match auditor.record(event).await {
-                    Ok(()) | Err(RecordError::Dropped) => {}
-                    Err(_) => return false,
-                }
+                receipts.push(match reservation.take() {
+                    Some(reservation) => reservation.record_with_receipt(event, durability),
+                    None => auditor.record_with_receipt(event, durability).await.map_err(refused)?,
+                });
             }
-            match delivery {
-                Delivery::Buffered => true,
-                Delivery::Confirmed { timeout } => {
-                    matches!(tokio::time::timeout(timeout, auditor.flush()).await, Ok(Ok(())))
+            let confirmed = async {
+                for receipt in receipts {
+                    receipt.await?;
                 }
+                Ok(())
+            };
+            match tokio::time::timeout(timeout, confirmed).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(NotStored::Rejected { .. })) => Err(Unavailable::Rejected),
+                Ok(Err(_)) => Err(Unavailable::ShutDown),
+                Err(_) => Err(Unavailable::Timeout),
             }
         }
     }
@@ -286,8 +316,11 @@ impl Finalizer {
             Ok(runtime) => {
                 let delivery = self.deliver(waiting);
                 runtime.spawn(async move {
-                    if !delivery.await {
-                        tracing::error!("audit events of an abandoned request were not recorded: queue full");
+                    if let Err(reason) = delivery.await {
+                        tracing::error!(
+                            reason = reason.code(),
+                            "audit events of an abandoned request were not confirmed"
+                        );
                     }
                 });
             }

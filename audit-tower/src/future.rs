@@ -4,19 +4,20 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use audit_core::{AuditScope, RecordError, Reservation, TryReserveError};
-use http::header::{CONTENT_TYPE, RETRY_AFTER};
-use http::{HeaderValue, Response, StatusCode};
+use audit_core::{AuditScope, Auditor, Durability, RecordError, Reservation, TryReserveError};
+use http::{HeaderValue, Response};
 use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
 
-use crate::config::{Config, Delivery};
+use crate::config::Config;
 use crate::finalize::{Ending, Finalizer};
+use crate::unavailable::Unavailable;
 
-type Delivering = Pin<Box<dyn Future<Output = bool> + Send>>;
-type Reserving = Pin<Box<dyn Future<Output = Result<Option<Reservation>, RecordError>> + Send>>;
+type Delivering = Pin<Box<dyn Future<Output = Result<(), Unavailable>> + Send>>;
+type Reserving = Pin<Box<dyn Future<Output = Result<Option<Reservation>, Unavailable>> + Send>>;
 
 /// Whether a request may run its handler: only once its first event has
 /// room in the auditor's queue, so that an action the trail cannot record
@@ -27,26 +28,48 @@ pub(crate) enum Admission {
     /// The queue is full: wait for room under the overflow policy (boxed:
     /// the slow path).
     Waiting(Reserving),
-    /// The auditor is shut down, or delivery is confirmed and the sink is
-    /// down: the request is answered 503 without running.
-    Refused,
+    /// The auditor is shut down, or the delivery cannot confirm now (the
+    /// store or spool is failing): the request is answered 503 without
+    /// running.
+    Refused(Unavailable),
+}
+
+/// Why a confirming delivery cannot vouch for a request now: the store is
+/// failing (or, for a spooled one with a spool, the spool is).
+fn unconfirmable(auditor: &Auditor, durability: Durability) -> Option<Unavailable> {
+    if durability == Durability::Spooled && auditor.has_spool() {
+        return auditor.is_spool_down().then_some(Unavailable::SpoolDown);
+    }
+    auditor.is_sink_down().then_some(Unavailable::StoreDown)
 }
 
 /// Decides a request's [`Admission`] before its handler runs.
 pub(crate) fn admit(config: &Config) -> Admission {
     let auditor = &config.auditor;
-    // A confirmed request would act and then wait for a sink known to be
-    // failing: refuse it while nothing has happened yet.
-    if matches!(config.delivery, Delivery::Confirmed { .. }) && auditor.is_sink_down() {
-        return Admission::Refused;
+    // A confirming request would act and then wait for a store (or spool)
+    // known to be failing: refuse it while nothing has happened yet.
+    let confirmation = config.delivery.confirmation();
+    if let Some(reason) = confirmation.and_then(|(durability, _)| unconfirmable(auditor, durability)) {
+        return Admission::Refused(reason);
     }
     match auditor.try_reserve() {
         Ok(reservation) => Admission::Admitted(Some(reservation)),
         Err(TryReserveError::Full) => {
             let auditor = auditor.clone();
-            Admission::Waiting(Box::pin(async move { auditor.reserve().await }))
+            let confirming = confirmation.is_some();
+            Admission::Waiting(Box::pin(async move {
+                match auditor.reserve().await {
+                    // `DropAndCount` lets a buffered request go ahead without
+                    // room; a confirming one would only find its event
+                    // dropped after acting.
+                    Ok(None) if confirming => Err(Unavailable::QueueFull),
+                    Ok(reservation) => Ok(reservation),
+                    Err(RecordError::Overflow { .. }) => Err(Unavailable::QueueFull),
+                    Err(_) => Err(Unavailable::ShutDown),
+                }
+            }))
         }
-        Err(_) => Admission::Refused,
+        Err(_) => Admission::Refused(Unavailable::ShutDown),
     }
 }
 
@@ -54,7 +77,7 @@ enum State<B> {
     /// Waiting for room in the queue before the handler may run.
     Admitting(Reserving),
     /// Answering 503 without having run the handler.
-    Refused,
+    Refused(Unavailable),
     Running,
     /// Waiting for room in the queue, or for confirmation (boxed: the slow path).
     Delivering(Box<Waiting<B>>),
@@ -64,7 +87,9 @@ enum State<B> {
 struct Waiting<B> {
     response: Option<Response<B>>,
     delivery: Delivering,
-    unavailable: Option<Response<B>>,
+    /// For the 503, should delivery fail.
+    config: Arc<Config>,
+    request_id: HeaderValue,
 }
 
 /// Finishes the audit work of a request whose response future is dropped
@@ -106,7 +131,7 @@ impl<F, B> ResponseFuture<F, B> {
                 State::Running
             }
             Admission::Waiting(reserving) => State::Admitting(reserving),
-            Admission::Refused => State::Refused,
+            Admission::Refused(reason) => State::Refused(reason),
         };
         Self {
             inner,
@@ -114,17 +139,6 @@ impl<F, B> ResponseFuture<F, B> {
             guard: AbandonGuard(Some(finalizer)),
         }
     }
-}
-
-fn unavailable<B: From<String>>(finalizer: &Finalizer) -> Response<B> {
-    let config = &finalizer.config;
-    let mut response = Response::new(B::from(config.unavailable_body.clone()));
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, config.unavailable_content_type.clone());
-    headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
-    headers.insert(config.request_id_header.clone(), finalizer.request_id.clone());
-    response
 }
 
 impl<F, B, E> Future for ResponseFuture<F, B>
@@ -145,9 +159,9 @@ where
                         }
                         *this.state = State::Running;
                     }
-                    Err(_) => *this.state = State::Refused,
+                    Err(reason) => *this.state = State::Refused(reason),
                 },
-                State::Refused => {
+                State::Refused(reason) => {
                     // The handler never ran: there is nothing to record but
                     // what the layer captured, which has no room either.
                     let Some(finalizer) = this.guard.0.take() else {
@@ -159,7 +173,7 @@ where
                             "a refused request's captured audit events were not recorded: the audit trail is unavailable"
                         );
                     }
-                    let response = unavailable(&finalizer);
+                    let response = reason.response(&finalizer.config, &finalizer.request_id);
                     *this.state = State::Done;
                     return Poll::Ready(Ok(response));
                 }
@@ -195,33 +209,33 @@ where
                         .headers_mut()
                         .insert(finalizer.config.request_id_header.clone(), finalizer.request_id.clone());
                     let queued = finalizer.queue_events(Ending::Responded(response.status()));
-                    let buffered = matches!(finalizer.config.delivery, crate::Delivery::Buffered);
+                    let buffered = finalizer.config.delivery.confirmation().is_none();
                     let delivery: Delivering = match queued {
                         Ok(waiting) if waiting.is_empty() && buffered => {
                             *this.state = State::Done;
                             return Poll::Ready(Ok(response));
                         }
                         Ok(waiting) => Box::pin(finalizer.deliver(waiting)),
-                        Err(()) => Box::pin(std::future::ready(false)),
+                        Err(()) => Box::pin(std::future::ready(Err(Unavailable::ShutDown))),
                     };
-                    let unavailable = Some(unavailable(&finalizer));
                     *this.state = State::Delivering(Box::new(Waiting {
                         response: Some(response),
                         delivery,
-                        unavailable,
+                        config: Arc::clone(&finalizer.config),
+                        request_id: finalizer.request_id.clone(),
                     }));
                 }
                 State::Delivering(waiting) => {
                     let delivered = ready!(waiting.delivery.as_mut().poll(cx));
-                    let answer = if delivered {
-                        waiting.response.take()
-                    } else {
-                        waiting.unavailable.take()
+                    let answer = match delivered {
+                        Ok(()) => waiting
+                            .response
+                            .take()
+                            .unwrap_or_else(|| unreachable!("set when entering Delivering")),
+                        Err(reason) => reason.response(&waiting.config, &waiting.request_id),
                     };
                     *this.state = State::Done;
-                    return Poll::Ready(Ok(
-                        answer.unwrap_or_else(|| unreachable!("set when entering Delivering"))
-                    ));
+                    return Poll::Ready(Ok(answer));
                 }
                 State::Done => panic!("ResponseFuture polled after completion"),
             }

@@ -181,7 +181,9 @@ impl<A, T> AuditLayer<A, T> {
     }
 
     /// The body (and its content type) of the 503 answered when the audit
-    /// trail cannot take the request's events.
+    /// trail cannot take the request's events, instead of the default JSON
+    /// error (which names the reason in `error.reason`). The reason is in
+    /// the `audit-unavailable-reason` header either way (see [`Delivery`]).
     ///
     /// # Panics
     /// If `content_type` is not a valid header value (a programming error).
@@ -192,7 +194,7 @@ impl<A, T> AuditLayer<A, T> {
         let body = body.into();
         self.configure(|config| {
             config.unavailable_content_type = content_type;
-            config.unavailable_body = body;
+            config.unavailable_body = Some(body);
         })
     }
 }

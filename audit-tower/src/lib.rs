@@ -12,6 +12,7 @@ mod layer;
 mod request_id;
 mod service;
 mod tenant;
+mod unavailable;
 
 pub use actor::{ActorFromExtension, ApiKeyActor, ExtractActor, FirstActor, Principal};
 pub use client_ip::{ClientIpSource, ResolvedIp, TrustedProxies, resolve_client_ip};
