@@ -63,6 +63,68 @@
 //!     })
 //! );
 //! ```
+//!
+//! # Secret-shaped values in free text
+//!
+//! An event's `reason` is often an error's text, and error texts quote what
+//! failed: a connection string, a request header, a JSON body. The
+//! `description` and the strings copied from request headers (the user
+//! agent, the client's request id) can hold secrets the same way, with no
+//! key to match. [`Redactor::redact_text`] scans such text once, left to
+//! right, and replaces each secret-shaped stretch by [`REDACTED`], keeping
+//! the text around it:
+//!
+//! | shape | example | masked |
+//! | --- | --- | --- |
+//! | a pair whose key is denied | `password=…`, `X-Api-Key: …`, `"token":"…"`, `\"secret\":\"…\"` | the value: quoted, up to its closing quote; else up to whitespace or one of `,;&"'<>)]}`; a whole `Bearer …` after `Authorization:` |
+//! | an HTTP credential | `Bearer …`, `basic …` (any case) | the credential, unless it reads as a plain word (`Bearer token expired`) |
+//! | a password in a URL | `postgres://app:…@db/main` | the password |
+//! | a private key PEM block | `-----BEGIN RSA PRIVATE KEY-----…` | the body, up to `-----END` or the end of the text |
+//! | a JWT | `eyJ….….…` | the whole token |
+//! | an AWS access key id | `AKIA…`, `ASIA…` + 16 | the whole key |
+//! | a GitHub token | `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_` | the whole token |
+//! | a Stripe key | `sk_live_`, `rk_live_`, `sk_test_`, `rk_test_` | the whole key |
+//! | a Slack token | `xoxb-`, `xoxa-`, `xoxp-`, `xoxr-`, `xoxs-` | the whole token |
+//! | a Google API key | `AIza` + 35 | the whole key |
+//!
+//! Pairs use the redactor's own deny terms and allowed keys, by the same
+//! rule as JSON keys: an application that allows `token_count` sees
+//! `token_count=5` as it was. The key of a pair is the run of letters,
+//! digits, `_`, `-` and `.` before the separator, so `--password=…` and
+//! `config.db_password: …` are caught, while a key of several words
+//! (`Api Key: …`) is matched by its last word. A key-shaped word followed
+//! by a colon in a sentence (`invalid token: expired`) loses the next word:
+//! as for keys, over-masking is the safe side. A provider key or JWT only
+//! starts a word (not after a letter, digit, `_` or `-`) and must be as
+//! long as the provider makes it, so `sk_test_mode` or `ghp_x` stay.
+//!
+//! The event builder applies this to `reason`, `description`, the user
+//! agent and the client request id of every new event, with the policy's
+//! redactor, before the strings are escaped and capped (a secret cut in
+//! half by the cap could no longer be recognised). Events already stored
+//! are never rewritten, so their hashes stand.
+//!
+//! The scanner is written by hand rather than with the `regex` crate, which
+//! `audit-core` does not depend on: the shapes are a handful of fixed
+//! prefixes and character runs, the pair rule needs the redactor's key
+//! matching in the middle of a match, and one pass over bytes keeps every
+//! cut on an ASCII byte, so it is linear in the input and cannot split a
+//! character. Masking its output again changes nothing.
+//!
+//! ```
+//! use audit_core::{Redactor, REDACTED};
+//!
+//! let redactor = Redactor::new();
+//! let (reason, masked) = redactor.redact_text(
+//!     "upstream 401: Authorization: Bearer abc.def.ghi, key AKIAIOSFODNN7EXAMPLE",
+//! );
+//! assert_eq!(reason, format!("upstream 401: Authorization: {REDACTED}, key {REDACTED}"));
+//! assert_eq!(masked, 2);
+//! assert_eq!(redactor.redact_text(&reason).0, reason);
+//! ```
+
+mod shapes;
+mod text;
 
 use std::borrow::Cow;
 
@@ -241,6 +303,9 @@ impl Redactor {
 
     /// A redactor that denies nothing; add terms with [`Redactor::deny`].
     ///
+    /// Free text still has its secrets of a known format masked
+    /// ([`Redactor::redact_text`]): they need no key to be recognised.
+    ///
     /// # Example
     ///
     /// ```
@@ -252,6 +317,9 @@ impl Redactor {
     /// assert_eq!(v, json!({"password": "hunter2"}));
     ///
     /// assert!(Redactor::empty().deny("pin_code").is_denied("PinCode"));
+    ///
+    /// let (text, _) = Redactor::empty().redact_text("password=hunter2 via Bearer s3cr3t");
+    /// assert_eq!(text, "password=hunter2 via Bearer [REDACTED]");
     /// ```
     #[must_use]
     pub fn empty() -> Self {
