@@ -35,7 +35,8 @@ pub(crate) use request_fill::{RequestFill, SharedRequest};
 pub struct EventPolicy {
     /// Size limits.
     pub limits: Limits,
-    /// Which keys are masked in metadata and before/after state.
+    /// Which keys are masked in metadata and before/after state, and in
+    /// `key=value` pairs of the free text that is scanned for secrets.
     pub redactor: Redactor,
 }
 
@@ -306,8 +307,10 @@ impl EventBuilder {
         self.build_with(&DEFAULT_POLICY)
     }
 
-    /// Builds the event: diffs before/after, masks denied keys, escapes and
-    /// caps every string, and caps metadata and state sizes.
+    /// Builds the event: diffs before/after, masks denied keys, masks
+    /// secret-shaped text in the reason, description, user agent and client
+    /// request id ([`Redactor::redact_text`]), escapes and caps every string,
+    /// and caps metadata and state sizes.
     pub fn build_with(mut self, policy: &EventPolicy) -> Event {
         self.apply_request_fill();
         let limits = &policy.limits;
@@ -369,11 +372,22 @@ impl EventBuilder {
         let mut tenant_id = self.tenant_id;
         truncated |= sanitize_opt(&mut tenant_id, limits.field_bytes);
         let mut description = self.description;
-        truncated |= sanitize_opt(&mut description, limits.text_bytes);
         let mut reason = self.reason;
-        truncated |= sanitize_opt(&mut reason, limits.text_bytes);
-
         let mut context = self.context;
+        // Free text and strings copied from request headers have no key to
+        // match, only secret-shaped stretches. Masked before the cap below:
+        // a secret cut in half could no longer be recognised.
+        let free_text = [
+            &mut description,
+            &mut reason,
+            &mut context.user_agent,
+            &mut context.client_request_id,
+        ];
+        for text in free_text.into_iter().flatten() {
+            redactor.redact_string(text);
+        }
+        truncated |= sanitize_opt(&mut description, limits.text_bytes);
+        truncated |= sanitize_opt(&mut reason, limits.text_bytes);
         truncated |= sanitize_opt(&mut context.user_agent, limits.text_bytes);
         truncated |= sanitize_opt(&mut context.request_id, limits.field_bytes);
         truncated |= sanitize_opt(&mut context.client_request_id, limits.field_bytes);

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use audit_core::{
-    Action, Actor, ActorKind, Auditor, Draft, Event, IpSource, MemorySink, Outcome, OverflowPolicy, Severity,
+    Action, Actor, ActorKind, Auditor, Draft, Event, IpSource, MemorySink, Outcome, OverflowPolicy, REDACTED, Severity,
 };
 use audit_tower::{
     ApiKeyActor, AuditContext, AuditLayer, ClientIpSource, Delivery, DeniedLimit, ExtractActor, Principal,
@@ -298,6 +298,32 @@ async fn hundred_kilobyte_user_agent_is_capped_and_flagged() {
     assert!(agent.len() <= 4096, "{}", agent.len());
     assert!(agent.starts_with("Mozilla/5.0 "));
     assert!(event.truncated());
+}
+
+#[tokio::test]
+async fn secrets_in_header_derived_strings_are_masked() {
+    let sink = MemorySink::new();
+    let auditor = quiet_auditor(&sink);
+    let server = Server::start(app_with(AuditLayer::new(auditor.clone()))).await;
+    server
+        .send(
+            Method::DELETE,
+            "/apps/app_1",
+            &[
+                (
+                    "user-agent",
+                    header("ci-bot/3 (api_key=k-live-123; +https://ci.example)"),
+                ),
+                ("x-request-id", header("AKIAIOSFODNN7EXAMPLE")),
+            ],
+        )
+        .await;
+    let event = &events_after(&auditor, &sink).await[0];
+    assert_eq!(
+        event.context().user_agent.as_deref(),
+        Some("ci-bot/3 (api_key=[REDACTED]; +https://ci.example)")
+    );
+    assert_eq!(event.context().client_request_id.as_deref(), Some(REDACTED));
 }
 
 #[tokio::test]
