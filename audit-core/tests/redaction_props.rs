@@ -1,6 +1,10 @@
 //! Property tests: a secret planted under a denied key never survives
 //! redaction, directly or through a diff, and redaction leaves documents
-//! without denied keys untouched.
+//! without denied keys untouched. In free text, a secret of each shape never
+//! survives and the text around it is kept; any text is masked without
+//! panicking, and masking twice is masking once.
+//!
+//! The free-text properties run `AUDIT_FUZZ_CASES` cases (default 256).
 
 use audit_core::{DiffEntry, REDACTED, Redactor, diff};
 use proptest::prelude::*;
@@ -243,5 +247,207 @@ proptest! {
         let mut redacted_entries = entries.clone();
         prop_assert_eq!(redactor.redact_diff(&mut redacted_entries), 0);
         prop_assert_eq!(redacted_entries, entries);
+    }
+}
+
+/// How many cases each free-text property runs: `AUDIT_FUZZ_CASES`, or 256.
+fn fuzz_cases() -> u32 {
+    std::env::var("AUDIT_FUZZ_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(256)
+}
+
+/// Free text around a secret: letters, punctuation that ends no value,
+/// whitespace, and multi-byte characters (accents, CJK, emoji, a bidi
+/// override). No digits: every planted secret has one, so finding the
+/// secret in the output can only mean a leak.
+fn surrounding_text() -> impl Strategy<Value = String> {
+    "[a-zA-Z .,;!?()\\[\\]{}<>&\n\té中😀\u{202e}]{0,24}"
+}
+
+/// A secret in free text, split as the output should show it: the part kept
+/// before the marker, the secret, and the part kept after it.
+#[derive(Debug, Clone)]
+struct Planted {
+    before: String,
+    secret: String,
+    after: String,
+}
+
+fn planted(before: impl Into<String>, secret: impl Into<String>, after: impl Into<String>) -> Planted {
+    Planted {
+        before: before.into(),
+        secret: secret.into(),
+        after: after.into(),
+    }
+}
+
+/// A value with a digit and no character that ends an unquoted value.
+fn pair_value() -> impl Strategy<Value = String> {
+    "[a-zA-Z!#$%*+./?^_~-]{0,8}[0-9][a-zA-Z0-9!#$%*+./?^_~-]{0,8}"
+}
+
+/// One secret of every shape the free-text scanner knows.
+fn free_text_secret() -> impl Strategy<Value = Planted> {
+    let key = prop::sample::select(DENIED_SPELLINGS);
+    let provider_key = prop_oneof![
+        (prop::sample::select(vec!["AKIA", "ASIA"]), "[A-Z0-9]{15}"),
+        (
+            prop::sample::select(vec!["ghp_", "gho_", "ghu_", "ghs_", "ghr_"]),
+            "[a-zA-Z0-9]{35}"
+        ),
+        (Just("github_pat_"), "[a-zA-Z0-9_]{81}"),
+        (
+            prop::sample::select(vec!["sk_live_", "rk_live_", "sk_test_"]),
+            "[a-zA-Z0-9]{23}"
+        ),
+        (
+            prop::sample::select(vec!["xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-"]),
+            "[0-9]{10}-[0-9]{10}-[a-zA-Z0-9]{24}"
+        ),
+        (Just("AIza"), "[a-zA-Z0-9_-]{34}"),
+    ]
+    // A digit, as every planted secret has one.
+    .prop_map(|(prefix, body)| planted("", format!("{prefix}{body}7"), ""));
+    let jwt = "eyJ[a-zA-Z0-9_-]{8,30}\\.eyJ[a-zA-Z0-9_-]{4,40}\\.[a-zA-Z0-9_-]{0,40}[0-9]"
+        .prop_map(|token| planted("", token, ""));
+    let credential = "[a-zA-Z0-9]{1,12}[0-9._~+/-][a-zA-Z0-9._~+/-]{0,20}[a-zA-Z0-9]={0,2}";
+    prop_oneof![
+        (key.clone(), pair_value()).prop_map(|(key, value)| planted(format!("{key}="), value, "")),
+        (key.clone(), pair_value()).prop_map(|(key, value)| planted(format!("{key}: "), value, "")),
+        (key.clone(), "[a-zA-Z0-9 :=,{}]{0,12}[0-9]").prop_map(|(key, value)| planted(
+            format!("\"{key}\":\""),
+            value,
+            "\""
+        )),
+        (
+            prop::sample::select(vec!["Bearer", "bearer", "BASIC", "Basic"]),
+            credential,
+            any::<bool>(),
+        )
+            .prop_map(|(scheme, token, header)| if header {
+                planted("Authorization: ", format!("{scheme} {token}"), "")
+            } else {
+                planted(format!("{scheme} "), token, "")
+            }),
+        (
+            "[a-z][a-z+.-]{0,8}",
+            "[a-z]{1,8}",
+            "[a-zA-Z0-9!$%*+,;=:~_.-]{0,12}[0-9]",
+            "[a-z.]{1,12}",
+        )
+            .prop_map(|(scheme, user, password, host)| planted(
+                format!("{scheme}://{user}:"),
+                password,
+                format!("@{host}/db")
+            )),
+        (
+            prop::sample::select(vec!["RSA ", "EC ", "OPENSSH ", "ENCRYPTED ", ""]),
+            prop::collection::vec("[a-zA-Z0-9+/]{1,64}", 1..4),
+        )
+            .prop_map(|(label, lines)| planted(
+                format!("-----BEGIN {label}PRIVATE KEY-----"),
+                format!("\n{}0==\n", lines.join("\n")),
+                format!("-----END {label}PRIVATE KEY-----")
+            )),
+        provider_key,
+        jwt,
+    ]
+}
+
+/// Text dense in the scanner's triggers (separators, quotes, prefixes,
+/// escapes, the marker itself) with multi-byte characters, for the
+/// properties that must hold for any text.
+fn trigger_dense_text() -> impl Strategy<Value = String> {
+    let fragment = prop::sample::select(vec![
+        "password",
+        "token_count",
+        "Authorization",
+        "=",
+        ":",
+        "::",
+        "://",
+        " ",
+        "\t",
+        "\n",
+        "\"",
+        "'",
+        "\\",
+        "@",
+        "/",
+        ",",
+        "{",
+        "}",
+        "[",
+        "]",
+        ".",
+        "-",
+        "Bearer ",
+        "basic ",
+        "AKIA",
+        "ASIA",
+        "ghp_",
+        "github_pat_",
+        "sk_live_",
+        "xoxb-",
+        "AIza",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "-----BEGIN PRIVATE KEY-----",
+        "-----END",
+        "[REDACTED]",
+        "0123456789ABCDEF",
+        "abcdefghij",
+        "é",
+        "中",
+        "😀",
+        "\u{202e}",
+        "?",
+        "#",
+        "~",
+        "+",
+        "(",
+        ")",
+        "<",
+        ">",
+        "private_key",
+        "X-Api-Key",
+        "Basic realm=",
+    ]);
+    prop::collection::vec(fragment, 0..48).prop_map(|fragments| fragments.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases()))]
+
+    #[test]
+    fn secret_in_free_text_is_masked_and_the_text_around_it_kept(
+        prefix in surrounding_text(),
+        planted in free_text_secret(),
+        suffix in surrounding_text(),
+    ) {
+        let redactor = Redactor::new();
+        // The surrounding text alone has nothing to mask, so all that
+        // changes below is the planted secret.
+        prop_assume!(redactor.redact_text(&prefix).1 == 0 && redactor.redact_text(&suffix).1 == 0);
+        let Planted { before, secret, after } = &planted;
+        let text = format!("{prefix} {before}{secret}{after} {suffix}");
+
+        let (masked, count) = redactor.redact_text(&text);
+        prop_assert!(!masked.contains(secret.as_str()), "leak of {:?}: {:?}", secret, masked);
+        prop_assert_eq!(masked, format!("{prefix} {before}{REDACTED}{after} {suffix}"));
+        prop_assert_eq!(count, 1);
+    }
+
+    #[test]
+    fn any_text_is_masked_without_panicking_and_masking_again_changes_nothing(
+        text in prop_oneof![any::<String>(), trigger_dense_text()],
+        allow in any::<bool>(),
+    ) {
+        let redactor = if allow { Redactor::new().allow("token_count") } else { Redactor::new() };
+        let (once, _) = redactor.redact_text(&text);
+        let (twice, count) = redactor.redact_text(&once);
+        prop_assert_eq!(&twice, &once);
+        prop_assert_eq!(count, 0);
     }
 }
