@@ -239,6 +239,8 @@ async fn a_store_outage_is_waited_out_on_disk_and_receipts_tell_spooled_from_sto
     assert_eq!(sink.len(), 0);
     assert_eq!(stats.spool_pending, 204);
     assert!(stats.spool_bytes > 0);
+    // The drainer is stuck writing the first batch to the paused store.
+    assert!(stats.oldest_unwritten_age.is_some(), "{stats:?}");
     let first = stored.remove(0);
     tokio::pin!(first);
     assert!(
@@ -256,6 +258,7 @@ async fn a_store_outage_is_waited_out_on_disk_and_receipts_tell_spooled_from_sto
     assert_eq!(sink.len(), 204);
     let stats = auditor.shutdown(Duration::from_secs(5)).await.unwrap();
     assert_eq!((stats.written, stats.spool_pending, stats.spool_bytes), (204, 0, 0));
+    assert_eq!(stats.oldest_unwritten_age, None);
 }
 
 #[tokio::test]

@@ -30,7 +30,11 @@ impl Deliverer {
             return Vec::new();
         }
         let started = Instant::now();
-        let error = match self.write_with_retry(batch).await {
+        let oldest = batch.iter().map(|e| e.occurred_at().unix_micros()).min().unwrap_or(0);
+        self.counters.writing_since.store(oldest, Relaxed);
+        let written = self.write_with_retry(batch).await;
+        self.counters.writing_since.store(0, Relaxed);
+        let error = match written {
             Ok(()) => {
                 Counters::add(&self.counters.batches, 1);
                 let took = started.elapsed();

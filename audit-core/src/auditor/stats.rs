@@ -1,7 +1,7 @@
 //! The auditor's counters.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -33,6 +33,9 @@ pub(super) struct Counters {
     pub(super) spool_down: AtomicBool,
     /// The last write error, of the sink or the spool.
     pub(super) last_error: Mutex<Option<String>>,
+    /// When the oldest event of the batch being written to the sink now
+    /// happened (Unix microseconds; 0: no write under way).
+    pub(super) writing_since: AtomicI64,
 }
 
 impl Counters {
@@ -196,6 +199,12 @@ pub struct AuditorStats {
     /// The last write error seen, of the sink or the spool; kept after
     /// recovery, so an operator can tell what happened.
     pub last_error: Option<String>,
+    /// How long ago the oldest event now being written to the sink
+    /// happened (its `occurred_at`), while a write is under way: it grows
+    /// while the store is down and the write is retried. `None` between
+    /// writes. The queue's own wait is bounded by the linger
+    /// (`oldest_event_age_p99`).
+    pub oldest_unwritten_age: Option<Duration>,
 }
 
 impl Counters {
@@ -224,6 +233,13 @@ impl Counters {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone(),
+            oldest_unwritten_age: match self.writing_since.load(Relaxed) {
+                0 => None,
+                since => {
+                    let micros = crate::Timestamp::now().unix_micros().saturating_sub(since);
+                    Some(Duration::from_micros(u64::try_from(micros).unwrap_or(0)))
+                }
+            },
         }
     }
 }
