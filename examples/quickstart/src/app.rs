@@ -71,6 +71,7 @@ pub fn router(state: AppState, auditor: Auditor, store: Store, config: &Config) 
             .actor(auth::extractor(state))
             .trusted_proxies(config.trusted_proxies.iter().copied())
             .client_ip_source(config.client_ip_source)
+            .delivery(config.delivery)
             .record_denied(true),
     )
 }

@@ -48,10 +48,10 @@ pub mod seed;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use audit_core::{AuditSink, Auditor, AuditorBuilder, AuditorStats};
+use audit_core::{AuditSink, Auditor, AuditorBuilder, AuditorStats, Spool, SpoolConfig};
 use audit_store::Store;
 use audit_store::checkpoint::{Checkpointer, DirectorySink, SigningKey};
-use audit_tower::ClientIpSource;
+use audit_tower::{ClientIpSource, Delivery};
 
 pub use app::{AppState, router};
 
@@ -81,6 +81,13 @@ pub struct Config {
     pub client_ip_source: ClientIpSource,
     /// Signed checkpoints of the store's streams, if any (none by default).
     pub checkpoints: Option<Checkpoints>,
+    /// When a response may leave relative to its events (`Buffered` by
+    /// default here; the `quickstart` binary defaults to `Spooled`).
+    pub delivery: Delivery,
+    /// The durable spool the auditor writes through, if any (none by
+    /// default here; the `quickstart` binary keeps one in
+    /// `quickstart-audit-spool/` unless told `--no-spool`).
+    pub spool: Option<SpoolConfig>,
 }
 
 /// Where and how often the service signs checkpoints of its audit trail.
@@ -105,7 +112,25 @@ impl Config {
             read_timeout: audit_store::http::DEFAULT_READ_TIMEOUT,
             client_ip_source: ClientIpSource::default(),
             checkpoints: None,
+            delivery: Delivery::default(),
+            spool: None,
         }
+    }
+
+    /// Answers requests as `delivery` says (see [`Delivery`]'s table of what
+    /// each mode survives).
+    #[must_use]
+    pub fn delivery(mut self, delivery: Delivery) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// Writes every event through a durable spool in `spool`'s directory
+    /// before the store (see [`audit_core::Spool`]).
+    #[must_use]
+    pub fn spool(mut self, spool: SpoolConfig) -> Self {
+        self.spool = Some(spool);
+        self
     }
 
     /// Signs checkpoints of every stream with `key` every `interval` (and
@@ -156,6 +181,17 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The auditor's builder, with the spool opened when one is configured.
+    fn auditor_builder(&self) -> Result<AuditorBuilder, Error> {
+        let mut builder = self.auditor.clone();
+        if let Some(spool) = &self.spool {
+            builder = builder.spool(Spool::open(spool.clone())?);
+        }
+        Ok(builder)
+    }
+}
+
 /// The built service: its router, the auditor its requests record to, and the store.
 #[derive(Debug)]
 pub struct Quickstart {
@@ -172,9 +208,12 @@ impl Quickstart {
     ///
     /// # Errors
     /// When the store cannot be reached or migrated.
+    /// When the store cannot be reached or migrated, or the spool cannot
+    /// be opened (another process holds it, or the directory is not
+    /// writable).
     pub async fn build(config: Config) -> Result<Self, Error> {
         let store = audit_store::connect(&config.database_url).await?;
-        let auditor = config.auditor.clone().start(store.clone());
+        let auditor = config.auditor_builder()?.start(store.clone());
         Ok(Self::assemble(&config, store, auditor))
     }
 
@@ -187,7 +226,7 @@ impl Quickstart {
     /// When the store cannot be reached or migrated.
     pub async fn build_recording_to(config: Config, sink: impl AuditSink) -> Result<Self, Error> {
         let store = audit_store::connect(&config.database_url).await?;
-        let auditor = config.auditor.clone().start(sink);
+        let auditor = config.auditor_builder()?.start(sink);
         Ok(Self::assemble(&config, store, auditor))
     }
 

@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use audit_store::checkpoint::SigningKey;
-use audit_tower::ClientIpSource;
+use audit_core::SpoolConfig;
+use audit_tower::{ClientIpSource, Delivery};
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use quickstart::seed::{self, Seeded};
@@ -84,6 +85,30 @@ fn command() -> Command {
                 .default_value("60")
                 .value_parser(clap::value_parser!(u64).range(1..))
                 .help("How often streams whose head moved are signed (and once more on shutdown)"),
+        )
+        .arg(
+            Arg::new("delivery")
+                .long("delivery")
+                .value_name("MODE")
+                .default_value("spooled")
+                .value_parser(PossibleValuesParser::new(["buffered", "spooled", "confirmed"]))
+                .help(
+                    "When a response leaves: once its events are queued (buffered), fsynced to the spool \
+                     (spooled), or committed in the store (confirmed)",
+                ),
+        )
+        .arg(
+            Arg::new("spool-dir")
+                .long("spool-dir")
+                .value_name("DIR")
+                .default_value("quickstart-audit-spool")
+                .help("The durable spool events pass through on their way to the store"),
+        )
+        .arg(
+            Arg::new("no-spool")
+                .long("no-spool")
+                .action(ArgAction::SetTrue)
+                .help("Keep queued events in memory only (spooled delivery then waits for the store)"),
         )
         .arg(
             Arg::new("seed-demo")
@@ -158,9 +183,26 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
         .copied()
         .unwrap_or_default();
 
+    let delivery = match matches.get_one::<String>("delivery").map(String::as_str) {
+        Some("buffered") => Delivery::Buffered,
+        Some("confirmed") => Delivery::Confirmed {
+            timeout: CONFIRM_TIMEOUT,
+        },
+        _ => Delivery::Spooled {
+            timeout: CONFIRM_TIMEOUT,
+        },
+    };
     let mut config = Config::new(database_url.clone())
         .trusted_proxies(trusted.iter().copied())
-        .client_ip_source(client_ip_header);
+        .client_ip_source(client_ip_header)
+        .delivery(delivery);
+    let spool = if matches.get_flag("no-spool") {
+        None
+    } else {
+        let dir = matches.get_one::<String>("spool-dir").ok_or("--spool-dir is required")?;
+        config = config.spool(SpoolConfig::new(dir));
+        Some(dir.as_str())
+    };
     let mut signing = None;
     if let Some(path) = matches.get_one::<String>("signing-key") {
         let key = SigningKey::from_file(path)?;
@@ -189,21 +231,41 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr()?;
+    let pending = quickstart.auditor().stats().spool_pending;
     print_welcome(
         addr,
         &redact_password(database_url),
         &trusted,
         client_ip_header,
         signing.as_deref(),
+        &delivery_summary(delivery, spool, pending),
     );
 
     let stats = quickstart.serve(listener, shutdown_signal()).await?;
     eprintln!(
-        "quickstart: stopped; {} events written this run, {} lost",
+        "quickstart: stopped; {} events written this run ({} replayed from the spool), {} lost",
         stats.written,
+        stats.replayed,
         stats.dropped + stats.rejected
     );
     Ok(())
+}
+
+/// How long a spooled or confirmed response waits for its events.
+const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The delivery line of the welcome text.
+fn delivery_summary(delivery: Delivery, spool: Option<&str>, pending: u64) -> String {
+    let mode = match delivery {
+        Delivery::Buffered => "buffered (answered once queued)",
+        Delivery::Confirmed { .. } => "confirmed (answered once stored)",
+        _ => "spooled (answered once on disk)",
+    };
+    match spool {
+        Some(dir) if pending > 0 => format!("{mode}; spool {dir}/ ({pending} events from the last run first)"),
+        Some(dir) => format!("{mode}; spool {dir}/"),
+        None => format!("{mode}; no spool"),
+    }
 }
 
 fn print_welcome(
@@ -212,6 +274,7 @@ fn print_welcome(
     trusted: &[ipnet::IpNet],
     client_ip_header: ClientIpSource,
     signing: Option<&str>,
+    delivery: &str,
 ) {
     let checkpoints = signing.unwrap_or("off (--signing-key FILE signs them)");
     let base = format!("http://{addr}");
@@ -228,6 +291,7 @@ audit quickstart listening on {base}
   audit store:     {database}
   trusted proxies: {proxies}
   checkpoints:     {checkpoints}
+  delivery:        {delivery}
 
 Open:
   {base}/login                      sign in (alice@acme.test / demo-password)
