@@ -12,8 +12,8 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use audit_store::checkpoint::SigningKey;
 use audit_core::SpoolConfig;
+use audit_store::checkpoint::SigningKey;
 use audit_tower::{ClientIpSource, Delivery};
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -199,7 +199,9 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
     let spool = if matches.get_flag("no-spool") {
         None
     } else {
-        let dir = matches.get_one::<String>("spool-dir").ok_or("--spool-dir is required")?;
+        let dir = matches
+            .get_one::<String>("spool-dir")
+            .ok_or("--spool-dir is required")?;
         config = config.spool(SpoolConfig::new(dir));
         Some(dir.as_str())
     };
@@ -231,6 +233,7 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr()?;
+    let shutdown = shutdown_signal();
     let pending = quickstart.auditor().stats().spool_pending;
     print_welcome(
         addr,
@@ -241,7 +244,7 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
         &delivery_summary(delivery, spool, pending),
     );
 
-    let stats = quickstart.serve(listener, shutdown_signal()).await?;
+    let stats = quickstart.serve(listener, shutdown).await?;
     eprintln!(
         "quickstart: stopped; {} events written this run ({} replayed from the spool), {} lost",
         stats.written,
@@ -324,27 +327,45 @@ fn redact_password(url: &str) -> String {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves when `signal` arrives; never without a handler.
+#[cfg(unix)]
+async fn received(signal: Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(mut signal) => {
+            signal.recv().await;
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        None => std::future::pending::<()>().await,
     }
-    eprintln!("quickstart: shutting down: finishing requests in flight, then draining the audit queue");
+}
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM. The handlers are
+/// installed by this call, not when the future is first polled: a signal
+/// that arrives while the service is still starting stops it gracefully
+/// too, instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let (interrupt, terminate) = signals;
+            tokio::select! {
+                () = received(interrupt) => {},
+                () = received(terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        eprintln!("quickstart: shutting down: finishing requests in flight, then draining the audit queue");
+    }
 }
 
 #[cfg(test)]
