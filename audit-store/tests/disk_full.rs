@@ -162,3 +162,65 @@ async fn events_queued_while_the_disk_is_full_are_written_once_it_has_room() {
     assert!(!stats.sink_down, "recovered: {stats:?}");
     assert_eq!(stored(&store).await, 300);
 }
+
+/// The spool and the SQLite file on one small disk that fills up: spool
+/// appends fail with a clear error (no panic, no silent drop), the auditor
+/// says the spool is down (the HTTP layer answers spooled requests 503
+/// `spool_down` then), events wait in the queue, and once space returns
+/// every one is spooled and stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_disk_holds_events_back_until_it_has_room() {
+    let Some(disk) = SmallDisk::mount("4m") else { return };
+    let store = SqliteStore::connect(&disk.url()).await.unwrap();
+    let spool = audit_core::Spool::open(audit_core::SpoolConfig::new(disk.dir.join("spool"))).unwrap();
+    let auditor = Auditor::builder()
+        .lifecycle_events(false)
+        .linger(Duration::ZERO)
+        .retry(RetryPolicy {
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+        })
+        .spool(spool)
+        .start(store.clone());
+    for event in builders(20, "before") {
+        let receipt = auditor
+            .record_with_receipt(event, audit_core::Durability::Spooled)
+            .await
+            .unwrap();
+        receipt.await.unwrap();
+    }
+    auditor.flush().await.unwrap();
+
+    let filler = disk.fill();
+    let mut receipts = Vec::new();
+    for event in builders(200, "full") {
+        receipts.push(
+            auditor
+                .record_with_receipt(event, audit_core::Durability::Spooled)
+                .await
+                .unwrap(),
+        );
+    }
+    let mut waited = Duration::ZERO;
+    while !auditor.is_spool_down() {
+        assert!(waited < Duration::from_secs(30), "the spool never hit the full disk");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        waited += Duration::from_millis(5);
+    }
+    let stats = auditor.stats();
+    let error = stats.last_error.clone().unwrap_or_default();
+    assert!(error.contains("spool") && error.contains("space"), "a clear error: {error}");
+    assert!(stats.spooled < 220, "nothing more is acknowledged while full: {stats:?}");
+
+    remove(&filler);
+    for receipt in receipts {
+        tokio::time::timeout(Duration::from_secs(30), receipt)
+            .await
+            .expect("spooled once space is back")
+            .unwrap();
+    }
+    assert!(!auditor.is_spool_down());
+    let stats = auditor.shutdown(Duration::from_secs(30)).await.unwrap();
+    assert_eq!((stats.spooled, stats.written, stats.dropped), (220, 220, 0), "{stats:?}");
+    assert_eq!(stored(&store).await, 220);
+}
