@@ -209,8 +209,14 @@ async fn a_full_spool_disk_holds_events_back_until_it_has_room() {
     }
     let stats = auditor.stats();
     let error = stats.last_error.clone().unwrap_or_default();
-    assert!(error.contains("spool") && error.contains("space"), "a clear error: {error}");
-    assert!(stats.spooled < 220, "nothing more is acknowledged while full: {stats:?}");
+    assert!(
+        error.contains("spool") && error.contains("space"),
+        "a clear error: {error}"
+    );
+    assert!(
+        stats.spooled < 220,
+        "nothing more is acknowledged while full: {stats:?}"
+    );
 
     remove(&filler);
     for receipt in receipts {
@@ -221,6 +227,10 @@ async fn a_full_spool_disk_holds_events_back_until_it_has_room() {
     }
     assert!(!auditor.is_spool_down());
     let stats = auditor.shutdown(Duration::from_secs(30)).await.unwrap();
-    assert_eq!((stats.spooled, stats.written, stats.dropped), (220, 220, 0), "{stats:?}");
+    assert_eq!(
+        (stats.spooled, stats.written, stats.dropped),
+        (220, 220, 0),
+        "{stats:?}"
+    );
     assert_eq!(stored(&store).await, 220);
 }

@@ -120,7 +120,7 @@ async fn schemathesis_finds_nothing_wrong_with_the_admin_api() {
     assert!(report.contains("No issues found"), "{report}");
     // It tested every data operation, and read events were recorded for its
     // requests: the fuzzing reached the API, not only its authentication.
-    assert!(report.contains("Tested: 7"), "{report}");
+    assert!(report.contains("Tested: 8"), "{report}");
     let store = server.store.clone();
     server.stop().await;
     let after = all_events(&store).await;

@@ -26,6 +26,8 @@ pub(crate) struct Api {
     /// The log's key, when the proofs' checkpoints are to be checked here
     /// ([`AdminApi::verifier_key`](super::AdminApi::verifier_key)).
     pub(crate) verifier_key: Option<crate::VerifierKey>,
+    /// Whose state `GET /health` reports ([`AdminApi::health`](super::AdminApi::health)).
+    pub(crate) auditor: Option<audit_core::Auditor>,
 }
 
 /// `audit_log.viewed`, `audit_log.exported`.

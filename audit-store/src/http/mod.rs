@@ -10,6 +10,7 @@
 //! | `GET /actions` | `[{"action", "category", "count"}]`, most frequent first |
 //! | `GET /checkpoints?tenant_id&since&limit` | `{"data": [{"stream", "tree_size", "root", "signed_at", "checkpoint"}, …]}`: a stream's signed checkpoints, smallest tree first |
 //! | `GET /consistency?tenant_id&from&to` | a [`ConsistencyProof`](crate::ConsistencyProof) `{"stream", "old_size", "new_size", "proof"}` |
+//! | `GET /health` | the auditor's state (queue, spool, store reachable, oldest unwritten event, last error; [`AdminApi::health`]): the platform role `auditor` only, 503 when `down` |
 //! | `GET /openapi.json` | the OpenAPI 3.1 description of these routes (public) |
 //! | `GET /ui` | the web page for admins and auditors (HTML; `/ui/` redirects to it) |
 //! | `GET /ui/app.js`, `/ui/app.css`, `/ui/icon.svg` | the page's script, style sheet and icon |
@@ -152,6 +153,7 @@
 mod checkpoints;
 mod error;
 mod handlers;
+mod health;
 mod openapi;
 mod policy;
 mod proof;
@@ -189,6 +191,7 @@ pub struct AdminApi {
     security: Vec<SecurityScheme>,
     guard: Option<Guard>,
     verifier_key: Option<crate::VerifierKey>,
+    auditor: Option<audit_core::Auditor>,
 }
 
 impl std::fmt::Debug for AdminApi {
@@ -203,6 +206,7 @@ impl std::fmt::Debug for AdminApi {
                 "verifier_key",
                 &self.verifier_key.as_ref().map(crate::VerifierKey::name),
             )
+            .field("health", &self.auditor.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -219,6 +223,7 @@ impl AdminApi {
             security: Vec::new(),
             guard: None,
             verifier_key: None,
+            auditor: None,
         }
     }
 
@@ -382,6 +387,35 @@ impl AdminApi {
         self
     }
 
+    /// Serves `GET /health`: `auditor`'s state, for readers the policy lets
+    /// read every tenant (the platform role `auditor`); others get a 403.
+    /// `{"status", "store_reachable", "queue_depth",
+    /// "oldest_unwritten_age_ms", "spool": {"bytes", "pending_events",
+    /// "writable"} | null, "last_error", "counters": {…}}`, from
+    /// [`Auditor::stats`](audit_core::Auditor::stats) alone (no store query,
+    /// so it answers while the store is down; it records no event). `status`
+    /// is `ok`, `degraded` (the store is down and the spool holds the
+    /// events) or `down` (events cannot be made durable: no spool and the
+    /// store is down, or the spool cannot be written), the last with a 503.
+    /// Without this, `/health` is a 404.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use audit_core::Auditor;
+    /// use audit_store::http::AdminApi;
+    ///
+    /// let store = audit_store::connect("sqlite::memory:").await?;
+    /// let auditor = Auditor::builder().start(store.clone());
+    /// let api = AdminApi::new(store).health(auditor);
+    /// assert!(format!("{api:?}").contains("health: true"));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn health(mut self, auditor: audit_core::Auditor) -> Self {
+        self.auditor = Some(auditor);
+        self
+    }
+
     /// Nests the API into `app` at `path` (`"/audit-logs"`), answering the
     /// list both at `path` and at `path/` (axum's `nest` alone answers only
     /// the former).
@@ -412,6 +446,7 @@ impl AdminApi {
             read_timeout: self.read_timeout,
             security: self.security,
             verifier_key: self.verifier_key,
+            auditor: self.auditor,
         });
         Parts {
             api,
@@ -451,6 +486,7 @@ impl Parts {
             .route("/actions", self.data(get(handlers::actions)))
             .route("/checkpoints", self.data(get(checkpoints::checkpoints)))
             .route("/consistency", self.data(get(checkpoints::consistency)))
+            .route("/health", self.data(get(health::health)))
             .route("/openapi.json", get(handlers::openapi))
             .route("/{id}", self.data(get(handlers::one)))
             .route("/{id}/proof", self.data(get(proof::event_proof)))

@@ -231,6 +231,42 @@ fn operation(id: &str, summary: &str, parameters: Value, ok: Value, not_found: b
     })
 }
 
+/// `GET /health`: the auditor's state; its 503 carries the same body with
+/// `status: down`, and it is a 404 where no auditor is attached.
+fn health_operation(security: &Value) -> Value {
+    let count = json!({"type": "integer", "minimum": 0});
+    let body = json!({"application/json": {"schema": {
+    "type": "object",
+    "required": ["status", "store_reachable", "queue_depth", "oldest_unwritten_age_ms", "spool", "last_error", "counters"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded", "down"],
+            "description": "`degraded`: the store is down and the spool holds the events; `down`: events cannot be made durable."},
+        "store_reachable": {"type": "boolean"},
+        "queue_depth": count,
+        "oldest_unwritten_age_ms": {"type": ["integer", "null"], "minimum": 0,
+            "description": "How long ago the oldest event the store is being asked to write happened, while a write is under way."},
+        "spool": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["bytes", "pending_events", "writable"],
+            "properties": {"bytes": count, "pending_events": count, "writable": {"type": "boolean"}}}]},
+        "last_error": {"type": ["string", "null"]},
+        "counters": {"type": "object",
+            "required": ["queued", "written", "replayed", "spooled", "retried", "dropped", "refused", "rejected"],
+            "properties": {"queued": count, "written": count, "replayed": count, "spooled": count,
+                "retried": count, "dropped": count, "refused": count, "rejected": count}},
+    }}}});
+    let mut operation = operation(
+        "getHealth",
+        "The audit pipeline's state: queue, spool, store reachable, oldest unwritten event, last error (platform role `auditor` only; records no event)",
+        json!([]),
+        json!({"description": "`ok` or `degraded`.", "content": body.clone()}),
+        false,
+        security,
+    );
+    operation["responses"]["503"] =
+        json!({"description": "`status` is `down`: new events cannot be made durable.", "content": body});
+    operation["responses"]["404"] = json!({"description": "No auditor is attached to this admin API (code `not_found`).", "content": error_content()});
+    operation
+}
+
 /// The document, for an API nested at `prefix` (`/audit-logs`; empty or
 /// `/` at the root) whose readers authenticate with `security` (an HTTP
 /// bearer token when empty).
@@ -350,6 +386,7 @@ pub(crate) fn document(prefix: &str, security: &[super::SecurityScheme]) -> Valu
                         "data": {"type": "array", "items": {"$ref": "#/components/schemas/Checkpoint"}}}}}}}),
                 false, &requirement)},
             "/consistency": {"get": consistency},
+            "/health": {"get": health_operation(&requirement)},
             "/openapi.json": {"get": {
                 "operationId": "openapi",
                 "summary": "This document (public: no credentials needed)",
@@ -529,6 +566,7 @@ mod tests {
             "/actions",
             "/checkpoints",
             "/consistency",
+            "/health",
         ] {
             let responses = &doc["paths"][path]["get"]["responses"];
             assert!(responses["401"].is_object() && responses["403"].is_object(), "{path}");

@@ -37,9 +37,14 @@ pub(crate) struct Loopback {
 
 impl Loopback {
     pub(crate) async fn start(store: Store) -> Self {
+        Self::serve(AdminApi::new(store)).await
+    }
+
+    /// `api`, configured by the test, nested and served the same way.
+    pub(crate) async fn serve(api: AdminApi) -> Self {
         let recorded = MemorySink::new();
         let auditor = Auditor::builder().lifecycle_events(false).start(recorded.clone());
-        let app = AdminApi::new(store)
+        let app = api
             .nest_into(Router::new(), "/audit-logs")
             .layer(AuditLayer::new(auditor.clone()).actor(test_actor));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

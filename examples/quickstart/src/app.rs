@@ -48,7 +48,7 @@ pub fn router(state: AppState, auditor: Auditor, store: Store, config: &Config) 
             patch(members::change_role).route_layer(signed_in.clone()),
         )
         .with_state(state.clone());
-    let mut admin = AdminApi::new(store);
+    let mut admin = AdminApi::new(store).health(auditor.clone());
     if let Some(checkpoints) = &config.checkpoints {
         // The proofs the page shows then say their signature was checked.
         admin = admin.verifier_key(checkpoints.key.verifier_key());
