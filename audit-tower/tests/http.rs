@@ -773,13 +773,95 @@ async fn confirmed_delivery_answers_only_after_the_sink_has_the_event() {
         timeout: Duration::from_millis(100),
     });
     let server = Server::start(app_with(layer)).await;
-    let (status, _, _) = server.send(Method::DELETE, "/apps/app_2", &[]).await;
+    let (status, headers, body) = server.send(Method::DELETE, "/apps/app_2", &[]).await;
     assert_eq!(
         status,
         StatusCode::SERVICE_UNAVAILABLE,
         "unconfirmed within the timeout"
     );
+    assert_unavailable_because(&headers, &body, "timeout");
     sink.resume();
+}
+
+/// A 503 names its reason in the header and the default body.
+fn assert_unavailable_because(headers: &http::HeaderMap, body: &str, reason: &str) {
+    assert_eq!(headers["audit-unavailable-reason"], reason, "{body}");
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["error"]["code"], "audit_unavailable");
+    assert_eq!(body["error"]["reason"], reason);
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+#[tokio::test]
+async fn confirming_modes_answer_503_when_the_store_rejects_the_event() {
+    for delivery in [
+        Delivery::Confirmed {
+            timeout: Duration::from_secs(5),
+        },
+        // Without a spool, spooled delivery waits for the store.
+        Delivery::Spooled {
+            timeout: Duration::from_secs(5),
+        },
+    ] {
+        let sink = MemorySink::new();
+        let auditor = quiet_auditor(&sink);
+        let server = Server::start(app_with(AuditLayer::new(auditor.clone()).delivery(delivery))).await;
+        sink.reject_next(1);
+        let (status, headers, body) = server.send(Method::DELETE, "/apps/app_1", &[]).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{delivery:?}: a rejected event is not confirmed");
+        assert_unavailable_because(&headers, &body, "rejected");
+        let (status, _, _) = server.send(Method::DELETE, "/apps/app_2", &[]).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{delivery:?}");
+        assert_eq!(sink.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn confirming_modes_never_act_when_drop_and_count_would_drop_the_event() {
+    let sink = MemorySink::new();
+    sink.pause();
+    let auditor = Auditor::builder()
+        .lifecycle_events(false)
+        .capacity(1)
+        .batch_size(1)
+        .linger(Duration::ZERO)
+        .overflow(OverflowPolicy::DropAndCount)
+        .start(sink.clone());
+    let actions = std::sync::Arc::default();
+    let confirmed = AuditLayer::new(auditor.clone()).delivery(Delivery::Confirmed {
+        timeout: Duration::from_millis(100),
+    });
+    let server = Server::start(acting_app(confirmed, &actions)).await;
+    // Fill the queue for good: the writer holds one event (its write
+    // stalls on the paused sink), the queue of one the next.
+    loop {
+        let _ = auditor.record(event_builder()).await;
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        if auditor.try_reserve().is_err() {
+            break;
+        }
+    }
+    let (status, headers, body) = server.send(Method::DELETE, "/apps/app_1", &[]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_unavailable_because(&headers, &body, "queue_full");
+    assert_eq!(
+        actions.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the handler never ran: its event would have been dropped"
+    );
+    // Buffered stays fail-open under DropAndCount: it acts, the drop is counted.
+    let buffered = Server::start(acting_app(AuditLayer::new(auditor.clone()), &actions)).await;
+    let (status, _, _) = buffered.send(Method::DELETE, "/apps/app_1", &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(actions.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(auditor.stats().dropped >= 1);
+    sink.resume();
+}
+
+fn event_builder() -> audit_core::EventBuilder {
+    Event::builder(Action::from_static("app.seeded").unwrap(), Actor::system("test"))
 }
 
 /// A route whose handler acts (counts) and records `app.deleted`: what a
@@ -824,9 +906,9 @@ async fn confirmed_delivery_refuses_before_acting_while_the_sink_is_down() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(auditor.is_sink_down() && auditor.stats().sink_down);
     // Now it is known: refused before the handler runs.
-    let (status, _, body) = server.send(Method::DELETE, "/apps/app_2", &[]).await;
+    let (status, headers, body) = server.send(Method::DELETE, "/apps/app_2", &[]).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(body.contains("audit_unavailable"), "{body}");
+    assert_unavailable_because(&headers, &body, "store_down");
     assert_eq!(actions.load(std::sync::atomic::Ordering::SeqCst), 1);
 
     sink.fail_next(0);
