@@ -213,6 +213,33 @@ async fn a_full_spool_disk_holds_events_back_until_it_has_room() {
         error.contains("spool") && error.contains("space"),
         "a clear error: {error}"
     );
+    // Behind the layer, a spooled request is refused before it acts, and
+    // the 503 says why.
+    let acted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let app = {
+        let acted = std::sync::Arc::clone(&acted);
+        axum::Router::new()
+            .route(
+                "/apps",
+                axum::routing::post(move || async move {
+                    acted.store(true, std::sync::atomic::Ordering::SeqCst);
+                    http::StatusCode::CREATED
+                }),
+            )
+            .layer(
+                audit_tower::AuditLayer::new(auditor.clone()).delivery(audit_tower::Delivery::Spooled {
+                    timeout: Duration::from_secs(1),
+                }),
+            )
+    };
+    let request = http::Request::post("/apps").body(axum::body::Body::empty()).unwrap();
+    let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    assert_eq!(response.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["audit-unavailable-reason"], "spool_down");
+    assert!(
+        !acted.load(std::sync::atomic::Ordering::SeqCst),
+        "refused before the handler ran"
+    );
     assert!(
         stats.spooled < 220,
         "nothing more is acknowledged while full: {stats:?}"
