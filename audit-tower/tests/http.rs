@@ -808,7 +808,11 @@ async fn confirming_modes_answer_503_when_the_store_rejects_the_event() {
         let server = Server::start(app_with(AuditLayer::new(auditor.clone()).delivery(delivery))).await;
         sink.reject_next(1);
         let (status, headers, body) = server.send(Method::DELETE, "/apps/app_1", &[]).await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{delivery:?}: a rejected event is not confirmed");
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{delivery:?}: a rejected event is not confirmed"
+        );
         assert_unavailable_because(&headers, &body, "rejected");
         let (status, _, _) = server.send(Method::DELETE, "/apps/app_2", &[]).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{delivery:?}");
