@@ -16,6 +16,9 @@
 //! - **request scopes** ([`AuditScope::new`]) collect them; the HTTP layer
 //!   takes them with [`AuditScope::take_completed`] after the response, sets
 //!   the outcome from the status where the code set none, and records them;
+//!   a draft completed after that (a streamed body's, or work spawned off
+//!   the request) is queued to the layer's auditor as it completes, with
+//!   the outcome its code gave it;
 //! - **background scopes** ([`AuditScope::background`], [`AuditScope::system`])
 //!   queue each one as it completes, to their own auditor or the global one;
 //! - **outside any scope**, a completed draft goes to the global auditor with
@@ -85,6 +88,9 @@ struct ScopeShared {
 struct Completed {
     first: Option<CompletedDraft>,
     rest: Vec<CompletedDraft>,
+    /// Set once the owner has taken the events for good: where the drafts
+    /// completed later go, and the response status they carry.
+    late: Option<(Auditor, Option<u16>)>,
 }
 
 impl Completed {
@@ -274,10 +280,48 @@ impl AuditScope {
         lock(&self.shared.completed).take()
     }
 
+    /// Support for the HTTP layer, not a stable API: [`drain_completed`]
+    /// for the last time. Every draft the scope completes afterwards (one
+    /// still open when the response left, such as a streamed body's, or
+    /// work spawned off the request) is queued to `auditor` as it completes,
+    /// with `status` in its context and the outcome its code gave it,
+    /// instead of being kept for an owner who will not come back for it.
+    ///
+    /// ```
+    /// use audit_core::{Action, Actor, AuditScope, Auditor, Draft, MemorySink, Outcome, RequestContext};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sink = MemorySink::new();
+    /// let auditor = Auditor::builder().lifecycle_events(false).start(sink.clone());
+    /// let scope = AuditScope::new(RequestContext::new(Actor::user("user_alice")));
+    /// let streaming = scope.run_sync(|| Draft::open(Action::from_static("report.exported").unwrap()));
+    /// assert_eq!(scope.drain_completed_then_forward(&auditor, Some(200)).count(), 0);
+    /// // The body fails after the response left: the event still arrives.
+    /// streaming.set_outcome(Outcome::Failure);
+    /// streaming.complete();
+    /// auditor.flush().await.unwrap();
+    /// let event = &sink.events()[0];
+    /// assert_eq!((event.actor().id.as_str(), event.outcome()), ("user_alice", Outcome::Failure));
+    /// assert_eq!(event.context().status, Some(200));
+    /// # }
+    /// ```
+    ///
+    /// [`drain_completed`]: Self::drain_completed
+    #[doc(hidden)]
+    pub fn drain_completed_then_forward(&self, auditor: &Auditor, status: Option<u16>) -> CompletedDrafts {
+        let mut completed = lock(&self.shared.completed);
+        completed.late = Some((auditor.clone(), status));
+        completed.take()
+    }
+
     fn accept(&self, completed: CompletedDraft) {
         let Delivery::Immediate(auditor) = &self.shared.delivery else {
-            lock(&self.shared.completed).push(completed);
-            return;
+            let mut collected = lock(&self.shared.completed);
+            let Some((auditor, status)) = collected.late.clone() else {
+                return collected.push(completed);
+            };
+            drop(collected);
+            return queue_soon(&auditor, completed.into_builder_deferred(self, status));
         };
         let Some(auditor) = auditor.as_ref().or_else(|| Auditor::global()) else {
             return unrouted(completed.builder.action());
@@ -562,18 +606,24 @@ impl Drop for DraftState {
 }
 
 fn deliver_unscoped(builder: Box<EventBuilder>) {
-    let Some(auditor) = Auditor::global() else {
-        return unrouted(builder.action());
-    };
+    match Auditor::global() {
+        Some(auditor) => queue_soon(auditor, builder),
+        None => unrouted(builder.action()),
+    }
+}
+
+/// Queues `builder` now if there is room, else waits for room off the
+/// caller's path, under the overflow policy: a draft completes in code that
+/// cannot wait (a `Drop`, a stream's poll).
+fn queue_soon(auditor: &Auditor, builder: Box<EventBuilder>) {
     match auditor.try_enqueue(builder) {
         Ok(()) => {}
         Err(Refused::Full(builder)) => match tokio::runtime::Handle::try_current() {
-            // Wait for room off the caller's path, under the overflow policy.
             Ok(runtime) => {
                 let auditor = auditor.clone();
                 runtime.spawn(async move {
                     if let Err(error) = auditor.record(builder).await {
-                        tracing::error!(%error, "audit event recorded outside any scope was not recorded");
+                        tracing::error!(%error, "audit event was not recorded: no room in the queue for it in time");
                     }
                 });
             }

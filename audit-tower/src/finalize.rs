@@ -189,7 +189,10 @@ impl Finalizer {
 
     fn finish_events(&self, scope: AuditScope, ending: Ending, outbox: &mut Outbox<'_>) {
         let status = ending.status().map(|s| s.as_u16());
-        let mut drafts = scope.drain_completed().peekable();
+        // Drafts still open (a streamed body's) go to the auditor when they complete.
+        let mut drafts = scope
+            .drain_completed_then_forward(&self.config.auditor, status)
+            .peekable();
         // The automatic events read the scope, which the last draft takes
         // over: they are made first, and queued after the drafts as before.
         let automatic = self.automatic_events(&scope, ending, drafts.peek().is_some());

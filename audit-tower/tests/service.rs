@@ -45,6 +45,45 @@ async fn a_request_whose_client_went_away_is_recorded_as_a_failure() {
 }
 
 #[tokio::test]
+async fn a_draft_a_streamed_body_completes_after_the_response_is_recorded_with_its_outcome() {
+    // The body holds the draft and fails it when its stream breaks, long
+    // after the layer took the request's events.
+    async fn streamed() -> Body {
+        let draft = Draft::open(Action::from_static("report.exported").unwrap());
+        let chunks = futures_util::stream::iter([Ok(axum::body::Bytes::from("first")), Err("store went away")]);
+        Body::from_stream(futures_util::StreamExt::inspect(chunks, move |chunk| {
+            if let Err(reason) = chunk {
+                draft.update(|builder| builder.reason(*reason));
+                draft.set_outcome(Outcome::Failure);
+                draft.clone().complete();
+            }
+        }))
+    }
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder().lifecycle_events(false).start(sink.clone());
+    let app = Router::new().route("/report", get(streamed)).layer(
+        AuditLayer::new(auditor.clone())
+            .actor(|_: &http::request::Parts| Some(audit_tower::Principal::new(Actor::user("user_alice")))),
+    );
+    let response = app
+        .oneshot(Request::get("/report").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    auditor.flush().await.unwrap();
+    assert!(sink.is_empty(), "still open when the response left");
+    assert!(response.into_body().collect().await.is_err());
+    auditor.flush().await.unwrap();
+    let events = sink.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].outcome(), Outcome::Failure);
+    assert_eq!(events[0].reason(), Some("store went away"));
+    assert_eq!(events[0].actor().id, "user_alice");
+    assert_eq!(events[0].context().status, Some(200));
+    assert_eq!(events[0].context().route.as_deref(), Some("/report"));
+}
+
+#[tokio::test]
 async fn a_service_error_is_recorded_as_a_failure_and_passed_on() {
     let sink = MemorySink::new();
     let auditor = Auditor::builder().lifecycle_events(false).start(sink.clone());
