@@ -338,6 +338,7 @@ mod export;
 #[cfg(feature = "http")]
 pub mod http;
 mod integrity;
+pub mod log_read;
 pub mod merkle;
 mod migrations;
 #[cfg(feature = "postgres")]

@@ -727,9 +727,9 @@ async fn read_events_say_what_was_read(db: TestDb) {
     server.get(ACME_ADMIN, &format!("/{some_id}")).await;
     server.json(ACME_ADMIN, "/actions?not_action=audit_log.*").await;
     server.get(ACME_ADMIN, "/export?format=csv&outcome=failure").await;
-    let descriptions: Vec<String> = server
-        .recorded()
-        .await
+    let recorded = server.recorded().await;
+    assert!(recorded.iter().all(|e| e.metadata()["via"] == "http"), "{recorded:?}");
+    let descriptions: Vec<String> = recorded
         .iter()
         .map(|e| e.description().unwrap_or("—").to_owned())
         .collect();

@@ -10,10 +10,10 @@ use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::policy::{ReadPolicy, ReadScope, Reader};
+use crate::log_read::{self, EXPORTED, Via};
 use crate::{AuditQuery, ExportFormat, QueryError, Scan, Store};
 
 /// What the handlers share.
@@ -30,9 +30,7 @@ pub(crate) struct Api {
     pub(crate) auditor: Option<audit_core::Auditor>,
 }
 
-/// `audit_log.viewed`, `audit_log.exported`.
-pub(super) const VIEWED: &str = "audit_log.viewed";
-const EXPORTED: &str = "audit_log.exported";
+pub(super) use crate::log_read::VIEWED;
 
 pub(super) type Pairs = Vec<(String, String)>;
 
@@ -42,50 +40,11 @@ pub(super) fn pairs(raw: Option<&str>) -> Pairs {
         .collect()
 }
 
-/// What a read event says it was: `what`, then the filters it named
-/// ("Viewed the audit log, filtered by action, q"), so a list of reads is
-/// readable without opening each one's metadata.
-fn describe(what: &str, pairs: &Pairs) -> String {
-    let mut named: Vec<&str> = Vec::new();
-    for (name, _) in pairs {
-        let paging = matches!(name.as_str(), "limit" | "cursor" | "offset" | "format");
-        if !paging && !named.contains(&name.as_str()) {
-            named.push(name);
-        }
-    }
-    let mut description = what.to_owned();
-    if !named.is_empty() {
-        description.push_str(", filtered by ");
-        description.push_str(&named.join(", "));
-    }
-    if pairs.iter().any(|(name, _)| name == "cursor" || name == "offset") {
-        description.push_str(" (a further page)");
-    }
-    description
-}
-
-/// Opens the event recording this read, with its parameters as
-/// `metadata.filters` (repeated parameters as arrays; a cursor only as
-/// `true`: it says nothing a reviewer needs and is long) and a description.
+/// Opens the event recording this read, described as [`log_read::describe`]
+/// says (the parameters as `metadata.filters`, `via: http`).
 pub(super) fn open_draft(action: &'static str, what: &str, pairs: &Pairs) -> Draft {
     let draft = Draft::open(Action::new(action).unwrap_or_else(|e| unreachable!("a valid action: {e}")));
-    let mut filters = Map::new();
-    for (name, value) in pairs {
-        let value = if name == "cursor" {
-            Value::Bool(true)
-        } else {
-            Value::String(value.clone())
-        };
-        match filters.get_mut(name) {
-            Some(Value::Array(values)) => values.push(value),
-            Some(first) => *first = Value::Array(vec![first.take(), value]),
-            None => {
-                filters.insert(name.clone(), value);
-            }
-        }
-    }
-    let description = describe(what, pairs);
-    draft.update(|builder| builder.metadata("filters", &filters).description(description));
+    draft.update(|builder| log_read::describe(builder, Via::Http, what, pairs));
     draft
 }
 
@@ -198,7 +157,7 @@ struct ListBody<'a> {
 /// `GET /`
 pub(crate) async fn list(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -> Response {
     let pairs = pairs(raw.as_deref());
-    let draft = open_draft(VIEWED, "Viewed the audit log", &pairs);
+    let draft = open_draft(VIEWED, log_read::LISTED, &pairs);
     let answer = async {
         let scope = api.scope()?;
         let query = api.query(&scope, &pairs, &[])?;
@@ -296,11 +255,8 @@ pub(crate) async fn export(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery)
         };
         let with_proofs = with_proofs(&pairs, format)?;
         pairs.retain(|(name, _)| name != "format" && name != "with_proofs");
-        let mut what = format!("Exported the audit log as {}", format.extension().to_uppercase());
-        if with_proofs {
-            what.push_str(" with proofs");
-        }
-        draft.update(|builder| builder.description(describe(&what, &pairs)));
+        let what = log_read::exported(format, with_proofs);
+        draft.update(|builder| builder.description(log_read::description(&what, &pairs)));
         let query = api.query(&scope, &pairs, &["limit", "cursor", "offset"])?;
         let scan = api.store.scan(&query)?;
         let rows = if with_proofs {

@@ -124,11 +124,12 @@
 //! Every request is itself an event in the reader's scope:
 //! `audit_log.viewed` (list, single event, an event's proof, action counts) or
 //! `audit_log.exported`, with the parameters in `metadata.filters` (a
-//! cursor only as `true`) and a description naming what was read ("Viewed
-//! the audit log, filtered by action, q"; "Viewed the proof of one audit
-//! event, against its stream's latest checkpoint"; "Exported the audit log
-//! as CSV"),
-//! recorded by the layer when the response is
+//! cursor only as `true`), `metadata.via: "http"` and a description naming
+//! what was read ("Viewed the audit log, filtered by action, q"; "Viewed the
+//! proof of one audit event, against its stream's latest checkpoint";
+//! "Exported the audit log as CSV"), in the shape of [`log_read`](crate::log_read)
+//! that the `audit` command's reads share, recorded by the layer when the
+//! response is
 //! ready — refused and failed reads included, with outcome `denied` or
 //! `failure` and the reason. An export is recorded when it starts.
 //!
