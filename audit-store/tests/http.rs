@@ -34,6 +34,8 @@ on_both_backends!(
     read_events_say_what_was_read,
     an_event_proof_verifies_offline_and_its_read_is_recorded,
     a_proof_is_404_for_another_tenant_409_before_a_checkpoint_and_400_for_a_bad_checkpoint,
+    an_export_the_client_cuts_off_is_recorded_as_a_failure_and_a_complete_one_as_a_success,
+    an_export_the_store_fails_mid_way_is_recorded_as_a_failure,
 );
 
 struct Server {
@@ -918,4 +920,128 @@ async fn a_proof_is_404_for_another_tenant_409_before_a_checkpoint_and_400_for_a
         first.reason()
     );
     assert_eq!(recorded.last().unwrap().outcome(), Outcome::Denied);
+}
+
+/// Events in the exports that outgrow the sockets: 6,000 of about 3 kB
+/// each as CSV (a padding in their metadata, which no search index reads),
+/// some 18 MB, many times what the loopback socket buffers and hyper's
+/// write buffer hold together.
+const LARGE_EXPORT: usize = 6_000;
+
+/// A store holding [`LARGE_EXPORT`] events, served on loopback.
+async fn large_export(db: &TestDb) -> Loopback {
+    let store = db.connect().await;
+    let action = Action::new("app.viewed").unwrap();
+    let padding = "p".repeat(3_000);
+    let events: Vec<Event> = (0..LARGE_EXPORT)
+        .map(|n| {
+            Event::builder(action.clone(), Actor::user(format!("u_{n}")))
+                .tenant("acme")
+                .metadata("padding", &padding)
+                .build()
+        })
+        .collect();
+    store.write_batch(&events).await.unwrap();
+    Loopback::start(store).await
+}
+
+/// Starts `GET /audit-logs{path}` as a platform auditor on a connection
+/// with a small receive buffer, and reads the response head and the first
+/// bytes of the body only: the server is then stalled mid-export, waiting
+/// for the client to read on.
+async fn stalled_export(api: &Loopback, path: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(api.address).await.unwrap();
+    let request = format!(
+        "GET /audit-logs{path} HTTP/1.1\r\nHost: {}\r\nx-test-actor: {AUDITOR}\r\n\r\n",
+        api.address
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buffer = [0; 4096];
+    // The head, and some of the body after it.
+    while seen
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .is_none_or(|head| seen.len() < head + 1024)
+    {
+        let read = stream.read(&mut buffer).await.unwrap();
+        assert!(
+            read > 0,
+            "the server closed the export early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buffer[..read]);
+    }
+    assert!(seen.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&seen));
+    stream
+}
+
+/// The API's events once there are `n`: an export's arrives when its body
+/// ends, which the server notices on its own time.
+async fn recorded_when(api: &Loopback, n: usize) -> Vec<Event> {
+    tokio::time::timeout(std::time::Duration::from_secs(30), api.recorded.wait_for(n))
+        .await
+        .unwrap_or_else(|_| panic!("{n} events recorded in 30 s: {:?}", api.recorded.actions()));
+    api.recorded().await
+}
+
+async fn an_export_the_client_cuts_off_is_recorded_as_a_failure_and_a_complete_one_as_a_success(db: TestDb) {
+    let api = large_export(&db).await;
+    let (status, _, body) = api.get(AUDITOR, "/export?format=csv&since=2000-01-01").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        csv::Reader::from_reader(body.as_bytes()).records().count(),
+        LARGE_EXPORT
+    );
+    let complete = api.recorded().await;
+    assert_eq!(complete.len(), 1, "recorded before the body's end reached the client");
+    assert_eq!(complete[0].action().as_str(), "audit_log.exported");
+    assert_eq!(complete[0].outcome(), Outcome::Success);
+    assert_eq!(complete[0].metadata()["events"], LARGE_EXPORT);
+    assert_eq!(complete[0].metadata()["via"], "http");
+
+    // The client reads a little and goes away: closing a socket with unread
+    // data resets the connection, and the server's next write fails.
+    drop(stalled_export(&api, "/export?format=csv&since=2000-01-01").await);
+    let recorded = recorded_when(&api, 2).await;
+    let cut = &recorded[1];
+    assert_eq!(cut.action().as_str(), "audit_log.exported");
+    assert_eq!(cut.outcome(), Outcome::Failure, "{:?}", cut.reason());
+    let reason = cut.reason().unwrap();
+    assert!(reason.contains("the connection closed before the end"), "{reason}");
+    let sent = cut.metadata()["events"].as_u64().unwrap();
+    assert!(sent < LARGE_EXPORT as u64, "{sent} events");
+    assert!(reason.starts_with(&format!("stopped after {sent} events")), "{reason}");
+    assert_eq!(cut.actor().id, "u_auditor");
+    assert_eq!(cut.context().status, Some(200), "the status line had gone out");
+}
+
+async fn an_export_the_store_fails_mid_way_is_recorded_as_a_failure(db: TestDb) {
+    use tokio::io::AsyncReadExt as _;
+    let api = large_export(&db).await;
+    let mut client = stalled_export(&api, "/export?format=ndjson&since=2000-01-01").await;
+    // While the server waits for the client, the events' table goes away
+    // under it: its next batch fails.
+    db.exec("ALTER TABLE audit_events RENAME TO audit_events_elsewhere")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).await.unwrap();
+    assert!(
+        !rest.ends_with(b"0\r\n\r\n"),
+        "a broken transfer, not the chunked body's end"
+    );
+    let recorded = recorded_when(&api, 1).await;
+    assert_eq!(recorded.len(), 1);
+    let failed = &recorded[0];
+    assert_eq!(failed.action().as_str(), "audit_log.exported");
+    assert_eq!(failed.outcome(), Outcome::Failure);
+    let reason = failed.reason().unwrap();
+    assert!(reason.contains("the audit store failed"), "{reason}");
+    assert!(reason.contains("audit_events"), "names what failed: {reason}");
+    let sent = failed.metadata()["events"].as_u64().unwrap();
+    assert!(sent > 0 && sent < LARGE_EXPORT as u64, "{sent} events");
 }

@@ -241,8 +241,9 @@ pub(crate) async fn actions(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery
     finish(draft, answer.await)
 }
 
-/// `GET /export`
-pub(crate) async fn export(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery) -> Response {
+/// `GET /export`: its event is completed when the body ends, with how it
+/// ended ([`ExportRecord`]); a refused or malformed request at once.
+pub(crate) async fn export(State(api): State<Arc<Api>>, method: Method, RawQuery(raw): RawQuery) -> Response {
     let mut pairs = pairs(raw.as_deref());
     let draft = open_draft(EXPORTED, "Exported the audit log", &pairs);
     let answer = async {
@@ -271,18 +272,28 @@ pub(crate) async fn export(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery)
             format.extension()
         );
         let disposition = format!("attachment; filename=\"{}\"", filename.replace(['"', '\\'], "_"));
-        Ok((
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, format.content_type().to_owned()),
-                (header::CONTENT_DISPOSITION, disposition),
-            ],
-            Body::from_stream(export_stream(rows, format, api.read_timeout)),
-        )
-            .into_response())
+        Ok((rows, format, disposition))
     };
-    let answer = answer.await;
-    finish(draft, answer)
+    let (rows, format, disposition) = match answer.await {
+        Ok(export) => export,
+        Err(error) => return finish(draft, Err(error)),
+    };
+    // A HEAD request is answered without its body: nothing will end it.
+    let record = if method == Method::HEAD {
+        draft.complete();
+        ExportRecord(None)
+    } else {
+        ExportRecord(Some((draft, 0)))
+    };
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        Body::from_stream(export_stream(rows, format, api.read_timeout, record)),
+    )
+        .into_response()
 }
 
 /// `with_proofs=true|false` (false when absent): only with NDJSON.
@@ -318,43 +329,93 @@ enum Rows {
 }
 
 impl Rows {
-    /// The next batch, rendered; `None` at the end.
-    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, crate::StoreError> {
+    /// The next batch, rendered, and how many events it holds; `None` at the end.
+    async fn next_chunk(&mut self) -> Result<Option<(Vec<u8>, u64)>, crate::StoreError> {
         let mut chunk = Vec::new();
-        match self {
+        let events = match self {
             Self::Events(scan, format) => match scan.next_batch().await? {
-                Some(events) => format.write(&events, &mut chunk),
+                Some(events) => {
+                    format.write(&events, &mut chunk);
+                    events.len()
+                }
                 None => return Ok(None),
             },
             Self::Proofs(scan) => match scan.next_batch().await? {
-                Some(lines) => crate::ProofLine::write_ndjson(&lines, &mut chunk),
+                Some(lines) => {
+                    crate::ProofLine::write_ndjson(&lines, &mut chunk);
+                    lines.len()
+                }
                 None => return Ok(None),
             },
+        };
+        Ok(Some((chunk, events as u64)))
+    }
+}
+
+/// The open `audit_log.exported` event of an export whose body is being
+/// sent, and how many events have been handed to the connection: the body
+/// completes it when it ends, so the outcome is how the export ended, not
+/// how it began. Dropped before that (the client went away, the connection
+/// broke), it records a failure.
+struct ExportRecord(Option<(Draft, u64)>);
+
+impl ExportRecord {
+    fn sent(&mut self, events: u64) {
+        if let Some((_, sent)) = &mut self.0 {
+            *sent += events;
         }
-        Ok(Some(chunk))
+    }
+
+    /// Completes the event: a success once every matching event was handed
+    /// to the connection, else a failure because of `failure`.
+    fn end(&mut self, failure: Option<&str>) {
+        let Some((draft, sent)) = self.0.take() else { return };
+        draft.update(|builder| log_read::counted(builder, sent));
+        if let Some(why) = failure {
+            draft.update(|builder| builder.reason(format!("stopped after {sent} events: {why}")));
+            draft.set_outcome(Outcome::Failure);
+        }
+        draft.complete();
+    }
+}
+
+impl Drop for ExportRecord {
+    fn drop(&mut self) {
+        self.end(Some("the connection closed before the end (the client went away?)"));
     }
 }
 
 /// The export body: the header, then one chunk per batch of the scan. A
 /// store error mid-way ends the body with an error (the status is already
-/// sent), so the client sees a broken transfer, never a silently short file.
+/// sent), so the client sees a broken transfer, never a silently short file;
+/// either way `record` is completed with how it ended.
 fn export_stream(
     rows: Rows,
     format: ExportFormat,
     read_timeout: Duration,
+    record: ExportRecord,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     let header = format.header();
     let start = (!header.is_empty()).then(|| Ok(Bytes::from(header)));
-    let rows = futures_util::stream::try_unfold(rows, move |mut rows| async move {
+    let rows = futures_util::stream::try_unfold((rows, record), move |(mut rows, mut record)| async move {
         let Ok(batch) = tokio::time::timeout(read_timeout, rows.next_chunk()).await else {
             tracing::error!(timeout = ?read_timeout, "audit export stopped: the store did not answer in time");
-            return Err(std::io::Error::other("the audit store did not answer in time"));
+            let why = format!("the audit store did not answer within {} s", read_timeout.as_secs_f64());
+            record.end(Some(&why));
+            return Err(std::io::Error::other(why));
         };
         match batch {
-            Ok(Some(chunk)) => Ok(Some((Bytes::from(chunk), rows))),
-            Ok(None) => Ok(None),
+            Ok(Some((chunk, events))) => {
+                record.sent(events);
+                Ok(Some((Bytes::from(chunk), (rows, record))))
+            }
+            Ok(None) => {
+                record.end(None);
+                Ok(None)
+            }
             Err(error) => {
                 tracing::error!(%error, "audit export failed mid-way");
+                record.end(Some(&format!("the audit store failed: {error}")));
                 Err(std::io::Error::other(error))
             }
         }

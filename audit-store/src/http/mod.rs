@@ -129,9 +129,18 @@
 //! proof of one audit event, against its stream's latest checkpoint";
 //! "Exported the audit log as CSV"), in the shape of [`log_read`](crate::log_read)
 //! that the `audit` command's reads share, recorded by the layer when the
-//! response is
-//! ready — refused and failed reads included, with outcome `denied` or
-//! `failure` and the reason. An export is recorded when it starts.
+//! response is ready — refused and failed reads included, with outcome
+//! `denied` or `failure` and the reason.
+//!
+//! An export's event is completed when its body ends, with `metadata.events`
+//! the number of events sent: `success` once the last one was handed to the
+//! connection, `failure` when it stopped mid-way, with the reason ("stopped
+//! after 1500 events: the audit store failed: …", "… the audit store did not
+//! answer within 5 s", "… the connection closed before the end (the client
+//! went away?)"). The client sees such an export as a broken transfer, never
+//! as a short file that looks complete. (It is queued when the body ends,
+//! after the layer has sent the response: the layer's confirmed delivery
+//! cannot hold a response for it.)
 //!
 //! ```
 //! use audit_core::{Actor, Auditor, MemorySink};
