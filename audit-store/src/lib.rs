@@ -155,7 +155,11 @@
 //! all) and every read recorded as an event. With feature `cli`, the
 //! `audit` binary queries, exports, verifies, migrates, purges and serves a
 //! store; `audit --help` lists its exit codes (3: `verify` found tampering; 4: `verify-event`
-//! found events no signed checkpoint covers yet).
+//! found events no signed checkpoint covers yet). Its `query` and `export`
+//! are recorded too, in the store they read and in the same shape
+//! ([`log_read`]; `metadata.via` says `cli` or `http`), as the user
+//! `--actor` names, else `$USER`, else `$LOGNAME`, else `unknown`; a read
+//! that cannot be recorded fails the command.
 //!
 //! # Merkle trees, signed checkpoints and offline proofs
 //!

@@ -92,8 +92,9 @@ pub fn describe(builder: EventBuilder, via: Via, what: &str, params: &[(String, 
 
 /// What a read event says it was: `what`, then the filters it named
 /// ("Viewed the audit log, filtered by action, q"), so a list of reads is
-/// readable without opening each one's metadata. Paging parameters and the
-/// export format are not filters; a cursor or offset adds "(a further page)".
+/// readable without opening each one's metadata. Paging parameters and an
+/// export's `format` and `with_proofs` are not filters; a cursor or offset
+/// adds "(a further page)".
 ///
 /// ```
 /// let params = [("q", "refund"), ("limit", "5"), ("format", "csv")].map(|(n, v)| (n.to_owned(), v.to_owned()));
@@ -102,7 +103,7 @@ pub fn describe(builder: EventBuilder, via: Via, what: &str, params: &[(String, 
 pub fn description(what: &str, params: &[(String, String)]) -> String {
     let mut named: Vec<&str> = Vec::new();
     for (name, _) in params {
-        let paging = matches!(name.as_str(), "limit" | "cursor" | "offset" | "format");
+        let paging = matches!(name.as_str(), "limit" | "cursor" | "offset" | "format" | "with_proofs");
         if !paging && !named.contains(&name.as_str()) {
             named.push(name);
         }
@@ -132,6 +133,16 @@ pub fn exported(format: ExportFormat, with_proofs: bool) -> String {
         what.push_str(" with proofs");
     }
     what
+}
+
+/// The reason of an export that stopped after `sent` events because of `why`.
+///
+/// ```
+/// let reason = audit_store::log_read::stopped(500, "the audit store failed: disk I/O error");
+/// assert_eq!(reason, "stopped after 500 events: the audit store failed: disk I/O error");
+/// ```
+pub fn stopped(sent: u64, why: &str) -> String {
+    format!("stopped after {sent} events: {why}")
 }
 
 /// `builder` saying how many events an export wrote (`metadata.events`):

@@ -9,7 +9,8 @@ mod support;
 
 use std::process::{Command, Output};
 
-use audit_core::{Action, Actor, AuditSink, Event, Timestamp};
+use audit_core::{Action, Actor, ActorKind, AuditSink, Event, Outcome, Timestamp};
+use audit_store::{ActionFilter, AuditQuery};
 use support::TestDb;
 
 on_both_backends!(
@@ -20,14 +21,36 @@ on_both_backends!(
     purge_needs_confirmation_then_leaves_a_verifiable_stream,
     errors_are_one_line_with_the_documented_exit_code,
     serve_answers_the_token_bearer_and_refuses_everyone_else,
+    query_is_recorded_as_viewed_by_the_os_user,
+    actor_names_who_reads_over_the_os_user,
+    export_is_recorded_with_its_filters_and_how_it_ended,
+    a_hostile_actor_name_is_a_usage_error_and_nothing_is_read,
+    a_read_the_store_will_not_record_fails_the_command,
 );
 
-fn audit(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_audit"))
+/// `audit ARGS` on `db`, with the environment's user names left out.
+fn command(db: &TestDb, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_audit"));
+    command
         .args(args)
         .env("AUDIT_DATABASE_URL", &db.urls()[0])
-        .output()
-        .unwrap()
+        .env_remove("USER")
+        .env_remove("LOGNAME");
+    command
+}
+
+fn audit(db: &TestDb, args: &[&str]) -> Output {
+    command(db, args).output().unwrap()
+}
+
+/// The log's own `audit_log.*` events, oldest first.
+async fn reads(db: &TestDb) -> Vec<Event> {
+    let query = AuditQuery::new()
+        .action(ActionFilter::prefix("audit_log").unwrap())
+        .limit(200);
+    let mut events = db.connect().await.query(&query).await.unwrap().events;
+    events.reverse();
+    events
 }
 
 fn stdout(output: &Output) -> String {
@@ -104,7 +127,11 @@ async fn export_writes_every_matching_event(db: TestDb) {
     let csv = std::fs::read_to_string(&file).unwrap();
     assert_eq!(csv::Reader::from_reader(csv.as_bytes()).records().count(), 10);
     let output = audit(&db, &["export", "--format", "ndjson", "--since", "2026-01-10"]);
-    assert_eq!(stdout(&output).lines().count(), 11);
+    // Eleven events, and the record of the first export, newest.
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 12);
+    assert!(lines[0].contains("\"audit_log.exported\""), "{}", lines[0]);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -288,4 +315,207 @@ async fn serve_answers_the_token_bearer_and_refuses_everyone_else(db: TestDb) {
     assert!(status.contains("403"), "{status}");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+async fn query_is_recorded_as_viewed_by_the_os_user(db: TestDb) {
+    twenty(&db).await;
+    let output = command(&db, &["query", "--tenant", "acme", "--action", "app.deleted"])
+        .env("USER", "ops_ada")
+        .env("LOGNAME", "ops_not_ada")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let recorded = reads(&db).await;
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    let read = &recorded[0];
+    assert_eq!(read.action().as_str(), "audit_log.viewed");
+    assert_eq!(read.outcome(), Outcome::Success);
+    assert_eq!(
+        (read.actor().kind, read.actor().id.as_str()),
+        (ActorKind::User, "ops_ada")
+    );
+    assert_eq!(
+        read.metadata()["filters"],
+        serde_json::json!({"tenant_id": "acme", "action": "app.deleted"})
+    );
+    assert_eq!(read.metadata()["via"], "cli");
+    assert_eq!(
+        read.description(),
+        Some("Viewed the audit log, filtered by tenant_id, action")
+    );
+    assert_eq!(
+        read.tenant_id(),
+        None,
+        "the operator reads every tenant: the global stream"
+    );
+
+    // Without $USER, $LOGNAME; a $USER that is no name is passed over; with neither, "unknown".
+    command(&db, &["query"]).env("LOGNAME", "ops_bob").output().unwrap();
+    command(&db, &["query"])
+        .env("USER", "ops\u{1b}[2Jeve")
+        .env("LOGNAME", "ops_carol")
+        .output()
+        .unwrap();
+    command(&db, &["query"]).output().unwrap();
+    let actors: Vec<String> = reads(&db).await.iter().map(|e| e.actor().id.clone()).collect();
+    assert_eq!(actors, ["ops_ada", "ops_bob", "ops_carol", "unknown"]);
+}
+
+async fn actor_names_who_reads_over_the_os_user(db: TestDb) {
+    twenty(&db).await;
+    let output = command(&db, &["query", "--actor", "alice", "--actor-id", "u_3", "--json"])
+        .env("USER", "ops_ada")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let page: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        page["data"][0]["actor"]["id"], "u_3",
+        "--actor is not a filter; --actor-id is"
+    );
+    let recorded = reads(&db).await;
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].actor().id, "alice");
+    assert_eq!(
+        recorded[0].metadata()["filters"],
+        serde_json::json!({"actor_id": "u_3"})
+    );
+}
+
+async fn export_is_recorded_with_its_filters_and_how_it_ended(db: TestDb) {
+    twenty(&db).await;
+    let dir = std::env::temp_dir().join(format!("audit-cli-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("acme.ndjson");
+    let output = audit(
+        &db,
+        &[
+            "export",
+            "--format",
+            "ndjson",
+            "--tenant",
+            "acme",
+            "--action",
+            "app.*",
+            "--output",
+            file.to_str().unwrap(),
+            "--actor",
+            "alice",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Exporting to a file that cannot be created is a failed export, recorded too.
+    let output = audit(
+        &db,
+        &[
+            "export",
+            "--format",
+            "csv",
+            "--output",
+            dir.join("missing/acme.csv").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("cannot create"), "{}", stderr(&output));
+    std::fs::remove_dir_all(dir).unwrap();
+
+    let recorded = reads(&db).await;
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    let (done, failed) = (&recorded[0], &recorded[1]);
+    assert_eq!(done.action().as_str(), "audit_log.exported");
+    assert_eq!((done.outcome(), done.actor().id.as_str()), (Outcome::Success, "alice"));
+    assert_eq!(
+        done.metadata()["filters"],
+        serde_json::json!({"tenant_id": "acme", "action": "app.*", "format": "ndjson"})
+    );
+    assert_eq!(done.metadata()["events"], 10);
+    assert_eq!(done.metadata()["via"], "cli");
+    assert_eq!(
+        done.description(),
+        Some("Exported the audit log as NDJSON, filtered by tenant_id, action")
+    );
+    assert_eq!(failed.outcome(), Outcome::Failure);
+    assert!(
+        failed.reason().unwrap().starts_with("cannot create"),
+        "{:?}",
+        failed.reason()
+    );
+    assert_eq!(failed.metadata()["events"], 0);
+    assert_eq!(failed.actor().id, "unknown", "no --actor, no $USER, no $LOGNAME");
+}
+
+async fn a_hostile_actor_name_is_a_usage_error_and_nothing_is_read(db: TestDb) {
+    twenty(&db).await;
+    let long = "a".repeat(513);
+    for (name, shown) in [
+        ("", "''"),
+        ("   ", "'   '"),
+        ("alice\nforged: entry", "'alice\\nforged: entry'"),
+        ("alice\u{1b}[31m", "'alice\\u{1b}[31m'"),
+        ("\u{202e}ecila", "'\\u{202e}ecila'"),
+        // (No NUL: an argument cannot hold one.)
+        ("alice\tbob", "'alice\\tbob'"),
+        (long.as_str(), "at most 512 bytes"),
+    ] {
+        for read in [&["query"][..], &["export", "--format", "csv"]] {
+            let output = audit(&db, &[read, &["--actor", name]].concat());
+            assert_eq!(output.status.code(), Some(2), "{name:?}: {}", stderr(&output));
+            let message = stderr(&output);
+            assert!(
+                message.starts_with("error: invalid value") && message.contains(shown),
+                "{name:?}: {message}"
+            );
+            assert!(
+                !message.contains('\u{1b}') && !message.contains('\u{202e}'),
+                "echoed raw: {message:?}"
+            );
+            assert!(stdout(&output).is_empty());
+        }
+    }
+    assert!(reads(&db).await.is_empty(), "refused before anything was read");
+}
+
+async fn a_read_the_store_will_not_record_fails_the_command(db: TestDb) {
+    twenty(&db).await;
+    // The store takes no more events: a full disk, a role that may only read.
+    db.exec(if db.is_postgres() {
+        "CREATE FUNCTION refuse_events() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'no more events here'; END $$; \
+         CREATE TRIGGER refuse_events BEFORE INSERT ON audit_events FOR EACH ROW \
+         EXECUTE FUNCTION refuse_events();"
+    } else {
+        "CREATE TRIGGER refuse_events BEFORE INSERT ON audit_events \
+         BEGIN SELECT RAISE(ABORT, 'no more events here'); END;"
+    })
+    .await
+    .unwrap();
+    let output = audit(&db, &["query", "--tenant", "acme"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).is_empty(), "nothing shown: {}", stdout(&output));
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.starts_with("audit: error: the read could not be recorded in the audit log, so nothing is shown")
+            && message.contains("no more events here"),
+        "{message}"
+    );
+    let output = audit(&db, &["export", "--format", "csv", "--tenant", "acme"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output)
+            .starts_with("audit: error: exported 10 events, but the export could not be recorded in the audit log"),
+        "{}",
+        stderr(&output)
+    );
+    // A failed read that cannot be recorded says both.
+    let output = audit(&db, &["query", "--limit", "500"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).starts_with(
+            "audit: error: `limit` must be between 1 and 200, got 500; and this failed read could not be recorded"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(db.count().await, 20);
 }

@@ -372,7 +372,7 @@ impl ExportRecord {
         let Some((draft, sent)) = self.0.take() else { return };
         draft.update(|builder| log_read::counted(builder, sent));
         if let Some(why) = failure {
-            draft.update(|builder| builder.reason(format!("stopped after {sent} events: {why}")));
+            draft.update(|builder| builder.reason(log_read::stopped(sent, why)));
             draft.set_outcome(Outcome::Failure);
         }
         draft.complete();

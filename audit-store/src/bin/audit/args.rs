@@ -19,7 +19,27 @@ Exit codes:
      before the next checkpoint): they are listed, and prove nothing
 
 The database URL comes from --database-url or AUDIT_DATABASE_URL:
-  sqlite://audit.db, sqlite::memory:, postgres://user:password@host/db";
+  sqlite://audit.db, sqlite::memory:, postgres://user:password@host/db
+
+Reads are audited: query and export record audit_log.viewed / audit_log.exported
+(metadata.via \"cli\", the filters in metadata.filters) in the store they read,
+as the user named by --actor, else $USER, else $LOGNAME, else \"unknown\". The
+event is committed before the command exits 0; a read that cannot be recorded
+fails with exit 1 (query then prints nothing). A failed read is recorded as a
+failure with its reason.";
+
+/// Who is reading, for the read's own audit event.
+fn actor() -> Arg {
+    Arg::new("actor")
+        .long("actor")
+        .value_name("NAME")
+        .value_parser(crate::reads::ActorName)
+        .help(
+            "Who is reading: the user this read is recorded as (audit_log.viewed or audit_log.exported) \
+             [default: $USER, else $LOGNAME, else \"unknown\"]. Not a filter: that is --actor-id. A name that is empty, holds control or \
+             bidirectional-formatting characters, or is longer than an actor id may be is refused (exit 2)",
+        )
+}
 
 fn database_url() -> Arg {
     Arg::new("database-url")
@@ -75,16 +95,24 @@ pub(crate) fn command() -> Command {
         .arg(database_url().global(true).required(false))
         .subcommand(
             filters(
-                Command::new("query").about("List events, newest first (a page at a time; --cursor for the next)"),
+                Command::new("query").about(
+                    "List events, newest first (a page at a time; --cursor for the next); recorded as \
+                     audit_log.viewed",
+                ),
                 true,
             )
-            .arg(json_flag()),
+            .arg(json_flag())
+            .arg(actor()),
         )
         .subcommand(
             filters(
-                Command::new("export").about("Write every matching event as CSV or NDJSON"),
+                Command::new("export").about(
+                    "Write every matching event as CSV or NDJSON; recorded as audit_log.exported once it ends, \
+                     with how it ended",
+                ),
                 false,
             )
+            .arg(actor())
             .arg(
                 Arg::new("format")
                     .long("format")

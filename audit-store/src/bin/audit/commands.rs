@@ -4,11 +4,13 @@ use std::error::Error;
 use std::io::{IsTerminal as _, Write as _};
 
 use audit_core::Timestamp;
-use audit_store::{AuditQuery, ExportFormat, ProofLine, Purge, Store};
+use audit_store::log_read;
+use audit_store::{AuditQuery, ExportFormat, Page, ProofLine, Purge, Store};
 use clap::ArgMatches;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+use crate::reads::Read;
 use crate::{args, exit, known, proofs, serve, table};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -75,7 +77,15 @@ fn progress(length: Option<u64>, message: &'static str) -> ProgressBar {
 }
 
 async fn query(store: &Store, sub: &ArgMatches) -> Result<u8> {
-    let page = store.query(&query_of(sub)?).await?;
+    let read = Read::new(sub, log_read::VIEWED, log_read::LISTED, &args::filter_pairs(sub));
+    let page = match read_page(store, sub).await {
+        Ok(page) => page,
+        Err(error) => return Err(read.failed(store, error.to_string(), error).await),
+    };
+    // On record before anything is shown: a read that cannot be audited shows nothing.
+    read.succeeded(store)
+        .await
+        .map_err(|e| format!("the read could not be recorded in the audit log, so nothing is shown: {e}"))?;
     let mut out = std::io::stdout().lock();
     if sub.get_flag("json") {
         serde_json::to_writer_pretty(&mut out, &json!({"data": page.events, "next_cursor": page.next_cursor}))?;
@@ -90,9 +100,64 @@ async fn query(store: &Store, sub: &ArgMatches) -> Result<u8> {
     Ok(exit::OK)
 }
 
+async fn read_page(store: &Store, sub: &ArgMatches) -> Result<Page> {
+    Ok(store.query(&query_of(sub)?).await?)
+}
+
+/// An export, recorded once it has ended, with how it ended and how many
+/// events it wrote.
 async fn export(store: &Store, sub: &ArgMatches) -> Result<u8> {
     let format: ExportFormat = sub.get_one::<String>("format").ok_or("--format is required")?.parse()?;
     let with_proofs = sub.get_flag("with-proofs");
+    // The parameters as the admin API's export takes them.
+    let mut params = args::filter_pairs(sub);
+    params.push(("format".to_owned(), format.extension().to_owned()));
+    if with_proofs {
+        params.push(("with_proofs".to_owned(), "true".to_owned()));
+    }
+    let read = Read::new(
+        sub,
+        log_read::EXPORTED,
+        &log_read::exported(format, with_proofs),
+        &params,
+    );
+    let mut written = Written::default();
+    if let Err(error) = write_export(store, sub, format, with_proofs, &mut written).await {
+        let reason = if written.started {
+            log_read::stopped(written.events, &error.to_string())
+        } else {
+            error.to_string()
+        };
+        return Err(read.counted(written.events).failed(store, reason, error).await);
+    }
+    read.counted(written.events).succeeded(store).await.map_err(|e| {
+        format!(
+            "exported {} events, but the export could not be recorded in the audit log: {e}",
+            written.events
+        )
+    })?;
+    if sub.get_one::<String>("output").is_some() {
+        eprintln!("exported {} events", written.events);
+    }
+    Ok(exit::OK)
+}
+
+/// How far an export got.
+#[derive(Default)]
+struct Written {
+    /// Whether it began writing events (anything failing before is not an
+    /// export that stopped, but one that never started).
+    started: bool,
+    events: u64,
+}
+
+async fn write_export(
+    store: &Store,
+    sub: &ArgMatches,
+    format: ExportFormat,
+    with_proofs: bool,
+    written: &mut Written,
+) -> Result<()> {
     if with_proofs && format != ExportFormat::Ndjson {
         return Err("--with-proofs needs --format ndjson: a proof is a JSON object per line".into());
     }
@@ -103,6 +168,7 @@ async fn export(store: &Store, sub: &ArgMatches) -> Result<u8> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
+    written.started = true;
     let bar = progress(None, "exporting");
     out.write_all(&format.header())?;
     let mut chunk = Vec::new();
@@ -112,6 +178,7 @@ async fn export(store: &Store, sub: &ArgMatches) -> Result<u8> {
             chunk.clear();
             ProofLine::write_ndjson(&lines, &mut chunk);
             out.write_all(&chunk)?;
+            written.events += lines.len() as u64;
             bar.inc(lines.len() as u64);
         }
     } else {
@@ -119,15 +186,13 @@ async fn export(store: &Store, sub: &ArgMatches) -> Result<u8> {
             chunk.clear();
             format.write(&events, &mut chunk);
             out.write_all(&chunk)?;
+            written.events += events.len() as u64;
             bar.inc(events.len() as u64);
         }
     }
     out.flush()?;
     bar.finish_and_clear();
-    if sub.get_one::<String>("output").is_some() {
-        eprintln!("exported {} events", bar.position());
-    }
-    Ok(exit::OK)
+    Ok(())
 }
 
 async fn verify(store: &Store, sub: &ArgMatches) -> Result<u8> {

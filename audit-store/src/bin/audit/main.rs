@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod known;
 mod proofs;
+mod reads;
 mod serve;
 mod table;
 
