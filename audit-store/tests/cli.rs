@@ -21,6 +21,7 @@ on_both_backends!(
     purge_needs_confirmation_then_leaves_a_verifiable_stream,
     errors_are_one_line_with_the_documented_exit_code,
     serve_answers_the_token_bearer_and_refuses_everyone_else,
+    serve_stops_on_sigterm_and_records_audit_stopped_last,
     query_is_recorded_as_viewed_by_the_os_user,
     actor_names_who_reads_over_the_os_user,
     export_is_recorded_with_its_filters_and_how_it_ended,
@@ -281,29 +282,42 @@ fn http_get(addr: &str, path: &str, token: Option<&str>) -> (String, String) {
     (head.lines().next().unwrap().to_owned(), body.to_owned())
 }
 
-async fn serve_answers_the_token_bearer_and_refuses_everyone_else(db: TestDb) {
+const SERVE_TOKEN: &str = "a-long-enough-serve-token";
+
+/// `audit serve` running on a free loopback port of `db`.
+struct Serve {
+    child: std::process::Child,
+    addr: String,
+    /// The rest of its stderr, held open: it may still write.
+    stderr: std::io::BufReader<std::process::ChildStderr>,
+}
+
+/// `audit serve` on a free loopback port of `db`, once it listens.
+fn serve(db: &TestDb) -> Serve {
     use std::io::BufRead as _;
-    twenty(&db).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let token = "a-long-enough-serve-token";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_audit"))
-        .args(["serve", "--addr", &addr])
-        .env("AUDIT_DATABASE_URL", &db.urls()[0])
-        .env("AUDIT_SERVE_TOKEN", token)
+    let mut child = command(db, &["serve", "--addr", &addr])
+        .env("AUDIT_SERVE_TOKEN", SERVE_TOKEN)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     // It says where it listens once the socket is bound.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
-    std::io::BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    stderr.read_line(&mut line).unwrap();
     assert!(line.contains(&format!("http://{addr}/audit-logs")), "{line}");
+    Serve { child, addr, stderr }
+}
+
+async fn serve_answers_the_token_bearer_and_refuses_everyone_else(db: TestDb) {
+    twenty(&db).await;
+    let Serve { mut child, addr, .. } = serve(&db);
+    let token = SERVE_TOKEN;
 
     let (status, body) = http_get(&addr, "/audit-logs/?since=2000-01-01&limit=200", Some(token));
     assert!(status.contains("200"), "{status} {body}");
@@ -315,6 +329,36 @@ async fn serve_answers_the_token_bearer_and_refuses_everyone_else(db: TestDb) {
     assert!(status.contains("403"), "{status}");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+async fn serve_stops_on_sigterm_and_records_audit_stopped_last(db: TestDb) {
+    twenty(&db).await;
+    use std::io::Read as _;
+    let Serve {
+        mut child,
+        addr,
+        stderr: mut rest,
+    } = serve(&db);
+    let (status, _) = http_get(&addr, "/audit-logs/?limit=1", Some(SERVE_TOKEN));
+    assert!(status.contains("200"), "{status}");
+    let pid = child.id().to_string();
+    let kill = |signal: &str| Command::new("kill").args([signal, &pid]).status().unwrap();
+    assert!(kill("-TERM").success());
+    let (exited, waited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || exited.send(child.wait().unwrap()));
+    let Ok(status) = waited.recv_timeout(std::time::Duration::from_secs(20)) else {
+        kill("-KILL");
+        panic!("audit serve still ran 20 s after SIGTERM");
+    };
+    let mut said = String::new();
+    rest.read_to_string(&mut said).unwrap();
+    assert_eq!(status.code(), Some(0), "{said}");
+    assert!(said.starts_with("audit: stopping"), "{said}");
+    // The serve's own events, in the order they were stored.
+    let actions = db
+        .strings("SELECT action FROM audit_events WHERE stream = 'global' ORDER BY seq")
+        .await;
+    assert_eq!(actions, ["audit.started", "audit_log.viewed", "audit.stopped"]);
 }
 
 async fn query_is_recorded_as_viewed_by_the_os_user(db: TestDb) {

@@ -235,7 +235,10 @@ pub(crate) fn command() -> Command {
         )
         .subcommand(
             Command::new("serve")
-                .about("Serve the admin API (reads need `Authorization: Bearer <AUDIT_SERVE_TOKEN>`)")
+                .about(
+                    "Serve the admin API (reads need `Authorization: Bearer <AUDIT_SERVE_TOKEN>`) until Ctrl-C or \
+                     SIGTERM, then answer the requests in flight and record audit.stopped",
+                )
                 .arg(
                     Arg::new("addr")
                         .long("addr")

@@ -43,14 +43,35 @@ pub(crate) async fn run(store: Store, sub: &ArgMatches) -> Result<u8> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    eprintln!("audit: serving the admin API at http://{addr}/audit-logs (Ctrl-C stops)");
+    let stop = stop_signal()?;
+    eprintln!("audit: serving the admin API at http://{addr}/audit-logs (Ctrl-C or SIGTERM stops)");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(stop)
         .await?;
+    // Every request has been answered and its events queued: `audit.stopped`
+    // goes in last.
     auditor.shutdown(Duration::from_secs(10)).await?;
     Ok(exit::OK)
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (what `kill`, systemd and
+/// container runtimes send to stop a service). Listening for SIGTERM starts
+/// here, before the server does: a server that could not hear it would be
+/// stopped by the SIGKILL that follows, with its queue undrained.
+fn stop_signal() -> Result<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("audit: stopping: answering the requests in flight, then draining the audit queue");
+    })
 }
 
 /// Compares without an early exit, so response time says nothing about
