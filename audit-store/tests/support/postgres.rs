@@ -220,6 +220,10 @@ fn start_cluster() -> Result<Server, String> {
             ],
         ),
     )?;
+    // Nothing is flushed to disk (fsync off), but a commit is written to the
+    // WAL before it is acknowledged (synchronous_commit stays on, a write(2)
+    // per commit without fsync): a server stopped with `-m immediate`, the
+    // crash of the fault-injection tests, keeps every commit it acknowledged.
     let settings = format!(
         "\n# audit-store tests: a throwaway cluster on a Unix socket only\n\
          listen_addresses = ''\n\
@@ -227,7 +231,6 @@ fn start_cluster() -> Result<Server, String> {
          port = {PORT}\n\
          max_connections = 150\n\
          fsync = off\n\
-         synchronous_commit = off\n\
          full_page_writes = off\n",
         dir.display()
     );
