@@ -33,8 +33,15 @@ const PORT: u16 = 5432;
 enum Server {
     /// From `AUDIT_TEST_DATABASE_URL`.
     External { url: String },
-    /// Started here; the watchdog's stdin is held open until the process ends.
-    Throwaway { dir: PathBuf, _watchdog: ChildStdin },
+    /// Started here, in `dir` with the binaries of `bin` (as the `postgres`
+    /// OS user when `root`); the watchdog's stdin is held open until the
+    /// process ends.
+    Throwaway {
+        dir: PathBuf,
+        bin: PathBuf,
+        root: bool,
+        _watchdog: ChildStdin,
+    },
 }
 
 static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
@@ -182,22 +189,11 @@ fn start_cluster() -> Result<Server, String> {
     let dir = base.join(format!("audit-pg-{}-{}", std::process::id(), nanos() % 1_000_000_000));
     std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let data = dir.join("data");
-    let pg_ctl = bin.join("pg_ctl");
 
     // From here on the watchdog removes the directory when this process ends
     // (or as soon as this function fails: the pipe closes with it).
-    let stop = server_argv(
-        root,
-        &pg_ctl,
-        &[
-            "stop".into(),
-            "-D".into(),
-            data.clone().into(),
-            "-m".into(),
-            "immediate".into(),
-        ],
-    );
-    let watchdog = spawn_watchdog(&dir, &stop).map_err(|e| format!("cannot start the cleanup watchdog: {e}"))?;
+    let watchdog = spawn_watchdog(&dir, &stop_argv(root, &bin, &dir))
+        .map_err(|e| format!("cannot start the cleanup watchdog: {e}"))?;
 
     if root && !succeeds(Command::new("chown").arg("postgres").arg(&dir)) {
         return Err(format!("cannot chown {} to the postgres user", dir.display()));
@@ -239,16 +235,27 @@ fn start_cluster() -> Result<Server, String> {
         .open(data.join("postgresql.conf"))
         .and_then(|mut conf| conf.write_all(settings.as_bytes()))
         .map_err(|e| format!("cannot configure the cluster: {e}"))?;
+    start(root, &bin, &dir)?;
+    Ok(Server::Throwaway {
+        dir,
+        bin,
+        root,
+        _watchdog: watchdog,
+    })
+}
+
+/// Starts the cluster in `dir` and waits until it accepts connections.
+fn start(root: bool, bin: &Path, dir: &Path) -> Result<(), String> {
     let log = dir.join("server.log");
     run(
-        &dir,
+        dir,
         server_argv(
             root,
-            &pg_ctl,
+            &bin.join("pg_ctl"),
             &[
                 "start".into(),
                 "-D".into(),
-                data.into(),
+                dir.join("data").into(),
                 "-l".into(),
                 log.clone().into(),
                 "-w".into(),
@@ -260,11 +267,57 @@ fn start_cluster() -> Result<Server, String> {
     .map_err(|e| {
         let log = std::fs::read_to_string(&log).unwrap_or_default();
         format!("{e}; server log: {}", tail(&log))
-    })?;
-    Ok(Server::Throwaway {
-        dir,
-        _watchdog: watchdog,
     })
+}
+
+/// The command line stopping the cluster in `dir` at once: every backend is
+/// killed, nothing is flushed, and the next start recovers from the WAL.
+fn stop_argv(root: bool, bin: &Path, dir: &Path) -> Vec<OsString> {
+    server_argv(
+        root,
+        &bin.join("pg_ctl"),
+        &[
+            "stop".into(),
+            "-D".into(),
+            dir.join("data").into(),
+            "-m".into(),
+            "immediate".into(),
+        ],
+    )
+}
+
+/// The throwaway cluster, for the tests that stop it and start it again.
+#[allow(dead_code, reason = "only the fault-injection tests stop the server")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cluster {
+    dir: &'static Path,
+    bin: &'static Path,
+    root: bool,
+}
+
+/// The cluster this test binary started, or `None` where its tests use a
+/// server named by `AUDIT_TEST_DATABASE_URL` (not theirs to stop) or none:
+/// ask after [`fresh_database`].
+#[allow(dead_code, reason = "only the fault-injection tests stop the server")]
+pub(crate) fn throwaway_cluster() -> Option<Cluster> {
+    match SERVER.get() {
+        Some(Ok(Server::Throwaway { dir, bin, root, .. })) => Some(Cluster { dir, bin, root: *root }),
+        _ => None,
+    }
+}
+
+#[allow(dead_code, reason = "only the fault-injection tests stop the server")]
+impl Cluster {
+    /// Stops the server at once (`pg_ctl stop -m immediate`), as a crash
+    /// would: every connection to it breaks.
+    pub(crate) fn stop_immediately(self) -> Result<(), String> {
+        run(self.dir, stop_argv(self.root, self.bin, self.dir))
+    }
+
+    /// Starts the server again and waits until it accepts connections.
+    pub(crate) fn start(self) -> Result<(), String> {
+        start(self.root, self.bin, self.dir)
+    }
 }
 
 /// The directory holding `initdb` and `pg_ctl`: `PATH` first, then Debian's
