@@ -34,8 +34,8 @@ async fn kill_repeatedly(store: &TestStore, delivery: &str) -> (usize, usize) {
         load.wait_for(3 + (round * 7) % 38).await;
         service.kill().await;
         let seen = load.finish(tasks).await;
+        refused += seen.refused();
         acknowledged.extend(seen.acknowledged);
-        refused += seen.refused;
         // At rest between the kill and the restart: the trail is intact.
         assert_every_stream_verifies(&db).await;
     }

@@ -26,7 +26,7 @@ async fn sigterm_drains_everything(store: TestStore, delivery: &str) {
         seen.acknowledged.len(),
         lost.len()
     );
-    assert_eq!(seen.refused, 0, "a graceful stop refuses nothing it admitted");
+    assert_eq!(seen.refused(), 0, "a graceful stop refuses nothing it admitted");
     assert_every_stream_verifies(&db).await;
 
     // `audit.stopped` is the last event of the run: nothing the run

@@ -1,7 +1,8 @@
 //! The fault-injection suite's tools: the real `quickstart` binary as a
-//! child process on a loopback port, a store of each backend, and a load of
-//! concurrent `POST /apps` from two tenants that keeps the request id of
-//! every answer it got.
+//! child process on a loopback port (its stderr logged and watched), a store
+//! of each backend, and a load of concurrent `POST /apps` from two tenants
+//! that keeps every answer it got: its request id, how long it took, and
+//! why a 503 was refused.
 
 #![allow(dead_code, reason = "each test binary uses part of the support module")]
 
@@ -12,7 +13,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use audit_store::{AuditQuery, Store};
 use http::StatusCode;
@@ -20,9 +21,9 @@ use http_body_util::BodyExt as _;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::Notify;
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::process::{Child, ChildStderr, Command};
+use tokio::sync::{Notify, watch};
 
 /// A store of one backend, and a work directory (the service's cwd, its
 /// spool and its stderr), removed when dropped.
@@ -86,6 +87,9 @@ impl Drop for TestStore {
 pub(crate) struct Service {
     child: Child,
     pub(crate) base: String,
+    /// What it wrote to stderr so far; closed once it exited and all of it
+    /// is in `stderr.log`.
+    stderr: watch::Receiver<String>,
 }
 
 impl Service {
@@ -97,11 +101,6 @@ impl Service {
     }
 
     pub(crate) async fn start_at(url: &str, dir: &Path, args: &[&str]) -> Self {
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("stderr.log"))
-            .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_quickstart"))
             .current_dir(dir)
             .args(["--addr", "127.0.0.1:0", "--database-url", url])
@@ -109,31 +108,47 @@ impl Service {
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(stderr)
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("the quickstart binary runs");
+        let mut stderr = copy_stderr(child.stderr.take().unwrap(), dir.join("stderr.log"));
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
             .await
             .expect("the quickstart says where it listens within a minute")
-            .unwrap()
-            .unwrap_or_else(|| {
-                let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
-                panic!("the quickstart exited before listening: {log}")
-            });
+            .unwrap();
+        let Some(first) = first else {
+            while stderr.changed().await.is_ok() {}
+            panic!("the quickstart exited before listening: {}", *stderr.borrow());
+        };
         let base = first
             .rsplit_once(' ')
             .map(|(_, url)| url.to_owned())
             .unwrap_or_else(|| panic!("unexpected first line: {first}"));
         // Keep reading its stdout so that it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { child, base }
+        Self { child, base, stderr }
+    }
+
+    /// Resolves once the service has written `text` to stderr (a log line
+    /// is how it says that the store went down or came back).
+    ///
+    /// # Panics
+    /// When it exits without writing it.
+    pub(crate) async fn logged(&mut self, text: &str) {
+        let found = self.stderr.wait_for(|log| log.contains(text)).await.is_ok();
+        assert!(
+            found,
+            "the quickstart exited without logging {text:?}: {}",
+            *self.stderr.borrow()
+        );
     }
 
     /// SIGKILL: no shutdown, no drain, nothing flushed.
     pub(crate) async fn kill(mut self) {
         self.child.kill().await.unwrap();
+        self.stderr_closed().await;
     }
 
     /// SIGTERM, then waits for the graceful stop.
@@ -141,23 +156,69 @@ impl Service {
         let pid = self.child.id().expect("still running").to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
         assert!(sent.success(), "kill -TERM {pid}");
-        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
             .await
             .expect("a graceful stop within a minute")
-            .unwrap()
+            .unwrap();
+        self.stderr_closed().await;
+        status
     }
+
+    /// Resolves once all of the exited service's stderr is in `stderr.log`.
+    async fn stderr_closed(&mut self) {
+        while self.stderr.changed().await.is_ok() {}
+    }
+}
+
+/// Appends `stderr`, line by line, to the file at `log` (every run of the
+/// service adds to the same one) and to the returned watch, which closes
+/// once the last line is in the file.
+fn copy_stderr(stderr: ChildStderr, log: PathBuf) -> watch::Receiver<String> {
+    let (sender, receiver) = watch::channel(String::new());
+    tokio::spawn(async move {
+        let mut file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .await
+            .unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(mut line)) = lines.next_line().await {
+            line.push('\n');
+            file.write_all(line.as_bytes()).await.unwrap();
+            file.flush().await.unwrap();
+            sender.send_modify(|all| all.push_str(&line));
+        }
+    });
+    receiver
 }
 
 /// The two tenants' demo tokens the load alternates between.
 const TOKENS: [&str; 2] = ["acme-owner", "globex-admin"];
 
-/// What a load saw: the request ids of the `201`s, and how many requests
-/// got a 503 or no answer.
+/// What a load saw: the request ids of the `201`s, every answer, and how
+/// many requests got no answer.
 #[derive(Debug, Default)]
 pub(crate) struct Seen {
     pub(crate) acknowledged: Vec<String>,
-    pub(crate) refused: usize,
+    pub(crate) answers: Vec<Answer>,
     pub(crate) unanswered: usize,
+}
+
+impl Seen {
+    /// How many requests were answered 503.
+    pub(crate) fn refused(&self) -> usize {
+        self.answers.iter().filter(|a| a.refused_because.is_some()).count()
+    }
+}
+
+/// One answered request: when it was sent, how long its answer took, and
+/// for a 503 the `audit-unavailable-reason` it gave.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) sent: Instant,
+    pub(crate) took: Duration,
+    pub(crate) refused_because: Option<String>,
 }
 
 /// Concurrent `POST /apps` against `base` until `stop` is notified or the
@@ -167,7 +228,7 @@ pub(crate) struct Load {
     seen: Arc<Mutex<Seen>>,
     /// Signalled at every acknowledgement.
     progress: Arc<Notify>,
-    stop: Arc<tokio::sync::watch::Sender<bool>>,
+    stop: Arc<watch::Sender<bool>>,
 }
 
 impl Load {
@@ -176,7 +237,7 @@ impl Load {
         let load = Self {
             seen: Arc::default(),
             progress: Arc::new(Notify::new()),
-            stop: Arc::new(tokio::sync::watch::Sender::new(false)),
+            stop: Arc::new(watch::Sender::new(false)),
         };
         let mut tasks = tokio::task::JoinSet::new();
         for worker in 0..workers {
@@ -200,6 +261,7 @@ impl Load {
                 .header("content-type", "application/json")
                 .body(format!(r#"{{"name":"load {worker}-{n}"}}"#))
                 .unwrap();
+            let sent = Instant::now();
             let answer = tokio::select! {
                 answer = client.request(request) => answer,
                 _ = stop.changed() => return,
@@ -209,25 +271,31 @@ impl Load {
                 return;
             };
             let status = response.status();
-            let request_id = response
-                .headers()
-                .get("x-request-id")
-                .map(|v| v.to_str().unwrap().to_owned());
+            let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+            let request_id = header("x-request-id");
+            let reason = header("audit-unavailable-reason");
             // The body must arrive whole for the answer to count.
             if response.into_body().collect().await.is_err() {
                 self.seen().unanswered += 1;
                 return;
             }
-            match status {
-                StatusCode::CREATED => {
-                    self.seen()
-                        .acknowledged
-                        .push(request_id.expect("every answer has a request id"));
-                    self.progress.notify_waiters();
-                }
-                StatusCode::SERVICE_UNAVAILABLE => self.seen().refused += 1,
+            let took = sent.elapsed();
+            let refused_because = match status {
+                StatusCode::CREATED => None,
+                StatusCode::SERVICE_UNAVAILABLE => Some(reason.expect("a 503 names its reason")),
                 other => panic!("unexpected {other} from POST /apps"),
+            };
+            let mut seen = self.seen();
+            if refused_because.is_none() {
+                seen.acknowledged
+                    .push(request_id.expect("every answer has a request id"));
+                self.progress.notify_waiters();
             }
+            seen.answers.push(Answer {
+                sent,
+                took,
+                refused_because,
+            });
         }
     }
 
