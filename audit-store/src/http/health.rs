@@ -75,7 +75,7 @@ impl Health {
             store_reachable: !stats.sink_down,
             queue_depth: stats.queue_depth,
             oldest_unwritten_age_ms: stats.oldest_unwritten_age.map(millis),
-            spool: spooled.then(|| SpoolHealth {
+            spool: spooled.then_some(SpoolHealth {
                 bytes: stats.spool_bytes,
                 pending_events: stats.spool_pending,
                 writable: !stats.spool_down,
