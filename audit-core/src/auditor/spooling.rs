@@ -292,6 +292,7 @@ impl Drainer {
             // left for reading back.
             match self.rx.try_recv() {
                 Ok(batch) => {
+                    let batch = self.merge_waiting(batch);
                     let seqs = (batch.first_seq..).take(batch.events.len()).collect();
                     self.store(seqs, batch.events, batch.bytes).await;
                     continue;
@@ -308,6 +309,7 @@ impl Drainer {
             tokio::select! {
                 batch = self.rx.recv() => match batch {
                     Some(batch) => {
+                        let batch = self.merge_waiting(batch);
                         let seqs = (batch.first_seq..).take(batch.events.len()).collect();
                         self.store(seqs, batch.events, batch.bytes).await;
                     }
@@ -334,6 +336,21 @@ impl Drainer {
                 tracing::warn!(%error, "audit spool: stored segments could not be removed; they are replayed at the next start");
             }
         }
+    }
+
+    /// Appends the batches already waiting in the channel to `batch`, up
+    /// to the batch size: while the store is slow, the writer's small
+    /// batches pile up, and one write for all of them costs one commit
+    /// (and its round trips) instead of one each.
+    fn merge_waiting(&mut self, mut batch: Spooled) -> Spooled {
+        while batch.events.len() < self.batch_size {
+            let Ok(next) = self.rx.try_recv() else { break };
+            // The writer sends in order, each batch right after the last.
+            debug_assert_eq!(next.first_seq, batch.first_seq + batch.events.len() as u64);
+            batch.events.extend(next.events);
+            batch.bytes += next.bytes;
+        }
+        batch
     }
 
     /// Reads back and stores the next records the writer did not send;
