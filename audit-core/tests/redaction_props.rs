@@ -6,10 +6,13 @@
 //!
 //! The free-text properties run `AUDIT_FUZZ_CASES` cases (default 256).
 
+mod support;
+
 use audit_core::{DiffEntry, REDACTED, Redactor, diff};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{Map, Value};
+use support::fuzz_cases;
 
 /// Every planted secret starts with this. Nothing else generated here can
 /// contain it (no key or noise string has a digit, and numbers have no
@@ -250,14 +253,6 @@ proptest! {
     }
 }
 
-/// How many cases each free-text property runs: `AUDIT_FUZZ_CASES`, or 256.
-fn fuzz_cases() -> u32 {
-    std::env::var("AUDIT_FUZZ_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(256)
-}
-
 /// Free text around a secret: letters, punctuation that ends no value,
 /// whitespace, and multi-byte characters (accents, CJK, emoji, a bidi
 /// override). No digits: every planted secret has one, so finding the
@@ -418,7 +413,7 @@ fn trigger_dense_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(fuzz_cases()))]
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(256)))]
 
     #[test]
     fn secret_in_free_text_is_masked_and_the_text_around_it_kept(
