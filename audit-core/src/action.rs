@@ -166,7 +166,8 @@ pub enum ActionError {
     },
     /// An uppercase letter was found.
     #[error(
-        "action `{action}` has an uppercase letter `{found}` at byte {position}; actions are lowercase (try `{suggestion}`)"
+        "action `{action}` has an uppercase letter `{found}` at byte {position}; actions are lowercase (try `{}`)",
+        suggestion.escape_debug()
     )]
     Uppercase {
         /// The offending action.
@@ -493,6 +494,15 @@ mod tests {
     fn control_characters_in_errors_are_escaped() {
         let err = Action::new("app.del\u{1b}[31m").unwrap_err().to_string();
         assert!(!err.contains('\u{1b}'), "{err:?}");
+    }
+
+    /// Found by `tests/fuzz_action.rs`: the suggestion repeated the name's
+    /// control characters raw.
+    #[test]
+    fn control_characters_in_an_uppercase_suggestion_are_escaped() {
+        let err = Action::new("A\0").unwrap_err().to_string();
+        assert!(!err.chars().any(char::is_control), "{err:?}");
+        assert!(err.ends_with("(try `a\\0`)"), "{err:?}");
     }
 
     #[test]
