@@ -389,15 +389,17 @@ impl AuditQuery {
                 return Err(QueryError::new(name.to_owned(), "is given more than once"));
             }
             seen.push(name);
-            query = query.apply(name, value)?;
+            query = query.apply(name, value, repeatable)?;
         }
         query.check()?;
         Ok(query)
     }
 
-    fn apply(mut self, name: &str, value: &str) -> Result<Self, QueryError> {
+    /// Applies one parameter. Only a `repeatable` one is a comma-separated
+    /// list: any other value (a tenant id, a search) may hold commas.
+    fn apply(mut self, name: &str, value: &str, repeatable: bool) -> Result<Self, QueryError> {
         let listed: Vec<&str> = value.split(',').map(str::trim).collect();
-        if listed.len() > 1 && listed.contains(&"") {
+        if repeatable && listed.len() > 1 && listed.contains(&"") {
             return Err(QueryError::new(name.to_owned(), "has an empty item between its commas"));
         }
         let values = || listed.iter().copied();

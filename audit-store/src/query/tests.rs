@@ -121,6 +121,19 @@ fn each_bad_parameter_is_named_with_what_is_wrong() {
     assert_eq!(error.parameter(), "actor_id");
 }
 
+/// Found by `tests/fuzz_query.rs`: every value was split at commas, so a
+/// tenant id or a search ending in a comma was refused as a list with an
+/// empty item.
+#[test]
+fn a_comma_in_a_single_valued_parameter_is_part_of_its_value() {
+    for (parameter, value) in [("tenant_id", "a,"), ("q", "\",,a\""), ("actor_id", ",u_1")] {
+        let query = AuditQuery::from_params([(parameter, value)]).unwrap();
+        let again = AuditQuery::from_params(query.to_params().iter().map(|(k, v)| (*k, v.as_str())));
+        assert_eq!(again, Ok(query), "{parameter}={value}");
+    }
+    assert!(error(&[("outcome", "success,")]).message().contains("empty item"));
+}
+
 #[test]
 fn a_cursor_is_bound_to_the_filters_not_to_their_spelling_or_the_page_size() {
     let key = CursorKey::from_stored(&[3; 32]).unwrap();
