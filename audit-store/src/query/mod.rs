@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use audit_core::{Action, ActorKind, Category, Event, Outcome, Severity, Timestamp};
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
 pub(crate) use cursor::{CursorKey, KEY_NAME as CURSOR_KEY_NAME, Position};
@@ -723,6 +723,15 @@ fn parse_time(name: &'static str, value: &str) -> Result<Timestamp, QueryError> 
                 ),
             )
         })?;
+    // RFC 3339 writes the years 0000 to 9999 only: a time its offset carries
+    // outside them could not be given back by `to_params` (the next page's
+    // link), nor shown as events' times are.
+    if !(0..=9999).contains(&parsed.year()) {
+        return Err(QueryError::new(
+            name,
+            format!("`{}` falls outside the years 0000 to 9999 in UTC", value.escape_debug()),
+        ));
+    }
     Ok(Timestamp::from_datetime(parsed))
 }
 

@@ -44,7 +44,8 @@ pub enum ValueFormat {
         /// The largest value accepted.
         maximum: u32,
     },
-    /// An RFC 3339 time, or a date (midnight UTC).
+    /// An RFC 3339 time, or a date (midnight UTC), within the years 0000 to
+    /// 9999 once in UTC (what RFC 3339 can write back).
     Time,
     /// An IPv4 or IPv6 address.
     Ip,

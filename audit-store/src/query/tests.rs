@@ -134,6 +134,23 @@ fn a_comma_in_a_single_valued_parameter_is_part_of_its_value() {
     assert!(error(&[("outcome", "success,")]).message().contains("empty item"));
 }
 
+/// Found by `tests/fuzz_query.rs`: a time whose offset carried it past
+/// 9999 (or before 0000) in UTC was accepted, and `to_params` then wrote it
+/// as `+10000-…`, which `from_params` refuses.
+#[test]
+fn a_time_outside_the_years_rfc_3339_can_write_is_refused() {
+    for time in ["9999-12-31T03:00:00-21:00", "0000-01-01T00:00:00+00:01"] {
+        let error = error(&[("since", time)]);
+        assert_eq!(error.parameter(), "since");
+        assert!(error.message().contains("outside the years 0000 to 9999"), "{error}");
+    }
+    for time in ["9999-12-31T23:59:59Z", "0000-01-01", "9999-12-31T03:00:00-20:59"] {
+        let query = AuditQuery::from_params([("until", time)]).unwrap();
+        let again = AuditQuery::from_params(query.to_params().iter().map(|(k, v)| (*k, v.as_str())));
+        assert_eq!(again, Ok(query), "{time}");
+    }
+}
+
 #[test]
 fn a_cursor_is_bound_to_the_filters_not_to_their_spelling_or_the_page_size() {
     let key = CursorKey::from_stored(&[3; 32]).unwrap();
