@@ -146,6 +146,69 @@ mod tests {
         }
     }
 
+    mod properties {
+        use chrono::{DateTime, Utc};
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// How many cases: `AUDIT_FUZZ_CASES`, or 20,000 (issue 18).
+        fn fuzz_cases() -> u32 {
+            std::env::var("AUDIT_FUZZ_CASES")
+                .ok()
+                .and_then(|cases| cases.parse().ok())
+                .unwrap_or(20_000)
+        }
+
+        /// Any time a `Timestamp` holds, its two ends included.
+        fn any_timestamp() -> impl Strategy<Value = Timestamp> {
+            let earliest = Timestamp::from_datetime(DateTime::<Utc>::MIN_UTC).unix_micros();
+            let latest = Timestamp::from_datetime(DateTime::<Utc>::MAX_UTC).unix_micros();
+            prop_oneof![earliest..=latest, Just(earliest), Just(latest), Just(0)]
+                .prop_map(|micros| Timestamp::from_unix_micros(micros).expect("within the range above"))
+        }
+
+        fn any_position() -> impl Strategy<Value = Position> {
+            (any_timestamp(), any::<u128>()).prop_map(|(occurred_at, id)| Position {
+                occurred_at,
+                id: Uuid::from_u128(id),
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(fuzz_cases()))]
+
+            #[test]
+            fn any_position_opens_to_itself_under_its_key_and_filters(
+                position in any_position(),
+                key in any::<[u8; 32]>(),
+                fingerprint in any::<[u8; 32]>(),
+            ) {
+                let key = CursorKey(key);
+                let cursor = key.sign(position, &fingerprint);
+                prop_assert_eq!(cursor.len(), 55);
+                prop_assert_eq!(key.open(&cursor, &fingerprint), Ok(position));
+            }
+
+            #[test]
+            fn a_payload_the_key_did_not_sign_is_refused(
+                payload in prop::collection::vec(any::<u8>(), 0..64),
+                version_one in any::<bool>(),
+                fingerprint in any::<[u8; 32]>(),
+            ) {
+                // Any bytes, often of a cursor's length and version: only a
+                // forged tag could open them.
+                let mut bytes = payload;
+                if version_one {
+                    bytes.resize(CURSOR_LEN, 0);
+                    bytes[0] = VERSION;
+                }
+                let error = key(7).open(&URL_SAFE_NO_PAD.encode(&bytes), &fingerprint).unwrap_err();
+                prop_assert_eq!(error.parameter(), "cursor");
+            }
+        }
+    }
+
     #[test]
     fn garbage_is_malformed_not_a_page() {
         for garbage in [
