@@ -17,6 +17,7 @@ use http::StatusCode;
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use support::TestDb;
+use support::csv_rows::expected_row;
 use support::loopback::Loopback;
 
 on_both_backends!(
@@ -385,48 +386,6 @@ async fn hostile_values_in_every_filter_are_an_empty_page_or_a_400(db: TestDb) {
     }
     assert_eq!(db.count().await, 90);
     assert!(server.store.verify("tenant:acme").await.unwrap().is_intact());
-}
-
-/// The CSV row the export should hold for `event`, formulas neutralised.
-fn expected_row(event: &Value) -> Vec<String> {
-    let text = |v: &Value| match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let json = |v: &Value| if v.is_null() { String::new() } else { v.to_string() };
-    let cells = [
-        text(&event["id"]),
-        text(&event["occurred_at"]),
-        text(&event["action"]),
-        text(&event["category"]),
-        text(&event["severity"]),
-        text(&event["outcome"]),
-        text(&event["actor"]["kind"]),
-        text(&event["actor"]["id"]),
-        text(&event["actor"]["name"]),
-        text(&event["actor"]["email"]),
-        text(&event["tenant_id"]),
-        text(&event["target"]["type"]),
-        text(&event["target"]["id"]),
-        text(&event["target"]["name"]),
-        text(&event["description"]),
-        text(&event["context"]["client_ip"]),
-        text(&event["context"]["user_agent"]),
-        text(&event["context"]["request_id"]),
-        json(&event["metadata"]),
-        json(&event["changes"]),
-    ];
-    cells
-        .into_iter()
-        .map(|cell| {
-            if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-                format!("'{cell}")
-            } else {
-                cell
-            }
-        })
-        .collect()
 }
 
 async fn csv_export_reparses_to_the_rows_of_the_list_with_formulas_neutralised(db: TestDb) {

@@ -29,6 +29,7 @@ macro_rules! on_both_backends {
 }
 
 pub(crate) mod attacker;
+pub(crate) mod csv_rows;
 #[cfg(feature = "http")]
 pub(crate) mod loopback;
 #[cfg(feature = "postgres")]
