@@ -62,7 +62,7 @@ fn candidate_name() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(20_000)))]
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(40_000)))]
 
     #[test]
     fn any_string_is_accepted_exactly_when_the_documented_grammar_allows_it(name in candidate_name()) {

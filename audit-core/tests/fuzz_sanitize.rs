@@ -89,7 +89,7 @@ fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(10_000)))]
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(25_000)))]
 
     #[test]
     fn sanitised_text_is_the_documented_escape_cut_to_its_limit(

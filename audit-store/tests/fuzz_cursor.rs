@@ -95,7 +95,7 @@ fn any_string_but_the_issued_cursor_is_refused_naming_cursor() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let fixture = runtime.block_on(Fixture::start());
     proptest!(
-        ProptestConfig::with_cases(fuzz_cases(20_000)),
+        ProptestConfig::with_cases(fuzz_cases(50_000)),
         |(sent in cursor_like(fixture.cursor.clone()))| {
             let answer = runtime.block_on(fixture.store.query(&AuditQuery::new().limit(1).cursor(sent.clone())));
             // Whitespace around a cursor is forgiven; nothing else is.
@@ -113,7 +113,7 @@ fn an_issued_cursor_opens_only_with_the_filters_it_was_issued_for() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let fixture = runtime.block_on(Fixture::start());
     proptest!(
-        ProptestConfig::with_cases(fuzz_cases(2_000)),
+        ProptestConfig::with_cases(fuzz_cases(5_000)),
         |(tenant in prop::option::of("[ -~]{0,20}"), limit in 1..=200u32)| {
             let mut query = AuditQuery::new().limit(limit).cursor(fixture.cursor.clone());
             if let Some(tenant) = &tenant {

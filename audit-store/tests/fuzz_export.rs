@@ -130,7 +130,7 @@ fn event() -> impl Strategy<Value = Event> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(5_000)))]
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(6_000)))]
 
     #[test]
     fn any_events_read_back_as_one_full_row_each_with_formulas_neutralised(

@@ -250,7 +250,7 @@ fn check_round_trip(query: &AuditQuery) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(20_000)))]
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(30_000)))]
 
     #[test]
     fn any_pairs_give_a_query_that_round_trips_or_an_error_naming_one_of_them(pairs in pairs()) {
@@ -318,7 +318,7 @@ mod over_http {
         let db = TestDb::sqlite();
         let api = runtime.block_on(async { Loopback::start(db.connect().await).await });
         // One request over loopback per case: a tenth of the parsers' count.
-        let cases = (fuzz_cases(20_000) / 10).max(1);
+        let cases = (fuzz_cases(30_000) / 10).max(1);
         proptest!(ProptestConfig::with_cases(cases), |(raw in raw_query())| {
             let query = uri_safe(&raw);
             let (status, _, body) = runtime.block_on(api.get(AUDITOR, &format!("?{query}")));

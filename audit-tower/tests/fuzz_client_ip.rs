@@ -71,7 +71,7 @@ fn forwarding_headers(values: [Option<String>; 3]) -> HeaderMap {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(4_000)))]
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(6_000)))]
 
     #[test]
     fn untrusted_peer_can_never_change_its_client_ip(
@@ -408,7 +408,7 @@ fn expected_client(source: ClientIpSource, peer: IpAddr, hops: &[Hop], trusted: 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(4_000)))]
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(6_000)))]
 
     #[test]
     fn any_header_bytes_resolve_to_the_peer_or_an_address_written_in_the_header(

@@ -111,7 +111,7 @@ fn header_strings_reach_the_event_escaped_capped_and_the_request_id_only_when_we
         .expect("a runtime");
     let limits = Limits::default();
     proptest!(
-        ProptestConfig::with_cases(fuzz_cases(2_000)),
+        ProptestConfig::with_cases(fuzz_cases(5_000)),
         |(user_agent in prop::option::of(header_bytes()), client_request_id in prop::option::of(header_bytes()))| {
             let (event, request_id) = runtime.block_on(recorded_for(user_agent.as_deref(), client_request_id.as_deref()));
             let context = event.context();

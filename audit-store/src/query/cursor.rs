@@ -152,12 +152,12 @@ mod tests {
 
         use super::*;
 
-        /// How many cases: `AUDIT_FUZZ_CASES`, or 20,000 (issue 18).
+        /// How many cases: `AUDIT_FUZZ_CASES`, or 50,000 (issue 18).
         fn fuzz_cases() -> u32 {
             std::env::var("AUDIT_FUZZ_CASES")
                 .ok()
                 .and_then(|cases| cases.parse().ok())
-                .unwrap_or(20_000)
+                .unwrap_or(50_000)
         }
 
         /// Any time a `Timestamp` holds, its two ends included.
