@@ -65,7 +65,7 @@ fn time(years: impl Strategy<Value = u32>) -> impl Strategy<Value = String> {
 /// Days in a month of the proleptic Gregorian calendar.
 fn days_in(year: u32, month: u32) -> u32 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
