@@ -34,12 +34,14 @@ on_both_backends!(
     seeding_fills_the_read_side_once,
     an_unsupported_method_is_405_before_401_and_the_openapi_document_is_public,
     with_a_signing_key_the_last_checkpoints_cover_every_event_at_shutdown,
+    the_platform_auditor_reads_every_tenant_and_the_pipelines_health,
 );
 
 const ALICE: (&str, &str) = ("authorization", "Bearer acme-owner");
 const BOB: (&str, &str) = ("authorization", "Bearer acme-member");
 const CAROL: (&str, &str) = ("authorization", "Bearer globex-admin");
 const CI_KEY: (&str, &str) = ("x-api-key", "acme-ci-key");
+const DANA: (&str, &str) = ("authorization", "Bearer platform-auditor");
 
 fn loopback() -> IpAddr {
     IpAddr::from([127, 0, 0, 1])
@@ -1043,4 +1045,48 @@ async fn with_a_signing_key_the_last_checkpoints_cover_every_event_at_shutdown(d
         assert_eq!(report.checkpoints_met, 1, "{report:?}");
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn the_platform_auditor_reads_every_tenant_and_the_pipelines_health(db: TestDb) {
+    let server = Running::start(&db).await;
+    for (who, name) in [(ALICE, "Acme Billing"), (CAROL, "Globex Plan")] {
+        let created = server
+            .send(Method::POST, "/apps", &[who], Some(json!({ "name": name })))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    }
+    server.auditor.flush().await.unwrap();
+    let dana_sees = server
+        .send(Method::GET, "/audit-logs?action=app.created", &[DANA], None)
+        .await;
+    assert_eq!(dana_sees.status, StatusCode::OK, "{}", dana_sees.body);
+    let tenants: Vec<Value> = dana_sees.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["tenant_id"].clone())
+        .collect();
+    assert!(
+        tenants.contains(&json!("acme")) && tenants.contains(&json!("globex")),
+        "{tenants:?}"
+    );
+
+    // The pipeline's health is hers alone: a tenant's owner gets 403.
+    let health = server.send(Method::GET, "/audit-logs/health", &[DANA], None).await;
+    assert_eq!(health.status, StatusCode::OK, "{}", health.body);
+    assert_eq!(health.json()["status"], "ok", "{}", health.body);
+    let alice = server.send(Method::GET, "/audit-logs/health", &[ALICE], None).await;
+    assert_eq!(alice.status, StatusCode::FORBIDDEN, "{}", alice.body);
+    assert!(alice.body.contains("platform role `auditor`"), "{}", alice.body);
+
+    // Her reads are recorded under her name, in no tenant.
+    server.auditor.flush().await.unwrap();
+    let viewed = server.events_of(&dana_sees).await;
+    let viewed = viewed
+        .iter()
+        .find(|e| e.action().as_str() == "audit_log.viewed")
+        .expect("her read is recorded");
+    assert_eq!(viewed.actor().id, "user_dana");
+    assert_eq!(viewed.tenant_id(), None);
+    server.stop().await;
 }

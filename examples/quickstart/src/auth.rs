@@ -6,6 +6,7 @@
 //! | `Authorization: Bearer acme-member` | user `user_bob`, bob@acme.test | `acme` | `member` |
 //! | `Authorization: Bearer globex-admin` | user `user_carol`, carol@globex.test | `globex` | `admin` |
 //! | `X-Api-Key: acme-ci-key` | api_key `key_acme_ci` (the key itself is never recorded) | `acme` | `admin` |
+//! | `Authorization: Bearer platform-auditor` | user `user_dana`, dana@platform.test | none | platform role `auditor` |
 //! | the token of `POST /login`, as a bearer token or the `quickstart_session` cookie | the account signed in | its tenant | its role |
 //!
 //! A user's role is read from the tenant's member list on every request, so
@@ -72,6 +73,11 @@ pub const ACCOUNTS: [Account; 3] = [
     },
 ];
 
+/// The bearer token of the platform's auditor (Dana): no tenant, the
+/// platform role `auditor`, so she reads every tenant's events and the
+/// pipeline's health (`GET /audit-logs/health`).
+pub const PLATFORM_AUDITOR_TOKEN: &str = "platform-auditor";
+
 /// The demo API key (sent as `X-Api-Key`).
 pub const DEMO_API_KEY: &str = "acme-ci-key";
 
@@ -103,6 +109,16 @@ fn api_key(secret: &str) -> Option<Principal> {
     })
 }
 
+/// The platform auditor's principal: in no tenant.
+fn platform_auditor() -> Principal {
+    Principal::new(
+        Actor::user("user_dana")
+            .with_name("Dana")
+            .with_email("dana@platform.test")
+            .with_role("auditor"),
+    )
+}
+
 /// Bearer tokens (demo or session) and the session cookie.
 #[derive(Debug, Clone)]
 pub struct BearerOrSession {
@@ -116,6 +132,9 @@ impl ExtractActor for BearerOrSession {
             Some(value) => bearer_token(value.to_str().ok()?)?,
             None => session_cookie(&request.headers)?,
         };
+        if constant_time_eq(token.as_bytes(), PLATFORM_AUDITOR_TOKEN.as_bytes()) {
+            return Some(platform_auditor());
+        }
         let account = match ACCOUNTS
             .iter()
             .find(|a| constant_time_eq(a.demo_token.as_bytes(), token.as_bytes()))
