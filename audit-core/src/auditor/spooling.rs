@@ -127,6 +127,7 @@ pub(super) fn start(
         tx: Some(tx),
         max_bytes,
         retry,
+        in_flight: None,
         payloads: Vec::new(),
     };
     (writer, handle)
@@ -138,6 +139,12 @@ fn lock(files: &Mutex<SpoolFiles>) -> MutexGuard<'_, SpoolFiles> {
 
 /// The writer's end: appends batches, answers `Spooled` receipts, hands the
 /// rest to the drainer.
+///
+/// A batch is appended by a task of its own, so the writer prepares the
+/// next batch while this one's `fdatasync` runs: the sync is disk time, the
+/// preparation CPU time, and doing them one after the other made every
+/// spooled request wait for both. One batch is in flight at a time, which
+/// keeps the spool's records in the writer's order.
 pub(super) struct SpoolWriter {
     shared: Arc<Shared>,
     /// `None` once the writer has shut down: the drainer then stops when
@@ -145,22 +152,95 @@ pub(super) struct SpoolWriter {
     tx: Option<mpsc::Sender<Spooled>>,
     max_bytes: u64,
     retry: RetryPolicy,
+    /// The batch being appended, which hands back its payload buffers.
+    in_flight: Option<tokio::task::JoinHandle<Vec<Vec<u8>>>>,
     payloads: Vec<Vec<u8>>,
 }
 
 impl SpoolWriter {
-    /// Appends `events` (made durable before this returns), answers the
-    /// `Spooled` acks among `acks` (indices into `events`) and registers the
-    /// `Stored` ones with the drainer. Waits while the spool is full, and
-    /// retries while appending fails (a full or read-only disk), logging
-    /// one line when it starts failing and one when it recovers.
+    /// Starts appending `events` (durable once the append's task is done,
+    /// see [`settle`](Self::settle)): that task answers the `Spooled` acks
+    /// among `acks` (indices into `events`) once the batch is synced and
+    /// registers the `Stored` ones with the drainer. It waits while the
+    /// spool is full, and retries while appending fails (a full or
+    /// read-only disk), logging one line when it starts failing and one
+    /// when it recovers. Returns once the previous batch is durable.
     pub(super) async fn append(&mut self, events: &mut Vec<Event>, acks: &mut Vec<(usize, Ack)>) {
         if events.is_empty() {
             return;
         }
-        let mut payloads = std::mem::take(&mut self.payloads);
+        self.settle().await;
+        let append = Append {
+            shared: Arc::clone(&self.shared),
+            tx: self.tx.clone(),
+            max_bytes: self.max_bytes,
+            retry: self.retry,
+            events: std::mem::take(events),
+            acks: std::mem::take(acks),
+        };
+        self.in_flight = Some(tokio::spawn(append.run(std::mem::take(&mut self.payloads))));
+    }
+
+    /// Waits until the batch in flight, if any, is durable and handed on.
+    pub(super) async fn settle(&mut self) {
+        // Awaited in place, not taken out: a writer aborted while it waits
+        // here must still find the task in `Drop`, to abort it.
+        if let Some(in_flight) = &mut self.in_flight {
+            let payloads = in_flight
+                .await
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()));
+            self.in_flight = None;
+            self.payloads = payloads;
+        }
+    }
+
+    /// Answers `done` once everything appended so far is stored.
+    pub(super) async fn flush(&mut self, done: oneshot::Sender<()>) {
+        self.settle().await;
+        let mut state = self.shared.state();
+        if state.stored_next >= state.durable_next {
+            let _ = done.send(());
+            return;
+        }
+        let last = state.durable_next - 1;
+        state.waiters.push_back((last, Waiter::Flush(done)));
+    }
+
+    /// No more batches: the drainer stops once everything is stored.
+    pub(super) async fn close(&mut self) {
+        self.settle().await;
+        self.tx = None;
+        self.shared.more.notify_one();
+    }
+}
+
+impl Drop for SpoolWriter {
+    /// An aborted writer (a shutdown past its deadline) takes its batch in
+    /// flight with it: that batch's receipts are answered "not stored", as
+    /// the writer's own were, and it stops retrying a disk that is down.
+    fn drop(&mut self) {
+        if let Some(in_flight) = self.in_flight.take() {
+            in_flight.abort();
+        }
+    }
+}
+
+/// One batch on its way into the spool.
+struct Append {
+    shared: Arc<Shared>,
+    tx: Option<mpsc::Sender<Spooled>>,
+    max_bytes: u64,
+    retry: RetryPolicy,
+    events: Vec<Event>,
+    acks: Vec<(usize, Ack)>,
+}
+
+impl Append {
+    /// Encodes, appends and syncs the batch, then answers and hands it on;
+    /// gives back the payload buffers for the next batch.
+    async fn run(self, mut payloads: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         payloads.clear();
-        for event in events.iter() {
+        for event in &self.events {
             // An event serialises without fail: its fields are strings,
             // numbers and JSON values.
             payloads.push(serde_json::to_vec(event).unwrap_or_default());
@@ -168,14 +248,19 @@ impl SpoolWriter {
         let bytes = SpoolFiles::encoded_len(payloads.iter().map(Vec::as_slice));
         self.wait_for_room(bytes).await;
         let (first_seq, payloads) = self.append_with_retry(payloads).await;
-        self.payloads = payloads;
+        let Self {
+            shared,
+            tx,
+            events,
+            acks,
+            ..
+        } = self;
         let count = events.len() as u64;
-        Counters::add(&self.shared.counters.spooled, count);
-        let shared = &self.shared;
+        Counters::add(&shared.counters.spooled, count);
         let mut state = shared.state();
         state.durable_next = first_seq + count;
         state.unstored_bytes += bytes;
-        for (index, ack) in acks.drain(..) {
+        for (index, ack) in acks {
             match ack.durability {
                 Durability::Spooled => ack.answer(Ok(())),
                 _ => state.waiters.push_back((first_seq + index as u64, Waiter::Ack(ack))),
@@ -183,21 +268,21 @@ impl SpoolWriter {
         }
         shared.set_pending(&state);
         shared.counters.spool_bytes.store(lock(&shared.files).bytes(), Relaxed);
-        let events = std::mem::take(events);
         if state.read_back_from.is_none() {
-            let Some(tx) = &self.tx else { return };
+            let Some(tx) = &tx else { return payloads };
             match tx.try_send(Spooled {
                 first_seq,
                 events,
                 bytes,
             }) {
-                Ok(()) => return,
+                Ok(()) => return payloads,
                 // The drainer is behind: it reads these back from the spool.
                 Err(TrySendError::Full(_) | TrySendError::Closed(_)) => state.read_back_from = Some(first_seq),
             }
         }
         drop(state);
         shared.more.notify_one();
+        payloads
     }
 
     /// Waits until the records not yet stored leave room for `bytes` more
@@ -253,23 +338,6 @@ impl SpoolWriter {
                 }
             }
         }
-    }
-
-    /// Answers `done` once everything appended so far is stored.
-    pub(super) fn flush(&self, done: oneshot::Sender<()>) {
-        let mut state = self.shared.state();
-        if state.stored_next >= state.durable_next {
-            let _ = done.send(());
-            return;
-        }
-        let last = state.durable_next - 1;
-        state.waiters.push_back((last, Waiter::Flush(done)));
-    }
-
-    /// No more batches: the drainer stops once everything is stored.
-    pub(super) fn close(&mut self) {
-        self.tx = None;
-        self.shared.more.notify_one();
     }
 }
 

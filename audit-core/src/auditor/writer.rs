@@ -112,6 +112,7 @@ impl Writer {
             if self.rx.recv_many(&mut commands, self.batch_size).await == 0 {
                 // Every Auditor handle is gone: write what is left and stop.
                 self.write(&mut batch).await;
+                self.settle().await;
                 return;
             }
             self.thread.store(this_thread(), Relaxed);
@@ -148,6 +149,7 @@ impl Writer {
                 }
                 if !open {
                     self.write(&mut batch).await;
+                    self.settle().await;
                     return;
                 }
                 if lingered {
@@ -206,7 +208,7 @@ impl Writer {
                 }
                 Command::Flush(done) => {
                     self.write(batch).await;
-                    self.flushed(done);
+                    self.flushed(done).await;
                 }
                 Command::Shutdown(done) => {
                     // Refuse new work, then drain what was queued before we closed.
@@ -221,14 +223,14 @@ impl Writer {
                             }
                             Command::Flush(done) | Command::Shutdown(done) => {
                                 self.write(batch).await;
-                                self.flushed(done);
+                                self.flushed(done).await;
                             }
                         }
                     }
                     self.write(batch).await;
-                    self.flushed(done);
+                    self.flushed(done).await;
                     if let Target::Spool(spool) = &mut self.target {
-                        spool.close();
+                        spool.close().await;
                     }
                     return Next::Stop;
                 }
@@ -248,13 +250,21 @@ impl Writer {
         batch.oldest.is_some_and(|oldest| oldest.elapsed() >= self.linger)
     }
 
+    /// Waits for the spool's batch in flight, if any: the writer stops
+    /// only once its last batch is durable and handed to the drainer.
+    async fn settle(&mut self) {
+        if let Target::Spool(spool) = &mut self.target {
+            spool.settle().await;
+        }
+    }
+
     /// Answers a flush once what was written before it is stored.
-    fn flushed(&self, done: oneshot::Sender<()>) {
-        match &self.target {
+    async fn flushed(&mut self, done: oneshot::Sender<()>) {
+        match &mut self.target {
             Target::Sink(_) => {
                 let _ = done.send(());
             }
-            Target::Spool(spool) => spool.flush(done),
+            Target::Spool(spool) => spool.flush(done).await,
         }
     }
 
