@@ -1,6 +1,9 @@
-//! A SQLite store on a disk that fills up and then frees space: the real
-//! `SQLITE_FULL` path, on a small tmpfs mounted for the test (root only;
-//! elsewhere the tests skip, saying why, unless `AUDIT_REQUIRE_TMPFS=1`).
+//! A SQLite store and a spool on a disk that fails: one that fills up and
+//! then frees space (the real `SQLITE_FULL` and `ENOSPC` paths, on a small
+//! tmpfs), and one the kernel turns read-only after an I/O error (an ext4
+//! image on a loop device, mounted `errors=remount-ro`, failed through
+//! ext4's own `trigger_fs_error`). Mounting needs root; elsewhere the tests
+//! skip, saying why, unless `AUDIT_REQUIRE_MOUNT=1` (set by `.ci/run`).
 
 #![cfg(feature = "sqlite")]
 
@@ -33,11 +36,7 @@ impl SmallDisk {
                     Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
                     Err(error) => error.to_string(),
                 };
-                assert!(
-                    std::env::var_os("AUDIT_REQUIRE_TMPFS").is_none(),
-                    "AUDIT_REQUIRE_TMPFS is set but a tmpfs cannot be mounted: {why}"
-                );
-                eprintln!("skipped: cannot mount a small tmpfs to fill ({why}); run as root");
+                skip_unmountable("a small tmpfs to fill", &why);
                 None
             }
         }
@@ -65,9 +64,141 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.dir).status();
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Says why a disk could not be mounted; a failure where mounting is
+/// required.
+fn skip_unmountable(what: &str, why: &str) {
+    assert!(
+        std::env::var_os("AUDIT_REQUIRE_MOUNT").is_none(),
+        "AUDIT_REQUIRE_MOUNT is set but {what} cannot be mounted: {why}"
+    );
+    eprintln!("skipped: cannot mount {what} ({why}); run as root");
+}
+
+/// Runs a command, returning its stderr when it fails.
+fn run(program: &str, args: &[&str]) -> Result<String, String> {
+    match Command::new(program).args(args).output() {
+        Ok(output) if output.status.success() => Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned()),
+        Ok(output) => Err(format!("{program}: {}", String::from_utf8_lossy(&output.stderr).trim())),
+        Err(error) => Err(format!("{program}: {error}")),
+    }
+}
+
+/// An ext4 filesystem in an image file on a loop device, mounted with
+/// `errors=remount-ro`: after an I/O error the kernel turns it read-only
+/// under the open files, which then fail every write with `EROFS`. Only an
+/// unmount (once every file is closed) and a new mount make it writable
+/// again, as on a real server.
+struct FailingDisk {
+    dir: PathBuf,
+    image: PathBuf,
+    device: String,
+}
+
+impl FailingDisk {
+    fn mount() -> Option<Self> {
+        let base = std::env::temp_dir().join(format!("audit-ro-{}", uuid::Uuid::now_v7()));
+        let dir = base.join("mnt");
+        let image = base.join("disk.img");
+        std::fs::create_dir_all(&dir).unwrap();
+        let set_up = || -> Result<String, String> {
+            std::fs::File::create(&image)
+                .and_then(|file| file.set_len(32 << 20))
+                .map_err(|error| error.to_string())?;
+            run("mkfs.ext4", &["-q", "-F", image.to_str().unwrap()])?;
+            let device = run("losetup", &["--find", "--show", image.to_str().unwrap()])?;
+            if let Err(why) = run("mount", &["-o", "errors=remount-ro", &device, dir.to_str().unwrap()]) {
+                let _ = run("losetup", &["-d", &device]);
+                return Err(why);
+            }
+            Ok(device)
+        };
+        match set_up() {
+            Ok(device) => Some(Self { dir, image, device }),
+            Err(why) => {
+                let _ = std::fs::remove_dir_all(&base);
+                skip_unmountable("an ext4 image on a loop device", &why);
+                None
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.dir.join("audit.db").display())
+    }
+
+    /// Fails the filesystem the way a disk error does: ext4 records the
+    /// error and remounts itself read-only.
+    fn fail(&self) {
+        let name = self.device.trim_start_matches("/dev/");
+        std::fs::write(
+            format!("/sys/fs/ext4/{name}/trigger_fs_error"),
+            "audit test: simulated I/O error",
+        )
+        .expect("ext4 takes a simulated error");
+        let options = run("findmnt", &["-no", "OPTIONS", self.dir.to_str().unwrap()]).unwrap();
+        assert!(options.contains("ro"), "the kernel turned it read-only: {options}");
+    }
+
+    /// What an operator does: unmount once nothing holds a file open, check
+    /// the filesystem, mount it again. Polls for the last files to close
+    /// (aborted tasks and pool connections let go of them asynchronously).
+    fn repair(&self) {
+        let dir = self.dir.to_str().unwrap();
+        let mut waited = Duration::ZERO;
+        while let Err(why) = run("umount", &[dir]) {
+            assert!(waited < Duration::from_secs(30), "still busy after 30 s: {why}");
+            std::thread::sleep(Duration::from_millis(20));
+            waited += Duration::from_millis(20);
+        }
+        // e2fsck exits 1 when it fixed something: the simulated error.
+        let checked = Command::new("e2fsck").args(["-fy", &self.device]).output().unwrap();
+        assert!(checked.status.code().is_some_and(|code| code <= 1), "{checked:?}");
+        run("mount", &["-o", "errors=remount-ro", &self.device, dir]).unwrap();
+    }
+}
+
+impl Drop for FailingDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        let _ = Command::new("losetup").args(["-d", &self.device]).status();
+        let _ = std::fs::remove_file(&self.image);
+        let _ = std::fs::remove_dir_all(self.dir.parent().unwrap());
+    }
+}
+
+/// Behind the layer, a spooled request is refused before its handler acts,
+/// and the 503 says why.
+async fn assert_spooled_requests_are_refused_before_acting(auditor: &Auditor) {
+    let acted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let app = {
+        let acted = std::sync::Arc::clone(&acted);
+        axum::Router::new()
+            .route(
+                "/apps",
+                axum::routing::post(move || async move {
+                    acted.store(true, std::sync::atomic::Ordering::SeqCst);
+                    http::StatusCode::CREATED
+                }),
+            )
+            .layer(
+                audit_tower::AuditLayer::new(auditor.clone()).delivery(audit_tower::Delivery::Spooled {
+                    timeout: Duration::from_secs(1),
+                }),
+            )
+    };
+    let request = http::Request::post("/apps").body(axum::body::Body::empty()).unwrap();
+    let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    assert_eq!(response.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["audit-unavailable-reason"], "spool_down");
+    assert!(
+        !acted.load(std::sync::atomic::Ordering::SeqCst),
+        "refused before the handler ran"
+    );
 }
 
 fn builders(n: usize, tag: &str) -> Vec<EventBuilder> {
@@ -215,33 +346,7 @@ async fn a_full_spool_disk_holds_events_back_until_it_has_room() {
         error.contains("No space left") || error.contains("disk is full"),
         "a clear error: {error}"
     );
-    // Behind the layer, a spooled request is refused before it acts, and
-    // the 503 says why.
-    let acted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let app = {
-        let acted = std::sync::Arc::clone(&acted);
-        axum::Router::new()
-            .route(
-                "/apps",
-                axum::routing::post(move || async move {
-                    acted.store(true, std::sync::atomic::Ordering::SeqCst);
-                    http::StatusCode::CREATED
-                }),
-            )
-            .layer(
-                audit_tower::AuditLayer::new(auditor.clone()).delivery(audit_tower::Delivery::Spooled {
-                    timeout: Duration::from_secs(1),
-                }),
-            )
-    };
-    let request = http::Request::post("/apps").body(axum::body::Body::empty()).unwrap();
-    let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    assert_eq!(response.status(), http::StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(response.headers()["audit-unavailable-reason"], "spool_down");
-    assert!(
-        !acted.load(std::sync::atomic::Ordering::SeqCst),
-        "refused before the handler ran"
-    );
+    assert_spooled_requests_are_refused_before_acting(&auditor).await;
     assert!(
         stats.spooled < 220,
         "nothing more is acknowledged while full: {stats:?}"
@@ -262,4 +367,131 @@ async fn a_full_spool_disk_holds_events_back_until_it_has_room() {
         "{stats:?}"
     );
     assert_eq!(stored(&store).await, 220);
+}
+
+/// The SQLite file's disk turns read-only under the store: writes fail with
+/// a clear error (no panic), what was committed before stays, and once the
+/// disk is repaired a store opened on the file writes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_refuses_writes_on_a_disk_turned_read_only_and_keeps_what_it_had() {
+    let Some(disk) = FailingDisk::mount() else { return };
+    let store = SqliteStore::connect(&disk.url()).await.unwrap();
+    store.write_batch(&events(10, "before")).await.unwrap();
+
+    disk.fail();
+    for _ in 0..5 {
+        let error = store
+            .write_batch(&events(10, "read-only"))
+            .await
+            .expect_err("the disk is read-only");
+        let message = error.to_string();
+        assert!(
+            message.contains("readonly") || message.contains("read-only") || message.contains("I/O"),
+            "a clear error: {message}"
+        );
+    }
+    drop(store);
+
+    disk.repair();
+    let store = SqliteStore::connect(&disk.url()).await.unwrap();
+    assert_eq!(stored(&store).await, 10, "what was committed before the fault is kept");
+    store.write_batch(&events(10, "after")).await.unwrap();
+    let report = store.verify("tenant:acme").await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.checked, 20);
+}
+
+/// The spool's disk (the SQLite file's too) turns read-only mid-run: every
+/// event acknowledged as spooled before is kept, new events are refused
+/// with a clear error (the layer answers 503 `spool_down` before the
+/// handler acts), nothing panics, and a shutdown past its deadline says how
+/// many it could not write. After the repair, the next auditor on the
+/// spool stores every acknowledged event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spool_turned_read_only_refuses_new_events_and_keeps_every_acknowledged_one() {
+    let Some(disk) = FailingDisk::mount() else { return };
+    let spooled_auditor = |store: SqliteStore| {
+        let spool = audit_core::Spool::open(audit_core::SpoolConfig::new(disk.dir.join("spool"))).unwrap();
+        Auditor::builder()
+            .lifecycle_events(false)
+            .linger(Duration::ZERO)
+            .retry(RetryPolicy {
+                initial_backoff: Duration::from_millis(5),
+                max_backoff: Duration::from_millis(20),
+            })
+            .spool(spool)
+            .start(store)
+    };
+    let store = SqliteStore::connect(&disk.url()).await.unwrap();
+    let auditor = spooled_auditor(store.clone());
+    for event in builders(20, "acknowledged") {
+        let receipt = auditor
+            .record_with_receipt(event, audit_core::Durability::Spooled)
+            .await
+            .unwrap();
+        receipt.await.unwrap();
+    }
+
+    disk.fail();
+    let mut receipts = Vec::new();
+    for event in builders(30, "refused") {
+        receipts.push(
+            auditor
+                .record_with_receipt(event, audit_core::Durability::Spooled)
+                .await
+                .unwrap(),
+        );
+    }
+    let mut waited = Duration::ZERO;
+    while !auditor.is_spool_down() {
+        assert!(
+            waited < Duration::from_secs(30),
+            "the spool never hit the read-only disk"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        waited += Duration::from_millis(5);
+    }
+    let error = auditor.stats().last_error.unwrap_or_default();
+    // The spool's append or the store's commit, whichever failed last:
+    // either way the error names the failing disk.
+    assert!(
+        ["Read-only file system", "readonly", "disk I/O error"]
+            .iter()
+            .any(|clear| error.contains(clear)),
+        "a clear error: {error}"
+    );
+    assert_spooled_requests_are_refused_before_acting(&auditor).await;
+
+    // Nothing more is acknowledged, and a shutdown cannot wait forever.
+    let stopped = auditor.shutdown(Duration::from_millis(500)).await;
+    let Err(audit_core::ShutdownError::DeadlineExceeded { stats, .. }) = stopped else {
+        panic!("the read-only spool cannot take the refused events: {stopped:?}");
+    };
+    assert_eq!(stats.spooled, 20, "{stats:?}");
+    for receipt in receipts {
+        assert!(receipt.await.is_err(), "no refused event is acknowledged");
+    }
+    drop((auditor, store));
+
+    disk.repair();
+    let store = SqliteStore::connect(&disk.url()).await.unwrap();
+    let auditor = spooled_auditor(store.clone());
+    auditor.shutdown(Duration::from_secs(30)).await.unwrap();
+    let mut scan = audit_store::Store::Sqlite(store.clone())
+        .scan(&AuditQuery::new())
+        .unwrap();
+    let mut kept = Vec::new();
+    while let Some(batch) = scan.next_batch().await.unwrap() {
+        kept.extend(batch.into_iter().map(|event| event.metadata()["padding"].to_string()));
+    }
+    for i in 0..20 {
+        let tag = format!("acknowledged-{i}-");
+        assert!(
+            kept.iter().any(|padding| padding.contains(&tag)),
+            "acknowledged event {i} was lost: {kept:?}"
+        );
+    }
+    assert!(kept.iter().all(|padding| padding.contains("acknowledged-")), "{kept:?}");
+    let report = store.verify("tenant:acme").await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
 }
