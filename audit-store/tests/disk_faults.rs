@@ -201,6 +201,52 @@ async fn assert_spooled_requests_are_refused_before_acting(auditor: &Auditor) {
     );
 }
 
+/// Polls `condition` until it holds; fails naming `what` after 30 s.
+async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let mut waited = Duration::ZERO;
+    while !condition() {
+        assert!(waited < Duration::from_secs(30), "{what} after 30 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        waited += Duration::from_millis(5);
+    }
+}
+
+/// An auditor that spools to `spool_dir` before writing to `store`,
+/// retrying quickly so that the tests see recovery soon after the fault.
+fn spooled_auditor(spool_dir: &Path, store: SqliteStore) -> Auditor {
+    let spool = audit_core::Spool::open(audit_core::SpoolConfig::new(spool_dir)).unwrap();
+    Auditor::builder()
+        .lifecycle_events(false)
+        .linger(Duration::ZERO)
+        .retry(RetryPolicy {
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+        })
+        .spool(spool)
+        .start(store)
+}
+
+/// Records each event as `Spooled` and returns the receipts unawaited.
+async fn record_spooled(auditor: &Auditor, events: Vec<EventBuilder>) -> Vec<audit_core::Receipt> {
+    let mut receipts = Vec::new();
+    for event in events {
+        receipts.push(
+            auditor
+                .record_with_receipt(event, audit_core::Durability::Spooled)
+                .await
+                .unwrap(),
+        );
+    }
+    receipts
+}
+
+/// Records each event as `Spooled` and waits until it is acknowledged.
+async fn record_acknowledged(auditor: &Auditor, events: Vec<EventBuilder>) {
+    for receipt in record_spooled(auditor, events).await {
+        receipt.await.unwrap();
+    }
+}
+
 fn builders(n: usize, tag: &str) -> Vec<EventBuilder> {
     (0..n)
         .map(|i| {
@@ -278,12 +324,7 @@ async fn events_queued_while_the_disk_is_full_are_written_once_it_has_room() {
         auditor.record(event).await.unwrap();
     }
     // The writer fails on the full disk and says so.
-    let mut waited = Duration::ZERO;
-    while !auditor.stats().sink_down {
-        assert!(waited < Duration::from_secs(30), "the writer never hit the full disk");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        waited += Duration::from_millis(5);
-    }
+    wait_until("the writer never hit the full disk", || auditor.stats().sink_down).await;
     assert!(auditor.stats().written < 300);
 
     remove(&filler);
@@ -303,41 +344,13 @@ async fn events_queued_while_the_disk_is_full_are_written_once_it_has_room() {
 async fn a_full_spool_disk_holds_events_back_until_it_has_room() {
     let Some(disk) = SmallDisk::mount("4m") else { return };
     let store = SqliteStore::connect(&disk.url()).await.unwrap();
-    let spool = audit_core::Spool::open(audit_core::SpoolConfig::new(disk.dir.join("spool"))).unwrap();
-    let auditor = Auditor::builder()
-        .lifecycle_events(false)
-        .linger(Duration::ZERO)
-        .retry(RetryPolicy {
-            initial_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(20),
-        })
-        .spool(spool)
-        .start(store.clone());
-    for event in builders(20, "before") {
-        let receipt = auditor
-            .record_with_receipt(event, audit_core::Durability::Spooled)
-            .await
-            .unwrap();
-        receipt.await.unwrap();
-    }
+    let auditor = spooled_auditor(&disk.dir.join("spool"), store.clone());
+    record_acknowledged(&auditor, builders(20, "before")).await;
     auditor.flush().await.unwrap();
 
     let filler = disk.fill();
-    let mut receipts = Vec::new();
-    for event in builders(200, "full") {
-        receipts.push(
-            auditor
-                .record_with_receipt(event, audit_core::Durability::Spooled)
-                .await
-                .unwrap(),
-        );
-    }
-    let mut waited = Duration::ZERO;
-    while !auditor.is_spool_down() {
-        assert!(waited < Duration::from_secs(30), "the spool never hit the full disk");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        waited += Duration::from_millis(5);
-    }
+    let receipts = record_spooled(&auditor, builders(200, "full")).await;
+    wait_until("the spool never hit the full disk", || auditor.is_spool_down()).await;
     let stats = auditor.stats();
     let error = stats.last_error.clone().unwrap_or_default();
     // The spool's append or the store's commit, whichever failed last:
@@ -410,47 +423,14 @@ async fn the_store_refuses_writes_on_a_disk_turned_read_only_and_keeps_what_it_h
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spool_turned_read_only_refuses_new_events_and_keeps_every_acknowledged_one() {
     let Some(disk) = FailingDisk::mount() else { return };
-    let spooled_auditor = |store: SqliteStore| {
-        let spool = audit_core::Spool::open(audit_core::SpoolConfig::new(disk.dir.join("spool"))).unwrap();
-        Auditor::builder()
-            .lifecycle_events(false)
-            .linger(Duration::ZERO)
-            .retry(RetryPolicy {
-                initial_backoff: Duration::from_millis(5),
-                max_backoff: Duration::from_millis(20),
-            })
-            .spool(spool)
-            .start(store)
-    };
+    let spool_dir = disk.dir.join("spool");
     let store = SqliteStore::connect(&disk.url()).await.unwrap();
-    let auditor = spooled_auditor(store.clone());
-    for event in builders(20, "acknowledged") {
-        let receipt = auditor
-            .record_with_receipt(event, audit_core::Durability::Spooled)
-            .await
-            .unwrap();
-        receipt.await.unwrap();
-    }
+    let auditor = spooled_auditor(&spool_dir, store.clone());
+    record_acknowledged(&auditor, builders(20, "acknowledged")).await;
 
     disk.fail();
-    let mut receipts = Vec::new();
-    for event in builders(30, "refused") {
-        receipts.push(
-            auditor
-                .record_with_receipt(event, audit_core::Durability::Spooled)
-                .await
-                .unwrap(),
-        );
-    }
-    let mut waited = Duration::ZERO;
-    while !auditor.is_spool_down() {
-        assert!(
-            waited < Duration::from_secs(30),
-            "the spool never hit the read-only disk"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        waited += Duration::from_millis(5);
-    }
+    let receipts = record_spooled(&auditor, builders(30, "refused")).await;
+    wait_until("the spool never hit the read-only disk", || auditor.is_spool_down()).await;
     let error = auditor.stats().last_error.unwrap_or_default();
     // The spool's append or the store's commit, whichever failed last:
     // either way the error names the failing disk.
@@ -475,7 +455,7 @@ async fn a_spool_turned_read_only_refuses_new_events_and_keeps_every_acknowledge
 
     disk.repair();
     let store = SqliteStore::connect(&disk.url()).await.unwrap();
-    let auditor = spooled_auditor(store.clone());
+    let auditor = spooled_auditor(&spool_dir, store.clone());
     auditor.shutdown(Duration::from_secs(30)).await.unwrap();
     let mut scan = audit_store::Store::Sqlite(store.clone())
         .scan(&AuditQuery::new())
