@@ -166,18 +166,25 @@ fn a_torn_last_record_is_reported_and_every_record_before_it_is_replayed() {
         .find(|p| std::fs::metadata(p).unwrap().len() > 0)
         .unwrap();
     let whole = std::fs::read(&segment).unwrap();
-    // Where the last record starts: the length of the first four records.
-    let last_start = {
-        let mut offset = 0;
-        for _ in 0..4 {
-            let len = u32::from_le_bytes(whole[offset..offset + 4].try_into().unwrap()) as usize;
-            offset += 8 + len;
-        }
-        offset
-    };
+    // Where each record starts, and where the fifth ends: zeros written
+    // ahead of the appends follow it.
+    let starts: Vec<usize> = (0..=5)
+        .scan(0, |offset, _| {
+            let start = *offset;
+            if let Some(len) = whole.get(start..start + 4) {
+                *offset += 8 + u32::from_le_bytes(len.try_into().unwrap()) as usize;
+            }
+            Some(start)
+        })
+        .collect();
+    let (last_start, records_end) = (starts[4], starts[5]);
+    assert!(
+        whole[records_end..].iter().all(|&byte| byte == 0),
+        "only zeros follow the records"
+    );
     // Cut the file at every byte of the last record: four records replay,
     // the cut one is reported as torn, nothing panics.
-    for cut in last_start + 1..whole.len() {
+    for cut in last_start + 1..records_end {
         std::fs::write(&segment, &whole[..cut]).unwrap();
         let spool = Spool::open(SpoolConfig::new(&dir.0)).unwrap();
         assert_eq!(spool.pending(), 4, "cut at {cut}");
@@ -185,6 +192,27 @@ fn a_torn_last_record_is_reported_and_every_record_before_it_is_replayed() {
         assert_eq!(spool.damage()[0].kind, DamageKind::Torn);
         assert_eq!(spool.damage()[0].offset, last_start as u64);
     }
+    // The same write torn inside the zeros ahead (the file keeps its
+    // length, the end of the record never reached the disk): torn too.
+    for zeroed_from in last_start + 8..records_end {
+        let mut torn = whole.clone();
+        torn[zeroed_from..records_end].fill(0);
+        std::fs::write(&segment, &torn).unwrap();
+        let spool = Spool::open(SpoolConfig::new(&dir.0)).unwrap();
+        assert_eq!(spool.pending(), 4, "zeroed from {zeroed_from}");
+        assert_eq!(
+            spool.damage().iter().map(|d| (d.kind, d.offset)).collect::<Vec<_>>(),
+            [(DamageKind::Torn, last_start as u64)],
+            "zeroed from {zeroed_from}"
+        );
+    }
+    // Its header never reached the disk: the zeros are the end, no damage.
+    let mut unwritten = whole.clone();
+    unwritten[last_start..records_end].fill(0);
+    std::fs::write(&segment, &unwritten).unwrap();
+    let spool = Spool::open(SpoolConfig::new(&dir.0)).unwrap();
+    assert_eq!((spool.pending(), spool.damage().len()), (4, 0));
+    drop(spool);
     // A cut right at the record boundary is no damage at all.
     std::fs::write(&segment, &whole[..last_start]).unwrap();
     let spool = Spool::open(SpoolConfig::new(&dir.0)).unwrap();
@@ -326,4 +354,103 @@ async fn a_second_process_cannot_open_a_spool_in_use() {
     assert!(error.to_string().contains("in use"), "{error}");
     drop(spool);
     Spool::open(SpoolConfig::new(&dir.0)).unwrap();
+}
+
+/// While the store is slow the drainer reads records back from disk, at
+/// times up to the zeros written ahead of the appends, which later appends
+/// write over: every event is stored once, in order, none read as zeros.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_read_back_while_appends_continue_are_stored_once_and_in_order() {
+    let dir = TempDir::new("read-back");
+    let sink = MemorySink::new();
+    sink.pause();
+    let auditor = Auditor::builder()
+        .lifecycle_events(false)
+        // Small store batches: the handoff holds one, the rest is read back.
+        .batch_size(16)
+        .linger(Duration::ZERO)
+        .retry(fast_retry())
+        .spool(Spool::open(SpoolConfig::new(&dir.0).store_linger(Duration::ZERO)).unwrap())
+        .start(sink.clone());
+    let mut receipts = Vec::new();
+    for n in 0..100 {
+        receipts.push(
+            auditor
+                .record_with_receipt(event(n), Durability::Spooled)
+                .await
+                .unwrap(),
+        );
+    }
+    for receipt in receipts.drain(..) {
+        receipt.await.unwrap();
+    }
+    sink.resume();
+    for n in 100..1_000 {
+        receipts.push(
+            auditor
+                .record_with_receipt(event(n), Durability::Spooled)
+                .await
+                .unwrap(),
+        );
+        if n % 7 == 0 {
+            // Let the drainer catch up with the appender now and then.
+            tokio::task::yield_now().await;
+        }
+    }
+    for receipt in receipts {
+        receipt.await.unwrap();
+    }
+    let stats = auditor.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(numbers(&sink), (0..1_000).collect::<Vec<_>>());
+    assert_eq!(
+        (stats.written, stats.spool_pending, stats.rejected),
+        (1_000, 0, 0),
+        "{stats:?}"
+    );
+}
+
+/// Spooled events wait for more before they are stored (larger store
+/// batches), but never while someone waits for them: a `Stored` receipt
+/// and a flush end the wait, even a very long one.
+#[tokio::test]
+async fn the_store_linger_holds_spooled_events_back_but_not_a_flush_or_a_stored_receipt() {
+    let dir = TempDir::new("store-linger");
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder()
+        .lifecycle_events(false)
+        .linger(Duration::ZERO)
+        .spool(Spool::open(SpoolConfig::new(&dir.0).store_linger(Duration::from_secs(3_600))).unwrap())
+        .start(sink.clone());
+    for n in 0..10 {
+        let spooled = auditor
+            .record_with_receipt(event(n), Durability::Spooled)
+            .await
+            .unwrap();
+        spooled.await.unwrap();
+    }
+    // Durable, and held back: no write yet.
+    assert_eq!((auditor.stats().spooled, sink.len()), (10, 0));
+    tokio::time::timeout(Duration::from_secs(10), auditor.flush())
+        .await
+        .expect("a flush ends the linger")
+        .unwrap();
+    assert_eq!(numbers(&sink), (0..10).collect::<Vec<_>>());
+
+    for n in 10..20 {
+        let spooled = auditor
+            .record_with_receipt(event(n), Durability::Spooled)
+            .await
+            .unwrap();
+        spooled.await.unwrap();
+    }
+    let stored = auditor
+        .record_with_receipt(event(20), Durability::Stored)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), stored)
+        .await
+        .expect("a Stored receipt ends the linger")
+        .unwrap();
+    assert_eq!(numbers(&sink), (0..21).collect::<Vec<_>>());
+    auditor.shutdown(Duration::from_secs(10)).await.unwrap();
 }

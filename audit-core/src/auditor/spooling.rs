@@ -2,9 +2,12 @@
 //! to it ([`SpoolWriter`]), and a drainer task writes what was spooled to
 //! the sink in order and deletes it once stored ([`Drainer`]).
 //!
-//! The drainer gets the writer's batches through a short channel, as they
-//! were appended, so a store that keeps up never reads the spool back. When
-//! the channel is full (the store is down or slow), the writer stops sending
+//! The drainer gets the writer's batches through a channel, as they were
+//! appended, so a store that keeps up never reads the spool back (reading
+//! back costs a read and a JSON decode per event). The channel holds up to
+//! one store batch of events: what piles up there while the store commits
+//! goes into the next commit together, as the buffered writer's queue does.
+//! When it is full (the store is down or slow), the writer stops sending
 //! and the drainer reads the records back from disk from the first one it
 //! was not sent, until it has caught up; records an earlier run left are
 //! read back the same way, first.
@@ -13,7 +16,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::ack::{Ack, Durability, NotStored};
@@ -22,10 +24,6 @@ use super::stats::Counters;
 use crate::RetryPolicy;
 use crate::event::Event;
 use crate::spool::{Cursor, Spool, SpoolFiles};
-
-/// Batches in flight from the writer to the drainer before the drainer
-/// reads the spool back instead.
-const HANDOFF_BATCHES: usize = 4;
 
 /// Records read back from the spool at once, at most.
 const READ_BACK: usize = 1_000;
@@ -55,6 +53,10 @@ struct State {
     /// Set while the drainer reads back from the spool: the first number
     /// it was not sent. The writer sends nothing while it is set.
     read_back_from: Option<u64>,
+    /// Events sent to the drainer and not yet received: at most
+    /// `handoff_limit` (or one batch), which bounds the memory they take.
+    handed_off: usize,
+    handoff_limit: usize,
     /// Bytes appended and not yet stored: what the spool's bound counts.
     unstored_bytes: u64,
     /// Waiters, in the order of their numbers.
@@ -102,6 +104,8 @@ pub(super) fn start(
             durable_next,
             stored_next,
             read_back_from: replay.map(|(first, _)| first),
+            handed_off: 0,
+            handoff_limit: batch_size,
             // Unknown until read back: the bound counts the files instead.
             unstored_bytes: lock(files).bytes(),
             waiters: VecDeque::new(),
@@ -111,12 +115,13 @@ pub(super) fn start(
         counters,
     });
     shared.set_pending(&shared.state());
-    let (tx, rx) = mpsc::channel(HANDOFF_BATCHES);
+    let (tx, rx) = mpsc::unbounded_channel();
     let drainer = Drainer {
         shared: Arc::clone(&shared),
         rx,
         deliverer,
-        batch_size: batch_size.min(READ_BACK),
+        batch_size,
+        linger: spool.store_linger(),
         replay_end: durable_next,
         cursor: Some(Cursor::default()),
     };
@@ -128,7 +133,7 @@ pub(super) fn start(
         max_bytes,
         retry,
         in_flight: None,
-        payloads: Vec::new(),
+        payloads: Payloads::default(),
     };
     (writer, handle)
 }
@@ -149,12 +154,52 @@ pub(super) struct SpoolWriter {
     shared: Arc<Shared>,
     /// `None` once the writer has shut down: the drainer then stops when
     /// everything is stored.
-    tx: Option<mpsc::Sender<Spooled>>,
+    tx: Option<mpsc::UnboundedSender<Spooled>>,
     max_bytes: u64,
     retry: RetryPolicy,
     /// The batch being appended, which hands back its payload buffers.
-    in_flight: Option<tokio::task::JoinHandle<Vec<Vec<u8>>>>,
-    payloads: Vec<Vec<u8>>,
+    in_flight: Option<tokio::task::JoinHandle<Payloads>>,
+    payloads: Payloads,
+}
+
+/// A batch's events as JSON, one after the other in one buffer that is
+/// reused from batch to batch: no allocation per event.
+#[derive(Default)]
+struct Payloads {
+    bytes: Vec<u8>,
+    /// Where each event's JSON ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Payloads {
+    /// The buffer kept between batches, at most: a burst's batch should
+    /// not hold its memory for the life of the auditor.
+    const KEPT_BYTES: usize = 4 << 20;
+
+    fn encode(&mut self, events: &[Event]) {
+        self.bytes.clear();
+        self.ends.clear();
+        for event in events {
+            // An event serialises without fail: its fields are strings,
+            // numbers and JSON values.
+            let _ = serde_json::to_writer(&mut self.bytes, event);
+            self.ends.push(self.bytes.len());
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(start, &end)| &self.bytes[start..end])
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn shrink(&mut self) {
+        self.bytes.shrink_to(Self::KEPT_BYTES);
+        self.ends.shrink_to(Self::KEPT_BYTES / 256);
+    }
 }
 
 impl SpoolWriter {
@@ -204,6 +249,9 @@ impl SpoolWriter {
         }
         let last = state.durable_next - 1;
         state.waiters.push_back((last, Waiter::Flush(done)));
+        drop(state);
+        // The drainer may be lingering for more: it should not, now.
+        self.shared.more.notify_one();
     }
 
     /// No more batches: the drainer stops once everything is stored.
@@ -228,7 +276,7 @@ impl Drop for SpoolWriter {
 /// One batch on its way into the spool.
 struct Append {
     shared: Arc<Shared>,
-    tx: Option<mpsc::Sender<Spooled>>,
+    tx: Option<mpsc::UnboundedSender<Spooled>>,
     max_bytes: u64,
     retry: RetryPolicy,
     events: Vec<Event>,
@@ -238,16 +286,12 @@ struct Append {
 impl Append {
     /// Encodes, appends and syncs the batch, then answers and hands it on;
     /// gives back the payload buffers for the next batch.
-    async fn run(self, mut payloads: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-        payloads.clear();
-        for event in &self.events {
-            // An event serialises without fail: its fields are strings,
-            // numbers and JSON values.
-            payloads.push(serde_json::to_vec(event).unwrap_or_default());
-        }
-        let bytes = SpoolFiles::encoded_len(payloads.iter().map(Vec::as_slice));
+    async fn run(self, mut payloads: Payloads) -> Payloads {
+        payloads.encode(&self.events);
+        let bytes = SpoolFiles::encoded_len(payloads.iter());
         self.wait_for_room(bytes).await;
-        let (first_seq, payloads) = self.append_with_retry(payloads).await;
+        let (first_seq, mut payloads) = self.append_with_retry(payloads).await;
+        payloads.shrink();
         let Self {
             shared,
             tx,
@@ -270,15 +314,22 @@ impl Append {
         shared.counters.spool_bytes.store(lock(&shared.files).bytes(), Relaxed);
         if state.read_back_from.is_none() {
             let Some(tx) = &tx else { return payloads };
-            match tx.try_send(Spooled {
-                first_seq,
-                events,
-                bytes,
-            }) {
-                Ok(()) => return payloads,
-                // The drainer is behind: it reads these back from the spool.
-                Err(TrySendError::Full(_) | TrySendError::Closed(_)) => state.read_back_from = Some(first_seq),
+            let count = events.len();
+            // The drainer is behind, or gone: it reads these back from the spool.
+            let has_room = state.handed_off == 0 || state.handed_off + count <= state.handoff_limit;
+            if has_room
+                && tx
+                    .send(Spooled {
+                        first_seq,
+                        events,
+                        bytes,
+                    })
+                    .is_ok()
+            {
+                state.handed_off += count;
+                return payloads;
             }
+            state.read_back_from = Some(first_seq);
         }
         drop(state);
         shared.more.notify_one();
@@ -300,14 +351,14 @@ impl Append {
         }
     }
 
-    async fn append_with_retry(&self, payloads: Vec<Vec<u8>>) -> (u64, Vec<Vec<u8>>) {
+    async fn append_with_retry(&self, payloads: Payloads) -> (u64, Payloads) {
         let counters = &self.shared.counters;
         let mut payloads = payloads;
         let mut attempt = 0;
         loop {
             let files = Arc::clone(&self.shared.files);
             let (result, back) = tokio::task::spawn_blocking(move || {
-                let result = lock(&files).append(payloads.iter().map(Vec::as_slice));
+                let result = lock(&files).append(payloads.iter());
                 (result, payloads)
             })
             .await
@@ -343,9 +394,11 @@ impl Append {
 
 struct Drainer {
     shared: Arc<Shared>,
-    rx: mpsc::Receiver<Spooled>,
+    rx: mpsc::UnboundedReceiver<Spooled>,
     deliverer: Deliverer,
     batch_size: usize,
+    /// How long a batch waits for more before it is stored.
+    linger: std::time::Duration,
     /// Records numbered below this were left by an earlier run.
     replay_end: u64,
     /// Taken into the blocking read and put back.
@@ -358,9 +411,9 @@ impl Drainer {
         loop {
             // What the writer sent comes first: it precedes anything it
             // left for reading back.
-            match self.rx.try_recv() {
+            match self.try_receive() {
                 Ok(batch) => {
-                    let batch = self.merge_waiting(batch);
+                    let batch = self.gather(batch).await;
                     let seqs = (batch.first_seq..).take(batch.events.len()).collect();
                     self.store(seqs, batch.events, batch.bytes).await;
                     continue;
@@ -375,9 +428,9 @@ impl Drainer {
                 break;
             }
             tokio::select! {
-                batch = self.rx.recv() => match batch {
+                batch = self.rx.recv() => match batch.map(|batch| self.received(batch)) {
                     Some(batch) => {
-                        let batch = self.merge_waiting(batch);
+                        let batch = self.gather(batch).await;
                         let seqs = (batch.first_seq..).take(batch.events.len()).collect();
                         self.store(seqs, batch.events, batch.bytes).await;
                     }
@@ -406,13 +459,48 @@ impl Drainer {
         }
     }
 
+    fn try_receive(&mut self) -> Result<Spooled, mpsc::error::TryRecvError> {
+        self.rx.try_recv().map(|batch| self.received(batch))
+    }
+
+    /// Gives a received batch's room in the handoff back to the writer.
+    fn received(&self, batch: Spooled) -> Spooled {
+        self.shared.state().handed_off -= batch.events.len();
+        batch
+    }
+
+    /// `batch` and what the writer sends while the drainer lingers for
+    /// more (see [`SpoolConfig::store_linger`](crate::SpoolConfig::store_linger)):
+    /// until the batch is full, the linger is over, or someone waits for
+    /// an event to be stored.
+    async fn gather(&mut self, batch: Spooled) -> Spooled {
+        let mut batch = self.merge_waiting(batch);
+        let deadline = tokio::time::Instant::now() + self.linger;
+        while batch.events.len() < self.batch_size && self.shared.state().waiters.is_empty() {
+            tokio::select! {
+                // A flush or a receipt waiting (the writer wakes the drainer).
+                () = self.shared.more.notified() => {}
+                next = self.rx.recv() => match next {
+                    Some(next) => {
+                        let next = self.received(next);
+                        batch.events.extend(next.events);
+                        batch.bytes += next.bytes;
+                    }
+                    None => break,
+                },
+                () = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        batch
+    }
+
     /// Appends the batches already waiting in the channel to `batch`, up
     /// to the batch size: while the store is slow, the writer's small
     /// batches pile up, and one write for all of them costs one commit
     /// (and its round trips) instead of one each.
     fn merge_waiting(&mut self, mut batch: Spooled) -> Spooled {
         while batch.events.len() < self.batch_size {
-            let Ok(next) = self.rx.try_recv() else { break };
+            let Ok(next) = self.try_receive() else { break };
             // The writer sends in order, each batch right after the last.
             debug_assert_eq!(next.first_seq, batch.first_seq + batch.events.len() as u64);
             batch.events.extend(next.events);
@@ -438,7 +526,7 @@ impl Drainer {
         };
         let files = Arc::clone(&self.shared.files);
         let mut cursor = self.cursor.take().unwrap_or_default();
-        let max = self.batch_size;
+        let max = self.batch_size.min(READ_BACK);
         let (cursor, read) = tokio::task::spawn_blocking(move || {
             let read = cursor.read(&files, from, through, max);
             (cursor, read)

@@ -8,16 +8,20 @@
 //! ```
 //!
 //! The checksum covers the length too, so a torn or flipped length is
-//! caught even when the bytes after it happen to be readable. A length
+//! caught even when the bytes after it happen to be readable. Eight zero
+//! bytes where a header should be are not a record (the CRC-32C of a zero
+//! length is not zero): they are the end, the zeros the appender writes
+//! ahead of itself so that a sync need not update the file's size. A length
 //! above [`MAX_PAYLOAD`] is corrupt without reading further, so a garbage
 //! length never makes the reader allocate gigabytes.
 
-use crc::{CRC_32_ISCSI, Crc};
+use crc::{CRC_32_ISCSI, Crc, Table};
 
 /// CRC-32C (Castagnoli), the checksum of iSCSI, ext4 metadata and most
 /// write-ahead logs: better error detection than the zlib CRC-32 on short
-/// records.
-const CRC32C: Crc<u32> = Crc::<u32>::new(&CRC_32_ISCSI);
+/// records. Slice-by-16 tables (16 KiB): several times the byte-at-a-time
+/// table's speed, and the checksum runs over every event spooled.
+const CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
 
 /// Bytes before the payload.
 pub(crate) const HEADER: usize = 8;
@@ -44,7 +48,8 @@ pub(crate) fn encode(payload: &[u8], out: &mut Vec<u8>) {
 pub(crate) enum Decoded<'a> {
     /// A whole record: its payload and how many bytes it took.
     Record { payload: &'a [u8], len: usize },
-    /// Nothing left: the input is empty.
+    /// Nothing left: the input is empty, or the rest starts with a zero
+    /// header (space written ahead that no record has reached yet).
     End,
     /// The input ends inside a record: a write the process did not finish
     /// (killed mid-append). Nothing after it can be trusted.
@@ -61,6 +66,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Decoded<'_> {
     let Some((header, rest)) = bytes.split_first_chunk::<HEADER>() else {
         return Decoded::Torn;
     };
+    if header == &[0; HEADER] {
+        return Decoded::End;
+    }
     let (len_bytes, crc_bytes) = header.split_at(4);
     let len = u32::from_le_bytes(len_bytes.try_into().unwrap_or_default()) as usize;
     let crc = u32::from_le_bytes(crc_bytes.try_into().unwrap_or_default());
@@ -116,6 +124,25 @@ mod tests {
             Decoded::Record { payload: b"third", .. }
         ));
         assert_eq!(decode(&[]), Decoded::End);
+    }
+
+    #[test]
+    fn zeros_after_the_records_are_the_end_and_an_empty_record_is_not_zeros() {
+        let mut bytes = records(&[b"first", b""]);
+        bytes.extend_from_slice(&[0; 64]);
+        let Decoded::Record { len, .. } = decode(&bytes) else {
+            panic!("first record");
+        };
+        let empty = &bytes[len..];
+        assert_ne!(&empty[..HEADER], &[0; HEADER], "an empty record has a checksum");
+        assert_eq!(
+            decode(empty),
+            Decoded::Record {
+                payload: b"",
+                len: HEADER
+            }
+        );
+        assert_eq!(decode(&empty[HEADER..]), Decoded::End);
     }
 
     #[test]

@@ -82,6 +82,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub(crate) use files::{Cursor, SpoolFiles};
 
@@ -98,6 +99,7 @@ pub struct SpoolConfig {
     pub(crate) dir: PathBuf,
     pub(crate) max_bytes: u64,
     pub(crate) segment_bytes: u64,
+    pub(crate) store_linger: Duration,
 }
 
 impl SpoolConfig {
@@ -108,6 +110,7 @@ impl SpoolConfig {
             dir: dir.as_ref().to_path_buf(),
             max_bytes: 1 << 30,
             segment_bytes: 8 << 20,
+            store_linger: Duration::from_millis(250),
         }
     }
 
@@ -127,6 +130,35 @@ impl SpoolConfig {
     pub fn segment_bytes(mut self, segment_bytes: u64) -> Self {
         self.segment_bytes = segment_bytes.max(1);
         self
+    }
+
+    /// How long spooled events wait for more before they are written to the
+    /// store together (default 250 ms), unless a `Stored` receipt or a
+    /// flush waits for them, or a store batch is full.
+    ///
+    /// Spooled events are durable already: what the wait buys is larger
+    /// store batches, and a store commit costs far less per event in a
+    /// large batch (SQLite: about half at 10,000 events what it costs at
+    /// 500). What it costs is that the read side sees events up to this
+    /// much later. `Duration::ZERO` writes each batch as soon as it is
+    /// spooled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use audit_core::SpoolConfig;
+    /// let config = SpoolConfig::new("spool").store_linger(Duration::from_millis(50));
+    /// assert_eq!(config.store_linger_value(), Duration::from_millis(50));
+    /// assert_eq!(SpoolConfig::new("spool").store_linger_value(), Duration::from_millis(250));
+    /// ```
+    #[must_use]
+    pub fn store_linger(mut self, linger: Duration) -> Self {
+        self.store_linger = linger;
+        self
+    }
+
+    /// The configured [`store_linger`](Self::store_linger).
+    pub fn store_linger_value(&self) -> Duration {
+        self.store_linger
     }
 
     /// The configured [`max_bytes`](Self::max_bytes).
@@ -280,6 +312,10 @@ impl Spool {
 
     pub(crate) fn max_bytes(&self) -> u64 {
         self.inner.config.max_bytes
+    }
+
+    pub(crate) fn store_linger(&self) -> Duration {
+        self.inner.config.store_linger
     }
 
     pub(crate) fn replay(&self) -> Option<(u64, u64)> {
