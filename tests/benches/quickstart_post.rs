@@ -35,6 +35,12 @@
 //!   so most of its commits fall after the measured seconds, while the
 //!   spool drainer commits what it spooled as it goes).
 //!
+//! `QUICKSTART_BENCH_SUSTAINED=1` measures after 20 s of load instead of 1
+//! (three rounds): by then `sqlite`'s queue is full and buffered delivery
+//! runs at the rate the store keeps up with, which is what a service under
+//! sustained load gets; the short run measures mostly how fast that queue
+//! fills (its oldest event waits about 5 s at hand-off by the end).
+//!
 //! Load: `taskset -c 1 wrk -t1 -c32 -d10s --latency` with a script that
 //! sends `POST /apps {"name":"Billing"}` as `Bearer acme-owner`; medians of
 //! five runs, variants interleaved, the plumbing (idle-machine wait,
@@ -201,7 +207,16 @@ fn orchestrate() -> Result<ExitCode, BoxError> {
         None => WRK_SCRIPT.to_owned(),
     };
     std::fs::write(&script, script_text)?;
-    let bench = Bench::standard("quickstart_post", VARIANTS, quick, "/apps", Some(script.clone()));
+    let mut bench = Bench::standard("quickstart_post", VARIANTS, quick, "/apps", Some(script.clone()));
+    // QUICKSTART_BENCH_SUSTAINED=1: measure after 20 s of load, once the
+    // buffered queue (65,536 events) is full and buffered delivery runs at
+    // the rate its store keeps up with, as it would under a sustained load;
+    // a short run measures mostly how fast that queue fills.
+    let sustained = std::env::var_os("QUICKSTART_BENCH_SUSTAINED").is_some();
+    if sustained {
+        bench.load.warm_up = "20s".to_owned();
+        bench.rounds = bench.rounds.min(3);
+    }
     println!("quickstart_post: POST /apps, auditing into SQLite against auditing disabled, over loopback");
     let rows = loadgen::run_rounds(&bench, cpus);
     let _ = std::fs::remove_file(&script);
@@ -231,7 +246,12 @@ fn orchestrate() -> Result<ExitCode, BoxError> {
             let ratio = spooled.ratio / sqlite.ratio;
             println!(
                 "spooled delivery (each 201 waits for its event's fdatasync in the spool) keeps {ratio:.3} × the \
-                 throughput of buffered delivery, same run (target ≥ 0.8: {}); p99 {:+.1} µs against disabled",
+                 throughput of buffered delivery, same run, {} (target ≥ 0.8: {}); p99 {:+.1} µs against disabled",
+                if sustained {
+                    "under sustained load"
+                } else {
+                    "while the buffered queue fills"
+                },
                 if ratio >= 0.8 { "met" } else { "missed" },
                 spooled.added_p99_micros
             );

@@ -471,12 +471,12 @@ impl Drainer {
 
     /// `batch` and what the writer sends while the drainer lingers for
     /// more (see [`SpoolConfig::store_linger`](crate::SpoolConfig::store_linger)):
-    /// until the batch is full, the linger is over, or someone waits for
-    /// an event to be stored.
+    /// until the batch is full, the linger is over, or
+    /// [somebody waits](Self::nobody_waits).
     async fn gather(&mut self, batch: Spooled) -> Spooled {
         let mut batch = self.merge_waiting(batch);
         let deadline = tokio::time::Instant::now() + self.linger;
-        while batch.events.len() < self.batch_size && self.shared.state().waiters.is_empty() {
+        while batch.events.len() < self.batch_size && self.nobody_waits() {
             tokio::select! {
                 // A flush or a receipt waiting (the writer wakes the drainer).
                 () = self.shared.more.notified() => {}
@@ -492,6 +492,14 @@ impl Drainer {
             }
         }
         batch
+    }
+
+    /// Nobody waits for what the drainer holds: no receipt or flush waits
+    /// for a record to be stored, and the writer is not leaving records to
+    /// be read back (the handoff is full: nothing more comes through it).
+    fn nobody_waits(&self) -> bool {
+        let state = self.shared.state();
+        state.waiters.is_empty() && state.read_back_from.is_none()
     }
 
     /// Appends the batches already waiting in the channel to `batch`, up

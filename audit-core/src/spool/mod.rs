@@ -16,7 +16,10 @@
 //! is acknowledged by that one sync (group commit). A second task writes
 //! the spooled events to the sink in order, retrying while it is down, and
 //! deletes a segment file once every record in it is stored. While the
-//! store is down the spool fills instead of the queue; once the spool holds
+//! store is down the spool fills instead of the queue. Since spooled events
+//! are durable already, that task gathers them for up to
+//! [`SpoolConfig::store_linger`] into larger store batches, unless someone
+//! waits for them to be stored. Once the spool holds
 //! [`SpoolConfig::max_bytes`] the writer stops taking events off the queue
 //! and the auditor's [`OverflowPolicy`](crate::OverflowPolicy) applies, as
 //! without a spool.
@@ -42,7 +45,12 @@
 //! # Format and why it is hand-written
 //!
 //! A segment is a sequence of records `[len: u32 LE][crc32c(len ‖ payload):
-//! u32 LE][payload]`, the payload an event as JSON. The write-ahead log
+//! u32 LE][payload]`, the payload an event as JSON. The segment being
+//! appended to has up to 1 MiB of zeros written ahead of its records, so an
+//! append inside them changes no file size and its `fdatasync` writes the
+//! data alone; a zero header is the end of the records (a record's checksum
+//! covers its length, so eight zero bytes are never a record), and a record
+//! whose end never left the zeros is reported as torn. The write-ahead log
 //! crates we looked at did not fit: `okaywal` (the closest: group commit,
 //! checksums, segment recycling) calls itself early in development with an
 //! unstable file format, and hands stored entries back through a blocking
