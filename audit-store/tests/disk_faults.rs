@@ -213,8 +213,11 @@ async fn wait_until(what: &str, condition: impl Fn() -> bool) {
 
 /// An auditor that spools to `spool_dir` before writing to `store`,
 /// retrying quickly so that the tests see recovery soon after the fault.
+/// Small segments: the spool writes zeros ahead of its appends up to a
+/// segment's size, which a test's events must outgrow to meet the fault.
 fn spooled_auditor(spool_dir: &Path, store: SqliteStore) -> Auditor {
-    let spool = audit_core::Spool::open(audit_core::SpoolConfig::new(spool_dir)).unwrap();
+    let config = audit_core::SpoolConfig::new(spool_dir).segment_bytes(64 << 10);
+    let spool = audit_core::Spool::open(config).unwrap();
     Auditor::builder()
         .lifecycle_events(false)
         .linger(Duration::ZERO)

@@ -71,12 +71,13 @@ async fn replace_and_upsert_cannot_rewrite_a_stored_event(db: TestDb) {
     let columns = names.join(", ");
     let rewritten = columns_with(&names, "outcome", "'denied'");
     if db.is_postgres() {
-        // An upsert is an UPDATE, which the trigger refuses.
+        // An upsert is an UPDATE, which the trigger refuses (the key is
+        // (id, occurred_at): the table is partitioned by occurred_at).
         refused(
             &db,
             &format!(
                 "INSERT INTO audit_events ({columns}) SELECT {rewritten} FROM audit_events WHERE seq = 3 \
-                 ON CONFLICT (id) DO UPDATE SET outcome = excluded.outcome"
+                 ON CONFLICT (id, occurred_at) DO UPDATE SET outcome = excluded.outcome"
             ),
             "append-only: UPDATE is not allowed",
         )

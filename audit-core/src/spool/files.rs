@@ -292,17 +292,19 @@ impl SpoolFiles {
         self.active.sync_data()
     }
 
-    /// Writes [`WRITE_AHEAD`] zeros past `end`, synced with the records
-    /// about to be written. Best effort: on a full disk the records go in
-    /// without them (each sync then updates the size, as without zeros).
+    /// Writes [`WRITE_AHEAD`] zeros past `end` (at most a segment's size),
+    /// synced with the records about to be written. Best effort: on a full
+    /// disk the records go in without them (each sync then updates the
+    /// size, as without zeros).
     fn write_zeros_ahead(&mut self, end: u64) {
-        let zeros = vec![0; WRITE_AHEAD as usize];
+        let ahead = WRITE_AHEAD.min(self.segment_bytes);
+        let zeros = vec![0; usize::try_from(ahead).unwrap_or(usize::MAX)];
         let written = self
             .active
             .seek(SeekFrom::Start(end))
             .and_then(|_| self.active.write_all(&zeros));
         match written {
-            Ok(()) => self.written_ahead = end + WRITE_AHEAD,
+            Ok(()) => self.written_ahead = end + ahead,
             Err(_) => {
                 // Give the space back: the records need it more.
                 let _ = self.active.set_len(self.active_len);

@@ -5,6 +5,7 @@
 
 mod columns;
 mod copy;
+mod partitions;
 mod search;
 mod trigram_sample;
 
@@ -91,6 +92,7 @@ impl PgStore {
         let options = options.options([("jit", "off"), ("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new().connect_with(options).await?;
         Self::migrate(&pool).await?;
+        partitions::create_ahead(&pool).await?;
         let cursor_key = Self::load_cursor_key(&pool).await?;
         Ok(Self {
             pool,
@@ -242,6 +244,9 @@ async fn append(conn: &mut PgConnection, batch: &[Event]) -> Result<Vec<Event>, 
     if by_stream.is_empty() {
         return Ok(Vec::new());
     }
+    // Before any lock of this batch's: a missing month's partition is
+    // created here (see `partitions`).
+    let span = partitions::ensure_for(conn, batch).await?;
     // Sorted by bytes, as the BTreeMap is: the order locks are taken in.
     let streams: Vec<&str> = by_stream.keys().map(String::as_str).collect();
     sqlx::query(
@@ -266,12 +271,16 @@ async fn append(conn: &mut PgConnection, batch: &[Event]) -> Result<Vec<Event>, 
     // Under the locks: a concurrent attempt at the same events has committed
     // by now, and its rows are visible to this statement.
     let ids: Vec<Uuid> = batch.iter().map(Event::id).collect();
-    let existing: HashSet<Uuid> = sqlx::query_scalar("SELECT id FROM audit_events WHERE id = ANY($1)")
-        .bind(&ids)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
+    // An event's occurred_at never changes: only the batch's months are read.
+    let existing: HashSet<Uuid> =
+        sqlx::query_scalar("SELECT id FROM audit_events WHERE id = ANY($1) AND occurred_at BETWEEN $2 AND $3")
+            .bind(&ids)
+            .bind(span.0)
+            .bind(span.1)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
 
     let mut firsts = Vec::with_capacity(by_stream.len());
     for (stream, events) in &by_stream {

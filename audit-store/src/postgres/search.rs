@@ -79,11 +79,16 @@ impl PgStore {
                 return Ok(Arc::clone(&taken.sample));
             }
         }
-        // -1 (or 0 before PostgreSQL 14) until the table is first analyzed:
-        // then every page is sampled, and the LIMIT stops the read early.
-        let rows: f32 = sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'audit_events'::regclass")
-            .fetch_one(self.pool())
-            .await?;
+        // The partitions' row counts (the partitioned parent has none of
+        // its own). -1 (or 0 before PostgreSQL 14) until a partition is
+        // first analyzed: with none known every page is sampled, and the
+        // LIMIT stops the read early.
+        let rows: f32 = sqlx::query_scalar(
+            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::float4 FROM pg_inherits i \
+             JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_events'::regclass",
+        )
+        .fetch_one(self.pool())
+        .await?;
         let percent = (100.0 * f64::from(SAMPLE_ROWS) / f64::from(rows).max(1.0)).clamp(0.0001, 100.0);
         let texts: Vec<String> =
             sqlx::query_scalar("SELECT search_text FROM audit_events TABLESAMPLE SYSTEM ($1::float8) LIMIT $2")
