@@ -27,7 +27,7 @@ use crate::error::StoreError;
 use crate::integrity::{PreparedRow, Problem, Verifier, VerifyReport, from_hex, prepare_rows};
 use crate::merkle::{self, Hash, Node, ProofError};
 use crate::query::{ActionCount, AuditQuery, CURSOR_KEY_NAME, CursorKey, Page, Plan, sql};
-use crate::retention::{Purge, PurgeReport};
+use crate::retention::{Purge, PurgeOutcome, PurgeReport};
 use crate::row::{EventRow, StoredId};
 use crate::tree::tiles::{self, Hashes, Read};
 use crate::tree::{
@@ -127,9 +127,6 @@ where
         conn: &mut ConnectionOf<Self>,
         query: QueryBuilder<'static, Self::Db>,
     ) -> Result<Vec<RowOf<Self>>, StoreError>;
-
-    /// The rows a statement changed.
-    fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
 
     /// Appends the events of `batch` not stored yet, inside the caller's
     /// transaction, assigning each stream's next seqs; returns the events
@@ -404,16 +401,24 @@ where
 
     /// Removes the events `purge` selects, stream by stream, each stream in
     /// one transaction that also records an `audit.purged` event (see
-    /// [`Purge`]). Streams with nothing to remove are left alone and not
-    /// reported; streams purged before an error stay purged.
-    async fn purge(&self, purge: &Purge) -> Result<Vec<PurgeReport>, StoreError> {
+    /// [`Purge`]); then retires what is wholly older than the latest cut
+    /// ([`retire_before`](Self::retire_before)). Streams with nothing to
+    /// remove are left alone and not reported; streams purged before an
+    /// error stay purged.
+    async fn purge(&self, purge: &Purge) -> Result<PurgeOutcome, StoreError> {
         purge.check()?;
+        let now = Timestamp::now();
         let lock_head = format!(
             "SELECT head_seq, base_seq FROM audit_streams WHERE stream = $1{}",
             Self::LOCK_HEAD
         );
-        let mut reports = Vec::new();
+        let mut outcome = PurgeOutcome::default();
+        let mut latest_cut: Option<Timestamp> = None;
         for stream in purge.streams(self.streams().await?) {
+            let Some(before) = purge.before_for(&stream, now) else {
+                continue;
+            };
+            latest_cut = latest_cut.max(Some(before));
             let mut conn = self.pool().acquire().await?;
             let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
             let (head, base): (i64, i64) = sqlx::query_as(&lock_head)
@@ -423,7 +428,7 @@ where
             let mut first_kept = QueryBuilder::new("SELECT seq FROM audit_events WHERE stream = ");
             first_kept.push_bind(stream.clone()).push(" AND seq > ").push_bind(base);
             first_kept.push(" AND occurred_at >= ");
-            Self::bind_time(&mut first_kept, purge.before);
+            Self::bind_time(&mut first_kept, before);
             first_kept.push(" ORDER BY seq LIMIT 1");
             let first_kept = Self::fetch_built_in(&mut tx, first_kept).await?;
             let first_kept: Option<i64> = first_kept.first().map(|row| row.try_get(0)).transpose()?;
@@ -447,20 +452,50 @@ where
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(Self::OPEN_PURGE_GATE).execute(&mut *tx).await?;
-            let removed = sqlx::query("DELETE FROM audit_events WHERE stream = $1 AND seq <= $2")
-                .bind(stream.clone())
-                .bind(cut)
-                .execute(&mut *tx)
-                .await?;
-            let removed = Self::rows_affected(&removed);
+            Self::delete_purged(&mut tx, &stream, cut, before).await?;
             sqlx::query(Self::CLOSE_PURGE_GATE).execute(&mut *tx).await?;
+            // Seqs are gapless and every one above the old base was stored
+            // (verify checks both): the cut removes exactly these, whether
+            // deleted now or dropped with their month below.
+            let removed = u64::try_from(cut - base).unwrap_or(0);
             let through_seq = u64::try_from(cut).unwrap_or(0);
-            let event = purge.event(&stream, removed, through_seq, &through_hash);
+            let event = purge.event(&stream, before, removed, through_seq, &through_hash);
             let event = Self::append(&mut tx, &[event]).await?.pop();
             tx.commit().await?;
-            reports.extend(event.map(|event| PurgeReport::new(stream, removed, through_seq, through_hash, event)));
+            outcome
+                .streams
+                .extend(event.map(|event| PurgeReport::new(stream, removed, through_seq, through_hash, event)));
         }
-        Ok(reports)
+        if let Some(latest_cut) = latest_cut {
+            self.retire_before(latest_cut, &mut outcome).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Deletes `stream`'s events at or below `cut`, in the purge's
+    /// transaction with the gate open; a backend that drops whole
+    /// partitions in [`retire_before`](Self::retire_before) leaves the rows
+    /// of those that occurred before the partition `before` falls in.
+    async fn delete_purged(
+        conn: &mut ConnectionOf<Self>,
+        stream: &str,
+        cut: i64,
+        _before: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM audit_events WHERE stream = $1 AND seq <= $2")
+            .bind(stream.to_owned())
+            .bind(cut)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// After a purge's streams: removes the events at or below their
+    /// stream's base that [`delete_purged`](Self::delete_purged) left,
+    /// which are all older than the partition `latest_cut` falls in, and
+    /// says how in `outcome`. Nothing to do where every row was deleted.
+    async fn retire_before(&self, _latest_cut: Timestamp, _outcome: &mut PurgeOutcome) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// Stores perfect subtrees an append completed (new nodes: never
@@ -1054,13 +1089,15 @@ macro_rules! store_methods {
             /// stream in one transaction that also records an `audit.purged`
             /// event; see [`Purge`](crate::Purge) for what is removed and how
             /// the rest still verifies. Streams with nothing to remove are left
-            /// alone and not reported.
+            /// alone and not reported. On PostgreSQL the months wholly older
+            /// than the cuts are then dropped whole where every event in them
+            /// was purged ([`PurgeOutcome`](crate::PurgeOutcome) lists them).
             ///
             /// # Errors
             /// [`StoreError::Query`](crate::StoreError::Query) when `before` is
             /// in the future; database errors (streams purged before the error
             /// stay purged).
-            pub async fn purge(&self, purge: &crate::Purge) -> Result<Vec<crate::PurgeReport>, crate::StoreError> {
+            pub async fn purge(&self, purge: &crate::Purge) -> Result<crate::PurgeOutcome, crate::StoreError> {
                 <Self as crate::backend::Backend>::purge(self, purge).await
             }
 

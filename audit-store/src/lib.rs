@@ -249,6 +249,12 @@
 //! is refused. Schedule it (from a cron job, or the `audit purge` command) to
 //! match your retention policy; nothing is purged automatically.
 //!
+//! Tenants on different plans keep their trails for different periods:
+//! `purge(Purge::by_policy(policy))` cuts each stream at its own period of
+//! a [`RetentionPolicy`], counted back from the run. On PostgreSQL, months
+//! whose every event is purged are dropped whole, and only the others lose
+//! rows one by one; [`PurgeOutcome`] lists both.
+//!
 //! # Durability
 //!
 //! SQLite runs in WAL mode with `synchronous=FULL` by default
@@ -298,6 +304,8 @@
 //! GRANT SELECT, INSERT, UPDATE ON audit_streams TO audit_app;
 //! GRANT SELECT, INSERT ON audit_store_keys TO audit_app;
 //! GRANT SELECT, INSERT ON audit_tree_nodes, audit_checkpoints TO audit_app;
+//! -- Retention drops a month whose every event is purged (the function checks):
+//! GRANT EXECUTE ON FUNCTION audit_events_retire_partition(text) TO audit_app;
 //! GRANT SELECT ON _sqlx_migrations TO audit_app;
 //! ```
 //!
@@ -374,7 +382,7 @@ pub use query::{
     ActionCount, ActionFilter, AuditQuery, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_VALUE_CHARS, Page,
     QUERY_PARAMETERS, QueryError, QueryParameter, ValueFormat,
 };
-pub use retention::{PURGE_ACTION, Purge, PurgeReport};
+pub use retention::{PURGE_ACTION, Purge, PurgeOutcome, PurgeReport, RetentionPolicy};
 pub use scan::Scan;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteStore};
@@ -676,7 +684,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Query`] when `before` is in the future; database errors.
-    pub async fn purge(&self, purge: &Purge) -> Result<Vec<PurgeReport>, StoreError> {
+    pub async fn purge(&self, purge: &Purge) -> Result<PurgeOutcome, StoreError> {
         on_backend!(self, |store| store.purge(purge).await)
     }
 }

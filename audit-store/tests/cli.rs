@@ -240,6 +240,41 @@ async fn purge_needs_confirmation_then_leaves_a_verifiable_stream(db: TestDb) {
     let output = audit(&db, &["purge", "--before", "2099-01-01", "--yes"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("future"), "{}", stderr(&output));
+
+    // Per-tenant periods: globex keeps 30 days (its events are all older),
+    // every other stream is kept for ever.
+    let output = audit(&db, &["purge", "--keep-tenant", "globex=30d", "--yes", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let outcome: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(outcome["streams"].as_array().unwrap().len(), 1, "{outcome}");
+    assert_eq!(outcome["streams"][0]["stream"], "tenant:globex");
+    assert_eq!(outcome["streams"][0]["removed"], 10);
+    assert_eq!(db.count().await, 20 - 2 + 1 - 10 + 1);
+    assert_eq!(audit(&db, &["verify"]).status.code(), Some(0));
+    for (args, says) in [
+        (
+            &["purge", "--keep", "3w", "--yes"][..],
+            "--keep \"3w\": expected a number of days",
+        ),
+        (
+            &["purge", "--keep-tenant", "acme", "--yes"][..],
+            "expected TENANT=PERIOD",
+        ),
+        (
+            &["purge", "--keep-tenant", "=30d", "--yes"][..],
+            "expected TENANT=PERIOD",
+        ),
+        (&["purge", "--keep", "0d", "--yes"][..], "from 1 to 36500"),
+    ] {
+        let output = audit(&db, args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&output).contains(says), "{args:?}: {}", stderr(&output));
+    }
+    // A cut is required, and a date and periods do not mix.
+    assert_eq!(audit(&db, &["purge", "--yes"]).status.code(), Some(2));
+    let output = audit(&db, &["purge", "--before", "2026-01-05", "--keep", "30d", "--yes"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(db.count().await, 20 - 2 + 1 - 10 + 1);
 }
 
 async fn errors_are_one_line_with_the_documented_exit_code(db: TestDb) {

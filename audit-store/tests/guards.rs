@@ -171,7 +171,8 @@ async fn stream_heads_only_move_forward_and_stay(db: TestDb) {
     let reports = store
         .purge(&Purge::before(audit_core::Timestamp::now()).tenant("acme"))
         .await
-        .unwrap();
+        .unwrap()
+        .streams;
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].removed, 6);
     let report = store.verify("tenant:acme").await.unwrap();
@@ -233,7 +234,7 @@ async fn a_head_moved_back_or_deleted_behind_the_triggers_is_reported(db: TestDb
 
 #[cfg(feature = "postgres")]
 mod roles {
-    use audit_core::AuditSink;
+    use audit_core::{Action, Actor, AuditSink, Event};
     use audit_store::{PgStore, Purge};
     use sqlx::{Connection, PgConnection};
 
@@ -318,9 +319,60 @@ mod roles {
         let reports = store
             .purge(&Purge::before(audit_core::Timestamp::now()).tenant("acme"))
             .await
-            .unwrap();
+            .unwrap()
+            .streams;
         assert_eq!(reports[0].removed, 5);
         let report = store.verify("tenant:acme").await.unwrap();
         assert!(report.is_intact(), "{report:?}");
+
+        // A month never seen gets its partition from the application role,
+        // through the function that runs as the owner (a new tenant's
+        // stream: a purge cuts a stream's oldest run only).
+        let old = audit_core::Timestamp::from_unix_micros(1_700_000_000_000_000).unwrap(); // November 2023
+        let back_dated: Vec<_> = (5..8)
+            .map(|n| {
+                Event::builder(Action::new("app.updated").unwrap(), Actor::user(format!("user_{n}")))
+                    .tenant("initech")
+                    .occurred_at(old)
+                    .build()
+            })
+            .collect();
+        store.write_batch(&back_dated).await.unwrap();
+        let before = audit_core::Timestamp::from_unix_micros(1_710_000_000_000_000).unwrap(); // March 2024
+        // Without the grant, the month's purged rows are deleted row by row.
+        let outcome = store.purge(&Purge::before(before)).await.unwrap();
+        assert_eq!(outcome.streams[0].removed, 3);
+        assert!(outcome.dropped_partitions.is_empty(), "{outcome:?}");
+        assert_eq!(outcome.deleted_from_partitions, ["audit_events_y2023m11"]);
+        // With it, the emptied month is dropped; dropping one that holds an
+        // event above its base is refused by the function itself.
+        run(
+            &as_role(&pg.url, &owner),
+            &format!("GRANT EXECUTE ON FUNCTION audit_events_retire_partition(text) TO {app};"),
+        )
+        .await
+        .unwrap();
+        let outcome = store.purge(&Purge::before(before)).await.unwrap();
+        assert_eq!(outcome.dropped_partitions, ["audit_events_y2023m11"]);
+        store.write_batch(&[event(9)]).await.unwrap();
+        let this_month: String = sqlx::query_scalar("SELECT audit_events_partition_for(now())")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let dropped: bool = sqlx::query_scalar("SELECT audit_events_retire_partition($1)")
+            .bind(&this_month)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert!(!dropped, "a month with unpurged events is not dropped");
+        let error = sqlx::query("SELECT audit_events_retire_partition('audit_streams')")
+            .execute(store.pool())
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("not a partition of audit_events"), "{error}");
+        for stream in ["tenant:acme", "tenant:initech"] {
+            let report = store.verify(stream).await.unwrap();
+            assert!(report.is_intact(), "{stream}: {report:?}");
+        }
     }
 }

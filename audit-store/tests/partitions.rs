@@ -3,6 +3,8 @@
 //! seen), a query with a time window reads only its months, a database
 //! written before partitioning is migrated keeping every event and its
 //! integrity, and a partition cannot be truncated around the guards.
+//! Retention drops a month whose every event is purged, and deletes row by
+//! row only where a stream keeps events or the month is held.
 
 #![cfg(feature = "postgres")]
 
@@ -10,7 +12,7 @@
 mod postgres;
 
 use audit_core::{Action, Actor, AuditSink, Event, Timestamp};
-use audit_store::{AuditQuery, PgStore, Store};
+use audit_store::{AuditQuery, PgStore, Purge, PurgeOutcome, RetentionPolicy, Store};
 use chrono::{TimeZone, Utc};
 use sqlx::PgPool;
 
@@ -222,4 +224,184 @@ async fn copy_table(from: &PgPool, to: &PgPool, table: &str) {
     let mut copy = into.copy_in_raw(&format!("COPY {table} FROM STDIN")).await.unwrap();
     copy.send(data).await.unwrap();
     copy.finish().await.unwrap();
+}
+
+/// Events of acme, globex and initech, ten a month from January to April
+/// 2026 (every third day from the 1st), and one late-recorded January
+/// event of initech written after its April ones.
+async fn four_months(store: &PgStore) -> u64 {
+    let mut written = 0;
+    for tenant in ["acme", "globex", "initech"] {
+        for month in 1..=4 {
+            let batch = events(tenant, (2026, month, 1), 3, 10);
+            written += batch.len() as u64;
+            store.write_batch(&batch).await.unwrap();
+        }
+    }
+    store
+        .write_batch(&events("initech", (2026, 1, 20), 1, 1))
+        .await
+        .unwrap();
+    written + 1
+}
+
+fn at(year: i32, month: u32, day: u32) -> Timestamp {
+    Timestamp::from_datetime(Utc.with_ymd_and_hms(year, month, day, 0, 0, 0).unwrap())
+}
+
+async fn rows_in(pool: &PgPool, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+fn removed(outcome: &PurgeOutcome) -> Vec<(String, u64)> {
+    outcome.streams.iter().map(|r| (r.stream.clone(), r.removed)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_drops_the_months_it_empties_and_deletes_rows_only_where_a_cut_falls() {
+    let Some(db) = postgres::fresh_database().await else {
+        return;
+    };
+    let store = PgStore::connect(&db.url).await.unwrap();
+    let written = four_months(&store).await;
+    let pool = store.pool();
+
+    // Cut on 15 February. Initech's late January event (seq 41, after its
+    // April ones) stays, as a purge removes a stream's oldest run only: so
+    // January, where it is, is emptied of the purged rows row by row
+    // instead of dropped. February holds the cut: its rows go one by one.
+    let outcome = store.purge(&Purge::before(at(2026, 2, 15))).await.unwrap();
+    assert_eq!(
+        removed(&outcome),
+        [
+            ("tenant:acme".to_owned(), 15),
+            ("tenant:globex".to_owned(), 15),
+            ("tenant:initech".to_owned(), 15)
+        ]
+    );
+    assert!(outcome.dropped_partitions.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.deleted_from_partitions, ["audit_events_y2026m01"]);
+    assert_eq!(rows_in(pool, "audit_events_y2026m01").await, 1);
+    // February keeps its second half (the 16th on); the purge events are
+    // in this month's partition.
+    assert_eq!(rows_in(pool, "audit_events_y2026m02").await, 3 * 5);
+    assert_every_stream_verifies(&store, written - 45 + 3).await;
+
+    // A cut in May passes the late event and every April one: January to
+    // April hold only purged events, and are dropped whole.
+    let outcome = store.purge(&Purge::before(at(2026, 5, 1))).await.unwrap();
+    assert_eq!(
+        removed(&outcome),
+        [
+            ("tenant:acme".to_owned(), 25),
+            ("tenant:globex".to_owned(), 25),
+            ("tenant:initech".to_owned(), 26)
+        ]
+    );
+    assert_eq!(
+        outcome.dropped_partitions,
+        [
+            "audit_events_y2026m01",
+            "audit_events_y2026m02",
+            "audit_events_y2026m03",
+            "audit_events_y2026m04"
+        ]
+    );
+    assert!(outcome.deleted_from_partitions.is_empty(), "{outcome:?}");
+    let left = partitions(pool).await;
+    assert!(!left.iter().any(|p| p.as_str() < "audit_events_y2026m05"), "{left:?}");
+    // What is left is both purges' records, and it verifies.
+    assert_every_stream_verifies(&store, 6).await;
+    // Writing into a dropped month makes it again.
+    store.write_batch(&events("acme", (2026, 1, 9), 1, 1)).await.unwrap();
+    assert_eq!(rows_in(pool, "audit_events_y2026m01").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_keep_their_own_periods_and_a_month_a_tenant_keeps_is_not_dropped() {
+    let Some(db) = postgres::fresh_database().await else {
+        return;
+    };
+    let store = PgStore::connect(&db.url).await.unwrap();
+    // One event a month for 24 months back from about now, per tenant.
+    let now = Utc::now();
+    let mut written = 0;
+    for tenant in ["acme", "globex", "forever"] {
+        let batch: Vec<Event> = (1..=24)
+            .rev()
+            .map(|months| {
+                Event::builder(Action::new("invoice.paid").unwrap(), Actor::user("u1"))
+                    .tenant(tenant)
+                    .occurred_at(Timestamp::from_datetime(now - chrono::Duration::days(30 * months)))
+                    .build()
+            })
+            .collect();
+        written += batch.len() as u64;
+        store.write_batch(&batch).await.unwrap();
+    }
+    const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+    let policy = RetentionPolicy::keep_forever()
+        .tenant("acme", 100 * DAY)
+        .tenant("globex", 400 * DAY);
+    let outcome = store.purge(&Purge::by_policy(policy)).await.unwrap();
+    // 30-day steps: acme keeps the events of 30..90 days ago (3), globex
+    // those of 30..390 days ago (13); `forever` has no period.
+    assert_eq!(
+        removed(&outcome),
+        [("tenant:acme".to_owned(), 21), ("tenant:globex".to_owned(), 11)]
+    );
+    // Months older than 400 days held only purged events (forever's are in
+    // them too, so none could go): each was emptied of acme's and globex's
+    // rows, row by row, and kept.
+    assert!(outcome.dropped_partitions.is_empty(), "{outcome:?}");
+    assert!(outcome.deleted_from_partitions.len() >= 10, "{outcome:?}");
+    let forever: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE tenant_id = 'forever'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(forever, 24);
+    assert_every_stream_verifies(&store, written - 21 - 11 + 2).await;
+
+    // With `forever` purged too, the oldest months hold nothing kept.
+    let policy = RetentionPolicy::keep_forever().default_period(500 * DAY);
+    let outcome = store.purge(&Purge::by_policy(policy)).await.unwrap();
+    assert_eq!(removed(&outcome), [("tenant:forever".to_owned(), 8)]);
+    assert!(outcome.dropped_partitions.len() >= 5, "{outcome:?}");
+    assert_every_stream_verifies(&store, written - 21 - 11 - 8 + 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_a_reader_holds_is_emptied_row_by_row_instead_of_waiting() {
+    let Some(db) = postgres::fresh_database().await else {
+        return;
+    };
+    let store = PgStore::connect(&db.url).await.unwrap();
+    let written = four_months(&store).await;
+    // A long read (an export, say) holds the table in a transaction.
+    let mut reader = store.pool().begin().await.unwrap();
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        .fetch_one(&mut *reader)
+        .await
+        .unwrap();
+    assert_eq!(seen as u64, written);
+    let outcome = store.purge(&Purge::before(at(2026, 3, 15))).await.unwrap();
+    // February's drop gave up waiting for the reader, and its rows were
+    // deleted instead, which waits for no reader; January holds initech's
+    // late event (kept), so it is emptied of the rest in any case.
+    assert!(outcome.dropped_partitions.is_empty(), "{outcome:?}");
+    assert_eq!(
+        outcome.deleted_from_partitions,
+        ["audit_events_y2026m01", "audit_events_y2026m02"]
+    );
+    assert_eq!(rows_in(store.pool(), "audit_events_y2026m01").await, 1);
+    assert_eq!(rows_in(store.pool(), "audit_events_y2026m02").await, 0);
+    reader.rollback().await.unwrap();
+    assert_every_stream_verifies(&store, written - 3 * 25 + 3).await;
+    // The next purge drops the emptied month.
+    let outcome = store.purge(&Purge::before(at(2026, 3, 15))).await.unwrap();
+    assert!(outcome.streams.is_empty());
+    assert_eq!(outcome.dropped_partitions, ["audit_events_y2026m02"]);
 }

@@ -8,7 +8,7 @@
 mod support;
 
 use audit_core::{Action, Actor, AuditSink, Event, Timestamp};
-use audit_store::{AuditQuery, PURGE_ACTION, Problem, Purge, Store, StoreError};
+use audit_store::{AuditQuery, PURGE_ACTION, Problem, Purge, RetentionPolicy, Store, StoreError};
 use support::TestDb;
 
 on_both_backends!(
@@ -19,6 +19,7 @@ on_both_backends!(
     an_old_event_recorded_late_waits_for_a_later_cut,
     a_purge_in_the_future_is_refused,
     deletes_outside_purge_are_still_refused_and_caught,
+    each_tenant_is_cut_at_its_own_period_and_unlisted_streams_at_the_default,
 );
 
 const DAY: i64 = 86_400_000_000;
@@ -31,9 +32,14 @@ fn day(n: i64) -> Timestamp {
 
 /// An event of `tenant` (or the global stream) on day `n`.
 fn on_day(tenant: Option<&str>, n: i64) -> Event {
+    at(tenant, day(n), &format!("day {n}"))
+}
+
+/// An event of `tenant` (or the global stream) at `when`.
+fn at(tenant: Option<&str>, when: Timestamp, description: &str) -> Event {
     let mut builder = Event::builder(Action::new("app.updated").unwrap(), Actor::user("u1"))
-        .occurred_at(day(n))
-        .description(format!("day {n}"));
+        .occurred_at(when)
+        .description(description);
     if let Some(tenant) = tenant {
         builder = builder.tenant(tenant);
     }
@@ -62,7 +68,7 @@ async fn remaining_days(store: &Store, tenant: &str) -> Vec<String> {
 async fn a_purge_removes_the_oldest_events_records_itself_and_still_verifies(db: TestDb) {
     let store = ten_days(&db).await;
     let purge = Purge::before(day(4)).tenant("acme").actor(Actor::user("u_admin"));
-    let reports = store.purge(&purge).await.unwrap();
+    let reports = store.purge(&purge).await.unwrap().streams;
 
     assert_eq!(reports.len(), 1);
     let report = &reports[0];
@@ -105,7 +111,11 @@ async fn a_purge_removes_the_oldest_events_records_itself_and_still_verifies(db:
 async fn purging_again_and_purging_everything_keep_the_stream_verifiable(db: TestDb) {
     let store = ten_days(&db).await;
     store.purge(&Purge::before(day(3)).tenant("acme")).await.unwrap();
-    let second = store.purge(&Purge::before(day(7)).tenant("acme")).await.unwrap();
+    let second = store
+        .purge(&Purge::before(day(7)).tenant("acme"))
+        .await
+        .unwrap()
+        .streams;
     assert_eq!((second[0].removed, second[0].through_seq), (4, 7));
     assert!(store.verify("tenant:acme").await.unwrap().is_intact());
 
@@ -115,7 +125,8 @@ async fn purging_again_and_purging_everything_keep_the_stream_verifiable(db: Tes
     let all = store
         .purge(&Purge::before(Timestamp::now()).tenant("acme"))
         .await
-        .unwrap();
+        .unwrap()
+        .streams;
     assert_eq!(all[0].removed, 5);
     assert_eq!(all[0].through_seq, 12);
     let remaining = remaining_days(&store, "acme").await;
@@ -135,6 +146,7 @@ async fn a_purge_with_nothing_to_remove_changes_nothing(db: TestDb) {
             .purge(&Purge::before(day(0)).tenant("acme"))
             .await
             .unwrap()
+            .streams
             .is_empty()
     );
     assert!(
@@ -142,6 +154,7 @@ async fn a_purge_with_nothing_to_remove_changes_nothing(db: TestDb) {
             .purge(&Purge::before(day(5)).tenant("nobody"))
             .await
             .unwrap()
+            .streams
             .is_empty()
     );
     assert_eq!(db.count().await, 30);
@@ -150,7 +163,7 @@ async fn a_purge_with_nothing_to_remove_changes_nothing(db: TestDb) {
 
 async fn purging_every_stream_handles_each_on_its_own(db: TestDb) {
     let store = ten_days(&db).await;
-    let reports = store.purge(&Purge::before(day(2))).await.unwrap();
+    let reports = store.purge(&Purge::before(day(2))).await.unwrap().streams;
     let mut streams: Vec<&str> = reports.iter().map(|r| r.stream.as_str()).collect();
     streams.sort_unstable();
     assert_eq!(streams, ["global", "tenant:acme", "tenant:globex"]);
@@ -171,7 +184,11 @@ async fn an_old_event_recorded_late_waits_for_a_later_cut(db: TestDb) {
     for n in [0, 5, 1] {
         store.write_batch(&[on_day(Some("acme"), n)]).await.unwrap();
     }
-    let reports = store.purge(&Purge::before(day(3)).tenant("acme")).await.unwrap();
+    let reports = store
+        .purge(&Purge::before(day(3)).tenant("acme"))
+        .await
+        .unwrap()
+        .streams;
     // Only the prefix before the first event to keep goes: the late day-1
     // event sits after day 5, so it stays for now.
     assert_eq!((reports[0].removed, reports[0].through_seq), (1, 1));
@@ -234,4 +251,51 @@ async fn deletes_outside_purge_are_still_refused_and_caught(db: TestDb) {
             ..
         })
     ));
+}
+
+async fn each_tenant_is_cut_at_its_own_period_and_unlisted_streams_at_the_default(db: TestDb) {
+    let store = db.connect().await;
+    // Events 400, 200, 100, 50 and 10 days old in each stream.
+    let ago = |days: i64| Timestamp::from_unix_micros(Timestamp::now().unix_micros() - days * DAY).unwrap();
+    for tenant in [Some("acme"), Some("globex"), Some("initech"), None] {
+        let events: Vec<Event> = [400, 200, 100, 50, 10]
+            .into_iter()
+            .map(|days| at(tenant, ago(days), &format!("{days} days ago")))
+            .collect();
+        store.write_batch(&events).await.unwrap();
+    }
+    let days = |n: u64| std::time::Duration::from_secs(n * 86_400);
+    let policy = RetentionPolicy::keep_forever()
+        .default_period(days(365))
+        .tenant("acme", days(90))
+        .tenant("globex", days(30));
+    let outcome = store.purge(&Purge::by_policy(policy)).await.unwrap();
+    let removed: Vec<(&str, u64)> = outcome.streams.iter().map(|r| (r.stream.as_str(), r.removed)).collect();
+    // initech and the global stream have the default year.
+    assert_eq!(
+        removed,
+        [
+            ("global", 1),
+            ("tenant:acme", 3),
+            ("tenant:globex", 4),
+            ("tenant:initech", 1)
+        ]
+    );
+    // Each purge event names its own cut.
+    let acme = &outcome.streams[1].event;
+    let before: Timestamp = serde_json::from_value(acme.metadata()["before"].clone()).unwrap();
+    let expected = ago(90).unix_micros();
+    assert!((before.unix_micros() - expected).abs() < 60 * 1_000_000, "{before:?}");
+    for stream in store.streams().await.unwrap() {
+        let verified = store.verify(&stream).await.unwrap();
+        assert!(verified.is_intact(), "{stream}: {:?}", verified.problem);
+    }
+    assert_eq!(db.count().await, 20 - 9 + 4);
+    // A policy with no period for any stream removes nothing.
+    let outcome = store
+        .purge(&Purge::by_policy(RetentionPolicy::keep_forever()))
+        .await
+        .unwrap();
+    assert!(outcome.streams.is_empty());
+    assert_eq!(db.count().await, 20 - 9 + 4);
 }

@@ -179,7 +179,7 @@ async fn proofs_still_verify_after_purges(db: TestDb) {
     // needs what the first kept of the leaves it removed.
     for (through_day, cut) in [(2, 274u64), (5, 685)] {
         let purge = Purge::before(Timestamp::from_unix_micros(START + through_day * DAY).unwrap());
-        let reports = store.purge(&purge).await.unwrap();
+        let reports = store.purge(&purge).await.unwrap().streams;
         assert_eq!(reports.iter().map(|r| r.through_seq).collect::<Vec<_>>(), [cut]);
     }
     // The purges appended their own events: the leaves are the old ones
@@ -316,7 +316,7 @@ async fn a_store_written_with_256_wide_tiles_gets_the_levels_it_lacks_on_connect
     // globex's first 512 leaves are purged: its subtrees are rebuilt from
     // the base on.
     let purge = Purge::before(Timestamp::from_unix_micros(START + DAY).unwrap());
-    let reports = store.purge(&purge).await.unwrap();
+    let reports = store.purge(&purge).await.unwrap().streams;
     assert_eq!(reports.iter().map(|r| r.through_seq).collect::<Vec<_>>(), [512]);
     let streams = ["tenant:acme", "tenant:globex", "tenant:initech"];
     let mut expected = Vec::new();

@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use audit_core::{AuditSink, Event, SinkError, Timestamp};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgQueryResult, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -25,6 +25,7 @@ use crate::error::{StoreError, redact_url};
 use crate::integrity::seal;
 use crate::migrations;
 use crate::query::{CursorKey, Plan};
+use crate::retention::PurgeOutcome;
 use crate::row::{COLUMNS, EventRow, JSON_COLUMNS};
 use crate::tree::StreamTree;
 
@@ -181,12 +182,21 @@ impl Backend for PgStore {
         Ok(query.build().fetch_all(conn).await?)
     }
 
-    fn rows_affected(result: &PgQueryResult) -> u64 {
-        result.rows_affected()
-    }
-
     async fn append(conn: &mut PgConnection, batch: &[Event]) -> Result<Vec<Event>, StoreError> {
         append(conn, batch).await
+    }
+
+    async fn delete_purged(
+        conn: &mut PgConnection,
+        stream: &str,
+        cut: i64,
+        before: Timestamp,
+    ) -> Result<(), StoreError> {
+        partitions::delete_purged(conn, stream, cut, before).await
+    }
+
+    async fn retire_before(&self, latest_cut: Timestamp, outcome: &mut PurgeOutcome) -> Result<(), StoreError> {
+        partitions::retire_before(&self.pool, latest_cut, outcome).await
     }
 
     async fn fetch_text(&self, plan: &Plan) -> Result<Vec<PgRow>, StoreError> {

@@ -12,8 +12,7 @@ use std::time::Duration;
 use audit_core::{AuditSink, Event, SinkError, Timestamp};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use uuid::Uuid;
@@ -217,10 +216,6 @@ impl Backend for SqliteStore {
         mut query: QueryBuilder<'static, Sqlite>,
     ) -> Result<Vec<SqliteRow>, StoreError> {
         Ok(query.build().fetch_all(conn).await?)
-    }
-
-    fn rows_affected(result: &SqliteQueryResult) -> u64 {
-        result.rows_affected()
     }
 
     async fn append(conn: &mut SqliteConnection, batch: &[Event]) -> Result<Vec<Event>, StoreError> {

@@ -217,12 +217,35 @@ pub(crate) fn command() -> Command {
         .subcommand(Command::new("migrate").about("Create or upgrade the store's tables"))
         .subcommand(
             Command::new("purge")
-                .about("Remove events that occurred before a date (recorded as audit.purged; the rest still verifies)")
+                .about(
+                    "Remove events that occurred before a date, or older than each tenant's retention period \
+                     (recorded as audit.purged; the rest still verifies)",
+                )
                 .arg(
                     Arg::new("before")
                         .long("before")
-                        .required(true)
                         .help("RFC 3339 time or YYYY-MM-DD (midnight UTC)"),
+                )
+                .arg(
+                    Arg::new("keep")
+                        .long("keep")
+                        .value_name("PERIOD")
+                        .conflicts_with("before")
+                        .help("Keep this long (e.g. 365d) in every stream without its own --keep-tenant"),
+                )
+                .arg(
+                    Arg::new("keep-tenant")
+                        .long("keep-tenant")
+                        .value_name("TENANT=PERIOD")
+                        .action(ArgAction::Append)
+                        .conflicts_with("before")
+                        .help("A tenant's own period (e.g. trial-co=90d); repeat for each"),
+                )
+                .group(
+                    clap::ArgGroup::new("cut")
+                        .args(["before", "keep", "keep-tenant"])
+                        .multiple(true)
+                        .required(true),
                 )
                 .arg(Arg::new("tenant").long("tenant").help("Only this tenant's stream"))
                 .arg(

@@ -5,7 +5,7 @@ use std::io::{IsTerminal as _, Write as _};
 
 use audit_core::Timestamp;
 use audit_store::log_read;
-use audit_store::{AuditQuery, ExportFormat, Page, ProofLine, Purge, Store};
+use audit_store::{AuditQuery, ExportFormat, Page, ProofLine, Purge, RetentionPolicy, Store};
 use clap::ArgMatches;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -264,42 +264,83 @@ async fn verify(store: &Store, sub: &ArgMatches) -> Result<u8> {
 }
 
 async fn purge(store: &Store, sub: &ArgMatches) -> Result<u8> {
-    let before = sub.get_one::<String>("before").ok_or("--before is required")?;
-    // The query parser reads dates and times the same way everywhere.
-    let since =
-        AuditQuery::from_params([("since", before.as_str())]).map_err(|e| format!("--before {}", e.message()))?;
-    let before = since_of(&since).ok_or("--before is required")?;
-    let mut purge = Purge::before(before).actor(audit_core::Actor::system("audit-cli"));
+    let purge = match sub.get_one::<String>("before") {
+        Some(before) => {
+            // The query parser reads dates and times the same way everywhere.
+            let since = AuditQuery::from_params([("since", before.as_str())])
+                .map_err(|e| format!("--before {}", e.message()))?;
+            Purge::before(since_of(&since).ok_or("--before is required")?)
+        }
+        None => Purge::by_policy(retention_policy(sub)?),
+    };
+    let mut purge = purge.actor(audit_core::Actor::system("audit-cli"));
     if let Some(tenant) = sub.get_one::<String>("tenant") {
         purge = purge.tenant(tenant.clone());
     }
     let bar = progress(None, "purging");
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let reports = store.purge(&purge).await?;
+    let outcome = store.purge(&purge).await?;
     bar.finish_and_clear();
     if sub.get_flag("json") {
-        let rows: Vec<_> = reports
+        let streams: Vec<_> = outcome
+            .streams
             .iter()
             .map(|r| {
                 json!({"stream": r.stream, "removed": r.removed, "through_seq": r.through_seq,
                 "event_id": r.event.id()})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-    } else if reports.is_empty() {
-        println!("nothing to purge before {before}");
-    } else {
-        for r in &reports {
-            println!(
-                "{}: removed {} events (through seq {}), recorded as {}",
-                r.stream,
-                r.removed,
-                r.through_seq,
-                r.event.id()
-            );
-        }
+        let body = json!({"streams": streams, "dropped_partitions": outcome.dropped_partitions,
+            "deleted_from_partitions": outcome.deleted_from_partitions});
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(exit::OK);
+    }
+    if outcome.streams.is_empty() {
+        println!("nothing to purge");
+    }
+    for r in &outcome.streams {
+        println!(
+            "{}: removed {} events (through seq {}), recorded as {}",
+            r.stream,
+            r.removed,
+            r.through_seq,
+            r.event.id()
+        );
+    }
+    for partition in &outcome.dropped_partitions {
+        println!("dropped partition {partition} (every event in it was purged)");
+    }
+    for partition in &outcome.deleted_from_partitions {
+        println!("deleted the purged events of partition {partition} row by row (it holds events still kept)");
     }
     Ok(exit::OK)
+}
+
+/// The policy `--keep` and `--keep-tenant` describe.
+fn retention_policy(sub: &ArgMatches) -> Result<RetentionPolicy> {
+    let mut policy = RetentionPolicy::keep_forever();
+    if let Some(period) = sub.get_one::<String>("keep") {
+        policy = policy.default_period(period_of(period).map_err(|e| format!("--keep {period:?}: {e}"))?);
+    }
+    for entry in sub.get_many::<String>("keep-tenant").into_iter().flatten() {
+        let (tenant, period) = entry
+            .split_once('=')
+            .filter(|(tenant, _)| !tenant.is_empty())
+            .ok_or_else(|| format!("--keep-tenant {entry:?}: expected TENANT=PERIOD, e.g. acme=365d"))?;
+        let period = period_of(period).map_err(|e| format!("--keep-tenant {entry:?}: {e}"))?;
+        policy = policy.tenant(tenant, period);
+    }
+    Ok(policy)
+}
+
+/// A retention period: a whole number of days, `365d`.
+fn period_of(text: &str) -> std::result::Result<std::time::Duration, String> {
+    let days: u64 = text
+        .strip_suffix('d')
+        .and_then(|days| days.parse().ok())
+        .filter(|days| (1..=36_500).contains(days))
+        .ok_or("expected a number of days from 1 to 36500 followed by d, e.g. 90d")?;
+    Ok(std::time::Duration::from_secs(days * 86_400))
 }
 
 /// The `since` bound a one-filter query carries.
