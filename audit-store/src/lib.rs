@@ -375,7 +375,7 @@ pub use error::StoreError;
 pub use export::{CSV_COLUMNS, ExportFormat};
 pub use integrity::{Problem, VerifyReport, leaf_hash};
 #[cfg(feature = "postgres")]
-pub use postgres::PgStore;
+pub use postgres::{PartitionUnit, PgStore};
 pub use proof::{ConsistencyProof, EventProof, InvalidProof};
 pub use proof_export::{ProofLine, ProofScan, UncoveredEvent};
 pub use query::{

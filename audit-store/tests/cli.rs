@@ -27,6 +27,7 @@ on_both_backends!(
     export_is_recorded_with_its_filters_and_how_it_ended,
     a_hostile_actor_name_is_a_usage_error_and_nothing_is_read,
     a_read_the_store_will_not_record_fails_the_command,
+    migrate_sets_the_partition_unit_on_postgres_only,
 );
 
 /// `audit ARGS` on `db`, with the environment's user names left out.
@@ -597,4 +598,36 @@ async fn a_read_the_store_will_not_record_fails_the_command(db: TestDb) {
         stderr(&output)
     );
     assert_eq!(db.count().await, 20);
+}
+
+async fn migrate_sets_the_partition_unit_on_postgres_only(db: TestDb) {
+    let output = audit(&db, &["migrate", "--partition-unit", "week"]);
+    if !db.is_postgres() {
+        assert_eq!(output.status.code(), Some(1));
+        assert!(
+            stderr(&output).contains("only a PostgreSQL store is partitioned"),
+            "{}",
+            stderr(&output)
+        );
+        return;
+    }
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("new partitions cover a week"),
+        "{}",
+        stdout(&output)
+    );
+    let output = audit(&db, &["migrate"]);
+    assert!(
+        stdout(&output).contains("new partitions cover a week"),
+        "{}",
+        stdout(&output)
+    );
+    let output = audit(&db, &["migrate", "--partition-unit", "fortnight"]);
+    assert_eq!(output.status.code(), Some(2), "clap names the units");
+    assert!(
+        stderr(&output).contains("day, week, month, year"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -12,7 +12,7 @@
 mod postgres;
 
 use audit_core::{Action, Actor, AuditSink, Event, Timestamp};
-use audit_store::{AuditQuery, PgStore, Purge, PurgeOutcome, RetentionPolicy, Store};
+use audit_store::{AuditQuery, PartitionUnit, PgStore, Purge, PurgeOutcome, RetentionPolicy, Store};
 use chrono::{TimeZone, Utc};
 use sqlx::PgPool;
 
@@ -404,4 +404,63 @@ async fn a_month_a_reader_holds_is_emptied_row_by_row_instead_of_waiting() {
     let outcome = store.purge(&Purge::before(at(2026, 3, 15))).await.unwrap();
     assert!(outcome.streams.is_empty());
     assert_eq!(outcome.dropped_partitions, ["audit_events_y2026m02"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unit_is_a_setting_a_change_never_overlaps_and_retention_drops_any_unit() {
+    let Some(db) = postgres::fresh_database().await else {
+        return;
+    };
+    let store = PgStore::connect(&db.url).await.unwrap();
+    assert_eq!(store.partition_unit().await.unwrap(), PartitionUnit::Month);
+    store.set_partition_unit(PartitionUnit::Week).await.unwrap();
+    // Weeks from Monday: 2 March 2026 is one.
+    let day = |month: u32, day: u32| events("acme", (2026, month, day), 0, 1);
+    for (month, d) in [(3, 2), (3, 5), (3, 10)] {
+        store.write_batch(&day(month, d)).await.unwrap();
+    }
+    let made = partitions(store.pool()).await;
+    assert!(made.contains(&"audit_events_y2026m03d02_7d".to_owned()), "{made:?}");
+    assert!(made.contains(&"audit_events_y2026m03d09_7d".to_owned()), "{made:?}");
+
+    // Back to months: a new one is clipped to the weeks already there.
+    store.set_partition_unit(PartitionUnit::Month).await.unwrap();
+    for (month, d) in [(3, 20), (2, 27), (3, 1)] {
+        store.write_batch(&day(month, d)).await.unwrap();
+    }
+    let made = partitions(store.pool()).await;
+    for name in [
+        "audit_events_y2026m03d16_16d", // 16 March to 1 April
+        "audit_events_y2026m02",        // the whole of February
+        "audit_events_y2026m03d01_1d",  // 1 March, before the first week
+    ] {
+        assert!(made.contains(&name.to_owned()), "{name}: {made:?}");
+    }
+    assert_eq!(rows_in(store.pool(), "audit_events_y2026m03d16_16d").await, 1);
+
+    // Stream order is the order written: a cut on 16 March keeps 20 March
+    // and the two late ones (27 February, 1 March) after it.
+    let outcome = store.purge(&Purge::before(at(2026, 3, 16))).await.unwrap();
+    assert_eq!(removed(&outcome), [("tenant:acme".to_owned(), 3)]);
+    assert_eq!(
+        outcome.dropped_partitions,
+        ["audit_events_y2026m03d02_7d", "audit_events_y2026m03d09_7d"]
+    );
+    assert!(outcome.deleted_from_partitions.is_empty(), "{outcome:?}");
+    let outcome = store.purge(&Purge::before(at(2026, 4, 1))).await.unwrap();
+    assert_eq!(removed(&outcome), [("tenant:acme".to_owned(), 3)]);
+    assert_eq!(
+        outcome.dropped_partitions,
+        [
+            "audit_events_y2026m02",
+            "audit_events_y2026m03d01_1d",
+            "audit_events_y2026m03d16_16d"
+        ]
+    );
+    assert_every_stream_verifies(&store, 2).await;
+    let listed: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_partitions WHERE starts < '2026-04-01'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(listed, 0, "dropped partitions are no longer listed");
 }

@@ -6,6 +6,8 @@
 mod columns;
 mod copy;
 mod partitions;
+
+pub use self::partitions::PartitionUnit;
 mod search;
 mod trigram_sample;
 
@@ -100,6 +102,40 @@ impl PgStore {
             cursor_key,
             search_sample: Arc::default(),
         })
+    }
+}
+
+impl PgStore {
+    /// The period each new partition of `audit_events` covers (a month
+    /// unless [`set_partition_unit`](Self::set_partition_unit) changed it).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn partition_unit(&self) -> Result<PartitionUnit, StoreError> {
+        partitions::unit(&self.pool).await
+    }
+
+    /// Makes `unit` the period of the partitions made from now on (for
+    /// every process on this database), and makes the next months'
+    /// partitions with it. Partitions already made keep their ranges; a
+    /// new one is clipped to its neighbours, so none overlap. Needs a role
+    /// that may update `audit_partition_settings` (the owner's: `audit
+    /// migrate --partition-unit week`).
+    ///
+    /// ```no_run
+    /// use audit_store::{PartitionUnit, PgStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = PgStore::connect("postgres://owner:secret@localhost/audit").await?;
+    /// store.set_partition_unit(PartitionUnit::Week).await?;
+    /// assert_eq!(store.partition_unit().await?, PartitionUnit::Week);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// Database errors (a role without `UPDATE` on the settings table).
+    pub async fn set_partition_unit(&self, unit: PartitionUnit) -> Result<(), StoreError> {
+        partitions::set_unit(&self.pool, unit).await
     }
 }
 

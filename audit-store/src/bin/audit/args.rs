@@ -214,7 +214,16 @@ pub(crate) fn command() -> Command {
                 .arg(Arg::new("file").required(true).value_name("FILE"))
                 .arg(verifier_key_arg()),
         )
-        .subcommand(Command::new("migrate").about("Create or upgrade the store's tables"))
+        .subcommand(
+            Command::new("migrate")
+                .about("Create or upgrade the store's tables")
+                .arg(
+                    Arg::new("partition-unit")
+                        .long("partition-unit")
+                        .value_parser(["day", "week", "month", "year"])
+                        .help("PostgreSQL: the period each new partition covers (month by default)"),
+                ),
+        )
         .subcommand(
             Command::new("purge")
                 .about(

@@ -41,10 +41,7 @@ pub(crate) async fn run(matches: &ArgMatches) -> Result<u8> {
         },
         "checkpoint" => proofs::checkpoint(&store, sub).await,
         "prove" => proofs::prove(&store, sub).await,
-        "migrate" => {
-            println!("migrations applied; {} streams", store.streams().await?.len());
-            Ok(exit::OK)
-        }
+        "migrate" => migrate(&store, sub).await,
         "purge" => purge(&store, sub).await,
         "serve" => serve::run(store, sub).await,
         other => Err(format!("unknown command `{other}`").into()),
@@ -261,6 +258,25 @@ async fn verify(store: &Store, sub: &ArgMatches) -> Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+async fn migrate(store: &Store, sub: &ArgMatches) -> Result<u8> {
+    if let Some(unit) = sub.get_one::<String>("partition-unit") {
+        #[cfg(feature = "postgres")]
+        if let Store::Postgres(pg) = store {
+            pg.set_partition_unit(unit.parse()?).await?;
+        } else {
+            return Err("--partition-unit: only a PostgreSQL store is partitioned".into());
+        }
+        #[cfg(not(feature = "postgres"))]
+        return Err(format!("--partition-unit {unit}: only a PostgreSQL store is partitioned").into());
+    }
+    println!("migrations applied; {} streams", store.streams().await?.len());
+    #[cfg(feature = "postgres")]
+    if let Store::Postgres(pg) = store {
+        println!("new partitions cover a {}", pg.partition_unit().await?);
+    }
+    Ok(exit::OK)
 }
 
 async fn purge(store: &Store, sub: &ArgMatches) -> Result<u8> {
