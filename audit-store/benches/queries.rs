@@ -18,15 +18,16 @@
 //! no `ANALYZE`, and has no such background work).
 //!
 //! Right before each backend's queries, its database is read once into the
-//! OS page cache (SQLite: the file; PostgreSQL: `pg_prewarm` of the table
-//! and its indexes), as on a server that keeps its working set cached. This
-//! machine does not: a DAMON scheme of the VM (`/sys/kernel/mm/damon`,
-//! action `pageout`, files only) drops file pages left unread for about a
-//! minute, unless a process maps them, so pages written during the load
-//! were back on disk by the time the queries ran, and the queries' p99s
-//! were disk reads (SQLite index-backed p99 2.3–3.5 ms and an actor-name
-//! search 65 ms on PostgreSQL in one run). The report prints how many
-//! evicted file pages the queries read again (`workingset_refault_file`).
+//! OS page cache (SQLite: the file; PostgreSQL: `pg_prewarm` of the
+//! table's monthly partitions and their indexes, `common::pg::prewarm`), as
+//! on a server that keeps its working set cached. This machine does not: a
+//! DAMON scheme of the VM (`/sys/kernel/mm/damon`, action `pageout`, files
+//! only) drops file pages left unread for about a minute, unless a process
+//! maps them, so pages written during the load were back on disk by the
+//! time the queries ran, and the queries' p99s were disk reads (SQLite
+//! index-backed p99 2.3–3.5 ms and an actor-name search 65 ms on
+//! PostgreSQL in one run). The report prints how many evicted file pages
+//! the queries read again (`workingset_refault_file`).
 //!
 //! Every query is on the big tenant, default page size 50, each kind run
 //! `STORE_BENCH_RUNS` times (default 200) after 10 warm-up runs, cycling
@@ -61,18 +62,17 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use audit_core::{Action, AuditSink, Timestamp};
-use audit_store::{AuditQuery, PgStore, SqliteStore, Store};
+use audit_core::{AuditSink, Timestamp};
+use audit_store::{PgStore, SqliteStore, Store};
+use common::kinds::{Kind, QuerySet, measure};
 use common::{
-    ACTORS, BIG_TENANT, BoxError, CpuMeter, DAY, Generator, Latencies, SqliteDir, TARGET_IDS, TARGET_TYPES, actor_id,
-    actor_name, env_usize, file_refaults, load_average, met, ms, search_word, target_id,
+    BIG_TENANT, BoxError, CpuMeter, DAYS, Generator, NAMESPACES, SqliteDir, VERBS, env_usize, file_refaults,
+    load_average, met, ms,
 };
 
 const INDEX_P99_MS: f64 = 2.0;
 const TEXT_P99_MS: f64 = 20.0;
 const KEYSET_FACTOR: f64 = 2.0;
-const WARM_UP: usize = 10;
-const OFFSET_BUDGET: Duration = Duration::from_secs(60);
 
 fn main() -> Result<(), BoxError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -80,95 +80,6 @@ fn main() -> Result<(), BoxError> {
         .enable_all()
         .build()?;
     runtime.block_on(run())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Tenant30Days,
-    TenantActionRange,
-    TenantActor,
-    TenantTarget,
-    FirstPage,
-    Keyset,
-    Offset,
-    Text,
-}
-
-const KINDS: [Kind; 8] = [
-    Kind::Tenant30Days,
-    Kind::TenantActionRange,
-    Kind::TenantActor,
-    Kind::TenantTarget,
-    Kind::FirstPage,
-    Kind::Keyset,
-    Kind::Offset,
-    Kind::Text,
-];
-
-impl Kind {
-    fn label(self) -> &'static str {
-        match self {
-            Self::Tenant30Days => "tenant, last 30 days",
-            Self::TenantActionRange => "tenant + action + 14-day range",
-            Self::TenantActor => "tenant + actor",
-            Self::TenantTarget => "tenant + target",
-            Self::FirstPage => "first page (tenant)",
-            Self::Keyset => "keyset page at depth 100,000",
-            Self::Offset => "offset 100,000",
-            Self::Text => "free text, tenant + 30 days",
-        }
-    }
-
-    /// The `k`th query of this kind.
-    fn query(self, k: usize, now: i64, cursor: &str) -> AuditQuery {
-        let at = |micros: i64| Timestamp::from_unix_micros(micros).expect("in range");
-        let tenant = AuditQuery::new().tenant(BIG_TENANT);
-        let k64 = i64::try_from(k).unwrap_or(0);
-        match self {
-            Self::Tenant30Days => tenant.since(at(now - 30 * DAY)),
-            Self::TenantActionRange => {
-                let since = now - (14 + (k64 * 7) % 76) * DAY;
-                tenant
-                    .action(Action::new(common::action_name((k * 37) % 100)).expect("valid"))
-                    .since(at(since))
-                    .until(at(since + 14 * DAY))
-            }
-            Self::TenantActor => tenant.actor_id(actor_id((k * 61) % ACTORS)),
-            Self::TenantTarget => {
-                let target_type = TARGET_TYPES[k % TARGET_TYPES.len()];
-                tenant
-                    .target_type(target_type)
-                    .target_id(target_id(target_type, (k * 7919) % TARGET_IDS))
-            }
-            Self::FirstPage => tenant,
-            Self::Keyset => tenant.cursor(cursor),
-            Self::Offset => tenant.offset(u32::try_from(depth()).unwrap_or(audit_store::MAX_OFFSET)),
-            Self::Text => {
-                let text = match k % 3 {
-                    0 => search_word(k / 3).to_owned(),
-                    1 => actor_name((k * 13) % ACTORS),
-                    _ => {
-                        let target_type = TARGET_TYPES[k % TARGET_TYPES.len()];
-                        target_id(target_type, (k * 7919) % TARGET_IDS)
-                    }
-                };
-                tenant.since(at(now - 30 * DAY)).text(text)
-            }
-        }
-    }
-
-    fn index_backed(self) -> bool {
-        !matches!(self, Self::Offset | Self::Text)
-    }
-}
-
-#[derive(Debug)]
-struct Measured {
-    kind: Kind,
-    latencies: Latencies,
-    rows: usize,
-    /// Free text only: the latencies of each of the three kinds of search.
-    variants: [Latencies; 3],
 }
 
 async fn run() -> Result<(), BoxError> {
@@ -251,6 +162,14 @@ async fn run() -> Result<(), BoxError> {
         t.elapsed().as_secs_f64()
     );
 
+    let set = QuerySet {
+        tenant: BIG_TENANT.to_owned(),
+        actions: NAMESPACES.len() * VERBS.len(),
+        range_days: DAYS,
+        now,
+        keyset_depth: depth(),
+        offset_depth: depth(),
+    };
     let mut results = Vec::new();
     for (name, store) in [
         ("SQLite", Store::from(sqlite.clone())),
@@ -259,7 +178,9 @@ async fn run() -> Result<(), BoxError> {
         let t = Instant::now();
         match &store {
             Store::Sqlite(_) => read_through(&dir.file())?,
-            Store::Postgres(pg) => prewarm(pg).await?,
+            Store::Postgres(pg) => {
+                common::pg::prewarm(pg.pool()).await?;
+            }
         }
         println!(
             "{name}: database read into the OS cache in {:.1} s",
@@ -267,7 +188,7 @@ async fn run() -> Result<(), BoxError> {
         );
         let mut meter = CpuMeter::start();
         let refaults = file_refaults();
-        let measured = measure(&store, runs, now).await?;
+        let measured = measure(&store, runs, &set).await?;
         let (busy, stolen) = meter.busy_and_stolen();
         println!(
             "{name}: CPU busy {:.0} % of 2 during the queries (stolen by the hypervisor: {:.1} %), load {}; {} \
@@ -310,7 +231,7 @@ async fn run() -> Result<(), BoxError> {
             };
             println!(
                 "    {:<32} p50 {p50:>8.2} ms  p99 {p99:>8.2} ms  ({} runs, {:.1} rows/page)  {verdict}",
-                m.kind.label(),
+                m.kind.label(&set),
                 m.latencies.0.len(),
                 m.rows as f64 / m.latencies.0.len().max(1) as f64
             );
@@ -355,77 +276,8 @@ fn read_through(file: &std::path::Path) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// As [`read_through`], for PostgreSQL: `pg_prewarm` (contrib) reads the
-/// table and its indexes into the OS page cache. Without the extension,
-/// says so and goes on cold.
-async fn prewarm(pg: &PgStore) -> Result<(), BoxError> {
-    if let Err(error) = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
-        .execute(pg.pool())
-        .await
-    {
-        println!("PostgreSQL: no pg_prewarm ({error}); queries start on a cold cache");
-        return Ok(());
-    }
-    sqlx::query(
-        "SELECT pg_prewarm(c.oid, 'read') FROM pg_class c \
-         WHERE c.oid = 'audit_events'::regclass \
-            OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'audit_events'::regclass)",
-    )
-    .execute(pg.pool())
-    .await?;
-    Ok(())
-}
-
 /// The depth of the keyset and offset pages: 100,000 (`STORE_BENCH_DEPTH`
 /// for quick runs on fewer events).
 fn depth() -> usize {
     env_usize("STORE_BENCH_DEPTH", 100_000).clamp(50, 100_000)
-}
-
-async fn measure(store: &Store, runs: usize, now: i64) -> Result<Vec<Measured>, BoxError> {
-    // The cursor after the 100,000th event of the big tenant.
-    let page = store
-        .query(
-            &AuditQuery::new()
-                .tenant(BIG_TENANT)
-                .offset(u32::try_from(depth() - 50).unwrap_or(0)),
-        )
-        .await?;
-    let cursor = page
-        .next_cursor
-        .ok_or("the big tenant has too few events for the keyset depth")?;
-    // STORE_BENCH_KINDS: only the kinds whose label contains one of these
-    // comma-separated words (for profiling one kind).
-    let only = std::env::var("STORE_BENCH_KINDS").unwrap_or_default();
-    let wanted = |kind: Kind| only.is_empty() || only.split(',').any(|word| kind.label().contains(word.trim()));
-    let mut out = Vec::new();
-    for kind in KINDS.into_iter().filter(|&kind| wanted(kind)) {
-        for k in 0..WARM_UP {
-            store.query(&kind.query(k, now, &cursor)).await?;
-        }
-        let mut latencies = Latencies::default();
-        let mut variants: [Latencies; 3] = Default::default();
-        let mut rows = 0;
-        let started = Instant::now();
-        for k in 0..runs {
-            let query = kind.query(k, now, &cursor);
-            let t = Instant::now();
-            let page = store.query(&query).await?;
-            latencies.0.push(t.elapsed());
-            if kind == Kind::Text {
-                variants[k % 3].0.push(t.elapsed());
-            }
-            rows += page.events.len();
-            if kind == Kind::Offset && started.elapsed() > OFFSET_BUDGET {
-                break;
-            }
-        }
-        out.push(Measured {
-            kind,
-            latencies,
-            rows,
-            variants,
-        });
-    }
-    Ok(out)
 }

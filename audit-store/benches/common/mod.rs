@@ -1,8 +1,10 @@
 //! What the audit-store benchmarks share: realistic events, a PostgreSQL
-//! server of their own, fresh databases on both backends, timing helpers.
+//! server of their own, fresh databases on both backends, the query kinds
+//! and their timing loop, timing helpers.
 
 #![allow(dead_code, reason = "each bench binary uses a part of the shared code")]
 
+pub(crate) mod kinds;
 pub(crate) mod pg;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -123,8 +125,15 @@ pub(crate) fn tenant_name(k: usize) -> String {
     format!("tenant-{k:02}")
 }
 
+/// Action `k`: the first 100 (`NAMESPACES` × `VERBS`) are the ones every
+/// data set has; 100 to 199 use `MORE_NAMESPACES`.
 pub(crate) fn action_name(k: usize) -> String {
-    format!("{}.{}", NAMESPACES[k / VERBS.len()], VERBS[k % VERBS.len()])
+    let namespace = k / VERBS.len();
+    let namespace = match NAMESPACES.get(namespace) {
+        Some(namespace) => namespace,
+        None => MORE_NAMESPACES[namespace - NAMESPACES.len()],
+    };
+    format!("{namespace}.{}", VERBS[k % VERBS.len()])
 }
 
 pub(crate) fn actor_id(k: usize) -> String {
@@ -144,9 +153,46 @@ pub(crate) fn target_id(target_type: &str, k: usize) -> String {
     format!("{target_type}_{k:05}")
 }
 
+/// 20 more namespaces, for data sets with more than 100 actions (see
+/// [`Generator::actions`]): actions 100 to 199.
+pub(crate) const MORE_NAMESPACES: [&str; 20] = [
+    "payment",
+    "plan",
+    "coupon",
+    "policy",
+    "group",
+    "device",
+    "token",
+    "certificate",
+    "license",
+    "report",
+    "dashboard",
+    "alert",
+    "pipeline",
+    "deployment",
+    "cluster",
+    "bucket",
+    "database",
+    "schema",
+    "job",
+    "notification",
+];
+
+/// The most actions a generator can draw from ([`action_name`] names them all).
+pub(crate) const MAX_ACTIONS: usize = (NAMESPACES.len() + MORE_NAMESPACES.len()) * VERBS.len();
+
 /// A word occurring in the names of about 1/16 of the targets: for free-text searches.
 pub(crate) fn search_word(k: usize) -> &'static str {
     WORDS[k % WORDS.len()]
+}
+
+/// The weights of `tenants` tenants whose activity follows Zipf's law with
+/// `exponent`: tenant `k` weighs `1 / (k + 1)^exponent` (tenant 0 the
+/// busiest), normalised to sum to 1.
+pub(crate) fn zipf_weights(tenants: usize, exponent: f64) -> Vec<f64> {
+    let raw: Vec<f64> = (0..tenants.max(1)).map(|k| ((k + 1) as f64).powf(-exponent)).collect();
+    let total: f64 = raw.iter().sum();
+    raw.into_iter().map(|w| w / total).collect()
 }
 
 /// Makes realistic events: a user actor with email and name, a tenant, a
@@ -154,6 +200,11 @@ pub(crate) fn search_word(k: usize) -> &'static str {
 /// after states for updates (creations only after, deletions only before),
 /// three metadata keys, `occurred_at` spread uniformly over the 90 days
 /// before `now` (at random, or in order: see [`Generator::in_order`]).
+///
+/// The default shape is the queries bench's (50 tenants, `tenant-00` with a
+/// fifth of the rows, 100 actions, 90 days); [`tenants_zipf`](Self::tenants_zipf),
+/// [`actions`](Self::actions) and [`days`](Self::days) change it (the scale
+/// bench: 1,000 Zipf-skewed tenants, 200 actions, 730 days).
 #[derive(Debug)]
 pub(crate) struct Generator {
     rng: Rng,
@@ -161,6 +212,11 @@ pub(crate) struct Generator {
     only_tenant: Option<usize>,
     /// With [`Generator::in_order`]: the next `occurred_at` and the step.
     clock: Option<(i64, i64)>,
+    /// With [`Generator::tenants_zipf`]: the cumulative share of tenants
+    /// `0..=k`, to draw a tenant from.
+    tenant_cdf: Option<Vec<f64>>,
+    actions: usize,
+    days: i64,
 }
 
 impl Generator {
@@ -170,15 +226,60 @@ impl Generator {
             now: now.unix_micros(),
             only_tenant: None,
             clock: None,
+            tenant_cdf: None,
+            actions: NAMESPACES.len() * VERBS.len(),
+            days: DAYS,
         }
     }
 
+    /// `tenants` tenants (`tenant-00` …) whose shares of the events follow
+    /// Zipf's law with `exponent` ([`zipf_weights`]), instead of 50 with
+    /// one big one.
+    pub(crate) fn tenants_zipf(mut self, tenants: usize, exponent: f64) -> Self {
+        let mut cumulative = 0.0;
+        self.tenant_cdf = Some(
+            zipf_weights(tenants, exponent)
+                .into_iter()
+                .map(|w| {
+                    cumulative += w;
+                    cumulative
+                })
+                .collect(),
+        );
+        self
+    }
+
+    /// Events draw their action from the first `actions` of [`action_name`]
+    /// (at most [`MAX_ACTIONS`]) instead of 100.
+    pub(crate) fn actions(mut self, actions: usize) -> Self {
+        assert!(
+            (1..=MAX_ACTIONS).contains(&actions),
+            "1 to {MAX_ACTIONS} actions, not {actions}"
+        );
+        self.actions = actions;
+        self
+    }
+
+    /// `occurred_at` over the `days` days before `now` instead of 90 (set
+    /// before [`in_order`](Self::in_order)).
+    pub(crate) fn days(mut self, days: i64) -> Self {
+        self.days = days.max(1);
+        self
+    }
+
     /// The next `n` events happen one after the other, evenly over the 90
-    /// days, as a live audit trail receives them: their ids (minted as
-    /// each event is made) and times rise together.
-    pub(crate) fn in_order(mut self, n: usize) -> Self {
-        let step = (DAYS * DAY / i64::try_from(n.max(1)).unwrap_or(i64::MAX)).max(1);
-        self.clock = Some((self.now - DAYS * DAY, step));
+    /// days (or [`days`](Self::days)), as a live audit trail receives them:
+    /// their ids (minted as each event is made) and times rise together.
+    pub(crate) fn in_order(self, n: usize) -> Self {
+        let start = self.now - self.days * DAY;
+        self.in_order_from(start, n)
+    }
+
+    /// As [`in_order`](Self::in_order), evenly from `start` (Unix
+    /// microseconds) to `now`.
+    pub(crate) fn in_order_from(mut self, start: i64, n: usize) -> Self {
+        let step = ((self.now - start) / i64::try_from(n.max(1)).unwrap_or(i64::MAX)).max(1);
+        self.clock = Some((start, step));
         self
     }
 
@@ -194,15 +295,18 @@ impl Generator {
 
     pub(crate) fn event(&mut self) -> Event {
         let r = &mut self.rng;
-        let mut tenant = if r.chance(BIG_TENANT_PERCENT) {
-            0
-        } else {
-            1 + r.below(TENANTS - 1)
+        let mut tenant = match &self.tenant_cdf {
+            None if r.chance(BIG_TENANT_PERCENT) => 0,
+            None => 1 + r.below(TENANTS - 1),
+            Some(cdf) => {
+                let u = (r.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                cdf.partition_point(|&share| share <= u).min(cdf.len() - 1)
+            }
         };
         if let Some(only) = self.only_tenant {
             tenant = only;
         }
-        let action_k = r.below(NAMESPACES.len() * VERBS.len());
+        let action_k = r.below(self.actions);
         let verb = VERBS[action_k % VERBS.len()];
         let actor_k = r.below(ACTORS);
         let name = actor_name(actor_k);
@@ -210,7 +314,7 @@ impl Generator {
         let target_type = TARGET_TYPES[r.below(TARGET_TYPES.len())];
         let target_k = r.below(TARGET_IDS);
         let target_name = format!("{} {} {}", search_word(target_k), WORDS[(target_k / 16) % 16], target_k);
-        let random = self.now - i64::try_from(r.next_u64() % (DAYS * DAY) as u64).unwrap_or(0);
+        let random = self.now - i64::try_from(r.next_u64() % (self.days * DAY) as u64).unwrap_or(0);
         let occurred = match &mut self.clock {
             Some((next, step)) => {
                 let at = *next;

@@ -84,6 +84,12 @@ pub(crate) fn page_scan<D: Dialect>(plan: &Plan, columns: &str, rows: i64) -> Qu
 fn push_after<D: Dialect>(query: &mut QueryBuilder<'static, D::Db>, plan: &Plan) {
     if let Some(after) = plan.after {
         // Row-value comparison: both backends turn it into an index range.
+        // The plain bound on occurred_at says the same for the time alone,
+        // which PostgreSQL's partition pruning understands (it does not
+        // read a row value): a page deep in the past plans only the
+        // partitions at or before its cursor.
+        query.push(" AND occurred_at <= ");
+        D::bind_time(query, after.occurred_at);
         query.push(" AND (occurred_at, id) < (");
         D::bind_time(query, after.occurred_at);
         query.push(", ");
