@@ -16,6 +16,8 @@
 //! `SqliteStore`, `PgStore` and `Store` are stamped out by
 //! [`store_methods!`], so they, too, are written once.
 
+use std::collections::HashMap;
+
 use audit_core::{Event, Timestamp};
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::{
@@ -64,6 +66,20 @@ pub(crate) type RowOf<B> = <<B as Dialect>::Db as Database>::Row;
 
 /// A connection of a backend's database.
 pub(crate) type ConnectionOf<B> = <<B as Dialect>::Db as Database>::Connection;
+
+/// How many streams one purge transaction cuts: the heads it locks wait
+/// for its commit, and one commit (an fsync) serves them all.
+pub(crate) const PURGE_STREAMS_PER_TRANSACTION: usize = 64;
+
+/// Where a purge cut one stream.
+pub(crate) struct StreamCut {
+    /// How many events went.
+    removed: u64,
+    /// The stream's new base.
+    through_seq: u64,
+    /// The leaf hash at the new base.
+    through_hash: String,
+}
 
 /// A store over one database: what differs, and the operations written once.
 ///
@@ -306,10 +322,7 @@ where
     /// kept below the first stored level left out). A malformed row reads
     /// as a node no tree has, or a zero hash, so it disagrees with any
     /// rebuilt tree rather than stopping the reading.
-    async fn stored_subtrees(
-        conn: &mut ConnectionOf<Self>,
-        stream: &str,
-    ) -> Result<std::collections::HashMap<Node, Hash>, StoreError> {
+    async fn stored_subtrees(conn: &mut ConnectionOf<Self>, stream: &str) -> Result<HashMap<Node, Hash>, StoreError> {
         let stored: Vec<(i64, i64, Vec<u8>)> =
             sqlx::query_as("SELECT level, idx, hash FROM audit_tree_nodes WHERE stream = $1 AND level >= $2")
                 .bind(stream.to_owned())
@@ -399,77 +412,134 @@ where
         Ok(sqlx::query_scalar(&select).fetch_all(self.pool()).await?)
     }
 
-    /// Removes the events `purge` selects, stream by stream, each stream in
-    /// one transaction that also records an `audit.purged` event (see
-    /// [`Purge`]); then retires what is wholly older than the latest cut
+    /// Removes the events `purge` selects, stream by stream, in
+    /// transactions of up to [`PURGE_STREAMS_PER_TRANSACTION`] streams that
+    /// also record each stream's `audit.purged` event (see [`Purge`]); then
+    /// retires what is wholly older than the latest cut
     /// ([`retire_before`](Self::retire_before)). Streams with nothing to
     /// remove are left alone and not reported; streams purged before an
     /// error stay purged.
     async fn purge(&self, purge: &Purge) -> Result<PurgeOutcome, StoreError> {
         purge.check()?;
         let now = Timestamp::now();
+        let streams: Vec<(String, Timestamp)> = purge
+            .streams(self.streams().await?)
+            .into_iter()
+            .filter_map(|stream| purge.before_for(&stream, now).map(|before| (stream, before)))
+            .collect();
+        let mut outcome = PurgeOutcome::default();
+        // Streams come sorted by bytes, the order appends lock heads in.
+        for chunk in streams.chunks(PURGE_STREAMS_PER_TRANSACTION) {
+            let mut conn = self.pool().acquire().await?;
+            let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
+            let mut cuts = Vec::new();
+            for (stream, before) in chunk {
+                if let Some(cut) = Self::cut_stream(&mut tx, stream, *before).await? {
+                    cuts.push((stream, *before, cut));
+                }
+            }
+            // Every purge event of the transaction in one append.
+            let events: Vec<Event> = cuts
+                .iter()
+                .map(|(stream, before, cut)| {
+                    purge.event(stream, *before, cut.removed, cut.through_seq, &cut.through_hash)
+                })
+                .collect();
+            let mut stored: HashMap<String, Event> = Self::append(&mut tx, &events)
+                .await?
+                .into_iter()
+                .map(|event| (event.stream(), event))
+                .collect();
+            tx.commit().await?;
+            for (stream, _, cut) in cuts {
+                if let Some(event) = stored.remove(stream.as_str()) {
+                    outcome.streams.push(PurgeReport::new(
+                        stream.clone(),
+                        cut.removed,
+                        cut.through_seq,
+                        cut.through_hash,
+                        event,
+                    ));
+                }
+            }
+        }
+        if let Some(latest_cut) = streams.iter().map(|(_, before)| *before).max() {
+            self.retire_before(latest_cut, &mut outcome).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Cuts `stream` before `before` inside the purge's transaction: moves
+    /// its base past its oldest run of events that occurred before then,
+    /// keeps what proofs need of them, and deletes them (or leaves them to
+    /// [`retire_before`](Self::retire_before)); `None` when there is
+    /// nothing to cut.
+    async fn cut_stream(
+        conn: &mut ConnectionOf<Self>,
+        stream: &str,
+        before: Timestamp,
+    ) -> Result<Option<StreamCut>, StoreError> {
         let lock_head = format!(
             "SELECT head_seq, base_seq FROM audit_streams WHERE stream = $1{}",
             Self::LOCK_HEAD
         );
-        let mut outcome = PurgeOutcome::default();
-        let mut latest_cut: Option<Timestamp> = None;
-        for stream in purge.streams(self.streams().await?) {
-            let Some(before) = purge.before_for(&stream, now) else {
-                continue;
-            };
-            latest_cut = latest_cut.max(Some(before));
-            let mut conn = self.pool().acquire().await?;
-            let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
-            let (head, base): (i64, i64) = sqlx::query_as(&lock_head)
-                .bind(stream.clone())
-                .fetch_one(&mut *tx)
-                .await?;
-            let mut first_kept = QueryBuilder::new("SELECT seq FROM audit_events WHERE stream = ");
-            first_kept.push_bind(stream.clone()).push(" AND seq > ").push_bind(base);
-            first_kept.push(" AND occurred_at >= ");
-            Self::bind_time(&mut first_kept, before);
-            first_kept.push(" ORDER BY seq LIMIT 1");
-            let first_kept = Self::fetch_built_in(&mut tx, first_kept).await?;
-            let first_kept: Option<i64> = first_kept.first().map(|row| row.try_get(0)).transpose()?;
-            let cut = first_kept.map_or(head, |seq| seq - 1);
-            if cut <= base {
-                continue;
-            }
-            let through_hash: String =
-                sqlx::query_scalar("SELECT leaf_hash FROM audit_events WHERE stream = $1 AND seq = $2")
-                    .bind(stream.clone())
-                    .bind(cut)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            Self::keep_purged_subtrees(&mut tx, &stream, u64::try_from(cut).unwrap_or(0)).await?;
-            // The base moves first: the triggers let a DELETE through only
-            // for rows at or below it, and only with the gate open.
-            sqlx::query("UPDATE audit_streams SET base_seq = $2, base_hash = $3 WHERE stream = $1")
-                .bind(stream.clone())
-                .bind(cut)
-                .bind(through_hash.clone())
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(Self::OPEN_PURGE_GATE).execute(&mut *tx).await?;
-            Self::delete_purged(&mut tx, &stream, cut, before).await?;
-            sqlx::query(Self::CLOSE_PURGE_GATE).execute(&mut *tx).await?;
-            // Seqs are gapless and every one above the old base was stored
-            // (verify checks both): the cut removes exactly these, whether
-            // deleted now or dropped with their month below.
-            let removed = u64::try_from(cut - base).unwrap_or(0);
-            let through_seq = u64::try_from(cut).unwrap_or(0);
-            let event = purge.event(&stream, before, removed, through_seq, &through_hash);
-            let event = Self::append(&mut tx, &[event]).await?.pop();
-            tx.commit().await?;
-            outcome
-                .streams
-                .extend(event.map(|event| PurgeReport::new(stream, removed, through_seq, through_hash, event)));
+        let (head, base): (i64, i64) = sqlx::query_as(&lock_head)
+            .bind(stream.to_owned())
+            .fetch_one(&mut *conn)
+            .await?;
+        let mut first_kept = QueryBuilder::new("SELECT seq FROM audit_events WHERE stream = ");
+        first_kept
+            .push_bind(stream.to_owned())
+            .push(" AND seq > ")
+            .push_bind(base);
+        first_kept.push(" AND occurred_at >= ");
+        Self::bind_time(&mut first_kept, before);
+        first_kept.push(" ORDER BY seq LIMIT 1");
+        let first_kept = Self::fetch_built_in(conn, first_kept).await?;
+        let first_kept: Option<i64> = first_kept.first().map(|row| row.try_get(0)).transpose()?;
+        let cut = first_kept.map_or(head, |seq| seq - 1);
+        if cut <= base {
+            return Ok(None);
         }
-        if let Some(latest_cut) = latest_cut {
-            self.retire_before(latest_cut, &mut outcome).await?;
-        }
-        Ok(outcome)
+        // Every event from the base to the cut occurred before `before`
+        // (the first that did not is the first kept): a bound on the time
+        // that spares PostgreSQL the later partitions.
+        let mut through_hash = QueryBuilder::new("SELECT leaf_hash FROM audit_events WHERE stream = ");
+        through_hash
+            .push_bind(stream.to_owned())
+            .push(" AND seq = ")
+            .push_bind(cut);
+        through_hash.push(" AND occurred_at < ");
+        Self::bind_time(&mut through_hash, before);
+        let through_hash = Self::fetch_built_in(conn, through_hash).await?;
+        let through_hash: String = through_hash
+            .first()
+            .map(|row| row.try_get(0))
+            .transpose()?
+            .ok_or_else(|| StoreError::Corrupt {
+                id: stream.to_owned(),
+                reason: format!("the event at seq {cut}, where a purge cuts, is missing"),
+            })?;
+        Self::keep_purged_subtrees(conn, stream, u64::try_from(cut).unwrap_or(0)).await?;
+        // The base moves first: the triggers let a DELETE through only
+        // for rows at or below it, and only with the gate open.
+        sqlx::query("UPDATE audit_streams SET base_seq = $2, base_hash = $3 WHERE stream = $1")
+            .bind(stream.to_owned())
+            .bind(cut)
+            .bind(through_hash.clone())
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(Self::OPEN_PURGE_GATE).execute(&mut *conn).await?;
+        Self::delete_purged(conn, stream, cut, before).await?;
+        sqlx::query(Self::CLOSE_PURGE_GATE).execute(&mut *conn).await?;
+        // Seqs are gapless and every one above the old base was stored
+        // (verify checks both): the cut removes exactly these, whether
+        // deleted now or dropped with their partition later.
+        Ok(Some(StreamCut {
+            removed: u64::try_from(cut - base).unwrap_or(0),
+            through_seq: u64::try_from(cut).unwrap_or(0),
+            through_hash,
+        }))
     }
 
     /// Deletes `stream`'s events at or below `cut`, in the purge's
@@ -1085,13 +1155,15 @@ macro_rules! store_methods {
                 <Self as crate::backend::Backend>::action_counts(self, query).await
             }
 
-            /// Removes the events `purge` selects, stream by stream, each
-            /// stream in one transaction that also records an `audit.purged`
-            /// event; see [`Purge`](crate::Purge) for what is removed and how
-            /// the rest still verifies. Streams with nothing to remove are left
-            /// alone and not reported. On PostgreSQL the months wholly older
-            /// than the cuts are then dropped whole where every event in them
-            /// was purged ([`PurgeOutcome`](crate::PurgeOutcome) lists them).
+            /// Removes the events `purge` selects, stream by stream, in
+            /// transactions of up to 64 streams that also record each one's
+            /// `audit.purged` event (a stream's cut and its event commit
+            /// together); see [`Purge`](crate::Purge) for what is removed and
+            /// how the rest still verifies. Streams with nothing to remove are
+            /// left alone and not reported. On PostgreSQL the partitions wholly
+            /// older than the cuts are then dropped whole where every event in
+            /// them was purged ([`PurgeOutcome`](crate::PurgeOutcome) lists
+            /// them).
             ///
             /// # Errors
             /// [`StoreError::Query`](crate::StoreError::Query) when `before` is

@@ -242,7 +242,8 @@
 //! oldest run of events up to the first one that occurred at or after `t`
 //! (an event recorded late stays until a later purge passes it), records the
 //! seq and leaf hash of the last removed event as the stream's base, and
-//! appends an `audit.purged` event saying the same, all in one transaction.
+//! appends an `audit.purged` event saying the same, all in one transaction
+//! (shared by up to 64 streams: one commit for them all).
 //! `verify` then checks the stream from its base on and requires the newest
 //! `audit.purged` event to match the base, so what remains still verifies
 //! and a deletion behind the store's back does not. A `before` in the future

@@ -185,12 +185,14 @@ pub(super) async fn delete_purged(
     before: Timestamp,
 ) -> Result<(), StoreError> {
     let from = partition_start(&mut *conn, before).await?;
-    // A bound parameter, planned for its value: only those partitions'
-    // indexes are probed.
-    sqlx::query("DELETE FROM audit_events WHERE stream = $1 AND seq <= $2 AND occurred_at >= $3")
+    // Bound parameters, planned for their values: only the partition
+    // `before` is in is probed (every event up to the cut occurred before
+    // `before`).
+    sqlx::query("DELETE FROM audit_events WHERE stream = $1 AND seq <= $2 AND occurred_at >= $3 AND occurred_at < $4")
         .bind(stream)
         .bind(cut)
         .bind(from)
+        .bind(before.as_datetime())
         .execute(conn)
         .await?;
     Ok(())
