@@ -115,6 +115,11 @@ where
     const OPEN_PURGE_GATE: &'static str;
     /// Closes that gate again.
     const CLOSE_PURGE_GATE: &'static str;
+    /// Run first in a purge's transaction, if any: PostgreSQL is told to
+    /// plan each of the purge's per-stream statements once (a generic plan,
+    /// its partitions pruned as it starts) instead of planning every
+    /// partition again for every stream.
+    const PLAN_PURGE_ONCE: Option<&'static str>;
     /// Appended to `ORDER BY stream` so streams sort by bytes whatever the
     /// database's locale.
     const BY_BYTES: &'static str;
@@ -432,6 +437,9 @@ where
         for chunk in streams.chunks(PURGE_STREAMS_PER_TRANSACTION) {
             let mut conn = self.pool().acquire().await?;
             let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
+            if let Some(plan_once) = Self::PLAN_PURGE_ONCE {
+                sqlx::query(plan_once).execute(&mut *tx).await?;
+            }
             let mut cuts = Vec::new();
             for (stream, before) in chunk {
                 if let Some(cut) = Self::cut_stream(&mut tx, stream, *before).await? {

@@ -193,6 +193,8 @@ impl Backend for PgStore {
     // LOCAL ends with the transaction.
     const OPEN_PURGE_GATE: &'static str = "SET LOCAL audit.purge = 'on'";
     const CLOSE_PURGE_GATE: &'static str = "SET LOCAL audit.purge = 'off'";
+    // SET LOCAL: the connection's force_custom_plan is back at commit.
+    const PLAN_PURGE_ONCE: Option<&'static str> = Some("SET LOCAL plan_cache_mode = force_generic_plan");
     const BY_BYTES: &'static str = " COLLATE \"C\"";
     const MIGRATOR: &'static Migrator = &migrations::POSTGRES;
 

@@ -193,6 +193,7 @@ impl Backend for SqliteStore {
     const OPEN_PURGE_GATE: &'static str = "UPDATE audit_purge_gate SET open = 1 WHERE id = 1";
     const CLOSE_PURGE_GATE: &'static str = "UPDATE audit_purge_gate SET open = 0 WHERE id = 1";
     // Text compares by bytes unless a collation says otherwise.
+    const PLAN_PURGE_ONCE: Option<&'static str> = None;
     const BY_BYTES: &'static str = "";
     const MIGRATOR: &'static Migrator = &migrations::SQLITE;
 
