@@ -1,6 +1,7 @@
 //! PostgreSQL at scale (issue 19, point 4): the same queries as the queries
-//! bench, an export, a purge and the database's size, on one database
-//! grown from 1,000,000 to 10,000,000 events (two tiers in one run).
+//! bench, an export, a purge and the database's size, on a store of
+//! 1,000,000 and one of 10,000,000 events over the same two years (two tiers
+//! in one run).
 //!
 //! The data: 1,000 tenants whose activity follows Zipf's law (exponent
 //! 1.0: `tenant-00`, the busiest, has 13.4 % of the events, `tenant-999`
@@ -9,17 +10,17 @@
 //! `tenants_zipf(1000, 1.0)`, `actions(200)`, `days(730)`, seed 19).
 //! Events come in time order, as a live trail receives them: `occurred_at`
 //! rises evenly with the ids, from the first day of the month 730 days ago
-//! (so the oldest month is whole: 730–760 days) to now, over
-//! `SCALE_BENCH_EVENTS` events. A stream's seqs must rise with its times for
-//! a purge to remove a month (it removes a prefix of each stream), which
-//! random times would defeat. So the database grows the way a real one
-//! does, at a constant rate: the base tier is the trail as it stood when it
-//! held 1,000,000 events (the first ~74 days of the 10M run: 3 months
-//! with events, 6 partitions with the months made ahead; 27 at 10M), and
-//! each tier's queries count back from its newest event
-//! ("now" for that tier). The 14-day windows of the action-range kind lie
-//! in the base tier's span (at most 90 days), so each kind asks the same of
-//! both tiers.
+//! (so the oldest month is whole: 730–760 days) to now. A stream's seqs
+//! must rise with its times for a purge to remove a month (it removes a
+//! prefix of each stream), which random times would defeat. Each tier is a
+//! database of its own over the same span, so both have the same 27 month
+//! partitions: the top tier is a service with ten times the traffic and
+//! the same retention, and a ratio between the tiers measures the number
+//! of events, not the number of partitions. (A store that grows into its
+//! months has fewer partitions while young: a first run that compared the
+//! 10M store with itself at 1M, 6 partitions then, measured mostly the
+//! planner's cost per partition; BENCHMARKS.md, "Issue 19".) The base
+//! tier's database is dropped before the top tier loads.
 //!
 //! Loading is the store's own write path (`write_batch`: seqs, leaf hashes,
 //! Merkle nodes, `search_text`, the month partitions made as needed), in
@@ -220,29 +221,33 @@ async fn run() -> Result<(), BoxError> {
     );
     let server = common::pg::Server::start()?;
     println!("PostgreSQL: {}", server.describe());
-    let url = server.create_database(DATABASE).await?;
-    let pg = PgStore::connect(&url).await?;
-    let store = Store::from(pg.clone());
-
-    let generator = Generator::new(SEED, now_ts)
-        .tenants_zipf(TENANTS, ZIPF_EXPONENT)
-        .actions(ACTIONS)
-        .days(SPAN_DAYS)
-        .in_order_from(start.timestamp_micros(), top);
-    let mut loader = Loader {
-        generator: Some(generator),
-        loaded: 0,
-        newest: start.timestamp_micros(),
-        writer_of: writer_of(writers),
-        writers,
-    };
     let mut tiers: Vec<Tier> = Vec::new();
-    let mut range_days = 90;
-    for events in if base < top { vec![base, top] } else { vec![top] } {
-        let before = loader.loaded;
+    // Each tier is its own database over the same two years: the same
+    // partitions, ten times the events (a service with ten times the
+    // traffic and the same retention), so a ratio measures the events, not
+    // the number of partitions a younger trail would have.
+    let sizes = if base < top { vec![base, top] } else { vec![top] };
+    let mut last = None;
+    for (k, &events) in sizes.iter().enumerate() {
+        let database = format!("{DATABASE}_{k}");
+        let url = server.create_database(&database).await?;
+        let pg = PgStore::connect(&url).await?;
+        let store = Store::from(pg.clone());
+        let generator = Generator::new(SEED, now_ts)
+            .tenants_zipf(TENANTS, ZIPF_EXPONENT)
+            .actions(ACTIONS)
+            .days(SPAN_DAYS)
+            .in_order_from(start.timestamp_micros(), events);
+        let mut loader = Loader {
+            generator: Some(generator),
+            loaded: 0,
+            newest: start.timestamp_micros(),
+            writer_of: writer_of(writers),
+            writers,
+        };
         let load = Load {
             took: loader.load_to(&store, events).await?,
-            events: events - before,
+            events,
         };
         println!(
             "tier {}: loaded {} events in {:.0} s ({:.0} events/s)",
@@ -252,12 +257,16 @@ async fn run() -> Result<(), BoxError> {
             load.rate()
         );
         let tier_now = loader.newest + 1;
-        if tiers.is_empty() {
-            // The base tier's span bounds the windows of both tiers.
-            range_days = ((tier_now - start.timestamp_micros()) / DAY).clamp(15, 90);
+        tiers.push(measure_tier(&store, pg.pool(), events, load, tier_now, 90, runs).await?);
+        if k + 1 < sizes.len() {
+            // Its disk is the next tier's.
+            pg.pool().close().await;
+            server.drop_database(&database).await?;
+        } else {
+            last = Some((store, pg, url, database));
         }
-        tiers.push(measure_tier(&store, pg.pool(), events, load, tier_now, range_days, runs).await?);
     }
+    let (store, pg, url, database) = last.ok_or("no tier was measured")?;
     let purged = purge_oldest_month(&store, pg.pool(), &url).await?;
 
     summary(&tiers, &purged, top, runs, writers);
@@ -265,7 +274,7 @@ async fn run() -> Result<(), BoxError> {
     if std::env::var_os("STORE_BENCH_KEEP").is_some() {
         println!("kept: PostgreSQL {url}");
     } else {
-        server.drop_database(DATABASE).await?;
+        server.drop_database(&database).await?;
     }
     Ok(())
 }
