@@ -196,7 +196,7 @@ impl Purge {
 /// use std::time::Duration;
 /// use audit_store::RetentionPolicy;
 ///
-/// let days = |n| Duration::from_secs(n * 86_400);
+/// let days = |n: u64| Duration::from_secs(n * 86_400);
 /// let policy = RetentionPolicy::keep_forever().tenant("acme", days(365));
 /// assert_eq!(policy.period_of("tenant:acme"), Some(days(365)));
 /// assert_eq!(policy.period_of("tenant:globex"), None); // kept forever
