@@ -163,17 +163,6 @@ pub(super) async fn ensure_for(
     Ok((first.as_datetime(), last.as_datetime()))
 }
 
-/// Where the partition holding `at` starts (`at` itself when none does).
-async fn partition_start(conn: &mut PgConnection, at: Timestamp) -> Result<DateTime<Utc>, StoreError> {
-    let at = at.as_datetime();
-    let starts: Option<DateTime<Utc>> =
-        sqlx::query_scalar("SELECT starts FROM audit_partitions WHERE starts <= $1 AND $1 < ends")
-            .bind(at)
-            .fetch_optional(conn)
-            .await?;
-    Ok(starts.unwrap_or(at))
-}
-
 /// Deletes `stream`'s rows at or below `cut` that occurred in the partition
 /// `before` falls in or later (the purge gate is open); the older ones are
 /// in partitions wholly before the cut, which [`retire_before`] drops or
@@ -184,17 +173,20 @@ pub(super) async fn delete_purged(
     cut: i64,
     before: Timestamp,
 ) -> Result<(), StoreError> {
-    let from = partition_start(&mut *conn, before).await?;
-    // Bound parameters, planned for their values: only the partition
-    // `before` is in is probed (every event up to the cut occurred before
-    // `before`).
-    sqlx::query("DELETE FROM audit_events WHERE stream = $1 AND seq <= $2 AND occurred_at >= $3 AND occurred_at < $4")
-        .bind(stream)
-        .bind(cut)
-        .bind(from)
-        .bind(before.as_datetime())
-        .execute(conn)
-        .await?;
+    // From where the partition holding `before` starts (`before` itself
+    // when none does), in the same statement: no round trip per stream.
+    // The purge plans it once (generic plan), its partitions pruned as it
+    // runs: only `before`'s is probed, as every event up to the cut
+    // occurred before `before`.
+    sqlx::query(
+        "DELETE FROM audit_events WHERE stream = $1 AND seq <= $2 AND occurred_at < $3 \
+         AND occurred_at >= coalesce((SELECT starts FROM audit_partitions WHERE starts <= $3 AND $3 < ends), $3)",
+    )
+    .bind(stream)
+    .bind(cut)
+    .bind(before.as_datetime())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
