@@ -154,6 +154,12 @@ where
     /// as stored.
     async fn append(conn: &mut ConnectionOf<Self>, batch: &[Event]) -> Result<Vec<Event>, StoreError>;
 
+    /// The rows (up to `limit + 1`) of one page of a plan without search
+    /// terms.
+    async fn fetch_page(&self, plan: &Plan) -> Result<Vec<RowOf<Self>>, StoreError> {
+        self.fetch_built(sql::page::<Self>(plan, Self::select_columns())).await
+    }
+
     /// The rows (up to `limit + 1`) of one page of a plan with search
     /// terms, found the backend's cheapest way.
     async fn fetch_text(&self, plan: &Plan) -> Result<Vec<RowOf<Self>>, StoreError>;
@@ -371,8 +377,7 @@ where
     /// The rows of one page of `plan` (up to `limit + 1`), as events.
     async fn fetch(&self, plan: &Plan) -> Result<Vec<Event>, StoreError> {
         let rows = if plan.terms.is_empty() {
-            self.fetch_built(sql::page::<Self>(plan, Self::select_columns()))
-                .await?
+            self.fetch_page(plan).await?
         } else {
             self.fetch_text(plan).await?
         };

@@ -10,6 +10,7 @@ mod partitions;
 pub use self::partitions::PartitionUnit;
 mod search;
 mod trigram_sample;
+mod walk;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -54,6 +55,8 @@ pub struct PgStore {
     cursor_key: CursorKey,
     /// What free-text searches rank trigrams by (shared by clones).
     search_sample: Arc<Mutex<Option<TakenSample>>>,
+    /// Where page queries split their time window (shared by clones).
+    partition_starts: Arc<walk::PartitionStarts>,
 }
 
 /// The column list of a `SELECT` of whole events: [`COLUMNS`], with the
@@ -101,6 +104,7 @@ impl PgStore {
             pool,
             cursor_key,
             search_sample: Arc::default(),
+            partition_starts: Arc::default(),
         })
     }
 }
@@ -235,6 +239,10 @@ impl Backend for PgStore {
 
     async fn retire_before(&self, latest_cut: Timestamp, outcome: &mut PurgeOutcome) -> Result<(), StoreError> {
         partitions::retire_before(&self.pool, latest_cut, outcome).await
+    }
+
+    async fn fetch_page(&self, plan: &Plan) -> Result<Vec<PgRow>, StoreError> {
+        self.walk_page(plan).await
     }
 
     async fn fetch_text(&self, plan: &Plan) -> Result<Vec<PgRow>, StoreError> {

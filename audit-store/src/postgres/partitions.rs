@@ -1,8 +1,9 @@
 //! `audit_events` is partitioned by `occurred_at`: one partition per
 //! calendar month in UTC by default (migration 0006), or per day, week or
 //! year ([`PartitionUnit`], migration 0008). A query with a time window
-//! reads only its partitions, and each partition carries the parent's
-//! indexes. `audit_partitions` lists every partition with its range.
+//! reads only its partitions (a page with a long one or none is read
+//! newest partitions first: `walk.rs`), and each partition carries the
+//! parent's indexes. `audit_partitions` lists every partition with its range.
 //!
 //! Partitions are made by the database function
 //! `audit_events_partition_for(timestamptz)` (it creates the partition of
