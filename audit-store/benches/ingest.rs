@@ -52,23 +52,16 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use audit_core::{AuditSink, Event, Timestamp};
+use audit_core::Timestamp;
 use audit_store::{PgStore, SqliteStore};
+use common::raw_rows::{
+    RAW_ROWS_PER_STATEMENT, check_pg_count, check_sqlite_count, copy_rows_in, copy_rows_out, make_pg_partitions,
+    pg_schema, raw_sqlite_insert, read_sqlite_rows, sqlite_schema, write_all,
+};
 use common::{BoxError, CpuMeter, Generator, SqliteDir, env_usize, load_average, median, met};
-use futures_util::StreamExt as _;
 use rusqlite::types::Value;
 use sqlx::{Connection as _, PgConnection};
 
-/// The columns of `audit_events` the store writes, in its order.
-const COLUMNS: &str = "id, stream, seq, leaf_hash, occurred_at, recorded_at, tenant_id, action, category, \
-    severity, outcome, reason, actor_kind, actor_id, actor_email, actor_name, target_type, target_id, target_name, \
-    description, client_ip, request_id, truncated, lossy_utf8, actor, target, targets, context, changes, metadata, \
-    search_text";
-const COLUMN_COUNT: usize = 31;
-
-/// Rows per statement of the second raw SQLite variant (the store's own
-/// statement size).
-const RAW_ROWS_PER_STATEMENT: usize = 500;
 const SQLITE_TARGET: f64 = 0.6;
 const PG_TARGET: f64 = 0.8;
 
@@ -133,15 +126,10 @@ async fn run() -> Result<(), BoxError> {
         let mut raw = [0.0; 2];
         for (slot, per_statement) in raw.iter_mut().zip([1, RAW_ROWS_PER_STATEMENT]) {
             let dir = SqliteDir::new("ingest-raw");
-            let schema = SqliteStore::connect(&dir.url()).await?;
             // The store's own page cache and memory map sizes, so that the
             // baseline differs only in how it writes.
-            let cache_size: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(schema.pool()).await?;
-            let mmap_size: i64 = sqlx::query_scalar("PRAGMA mmap_size").fetch_one(schema.pool()).await?;
-            schema.pool().close().await;
-            let elapsed = tokio::task::block_in_place(|| {
-                raw_sqlite_insert(&dir, &sqlite_rows, per_statement, (cache_size, mmap_size))
-            })?;
+            let caches = sqlite_schema(&dir).await?;
+            let elapsed = tokio::task::block_in_place(|| raw_sqlite_insert(&dir, &sqlite_rows, per_statement, caches))?;
             *slot = rate(sqlite_rows.len(), elapsed);
             check_sqlite_count(&dir, n)?;
         }
@@ -156,13 +144,7 @@ async fn run() -> Result<(), BoxError> {
         figures.pg_store.push(rate(n, elapsed));
         let mut conn = PgConnection::connect(&url).await?;
         if copy_text.is_empty() {
-            let mut out = conn
-                .copy_out_raw(&format!("COPY (SELECT {COLUMNS} FROM audit_events) TO STDOUT"))
-                .await?;
-            while let Some(chunk) = out.next().await {
-                copy_text.extend_from_slice(&chunk?);
-            }
-            drop(out);
+            copy_text = copy_rows_out(&mut conn).await?;
             sizes.1 = sqlx::query_scalar::<_, f64>("SELECT avg(pg_column_size(e.*))::float8 FROM audit_events e")
                 .fetch_one(&mut conn)
                 .await?;
@@ -172,31 +154,13 @@ async fn run() -> Result<(), BoxError> {
         server.drop_database("bench_ingest_store").await?;
 
         // PostgreSQL, COPY FROM STDIN of the same rows.
-        let url = server.create_database("bench_ingest_copy").await?;
-        PgStore::connect(&url).await?.pool().close().await;
+        let url = pg_schema(&server, "bench_ingest_copy").await?;
         let mut conn = PgConnection::connect(&url).await?;
         // The rows go into their months' partitions, made before the clock
         // starts (the store makes a missing one inside its append).
-        let first = events.iter().map(Event::occurred_at).min().map(|at| at.as_datetime());
-        let last = events.iter().map(Event::occurred_at).max().map(|at| at.as_datetime());
-        sqlx::query(
-            "SELECT audit_events_partition_for(day) FROM (SELECT generate_series($1::timestamptz, \
-             $2::timestamptz, interval '1 day') UNION SELECT $2::timestamptz) AS days(day)",
-        )
-        .bind(first)
-        .bind(last)
-        .execute(&mut conn)
-        .await?;
-        let t = Instant::now();
-        let mut copy = conn
-            .copy_in_raw(&format!("COPY audit_events ({COLUMNS}) FROM STDIN"))
-            .await?;
-        for chunk in copy_chunks(&copy_text, 1 << 20) {
-            copy.send(chunk).await?;
-        }
-        let copied = copy.finish().await?;
-        let elapsed = t.elapsed();
-        figures.pg_copy.push(rate(usize::try_from(copied)?, elapsed));
+        make_pg_partitions(&mut conn, &events).await?;
+        let (copied, elapsed) = copy_rows_in(&mut conn, &copy_text).await?;
+        figures.pg_copy.push(rate(copied, elapsed));
         check_pg_count(&mut conn, n).await?;
         conn.close().await?;
         server.drop_database("bench_ingest_copy").await?;
@@ -244,113 +208,4 @@ async fn run() -> Result<(), BoxError> {
         met(pg_ratio >= PG_TARGET)
     );
     Ok(())
-}
-
-async fn write_all<S: AuditSink>(store: &S, events: &[Event], batch: usize) -> Result<Duration, BoxError> {
-    let t = Instant::now();
-    for chunk in events.chunks(batch) {
-        store.write_batch(chunk).await?;
-    }
-    Ok(t.elapsed())
-}
-
-/// The rows as stored, and their average size (sum of the values' lengths).
-fn read_sqlite_rows(dir: &SqliteDir) -> Result<(Vec<Vec<Value>>, f64), BoxError> {
-    let conn = rusqlite::Connection::open(dir.file())?;
-    let mut select = conn.prepare(&format!("SELECT {COLUMNS} FROM audit_events ORDER BY pk"))?;
-    let mut rows = Vec::new();
-    let mut bytes = [0usize; COLUMN_COUNT];
-    let mut query = select.query([])?;
-    while let Some(row) = query.next()? {
-        let values = (0..COLUMN_COUNT)
-            .map(|i| row.get::<_, Value>(i))
-            .collect::<Result<Vec<_>, _>>()?;
-        for (total, value) in bytes.iter_mut().zip(&values) {
-            *total += match value {
-                Value::Text(t) => t.len(),
-                Value::Blob(b) => b.len(),
-                Value::Integer(_) | Value::Real(_) => 8,
-                Value::Null => 0,
-            };
-        }
-        rows.push(values);
-    }
-    let count = rows.len().max(1) as f64;
-    let per_row = |total: usize| total as f64 / count;
-    let columns: Vec<String> = COLUMNS
-        .split(',')
-        .zip(bytes)
-        .filter(|&(_, total)| per_row(total) >= 20.0)
-        .map(|(name, total)| format!("{} {:.0}", name.trim(), per_row(total)))
-        .collect();
-    println!(
-        "SQLite row bytes by column (those of 20 B or more): {}",
-        columns.join(", ")
-    );
-    Ok((rows, per_row(bytes.iter().sum())))
-}
-
-/// Raw rusqlite: every row in one transaction, `per_statement` rows per
-/// prepared `INSERT` (1: the classic single-row statement).
-fn raw_sqlite_insert(
-    dir: &SqliteDir,
-    rows: &[Vec<Value>],
-    per_statement: usize,
-    (cache_size, mmap_size): (i64, i64),
-) -> Result<Duration, BoxError> {
-    let mut conn = rusqlite::Connection::open(dir.file())?;
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-    assert_eq!(mode, "wal");
-    conn.execute_batch(&format!(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = {cache_size};"
-    ))?;
-    let mapped: i64 = conn.query_row(&format!("PRAGMA mmap_size = {mmap_size}"), [], |row| row.get(0))?;
-    assert_eq!(mapped, mmap_size);
-    let one_row = format!("({})", vec!["?"; COLUMN_COUNT].join(", "));
-    let sql = |k: usize| {
-        format!(
-            "INSERT INTO audit_events ({COLUMNS}) VALUES {}",
-            vec![one_row.as_str(); k].join(", ")
-        )
-    };
-    let t = Instant::now();
-    let tx = conn.transaction()?;
-    {
-        let mut insert = tx.prepare(&sql(per_statement))?;
-        let mut chunks = rows.chunks_exact(per_statement);
-        for chunk in &mut chunks {
-            insert.execute(rusqlite::params_from_iter(chunk.iter().flatten()))?;
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            tx.prepare(&sql(rest.len()))?
-                .execute(rusqlite::params_from_iter(rest.iter().flatten()))?;
-        }
-    }
-    tx.commit()?;
-    Ok(t.elapsed())
-}
-
-fn check_sqlite_count(dir: &SqliteDir, n: usize) -> Result<(), BoxError> {
-    let conn = rusqlite::Connection::open(dir.file())?;
-    let count: i64 = conn.query_row("SELECT count(*) FROM audit_events", [], |row| row.get(0))?;
-    if usize::try_from(count)? != n {
-        return Err(format!("SQLite holds {count} events, expected {n}").into());
-    }
-    Ok(())
-}
-
-async fn check_pg_count(conn: &mut PgConnection, n: usize) -> Result<(), BoxError> {
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
-        .fetch_one(&mut *conn)
-        .await?;
-    if usize::try_from(count)? != n {
-        return Err(format!("PostgreSQL holds {count} events, expected {n}").into());
-    }
-    Ok(())
-}
-
-/// `text` in pieces of about `size` bytes (COPY data may be split anywhere).
-fn copy_chunks(text: &[u8], size: usize) -> impl Iterator<Item = Vec<u8>> + '_ {
-    text.chunks(size).map(<[u8]>::to_vec)
 }

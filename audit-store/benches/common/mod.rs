@@ -1,11 +1,12 @@
 //! What the audit-store benchmarks share: realistic events, a PostgreSQL
 //! server of their own, fresh databases on both backends, the query kinds
-//! and their timing loop, timing helpers.
+//! and their timing loop, the stored rows inserted raw, timing helpers.
 
 #![allow(dead_code, reason = "each bench binary uses a part of the shared code")]
 
 pub(crate) mod kinds;
 pub(crate) mod pg;
+pub(crate) mod raw_rows;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
