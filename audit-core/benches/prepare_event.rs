@@ -127,6 +127,8 @@ fn raw_parts(description: String) -> Raw {
             method: Some("PATCH".to_owned()),
             route: Some("/members/{id}/role".to_owned()),
             status: Some(200),
+            trace_id: None,
+            span_id: None,
         },
         before,
         after,

@@ -393,6 +393,8 @@ impl EventBuilder {
         truncated |= sanitize_opt(&mut context.client_request_id, limits.field_bytes);
         truncated |= sanitize_opt(&mut context.method, limits.field_bytes);
         truncated |= sanitize_opt(&mut context.route, limits.field_bytes);
+        truncated |= sanitize_opt(&mut context.trace_id, limits.field_bytes);
+        truncated |= sanitize_opt(&mut context.span_id, limits.field_bytes);
 
         Event {
             id: self.id,

@@ -236,6 +236,20 @@ pub struct EventContext {
     pub route: Option<String>,
     /// The response status.
     pub status: Option<u16>,
+    /// The W3C trace the request was part of (its `traceparent` header's
+    /// trace id, 32 lowercase hex digits), linking the event to the
+    /// request's trace in a tracing system. Sent by the caller: it links,
+    /// it proves nothing.
+    ///
+    /// Left out of the JSON and the canonical bytes when absent, as
+    /// `client_request_id` is, so events sealed before it existed keep
+    /// their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// The caller's span that sent the request (the `traceparent` header's
+    /// parent id, 16 lowercase hex digits); absent with `trace_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
 }
 
 /// The state of the target before and after, and what differs.

@@ -101,10 +101,18 @@ fn context(out: &mut Vec<u8>, context: &EventContext) {
     opt_str(out, context.request_id.as_deref());
     key(out, "route", false);
     opt_str(out, context.route.as_deref());
+    if let Some(span_id) = &context.span_id {
+        key(out, "span_id", false);
+        write_string(span_id, out);
+    }
     key(out, "status", false);
     match context.status {
         Some(status) => write_f64(f64::from(status), out),
         None => out.extend_from_slice(b"null"),
+    }
+    if let Some(trace_id) = &context.trace_id {
+        key(out, "trace_id", false);
+        write_string(trace_id, out);
     }
     key(out, "user_agent", false);
     opt_str(out, context.user_agent.as_deref());
@@ -276,6 +284,8 @@ mod tests {
                 method: Some("PATCH".into()),
                 route: Some("/m/{id}".into()),
                 status: Some(403),
+                trace_id: Some(text.into()),
+                span_id: Some(text.into()),
             })
             .before(&json!({"role": "member", "n": 0.1 + 0.2, "big": u64::MAX, "neg": -0.0, "z": {"b": [1, null, true]}, text: 1}))
             .after(&json!({"role": "admin", "password": "x", "list": [1e21, 1e-7], "added": {"é": "🚀"}}))

@@ -21,6 +21,8 @@ fn fully_populated_event() -> Event {
         method: Some("PATCH".into()),
         route: Some("/members/{id}/role".into()),
         status: Some(200),
+        trace_id: None,
+        span_id: None,
     };
     let mut event = Event::builder(
         Action::new("member.role_changed").unwrap(),

@@ -14,6 +14,7 @@ use crate::client_ip::resolve_client_ip;
 use crate::config::Config;
 use crate::request_id;
 use crate::tenant::ClaimTenant;
+use crate::trace_context;
 
 /// The audit view of one request.
 pub(crate) struct Capture {
@@ -60,6 +61,7 @@ pub(crate) fn capture<A: ExtractActor, T: ClaimTenant>(
         .filter(|value| request_id::is_well_formed(value))
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
+    let trace = trace_context::trace_parent(&parts.headers);
     let request_id = request_id::generate();
     // Downstream code and logs see the same id as the audit trail.
     parts
@@ -79,6 +81,8 @@ pub(crate) fn capture<A: ExtractActor, T: ClaimTenant>(
             .get::<MatchedPath>()
             .map(|path| path.as_str().to_owned()),
         status: None,
+        span_id: trace.as_ref().map(|trace| trace.parent_id.clone()),
+        trace_id: trace.map(|trace| trace.trace_id),
     };
 
     let principal = actor.extract_actor(parts);

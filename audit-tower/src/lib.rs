@@ -12,6 +12,7 @@ mod layer;
 mod request_id;
 mod service;
 mod tenant;
+mod trace_context;
 mod unavailable;
 
 pub use actor::{ActorFromExtension, ApiKeyActor, ExtractActor, FirstActor, Principal};

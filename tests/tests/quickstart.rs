@@ -27,6 +27,7 @@ on_both_backends!(
     forwarded_headers_count_only_from_a_trusted_peer,
     a_client_sent_forwarded_header_never_beats_the_proxys_x_forwarded_for,
     a_client_request_id_reused_across_tenants_links_no_events,
+    a_traced_request_links_its_event_to_the_trace,
     only_the_configured_client_ip_header_is_read,
     a_members_role_change_is_403_and_recorded_denied,
     a_failed_login_is_recorded_in_the_accounts_tenant_without_the_password,
@@ -663,6 +664,59 @@ async fn a_client_request_id_reused_across_tenants_links_no_events(db: TestDb) {
         .json();
     assert_eq!(acme["data"][0]["context"]["client_request_id"], "replay-1");
     assert_eq!(acme["data"][0]["context"]["request_id"], replies[0].request_id());
+    server.stop().await;
+}
+
+/// Issue 21: a request carrying a W3C `traceparent` records its trace id
+/// and the caller's span id in the event context, stored, hashed and shown
+/// by the API; a malformed header records neither.
+async fn a_traced_request_links_its_event_to_the_trace(db: TestDb) {
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let server = Running::start(&db).await;
+    let traced = server
+        .send(
+            Method::POST,
+            "/apps",
+            &[ALICE, ("traceparent", &format!("00-{TRACE}-00f067aa0ba902b7-01"))],
+            Some(json!({ "name": "Traced" })),
+        )
+        .await;
+    assert_eq!(traced.status, StatusCode::CREATED, "{}", traced.body);
+    let malformed = server
+        .send(
+            Method::POST,
+            "/apps",
+            &[
+                ALICE,
+                (
+                    "traceparent",
+                    &format!("00-{}-00f067aa0ba902b7-01", TRACE.to_uppercase()),
+                ),
+            ],
+            Some(json!({ "name": "Untraced" })),
+        )
+        .await;
+    assert_eq!(malformed.status, StatusCode::CREATED, "{}", malformed.body);
+
+    let event = server.event_of(&traced, "app.created").await;
+    assert_eq!(event.context().trace_id.as_deref(), Some(TRACE));
+    assert_eq!(event.context().span_id.as_deref(), Some("00f067aa0ba902b7"));
+    let untraced = server.event_of(&malformed, "app.created").await;
+    assert_eq!(untraced.context().trace_id, None);
+    assert_eq!(untraced.context().span_id, None);
+    // The hash covers the trace id: the stream still verifies as stored.
+    assert!(server.store.verify("tenant:acme").await.unwrap().is_intact());
+    let shown = server
+        .send(
+            Method::GET,
+            &format!("/audit-logs?request_id={}", traced.request_id()),
+            &[ALICE],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(shown["data"][0]["context"]["trace_id"], TRACE);
+    assert_eq!(shown["data"][0]["context"]["span_id"], "00f067aa0ba902b7");
     server.stop().await;
 }
 

@@ -68,6 +68,8 @@ fn context(ip: &str, user_agent: &str, request_id: &str, method: &str, route: &s
         method: Some(method.to_owned()),
         route: Some(route.to_owned()),
         status: Some(status),
+        trace_id: None,
+        span_id: None,
     }
 }
 

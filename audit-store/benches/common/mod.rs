@@ -352,6 +352,8 @@ impl Generator {
             method: Some(method.to_owned()),
             route: Some(format!("/{target_type}s/{{id}}")),
             status: Some(status),
+            trace_id: None,
+            span_id: None,
         })
         .occurred_at(Timestamp::from_unix_micros(occurred).expect("in range"))
         .metadata("via", if r.chance(70) { "console" } else { "api" })

@@ -485,6 +485,8 @@ fn schemas() -> Value {
                 "user_agent": nullable_string(),
                 "request_id": nullable_string(),
                 "client_request_id": {"type": "string", "description": "The client's own request id, when it sent one."},
+                "trace_id": {"type": "string", "description": "The W3C trace id of the request's traceparent header, when it carried one."},
+                "span_id": {"type": "string", "description": "The caller's span id (the traceparent header's parent id), with trace_id."},
                 "method": nullable_string(),
                 "route": {"type": ["string", "null"], "description": "The route template (`/apps/{id}`), not the raw path."},
                 "status": {"type": ["integer", "null"], "minimum": 100, "maximum": 999}}},

@@ -360,5 +360,7 @@ fn context(person: &Person, method: &str, route: &str, status: u16, at: Timestam
         method: Some(method.to_owned()),
         route: Some(route.to_owned()),
         status: Some(status),
+        trace_id: None,
+        span_id: None,
     }
 }

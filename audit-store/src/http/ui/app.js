@@ -744,6 +744,8 @@
       ...pair("Request id", text(context.request_id), { class: "mono" }),
       // Sent by the client, so unverified: shown, never offered as a pivot.
       ...pair("Client's request id", text(context.client_request_id), { class: "mono" }),
+      // From the request's traceparent header: links to the trace elsewhere.
+      ...pair("Trace", [text(context.trace_id), text(context.span_id)].filter(Boolean).join(" / span "), { class: "mono" }),
       ...pair("Request", [text(context.method), text(context.route)].filter(Boolean).join(" "), { class: "mono" }),
       ...pair("Status", text(context.status))));
     box.append(who, what, where);
