@@ -1,10 +1,13 @@
 //! End-to-end load benchmark: the quickstart's `POST /apps` with its audit
-//! trail recorded into SQLite, against the same app with auditing disabled,
-//! in the same run.
+//! trail recorded into SQLite and into PostgreSQL, buffered and confirmed,
+//! against the same app with auditing disabled, in the same run.
 //!
-//! `cargo bench -p audit-tests --bench quickstart_post` (about two minutes on
-//! an idle machine; `QUICKSTART_BENCH_QUICK=1` does one short round, to check
-//! the set-up). It needs `wrk` and `taskset` and two CPUs.
+//! `cargo bench -p audit-tests --bench quickstart_post` (about seven minutes
+//! on an idle machine; `QUICKSTART_BENCH_QUICK=1` does one short round, to
+//! check the set-up; `QUICKSTART_BENCH_VARIANTS=disabled,postgres` only
+//! those). It needs `wrk` and `taskset` and two CPUs, and for the
+//! PostgreSQL variants `initdb` and `pg_ctl` (without them those variants
+//! are left out, and the bench says so).
 //!
 //! Variants, each the quickstart's own router (`Quickstart::router`: the
 //! demo authentication, the `#[audited]` handler, the `AuditLayer`, the
@@ -20,6 +23,16 @@
 //!   into a fresh SQLite file on disk with the store's defaults (WAL,
 //!   `synchronous=FULL`). The store's connections run on their own threads,
 //!   which inherit the pinning: the whole service shares CPU 0.
+//! - `sqlite-confirmed`: as `sqlite`, with `Delivery::Confirmed`: every
+//!   `201` waits until the store has committed its event.
+//! - `postgres`: as `sqlite`, into a fresh database on a throwaway
+//!   PostgreSQL cluster the bench starts (`audit-store/benches/common/pg.rs`:
+//!   PostgreSQL's durability defaults, a Unix socket). Its processes are
+//!   pinned to CPU 0 as well and their CPU time counts as the server's: the
+//!   whole service, its database included, shares one CPU, as with SQLite.
+//!   A database on its own machine would leave the service its CPU; this is
+//!   the harder case.
+//! - `postgres-confirmed`: as `postgres`, with `Delivery::Confirmed`.
 //! - `spooled`: as `sqlite`, with the auditor writing through a spool on
 //!   the same disk and `Delivery::Spooled`: every `201` waits until its
 //!   event is `fdatasync`ed in the spool (the quickstart binary's default).
@@ -41,6 +54,9 @@
 //! sustained load gets; the short run measures mostly how fast that queue
 //! fills (its oldest event waits about 5 s at hand-off by the end).
 //!
+//! Issue 20's target: `sqlite` and `postgres` each at least 0.8 × the
+//! throughput of `disabled`, same run.
+//!
 //! Load: `taskset -c 1 wrk -t1 -c32 -d10s --latency` with a script that
 //! sends `POST /apps {"name":"Billing"}` as `Bearer acme-owner`; medians of
 //! five runs, variants interleaved, the plumbing (idle-machine wait,
@@ -51,6 +67,9 @@
 
 #[path = "../../audit-tower/benches/loadgen/mod.rs"]
 mod loadgen;
+#[path = "../../audit-store/benches/common/pg.rs"]
+#[allow(dead_code)] // The store benches' helpers this bench has no use for.
+mod pg;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -68,10 +87,28 @@ use quickstart::{Config, Quickstart};
 
 const DISABLED: &str = "disabled";
 const SQLITE: &str = "sqlite";
+const SQLITE_CONFIRMED: &str = "sqlite-confirmed";
+const POSTGRES: &str = "postgres";
+const POSTGRES_CONFIRMED: &str = "postgres-confirmed";
 const SPOOLED: &str = "spooled";
 const SPOOL_ONLY: &str = "spool-only";
 /// Every variant; the first is the baseline.
-const VARIANTS: &[&str] = &[DISABLED, SQLITE, SPOOLED, SPOOL_ONLY];
+const VARIANTS: &[&str] = &[
+    DISABLED,
+    SQLITE,
+    SQLITE_CONFIRMED,
+    POSTGRES,
+    POSTGRES_CONFIRMED,
+    SPOOLED,
+    SPOOL_ONLY,
+];
+/// The throughput `sqlite` and `postgres` keep of `disabled` (issue 20).
+const STORE_TARGET: f64 = 0.8;
+/// The PostgreSQL server's admin URL, for the server process.
+const POSTGRES_ADMIN_ENV: &str = "QUICKSTART_BENCH_POSTGRES_ADMIN";
+/// The URL of the database the server process makes afresh and records into.
+const POSTGRES_URL_ENV: &str = "QUICKSTART_BENCH_POSTGRES_URL";
+const POSTGRES_DATABASE: &str = "quickstart_bench";
 
 /// The request: the tour's first curl line.
 const WRK_SCRIPT: &str = r#"wrk.method = "POST"
@@ -140,9 +177,23 @@ fn serve(variant: &str, port_file: &Path) -> Result<(), BoxError> {
             let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
         }
         let config = Config::new(format!("sqlite://{}", database.display()));
+        let confirmed = audit_tower::Delivery::Confirmed {
+            timeout: std::time::Duration::from_secs(5),
+        };
         let quickstart = match variant {
             DISABLED => Quickstart::build_recording_to(config, DiscardSink).await?,
             SQLITE => Quickstart::build(config).await?,
+            SQLITE_CONFIRMED => Quickstart::build(config.delivery(confirmed)).await?,
+            POSTGRES | POSTGRES_CONFIRMED => {
+                let mut config = config;
+                config.database_url = fresh_postgres_database().await?;
+                let config = if variant == POSTGRES_CONFIRMED {
+                    config.delivery(confirmed)
+                } else {
+                    config
+                };
+                Quickstart::build(config).await?
+            }
             SPOOLED | SPOOL_ONLY => {
                 let spool = port_file.with_extension("spool");
                 let _ = std::fs::remove_dir_all(&spool);
@@ -190,6 +241,48 @@ fn serve(variant: &str, port_file: &Path) -> Result<(), BoxError> {
     })
 }
 
+/// Drops and makes the database the PostgreSQL variants record into;
+/// returns its URL.
+async fn fresh_postgres_database() -> Result<String, BoxError> {
+    use sqlx::Connection as _;
+    let admin = std::env::var(POSTGRES_ADMIN_ENV).map_err(|_| format!("{POSTGRES_ADMIN_ENV} is not set"))?;
+    let mut conn = sqlx::PgConnection::connect(&admin).await?;
+    // Two statements: neither may run inside a transaction block.
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {POSTGRES_DATABASE} WITH (FORCE)"),
+        format!("CREATE DATABASE {POSTGRES_DATABASE}"),
+    ] {
+        sqlx::raw_sql(&statement).execute(&mut conn).await?;
+    }
+    conn.close().await?;
+    Ok(std::env::var(POSTGRES_URL_ENV).map_err(|_| format!("{POSTGRES_URL_ENV} is not set"))?)
+}
+
+/// The variants to run: `QUICKSTART_BENCH_VARIANTS` (comma-separated, the
+/// baseline always first), without the PostgreSQL ones when there is no
+/// server for them.
+fn chosen_variants(postgres: bool) -> Result<Vec<&'static str>, BoxError> {
+    let wanted = std::env::var("QUICKSTART_BENCH_VARIANTS").unwrap_or_default();
+    let wanted: Vec<&str> = wanted
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
+    if let Some(unknown) = wanted.iter().find(|name| !VARIANTS.contains(name)) {
+        return Err(format!(
+            "QUICKSTART_BENCH_VARIANTS: unknown variant {unknown:?}; one of {}",
+            VARIANTS.join(", ")
+        )
+        .into());
+    }
+    Ok(VARIANTS
+        .iter()
+        .copied()
+        .filter(|variant| *variant == DISABLED || wanted.is_empty() || wanted.contains(variant))
+        .filter(|variant| postgres || !variant.starts_with(POSTGRES))
+        .collect())
+}
+
 fn orchestrate() -> Result<ExitCode, BoxError> {
     if let Some(missing) = loadgen::missing_tools() {
         eprintln!("quickstart_post: `{missing}` was not found on PATH (Debian: apt-get install -y wrk util-linux).");
@@ -207,7 +300,32 @@ fn orchestrate() -> Result<ExitCode, BoxError> {
         None => WRK_SCRIPT.to_owned(),
     };
     std::fs::write(&script, script_text)?;
-    let mut bench = Bench::standard("quickstart_post", VARIANTS, quick, "/apps", Some(script.clone()));
+    // The PostgreSQL variants' server: started once, pinned to the server's
+    // CPU, stopped when this process ends.
+    let postgres = match pg::Server::start() {
+        Ok(server) => Some(server),
+        Err(error) => {
+            println!("quickstart_post: the PostgreSQL variants are left out: {error}");
+            None
+        }
+    };
+    let variants: &'static [&'static str] = chosen_variants(postgres.is_some())?.leak();
+    let mut bench = Bench::standard("quickstart_post", variants, quick, "/apps", Some(script.clone()));
+    if let Some(server) = &postgres {
+        let pid = server
+            .postmaster_pid()
+            .ok_or("the PostgreSQL variants need the bench's own cluster (AUDIT_BENCH_DATABASE_URL is set)")?;
+        loadgen::pin_to_server_cpu(pid)?;
+        bench.server.database_pid = Some(pid);
+        bench.server.env = vec![
+            (POSTGRES_ADMIN_ENV.to_owned(), server.url("postgres")),
+            (POSTGRES_URL_ENV.to_owned(), server.url(POSTGRES_DATABASE)),
+        ];
+        println!(
+            "PostgreSQL: {}; its processes pinned to the server's CPU, their CPU time counted as the server's",
+            server.describe()
+        );
+    }
     // QUICKSTART_BENCH_SUSTAINED=1: measure after 20 s of load, once the
     // buffered queue (65,536 events) is full and buffered delivery runs at
     // the rate its store keeps up with, as it would under a sustained load;
@@ -217,7 +335,7 @@ fn orchestrate() -> Result<ExitCode, BoxError> {
         bench.load.warm_up = "20s".to_owned();
         bench.rounds = bench.rounds.min(3);
     }
-    println!("quickstart_post: POST /apps, auditing into SQLite against auditing disabled, over loopback");
+    println!("quickstart_post: POST /apps, auditing into each store against auditing disabled, over loopback");
     let rows = loadgen::run_rounds(&bench, cpus);
     let _ = std::fs::remove_file(&script);
     let rows = rows?;
@@ -237,25 +355,46 @@ fn orchestrate() -> Result<ExitCode, BoxError> {
         );
     }
     let summary = |variant: &str| summaries.iter().find(|summary| summary.variant == variant);
-    if let Some(sqlite) = summary(SQLITE) {
-        println!(
-            "recording into SQLite keeps {:.3} × the throughput of auditing disabled and adds {:+.1} µs to the p99",
-            sqlite.ratio, sqlite.added_p99_micros
-        );
-        if let Some(spooled) = summary(SPOOLED) {
-            let ratio = spooled.ratio / sqlite.ratio;
-            println!(
-                "spooled delivery (each 201 waits for its event's fdatasync in the spool) keeps {ratio:.3} × the \
-                 throughput of buffered delivery, same run, {} (target ≥ 0.8: {}); p99 {:+.1} µs against disabled",
-                if sustained {
-                    "under sustained load"
+    for (variant, store, delivery) in [
+        (SQLITE, "SQLite", "buffered"),
+        (SQLITE_CONFIRMED, "SQLite", "confirmed"),
+        (POSTGRES, "PostgreSQL", "buffered"),
+        (POSTGRES_CONFIRMED, "PostgreSQL", "confirmed"),
+    ] {
+        let Some(recording) = summary(variant) else {
+            continue;
+        };
+        let verdict = if delivery == "buffered" {
+            format!(
+                " (target ≥ {STORE_TARGET}: {})",
+                if recording.ratio >= STORE_TARGET {
+                    "met"
                 } else {
-                    "while the buffered queue fills"
-                },
-                if ratio >= 0.8 { "met" } else { "missed" },
-                spooled.added_p99_micros
-            );
-        }
+                    "missed"
+                }
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "recording into {store}, {delivery}, keeps {:.3} × the throughput of auditing disabled{verdict} and adds \
+             {:+.1} µs to the p99",
+            recording.ratio, recording.added_p99_micros
+        );
+    }
+    if let (Some(sqlite), Some(spooled)) = (summary(SQLITE), summary(SPOOLED)) {
+        let ratio = spooled.ratio / sqlite.ratio;
+        println!(
+            "spooled delivery (each 201 waits for its event's fdatasync in the spool) keeps {ratio:.3} × the \
+             throughput of buffered delivery, same run, {} (target ≥ 0.8: {}); p99 {:+.1} µs against disabled",
+            if sustained {
+                "under sustained load"
+            } else {
+                "while the buffered queue fills"
+            },
+            if ratio >= 0.8 { "met" } else { "missed" },
+            spooled.added_p99_micros
+        );
     }
     if let Some(spool_only) = summary(SPOOL_ONLY) {
         println!(

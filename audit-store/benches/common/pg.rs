@@ -60,6 +60,20 @@ impl Server {
         }
     }
 
+    /// The postmaster's process id, for a throwaway cluster.
+    pub(crate) fn postmaster_pid(&self) -> Option<u32> {
+        match self {
+            Self::External { .. } => None,
+            Self::Throwaway { dir, .. } => std::fs::read_to_string(dir.join("data").join("postmaster.pid"))
+                .ok()?
+                .lines()
+                .next()?
+                .trim()
+                .parse()
+                .ok(),
+        }
+    }
+
     fn admin_url(&self) -> String {
         match self {
             Self::External { url } => url.clone(),

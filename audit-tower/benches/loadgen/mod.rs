@@ -94,16 +94,17 @@ pub(crate) fn publish_port(port_file: &Path, port: u16) -> Result<(), BoxError> 
     Ok(())
 }
 
-/// Measures the server `exe --serve <variant>` under `load`, repeating a run
-/// that other processes disturbed; returns the least disturbed attempt.
+/// Measures the server `exe --serve <variant>` under the bench's load,
+/// repeating a run that other processes disturbed; returns the least
+/// disturbed attempt.
 pub(crate) fn measure(
     exe: &Path,
     dir: &Path,
     variant: &str,
-    load: &Load,
+    bench: &Bench,
     cpus: usize,
-    patient: bool,
 ) -> Result<Measurement, BoxError> {
+    let patient = bench.patient;
     let attempts = if patient { ATTEMPTS } else { 1 };
     let mut kept: Option<Measurement> = None;
     for attempt in 1..=attempts {
@@ -114,7 +115,7 @@ pub(crate) fn measure(
                 waited.as_secs()
             );
         }
-        let run = measure_once(exe, dir, variant, load, cpus)?;
+        let run = measure_once(exe, dir, variant, bench, cpus)?;
         let disturbed = run.others_percent > MAX_OTHERS_PERCENT;
         if disturbed && attempt < attempts {
             println!(
@@ -145,7 +146,9 @@ impl Drop for Server {
     }
 }
 
-fn measure_once(exe: &Path, dir: &Path, variant: &str, load: &Load, cpus: usize) -> Result<Measurement, BoxError> {
+fn measure_once(exe: &Path, dir: &Path, variant: &str, bench: &Bench, cpus: usize) -> Result<Measurement, BoxError> {
+    let load = &bench.load;
+    let database_ticks = || bench.server.database_pid.map_or(Some(0), process_tree_ticks);
     let port_file = dir.join(format!("{variant}.port"));
     let _ = std::fs::remove_file(&port_file);
     let mut server = Server(
@@ -154,6 +157,7 @@ fn measure_once(exe: &Path, dir: &Path, variant: &str, load: &Load, cpus: usize)
             .arg(exe)
             .args(["--serve", variant])
             .arg(&port_file)
+            .envs(bench.server.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -175,6 +179,7 @@ fn measure_once(exe: &Path, dir: &Path, variant: &str, load: &Load, cpus: usize)
     let started = Instant::now();
     let machine_before = machine_ticks();
     let server_before = process_ticks(server_pid);
+    let database_before = database_ticks();
     let measured = [
         common.as_slice(),
         &["-d", load.measure.as_str(), "--latency", url.as_str()],
@@ -182,6 +187,7 @@ fn measure_once(exe: &Path, dir: &Path, variant: &str, load: &Load, cpus: usize)
     .concat();
     let (output, wrk_ticks) = wrk(&measured)?;
     let server_after = process_ticks(server_pid);
+    let database_after = database_ticks();
     let machine_after = machine_ticks();
     let elapsed = started.elapsed().as_secs_f64();
     let stats = fetch_stats(port)?;
@@ -194,7 +200,11 @@ fn measure_once(exe: &Path, dir: &Path, variant: &str, load: &Load, cpus: usize)
     if let (Some(before), Some(after), Some(server_before), Some(server_after), Some(wrk_ticks)) =
         (machine_before, machine_after, server_before, server_after, wrk_ticks)
     {
-        let server = server_after.saturating_sub(server_before);
+        let database = match (database_before, database_after) {
+            (Some(before), Some(after)) => after.saturating_sub(before),
+            _ => 0,
+        };
+        let server = server_after.saturating_sub(server_before) + database;
         let busy = after.busy.saturating_sub(before.busy);
         let others = busy.saturating_sub(server + wrk_ticks);
         run.server_cpu_percent = 100.0 * server as f64 / ticks_per_cpu;
@@ -271,6 +281,63 @@ fn stat_ticks(stat: &str) -> Option<u64> {
 
 fn process_ticks(pid: u32) -> Option<u64> {
     stat_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// The CPU time of `root`, of its reaped children (cutime + cstime) and of
+/// its live children: a child that exits between two readings moves its
+/// time from the third sum to the second, so differences stay right.
+fn process_tree_ticks(root: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{root}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    // After the command name: utime 14, stime 15, cutime 16, cstime 17.
+    let own = field(11) + field(12) + field(13) + field(14);
+    Some(
+        own + children(root)
+            .iter()
+            .filter_map(|(_, stat)| stat_ticks(stat))
+            .sum::<u64>(),
+    )
+}
+
+/// The live children of `root`, with their `/proc/<pid>/stat` lines.
+fn children(root: u32) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The parent's pid is the second field after the command name.
+            let parent = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse::<u32>()
+                .ok()?;
+            (parent == root).then_some((pid, stat))
+        })
+        .collect()
+}
+
+/// Pins `root` and its children to the server's CPU: a database server
+/// the service uses shares the service's CPU, as SQLite's threads do
+/// (children it forks later inherit the pinning).
+pub(crate) fn pin_to_server_cpu(root: u32) -> Result<(), BoxError> {
+    let pids = std::iter::once(root).chain(children(root).into_iter().map(|(pid, _)| pid));
+    for pid in pids {
+        let status = Command::new("taskset")
+            .args(["-a", "-p", "-c", SERVER_CPU, &pid.to_string()])
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err(format!("taskset could not pin process {pid} ({status})").into());
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -433,6 +500,22 @@ pub(crate) struct Bench {
     /// (off for a quick check of the set-up).
     pub(crate) patient: bool,
     pub(crate) load: Load,
+    /// What the server is started with besides its variant.
+    pub(crate) server: ServerSide,
+}
+
+/// What each server process is started with, and what else counts as the
+/// server when CPU time is shared out.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ServerSide {
+    /// Environment variables set for the server process (where its
+    /// database is, say).
+    pub(crate) env: Vec<(String, String)>,
+    /// A database server the service uses on this machine: the process
+    /// (a PostgreSQL postmaster) whose own CPU time, its children's, and
+    /// its reaped children's count as the server's, not as other
+    /// processes'.
+    pub(crate) database_pid: Option<u32>,
 }
 
 impl Bench {
@@ -458,6 +541,7 @@ impl Bench {
                 path: path.to_owned(),
                 script,
             },
+            server: ServerSide::default(),
         }
     }
 }
@@ -517,7 +601,7 @@ pub(crate) fn run_rounds(bench: &Bench, cpus: usize) -> Result<Vec<Row>, BoxErro
             order.reverse();
         }
         for variant in order {
-            let run = measure(&exe, &dir, variant, &bench.load, cpus, bench.patient)?;
+            let run = measure(&exe, &dir, variant, bench, cpus)?;
             let counter = |name: &str| run.stats.get(name).map_or_else(|| "-".to_owned(), u64::to_string);
             println!(
                 "{:<6} {:<20} {:>12.0} {:>9.1} {:>9.1} {:>10} {:>10} {:>10} {:>6.1}% {:>6.1}% {:>6.1}%",
