@@ -45,7 +45,9 @@
 //! cargo bench -p audit-store --all-features --bench ingest
 //! ```
 //!
-//! `STORE_BENCH_INGEST=20000` for a quick check. PostgreSQL: see
+//! `STORE_BENCH_INGEST=20000` for a quick check; `STORE_BENCH_SEARCH_INDEX=off`
+//! measures both stores and their baselines with the free-text search index
+//! off (`set_search_index(false)`). PostgreSQL: see
 //! `common/pg.rs` (`AUDIT_BENCH_DATABASE_URL`, or a throwaway cluster).
 
 mod common;
@@ -56,7 +58,7 @@ use audit_core::Timestamp;
 use audit_store::{PgStore, SqliteStore};
 use common::raw_rows::{
     RAW_ROWS_PER_STATEMENT, check_pg_count, check_sqlite_count, copy_rows_in, copy_rows_out, make_pg_partitions,
-    pg_schema, raw_sqlite_insert, read_sqlite_rows, sqlite_schema, write_all,
+    pg_schema, raw_sqlite_insert, read_sqlite_rows, search_index, sqlite_schema, write_all,
 };
 use common::{BoxError, CpuMeter, Generator, SqliteDir, env_usize, load_average, median, met};
 use rusqlite::types::Value;
@@ -93,7 +95,9 @@ async fn run() -> Result<(), BoxError> {
     let batch = env_usize("STORE_BENCH_BATCH", 10_000).max(1);
     let rounds = env_usize("STORE_BENCH_ROUNDS", 3).max(1);
     println!(
-        "audit-store ingest: {n} events, write_batch of {batch}, {rounds} rounds; load average {}",
+        "audit-store ingest: {n} events, write_batch of {batch}, {rounds} rounds; free-text search index {}; load \
+         average {}",
+        if search_index() { "on" } else { "off" },
         load_average()
     );
     let started = Instant::now();
@@ -112,6 +116,7 @@ async fn run() -> Result<(), BoxError> {
         // SQLite, through the store.
         let dir = SqliteDir::new("ingest-store");
         let store = SqliteStore::connect(&dir.url()).await?;
+        store.set_search_index(search_index()).await?;
         let elapsed = write_all(&store, &events, batch).await?;
         store.pool().close().await;
         figures.sqlite_store.push(rate(n, elapsed));
@@ -139,6 +144,7 @@ async fn run() -> Result<(), BoxError> {
         // PostgreSQL, through the store.
         let url = server.create_database("bench_ingest_store").await?;
         let store = PgStore::connect(&url).await?;
+        store.set_search_index(search_index()).await?;
         let elapsed = write_all(&store, &events, batch).await?;
         store.pool().close().await;
         figures.pg_store.push(rate(n, elapsed));

@@ -164,6 +164,16 @@ where
     /// terms, found the backend's cheapest way.
     async fn fetch_text(&self, plan: &Plan) -> Result<Vec<RowOf<Self>>, StoreError>;
 
+    /// Whether new events are indexed for free-text search (see
+    /// [`set_search_index`](Self::set_search_index)).
+    async fn search_index(&self) -> Result<bool, StoreError>;
+
+    /// Turns the free-text search index off (dropped: appends stop
+    /// maintaining it) or on (rebuilt over every stored event in one
+    /// statement, then maintained by appends again). Searches give the
+    /// same answers either way; without the index they read the rows.
+    async fn set_search_index(&self, on: bool) -> Result<(), StoreError>;
+
     /// Prepares [`push_text_source`](Self::push_text_source) for `plan`.
     async fn text_source(&self, plan: &Plan) -> Result<Self::TextSource, StoreError>;
 
@@ -1184,6 +1194,37 @@ macro_rules! store_methods {
             /// stay purged).
             pub async fn purge(&self, purge: &crate::Purge) -> Result<crate::PurgeOutcome, crate::StoreError> {
                 <Self as crate::backend::Backend>::purge(self, purge).await
+            }
+
+            /// Whether new events are indexed for free-text search: on unless
+            /// [`set_search_index`](Self::set_search_index) turned it off.
+            ///
+            /// # Errors
+            /// Database errors.
+            pub async fn search_index(&self) -> Result<bool, crate::StoreError> {
+                <Self as crate::backend::Backend>::search_index(self).await
+            }
+
+            /// Turns the free-text search index off or on, for every process
+            /// on this database.
+            ///
+            /// The index is the largest cost of an append (BENCHMARKS.md,
+            /// "Issue 20": 37 % of SQLite's insert time, 65 % of
+            /// PostgreSQL's); a service that writes much and searches
+            /// little may go without it. Off, it is dropped and appends no
+            /// longer maintain it; searches still give the same answers,
+            /// reading the rows that pass the other filters (fast within a
+            /// tenant and a time window, slow for a rare word across a large
+            /// tenant's years). On, it is rebuilt over every stored event in
+            /// one statement, which takes a while on a large store and
+            /// blocks appends meanwhile (SQLite's write lock, PostgreSQL's
+            /// `CREATE INDEX`). Needs the schema owner's role on PostgreSQL
+            /// (`audit migrate --search-index off`).
+            ///
+            /// # Errors
+            /// Database errors.
+            pub async fn set_search_index(&self, on: bool) -> Result<(), crate::StoreError> {
+                <Self as crate::backend::Backend>::set_search_index(self, on).await
             }
 
             /// The tree head of `stream` (its size and RFC 9162 root), at its

@@ -116,7 +116,9 @@
 //!   filters (a page of a common word fills there long before an index has
 //!   listed its matches). The sample only decides speed, never answers. Terms shorter
 //!   than three characters have no trigram and are found by scanning the
-//!   filtered rows.
+//!   filtered rows. The index is optional (`set_search_index(false)`, `audit
+//!   migrate --search-index off`): appends get cheaper, and searches scan
+//!   the filtered rows, with the same answers.
 //! - **Pages.** `limit` is 1 to 200 (default 50). Each page carries a
 //!   `next_cursor` while more events follow: a keyset position
 //!   (`occurred_at`, id), so a page deep in the list costs what the first
@@ -679,6 +681,24 @@ impl Store {
 
     pub(crate) async fn fetch(&self, plan: &query::Plan) -> Result<Vec<Event>, StoreError> {
         on_backend!(self, |store| store.fetch(plan).await)
+    }
+
+    /// Whether new events are indexed for free-text search; see
+    /// [`SqliteStore::set_search_index`].
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn search_index(&self) -> Result<bool, StoreError> {
+        on_backend!(self, |store| store.search_index().await)
+    }
+
+    /// Turns the free-text search index off or on; see
+    /// [`SqliteStore::set_search_index`].
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn set_search_index(&self, on: bool) -> Result<(), StoreError> {
+        on_backend!(self, |store| store.set_search_index(on).await)
     }
 
     /// Retention purge; see [`Purge`].

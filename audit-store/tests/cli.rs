@@ -28,6 +28,7 @@ on_both_backends!(
     a_hostile_actor_name_is_a_usage_error_and_nothing_is_read,
     a_read_the_store_will_not_record_fails_the_command,
     migrate_sets_the_partition_unit_on_postgres_only,
+    migrate_turns_the_search_index_off_and_on,
 );
 
 /// `audit ARGS` on `db`, with the environment's user names left out.
@@ -630,4 +631,20 @@ async fn migrate_sets_the_partition_unit_on_postgres_only(db: TestDb) {
         "{}",
         stderr(&output)
     );
+}
+
+async fn migrate_turns_the_search_index_off_and_on(db: TestDb) {
+    let state = |args: &[&str]| {
+        let output = audit(&db, args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    assert!(state(&["migrate"]).contains("free-text search index: on"));
+    assert!(state(&["migrate", "--search-index", "off"]).contains("free-text search index: off"));
+    // A setting of the database: the next process sees it.
+    assert!(state(&["migrate"]).contains("free-text search index: off"));
+    assert!(state(&["migrate", "--search-index", "on"]).contains("free-text search index: on"));
+    let output = audit(&db, &["migrate", "--search-index", "maybe"]);
+    assert_eq!(output.status.code(), Some(2), "clap names the settings");
+    assert!(stderr(&output).contains("on, off"), "{}", stderr(&output));
 }

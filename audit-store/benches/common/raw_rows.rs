@@ -32,6 +32,12 @@ pub(crate) async fn write_all<S: AuditSink>(store: &S, events: &[Event], batch: 
     Ok(t.elapsed())
 }
 
+/// `STORE_BENCH_SEARCH_INDEX=off`: the stores and schemas these benches
+/// make have the free-text search index off (`set_search_index(false)`).
+pub(crate) fn search_index() -> bool {
+    std::env::var("STORE_BENCH_SEARCH_INDEX").map_or(true, |value| value.trim() != "off")
+}
+
 /// Makes the store's schema in `dir`'s fresh file with the store's own
 /// migrations, and returns the store's page cache and memory map sizes
 /// (`PRAGMA cache_size` and `mmap_size`, read from its connection) for a
@@ -39,6 +45,7 @@ pub(crate) async fn write_all<S: AuditSink>(store: &S, events: &[Event], batch: 
 #[cfg(feature = "sqlite")]
 pub(crate) async fn sqlite_schema(dir: &SqliteDir) -> Result<(i64, i64), BoxError> {
     let schema = audit_store::SqliteStore::connect(&dir.url()).await?;
+    schema.set_search_index(search_index()).await?;
     let cache_size: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(schema.pool()).await?;
     let mmap_size: i64 = sqlx::query_scalar("PRAGMA mmap_size").fetch_one(schema.pool()).await?;
     schema.pool().close().await;
@@ -49,7 +56,9 @@ pub(crate) async fn sqlite_schema(dir: &SqliteDir) -> Result<(i64, i64), BoxErro
 /// returns its URL.
 pub(crate) async fn pg_schema(server: &pg::Server, name: &str) -> Result<String, BoxError> {
     let url = server.create_database(name).await?;
-    audit_store::PgStore::connect(&url).await?.pool().close().await;
+    let schema = audit_store::PgStore::connect(&url).await?;
+    schema.set_search_index(search_index()).await?;
+    schema.pool().close().await;
     Ok(url)
 }
 

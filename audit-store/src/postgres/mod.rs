@@ -249,6 +249,14 @@ impl Backend for PgStore {
         self.search_page(plan).await
     }
 
+    async fn search_index(&self) -> Result<bool, StoreError> {
+        self.search_indexed().await
+    }
+
+    async fn set_search_index(&self, on: bool) -> Result<(), StoreError> {
+        self.set_search_indexed(on).await
+    }
+
     async fn text_source(&self, plan: &Plan) -> Result<Option<Narrowing>, StoreError> {
         if plan.terms.is_empty() {
             return Ok(None);

@@ -33,6 +33,43 @@ const SAMPLE_TTL: Duration = Duration::from_secs(600);
 const YOUNG_SAMPLE_TTL: Duration = Duration::from_secs(10);
 
 impl PgStore {
+    /// Whether the trigram index exists. Searches need not know: the same
+    /// conditions are checked on the rows either way.
+    pub(super) async fn search_indexed(&self) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT to_regclass('audit_events_search') IS NOT NULL")
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
+    /// Drops the trigram index (from every partition), or makes it again
+    /// as migrations 0002 and 0006 made it: scoped by tenant where
+    /// `btree_gin` is installed, with the small pending list of 0003.
+    pub(super) async fn set_search_indexed(&self, on: bool) -> Result<(), StoreError> {
+        if !on {
+            sqlx::query("DROP INDEX IF EXISTS audit_events_search")
+                .execute(self.pool())
+                .await?;
+            return Ok(());
+        }
+        let scoped: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'btree_gin')")
+            .fetch_one(self.pool())
+            .await?;
+        let columns = if scoped {
+            "tenant_id, search_text gin_trgm_ops"
+        } else {
+            "search_text gin_trgm_ops"
+        };
+        sqlx::query(&format!(
+            "CREATE INDEX IF NOT EXISTS audit_events_search ON audit_events USING gin ({columns}) \
+             WITH (gin_pending_list_limit = 256)"
+        ))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// The rows of one free-text page of `plan` (up to `limit + 1`).
     ///
     /// Found one of two ways. When the sample says the terms are common

@@ -228,7 +228,19 @@ impl Backend for SqliteStore {
     }
 
     async fn text_source(&self, plan: &Plan) -> Result<Vec<String>, StoreError> {
+        // No trigrams: every row, the terms checked on each.
+        if plan.terms.is_empty() || !self.search_indexed().await? {
+            return Ok(Vec::new());
+        }
         Ok(text::trigrams(&plan.terms))
+    }
+
+    async fn search_index(&self) -> Result<bool, StoreError> {
+        self.search_indexed().await
+    }
+
+    async fn set_search_index(&self, on: bool) -> Result<(), StoreError> {
+        self.set_search_indexed(on).await
     }
 
     fn push_text_source(query: &mut QueryBuilder<'static, Sqlite>, _plan: &Plan, trigrams: &Vec<String>) {

@@ -1,5 +1,6 @@
 //! SQLite's free-text strategy: a contentless FTS5 trigram index for rare
-//! trigrams, a scan of the newest rows for common ones.
+//! trigrams, a scan of the newest rows for common ones; scans alone while
+//! the index is off.
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -55,7 +56,58 @@ fn second_scan(plan: &Plan, found: usize) -> Option<i64> {
     (budget > sql::TEXT_SCAN_ROWS).then_some(budget)
 }
 
+/// The triggers that keep the search index in step with the rows
+/// (migration 0002 made them): while they exist, the index is on.
+const INDEX_TRIGGERS: &str = "\
+    CREATE TRIGGER audit_events_search_insert AFTER INSERT ON audit_events BEGIN \
+        INSERT INTO audit_events_search (rowid, doc) VALUES (new.pk, new.search_text); \
+    END; \
+    CREATE TRIGGER audit_events_search_delete AFTER DELETE ON audit_events BEGIN \
+        INSERT INTO audit_events_search (audit_events_search, rowid, doc) VALUES ('delete', old.pk, old.search_text); \
+    END;";
+
 impl SqliteStore {
+    /// Whether the search index is on: its insert trigger exists. Read for
+    /// every search, not cached: another process may turn it off, and a
+    /// search through an index that stopped growing would miss rows.
+    pub(super) async fn search_indexed(&self) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_events_search_insert')",
+        )
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// Drops the index's triggers and empties it, or fills it from every
+    /// row and makes the triggers again, in one write transaction.
+    pub(super) async fn set_search_indexed(&self, on: bool) -> Result<(), StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+        let now: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_events_search_insert')",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if now != on {
+            // A contentless FTS5 table forgets everything with 'delete-all'.
+            sqlx::query("INSERT INTO audit_events_search (audit_events_search) VALUES ('delete-all')")
+                .execute(&mut *tx)
+                .await?;
+            if on {
+                sqlx::query("INSERT INTO audit_events_search (rowid, doc) SELECT pk, search_text FROM audit_events")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::raw_sql(INDEX_TRIGGERS).execute(&mut *tx).await?;
+            } else {
+                sqlx::raw_sql("DROP TRIGGER audit_events_search_insert; DROP TRIGGER audit_events_search_delete;")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A free-text page, the cheapest of three ways:
     ///
     /// 1. When a term has a rare trigram (fewer than [`RARE_TRIGRAM`] rows
@@ -74,9 +126,12 @@ impl SqliteStore {
     /// 3. Otherwise (common words that seldom occur together in the
     ///    filtered rows) the index lists the rows holding the
     ///    [`FTS_TRIGRAMS`] rarest trigrams.
+    ///
+    /// While the index is off, 2 and then every row passing the other
+    /// filters, checked one by one.
     pub(super) async fn search_page(&self, plan: &Plan) -> Result<Vec<SqliteRow>, StoreError> {
         let trigrams = text::trigrams(&plan.terms);
-        let ranked = if trigrams.is_empty() {
+        let ranked = if trigrams.is_empty() || !self.search_indexed().await? {
             Vec::new()
         } else {
             self.rank_trigrams(&trigrams).await?

@@ -222,6 +222,15 @@ pub(crate) fn command() -> Command {
                         .long("partition-unit")
                         .value_parser(["day", "week", "month", "year"])
                         .help("PostgreSQL: the period each new partition covers (month by default)"),
+                )
+                .arg(
+                    Arg::new("search-index")
+                        .long("search-index")
+                        .value_parser(["on", "off"])
+                        .help(
+                            "Turn the free-text search index off (appends get faster, searches read rows) or on \
+                             (rebuilt over every event)",
+                        ),
                 ),
         )
         .subcommand(

@@ -271,7 +271,14 @@ async fn migrate(store: &Store, sub: &ArgMatches) -> Result<u8> {
         #[cfg(not(feature = "postgres"))]
         return Err(format!("--partition-unit {unit}: only a PostgreSQL store is partitioned").into());
     }
+    if let Some(setting) = sub.get_one::<String>("search-index") {
+        store.set_search_index(setting == "on").await?;
+    }
     println!("migrations applied; {} streams", store.streams().await?.len());
+    println!(
+        "free-text search index: {}",
+        if store.search_index().await? { "on" } else { "off" }
+    );
     #[cfg(feature = "postgres")]
     if let Store::Postgres(pg) = store {
         println!("new partitions cover a {}", pg.partition_unit().await?);
