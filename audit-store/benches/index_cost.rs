@@ -88,11 +88,7 @@ const SEARCH_TRIGGER: &str = "audit_events_search_insert";
 const PG_DATABASE: &str = "bench_index_cost";
 
 fn main() -> Result<(), BoxError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    common::block_on(run())
 }
 
 /// What the catalog of a fresh schema says about `audit_events`.

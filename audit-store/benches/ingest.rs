@@ -68,11 +68,7 @@ const SQLITE_TARGET: f64 = 0.6;
 const PG_TARGET: f64 = 0.8;
 
 fn main() -> Result<(), BoxError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    common::block_on(run())
 }
 
 #[derive(Debug, Default)]

@@ -35,11 +35,7 @@ use uuid::Uuid;
 const TARGET: Duration = Duration::from_millis(2);
 
 fn main() -> Result<(), BoxError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    common::block_on(run())
 }
 
 async fn run() -> Result<(), BoxError> {

@@ -75,11 +75,7 @@ const TEXT_P99_MS: f64 = 20.0;
 const KEYSET_FACTOR: f64 = 2.0;
 
 fn main() -> Result<(), BoxError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    common::block_on(run())
 }
 
 async fn run() -> Result<(), BoxError> {

@@ -126,11 +126,7 @@ const DATABASE: &str = "bench_scale";
 const MIB: f64 = 1024.0 * 1024.0;
 
 fn main() -> Result<(), BoxError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    common::block_on(run())
 }
 
 /// What one tier measured.

@@ -47,11 +47,7 @@ use sqlx::Connection as _;
 const TARGET: f64 = 0.5;
 
 fn main() -> Result<(), BoxError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    common::block_on(run())
 }
 
 async fn run() -> Result<(), BoxError> {

@@ -20,6 +20,16 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Microseconds in a day.
 pub(crate) const DAY: i64 = 86_400_000_000;
 
+/// Runs a bench's `run` on a Tokio runtime of two worker threads (this
+/// machine's cores), as every bench here does.
+pub(crate) fn block_on(run: impl std::future::Future<Output = Result<(), BoxError>>) -> Result<(), BoxError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(run)
+}
+
 /// A number from the environment, or `default`.
 pub(crate) fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)

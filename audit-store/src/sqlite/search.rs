@@ -66,16 +66,16 @@ const INDEX_TRIGGERS: &str = "\
         INSERT INTO audit_events_search (audit_events_search, rowid, doc) VALUES ('delete', old.pk, old.search_text); \
     END;";
 
+/// Whether the search index is on: its insert trigger exists.
+const INDEX_IS_ON: &str =
+    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_events_search_insert')";
+
 impl SqliteStore {
     /// Whether the search index is on: its insert trigger exists. Read for
     /// every search, not cached: another process may turn it off, and a
     /// search through an index that stopped growing would miss rows.
     pub(super) async fn search_indexed(&self) -> Result<bool, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_events_search_insert')",
-        )
-        .fetch_one(self.pool())
-        .await?)
+        Ok(sqlx::query_scalar(INDEX_IS_ON).fetch_one(self.pool()).await?)
     }
 
     /// Drops the index's triggers and empties it, or fills it from every
@@ -83,11 +83,7 @@ impl SqliteStore {
     pub(super) async fn set_search_indexed(&self, on: bool) -> Result<(), StoreError> {
         let mut conn = self.pool().acquire().await?;
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-        let now: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_events_search_insert')",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let now: bool = sqlx::query_scalar(INDEX_IS_ON).fetch_one(&mut *tx).await?;
         if now != on {
             // A contentless FTS5 table forgets everything with 'delete-all'.
             sqlx::query("INSERT INTO audit_events_search (audit_events_search) VALUES ('delete-all')")
