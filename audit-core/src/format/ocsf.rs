@@ -390,7 +390,13 @@ pub fn ocsf(event: &Event, options: &FormatOptions) -> Value {
         event.integrity().map(|integrity| integrity.leaf_hash.clone()),
     );
     if let Some(changes) = event.changes() {
-        put(&mut unmapped, "changes", serde_json::to_value(changes).ok());
+        let mut object = Map::new();
+        put(&mut object, "before", changes.before.clone());
+        put(&mut object, "after", changes.after.clone());
+        if !changes.diff.is_empty() {
+            put(&mut object, "diff", serde_json::to_value(&changes.diff).ok());
+        }
+        put_object(&mut unmapped, "changes", object);
     }
     if !event.metadata().is_empty() {
         unmapped.insert("metadata".into(), Value::Object(event.metadata().clone()));
