@@ -30,7 +30,7 @@
 //!
 //! # Severity
 //!
-//! | event [`Severity`](crate::Severity) | OCSF `severity_id` | CEF severity (0–10) | syslog severity |
+//! | event [`Severity`] | OCSF `severity_id` | CEF severity (0–10) | syslog severity |
 //! |---|---|---|---|
 //! | `info` | 1 Informational | 1 (Low) | 6 Informational |
 //! | `notice` | 2 Low | 3 (Low) | 5 Notice |
