@@ -31,6 +31,7 @@ use crate::merkle::{self, Hash, Node, ProofError};
 use crate::query::{ActionCount, AuditQuery, CURSOR_KEY_NAME, CursorKey, Page, Plan, sql};
 use crate::retention::{Purge, PurgeOutcome, PurgeReport};
 use crate::row::{EventRow, StoredId};
+use crate::stream::{Appended, DestinationRow, StreamPosition};
 use crate::tree::tiles::{self, Hashes, Read};
 use crate::tree::{
     CHECKPOINT_COLUMNS, CheckpointRow, Frontier, InclusionProof, Replay, SignedCheckpoint, StoredNode, StreamTree,
@@ -136,6 +137,10 @@ where
     /// The key this store signs its cursors with.
     fn cursor_key(&self) -> &CursorKey;
 
+    /// Told after each batch this store wrote, so stream sinks in this
+    /// process deliver at once instead of at their next poll.
+    fn appended(&self) -> &Appended;
+
     /// The column list of a `SELECT` that reads whole events, in the form
     /// [`EventRow`] decodes.
     fn select_columns() -> &'static str;
@@ -209,6 +214,7 @@ where
             let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
             Self::append(&mut tx, batch).await?;
             tx.commit().await?;
+            self.appended().notify();
             Ok(())
         }
         .await;
@@ -916,6 +922,191 @@ where
         rows.first()
             .map(|row| CheckpointRow::from_row(row)?.into_checkpoint())
             .transpose()
+    }
+
+    /// Where `sink` stands in each stream with events (only `stream`'s,
+    /// when given): the stream's base and head, and the seq `sink`
+    /// delivered last (0 before its first delivery).
+    async fn stream_positions(&self, sink: &str, stream: Option<&str>) -> Result<Vec<StreamPosition>, StoreError> {
+        let mut select = QueryBuilder::new(
+            "SELECT s.stream, s.base_seq, s.head_seq, COALESCE(c.delivered_seq, 0) FROM audit_streams s \
+             LEFT JOIN audit_stream_cursors c ON c.stream = s.stream AND c.sink = ",
+        );
+        Self::bind_text(&mut select, sink.to_owned());
+        select.push(" WHERE s.head_seq > 0");
+        if let Some(stream) = stream {
+            select.push(" AND s.stream = ");
+            Self::bind_text(&mut select, stream.to_owned());
+        }
+        select.push(format!(" ORDER BY s.stream{}", Self::BY_BYTES));
+        let rows = self.fetch_built(select).await?;
+        rows.iter()
+            .map(|row| {
+                let (stream, base, head, delivered) = <(String, i64, i64, i64)>::from_row(row)?;
+                let seq = |value: i64| u64::try_from(value).unwrap_or(0);
+                Ok(StreamPosition {
+                    stream,
+                    base: seq(base),
+                    head: seq(head),
+                    delivered: seq(delivered),
+                })
+            })
+            .collect()
+    }
+
+    /// Up to `limit` events of `stream` after seq `after`, in seq order.
+    async fn events_after(&self, stream: &str, after: u64, limit: u32) -> Result<Vec<Event>, StoreError> {
+        let mut select = QueryBuilder::new(format!(
+            "SELECT {} FROM audit_events WHERE stream = ",
+            Self::select_columns()
+        ));
+        Self::bind_text(&mut select, stream.to_owned());
+        select.push(" AND seq > ");
+        Self::bind_int(&mut select, i64::try_from(after).unwrap_or(i64::MAX));
+        select.push(" ORDER BY seq LIMIT ");
+        Self::bind_int(&mut select, i64::from(limit));
+        let rows = self.fetch_built(select).await?;
+        rows.iter().map(|row| Self::decode_row(row)?.to_event()).collect()
+    }
+
+    /// Records that `sink` delivered `stream` up to seq `delivered`. A
+    /// position only moves forward: a slower copy of the same sink (in
+    /// another process) never moves it back.
+    async fn save_stream_position(&self, sink: &str, stream: &str, delivered: u64) -> Result<(), StoreError> {
+        let mut upsert = QueryBuilder::new("INSERT INTO audit_stream_cursors (sink, stream, delivered_seq) VALUES (");
+        Self::bind_text(&mut upsert, sink.to_owned());
+        upsert.push(", ");
+        Self::bind_text(&mut upsert, stream.to_owned());
+        upsert.push(", ");
+        Self::bind_int(&mut upsert, i64::try_from(delivered).unwrap_or(i64::MAX));
+        upsert.push(
+            ") ON CONFLICT (sink, stream) DO UPDATE SET delivered_seq = excluded.delivered_seq \
+             WHERE audit_stream_cursors.delivered_seq < excluded.delivered_seq RETURNING sink",
+        );
+        self.fetch_built(upsert).await?;
+        Ok(())
+    }
+
+    /// Moves `sink` to the head of every stream (only `stream`, when
+    /// given), so it delivers only events written from now on, and marks
+    /// the sink as seen; returns `false`, moving nothing, when it was seen
+    /// before and `only_if_new` is set.
+    async fn seek_stream_sink(&self, sink: &str, stream: Option<&str>, only_if_new: bool) -> Result<bool, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
+        let moved = Self::seek_stream_sink_in(&mut tx, sink, stream, only_if_new).await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    /// As [`seek_stream_sink`](Self::seek_stream_sink), in the caller's
+    /// transaction.
+    async fn seek_stream_sink_in(
+        conn: &mut ConnectionOf<Self>,
+        sink: &str,
+        stream: Option<&str>,
+        only_if_new: bool,
+    ) -> Result<bool, StoreError> {
+        let mut mark = QueryBuilder::new("INSERT INTO audit_stream_cursors (sink, stream, delivered_seq) VALUES (");
+        Self::bind_text(&mut mark, sink.to_owned());
+        mark.push(", '', 0) ON CONFLICT (sink, stream) DO NOTHING RETURNING sink");
+        let new = !Self::fetch_built_in(conn, mark).await?.is_empty();
+        if !new && only_if_new {
+            return Ok(false);
+        }
+        let mut seek = QueryBuilder::new("INSERT INTO audit_stream_cursors (sink, stream, delivered_seq) SELECT ");
+        Self::bind_text(&mut seek, sink.to_owned());
+        seek.push(", stream, head_seq FROM audit_streams WHERE head_seq > 0");
+        if let Some(stream) = stream {
+            seek.push(" AND stream = ");
+            Self::bind_text(&mut seek, stream.to_owned());
+        }
+        seek.push(" ON CONFLICT (sink, stream) DO UPDATE SET delivered_seq = excluded.delivered_seq RETURNING sink");
+        Self::fetch_built_in(conn, seek).await?;
+        Ok(true)
+    }
+
+    /// Keeps a webhook destination, its sink `sink` starting at the heads
+    /// of its streams (only `stream`, when given) if `at_heads`; `false`
+    /// when one of that name is kept already (nothing is changed then).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    async fn insert_destination(
+        &self,
+        row: &DestinationRow,
+        sink: &str,
+        stream: Option<&str>,
+        at_heads: bool,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO audit_stream_destinations (name, tenant_id, url, format, body, secret) VALUES (",
+        );
+        Self::bind_text(&mut insert, row.name.clone());
+        insert.push(", ");
+        match &row.tenant {
+            Some(tenant) => Self::bind_text(&mut insert, tenant.clone()),
+            None => {
+                insert.push("NULL");
+            }
+        }
+        for value in [&row.url, &row.format, &row.body, &row.secret] {
+            insert.push(", ");
+            Self::bind_text(&mut insert, value.clone());
+        }
+        insert.push(") ON CONFLICT (name) DO NOTHING RETURNING name");
+        if Self::fetch_built_in(&mut tx, insert).await?.is_empty() {
+            return Ok(false);
+        }
+        // A destination of this name removed earlier left no positions
+        // (removing forgets them), so the new one starts afresh.
+        if at_heads {
+            Self::seek_stream_sink_in(&mut tx, sink, stream, false).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Every webhook destination kept, by name.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    async fn destinations(&self) -> Result<Vec<DestinationRow>, StoreError> {
+        let select = format!(
+            "SELECT name, tenant_id, url, format, body, secret FROM audit_stream_destinations ORDER BY name{}",
+            Self::BY_BYTES
+        );
+        let rows = self.fetch_built(QueryBuilder::new(select)).await?;
+        rows.iter()
+            .map(|row| {
+                let (name, tenant, url, format, body, secret) =
+                    <(String, Option<String>, String, String, String, String)>::from_row(row)?;
+                Ok(DestinationRow {
+                    name,
+                    tenant,
+                    url,
+                    format,
+                    body,
+                    secret,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes the destination `name` and the positions of its sink
+    /// `sink`; `false` when there was none.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    async fn remove_destination(&self, name: &str, sink: &str) -> Result<bool, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
+        let mut delete = QueryBuilder::new("DELETE FROM audit_stream_destinations WHERE name = ");
+        Self::bind_text(&mut delete, name.to_owned());
+        delete.push(" RETURNING name");
+        let removed = !Self::fetch_built_in(&mut tx, delete).await?.is_empty();
+        let mut forget = QueryBuilder::new("DELETE FROM audit_stream_cursors WHERE sink = ");
+        Self::bind_text(&mut forget, sink.to_owned());
+        forget.push(" RETURNING sink");
+        Self::fetch_built_in(&mut tx, forget).await?;
+        tx.commit().await?;
+        Ok(removed)
     }
 
     /// The checkpoint kept for `stream` at tree size `size`, if any.

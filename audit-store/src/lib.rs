@@ -307,6 +307,9 @@
 //! GRANT SELECT, INSERT, UPDATE ON audit_streams TO audit_app;
 //! GRANT SELECT, INSERT ON audit_store_keys TO audit_app;
 //! GRANT SELECT, INSERT ON audit_tree_nodes, audit_checkpoints TO audit_app;
+//! -- Stream sinks (see "Streaming to SIEMs"): positions move, destinations are read.
+//! GRANT SELECT, INSERT, UPDATE ON audit_stream_cursors TO audit_app;
+//! GRANT SELECT ON audit_stream_destinations TO audit_app;
 //! -- Retention drops a month whose every event is purged (the function checks):
 //! GRANT EXECUTE ON FUNCTION audit_events_retire_partition(text) TO audit_app;
 //! GRANT SELECT ON _sqlx_migrations TO audit_app;
@@ -352,6 +355,8 @@ mod error;
 mod export;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "http")]
+mod http_client;
 mod integrity;
 pub mod log_read;
 pub mod merkle;
@@ -367,6 +372,7 @@ mod scan;
 pub mod serde_hash;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+pub mod stream;
 mod tree;
 
 use audit_core::{AuditSink, Event, SinkError};
@@ -707,6 +713,115 @@ impl Store {
     /// [`StoreError::Query`] when `before` is in the future; database errors.
     pub async fn purge(&self, purge: &Purge) -> Result<PurgeOutcome, StoreError> {
         on_backend!(self, |store| store.purge(purge).await)
+    }
+
+    /// Where the stream sink `sink` stands in each stream with events (only
+    /// `stream`, when given); see [`stream`].
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn stream_positions(
+        &self,
+        sink: &str,
+        stream: Option<&str>,
+    ) -> Result<Vec<stream::StreamPosition>, StoreError> {
+        on_backend!(self, |store| store.stream_positions(sink, stream).await)
+    }
+
+    /// Moves the stream sink `sink` to the head of every stream (only
+    /// `stream`, when given): it delivers only events written from now
+    /// on. What it skips stays in the store.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn seek_stream_sink_to_heads(&self, sink: &str, stream: Option<&str>) -> Result<(), StoreError> {
+        on_backend!(self, |store| store.seek_stream_sink(sink, stream, false).await).map(drop)
+    }
+
+    /// As [`seek_stream_sink_to_heads`](Self::seek_stream_sink_to_heads),
+    /// only for a sink the store has not seen; `false` when it had.
+    pub(crate) async fn seek_stream_sink(
+        &self,
+        sink: &str,
+        stream: Option<&str>,
+        only_if_new: bool,
+    ) -> Result<bool, StoreError> {
+        on_backend!(self, |store| store.seek_stream_sink(sink, stream, only_if_new).await)
+    }
+
+    /// Up to `limit` events of `stream` after seq `after`, in seq order.
+    pub(crate) async fn events_after(&self, stream: &str, after: u64, limit: u32) -> Result<Vec<Event>, StoreError> {
+        on_backend!(self, |store| store.events_after(stream, after, limit).await)
+    }
+
+    /// Records that `sink` delivered `stream` up to seq `delivered`.
+    pub(crate) async fn save_stream_position(
+        &self,
+        sink: &str,
+        stream: &str,
+        delivered: u64,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, |store| store.save_stream_position(sink, stream, delivered).await)
+    }
+
+    /// Keeps a webhook `destination` (see [`stream::Destination`]); a
+    /// [`Streamer`](stream::Streamer) with
+    /// [`destinations_from_store`](stream::Streamer::destinations_from_store)
+    /// starts delivering to it. With [`StartAt::Heads`](stream::StartAt::Heads)
+    /// it receives only events written from now on; with
+    /// [`StartAt::Beginning`](stream::StartAt::Beginning), also every event
+    /// the store keeps of its streams.
+    ///
+    /// # Errors
+    /// [`DestinationError::Invalid`](stream::DestinationError::Invalid)
+    /// naming the field; [`DestinationError::Exists`](stream::DestinationError::Exists);
+    /// database errors.
+    #[cfg(feature = "http")]
+    pub async fn add_stream_destination(
+        &self,
+        destination: &stream::Destination,
+        start: stream::StartAt,
+    ) -> Result<(), stream::DestinationError> {
+        destination.check()?;
+        let sink = destination.sink_name();
+        let stream = destination.stream();
+        let at_heads = start == stream::StartAt::Heads;
+        let row = destination.to_row();
+        let added = on_backend!(self, |store| store
+            .insert_destination(&row, &sink, stream.as_deref(), at_heads)
+            .await)?;
+        if added {
+            Ok(())
+        } else {
+            Err(stream::DestinationError::Exists(destination.name().to_owned()))
+        }
+    }
+
+    /// The webhook destinations kept, by name.
+    ///
+    /// # Errors
+    /// Database errors; [`StoreError::Corrupt`] for a row naming an
+    /// unknown format.
+    #[cfg(feature = "http")]
+    pub async fn stream_destinations(&self) -> Result<Vec<stream::Destination>, StoreError> {
+        let rows = on_backend!(self, |store| store.destinations().await)?;
+        rows.into_iter().map(stream::Destination::from_row).collect()
+    }
+
+    /// Removes the destination `name` and its positions (a streamer stops
+    /// delivering to it at its next refresh); `false` when there was none.
+    ///
+    /// # Errors
+    /// Database errors.
+    #[cfg(feature = "http")]
+    pub async fn remove_stream_destination(&self, name: &str) -> Result<bool, StoreError> {
+        let sink = format!("{}{name}", stream::SINK_PREFIX);
+        on_backend!(self, |store| store.remove_destination(name, &sink).await)
+    }
+
+    /// Told after each batch written through this store (or a clone).
+    pub(crate) fn subscribe_appended(&self) -> tokio::sync::watch::Receiver<u64> {
+        on_backend!(self, |store| store.appended().subscribe())
     }
 }
 

@@ -5,12 +5,10 @@ use std::io;
 use std::time::Duration;
 
 use http_body_util::{BodyExt as _, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use super::sinks::{CheckpointSink, SendFuture};
 use crate::SignedCheckpoint;
+use crate::http_client::{PlainClient, describe_url, parse_http_url, plain_client};
 
 /// How long a POST may take before it counts as failed.
 const POST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,7 +27,7 @@ const POST_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct HttpSink {
     url: http::Uri,
-    client: Client<HttpConnector, Full<bytes::Bytes>>,
+    client: PlainClient,
 }
 
 impl HttpSink {
@@ -38,20 +36,15 @@ impl HttpSink {
     /// # Errors
     /// When `url` is not an absolute `http://` URL.
     pub fn new(url: &str) -> io::Result<Self> {
-        let invalid =
-            |reason: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("checkpoint URL {url}: {reason}"));
-        let uri: http::Uri = url.parse().map_err(|e| invalid(&format!("{e}")))?;
-        match uri.scheme_str() {
-            Some("http") if uri.host().is_some() => {}
-            Some("https") => {
-                return Err(invalid(
-                    "https needs TLS, which this crate does not carry: post to a local TLS proxy, or implement CheckpointSink with your HTTP client",
-                ));
-            }
-            _ => return Err(invalid("expected an absolute http:// URL")),
-        }
-        let client = Client::builder(TokioExecutor::new()).build_http();
-        Ok(Self { url: uri, client })
+        let url = parse_http_url(
+            url,
+            "checkpoint",
+            "post to a local TLS proxy, or implement CheckpointSink with your HTTP client",
+        )?;
+        Ok(Self {
+            url,
+            client: plain_client(),
+        })
     }
 }
 
@@ -78,13 +71,6 @@ impl CheckpointSink for HttpSink {
     }
 
     fn describe(&self) -> String {
-        // Host, port and path only: user info or a query may carry a
-        // credential.
-        let port = self.url.port().map(|port| format!(":{port}")).unwrap_or_default();
-        format!(
-            "POST http://{}{port}{}",
-            self.url.host().unwrap_or_default(),
-            self.url.path()
-        )
+        format!("POST {}", describe_url(&self.url))
     }
 }

@@ -28,6 +28,8 @@ pub(crate) struct Api {
     pub(crate) verifier_key: Option<crate::VerifierKey>,
     /// Whose state `GET /health` reports ([`AdminApi::health`](super::AdminApi::health)).
     pub(crate) auditor: Option<audit_core::Auditor>,
+    /// Whose sinks `GET /health` reports ([`AdminApi::streams`](super::AdminApi::streams)).
+    pub(crate) streams: Option<crate::stream::StreamerHandle>,
 }
 
 pub(super) use crate::log_read::VIEWED;

@@ -1,5 +1,7 @@
 //! `GET /health`: the state of the auditor that records the application's
-//! events, for the platform's auditors ([`AdminApi::health`](super::AdminApi::health)).
+//! events ([`AdminApi::health`](super::AdminApi::health)) and of the stream
+//! sinks that deliver them onwards ([`AdminApi::streams`](super::AdminApi::streams)),
+//! for the platform's auditors.
 //!
 //! It reads counters only (no store query), so it answers while the store
 //! is down, which is when it matters. Reading it is not a read of the log
@@ -16,13 +18,27 @@ use serde::Serialize;
 use super::error::ApiError;
 use super::handlers::{Api, json};
 use super::policy::ReadScope;
+use crate::stream::{SinkStats, StreamerHandle};
 
 /// The body of `GET /health`.
 #[derive(Debug, Serialize)]
 struct Health {
     /// `ok`; `degraded` (events are safe but waiting: the store is down
-    /// and the spool holds them); `down` (new events cannot be made
-    /// durable: requests that need them are refused).
+    /// and the spool holds them, or a stream sink is failing or behind);
+    /// `down` (new events cannot be made durable: requests that need them
+    /// are refused).
+    status: &'static str,
+    /// `null` when no auditor is attached.
+    #[serde(flatten)]
+    auditor: Option<AuditorHealth>,
+    /// `null` when no streamer is attached.
+    streams: Option<Vec<SinkStats>>,
+}
+
+#[derive(Debug, Serialize)]
+struct AuditorHealth {
+    /// The auditor's part of the status.
+    #[serde(skip)]
     status: &'static str,
     store_reachable: bool,
     queue_depth: u64,
@@ -59,6 +75,23 @@ fn millis(duration: std::time::Duration) -> u64 {
 }
 
 impl Health {
+    fn of(auditor: Option<&Auditor>, streams: Option<&StreamerHandle>) -> Self {
+        let auditor = auditor.map(AuditorHealth::of);
+        let streams = streams.map(StreamerHandle::stats);
+        let lagging = streams.iter().flatten().any(|sink| sink.failing || sink.behind);
+        let status = match auditor.as_ref().map_or("ok", |auditor| auditor.status) {
+            "ok" if lagging => "degraded",
+            status => status,
+        };
+        Self {
+            status,
+            auditor,
+            streams,
+        }
+    }
+}
+
+impl AuditorHealth {
     fn of(auditor: &Auditor) -> Self {
         let stats: AuditorStats = auditor.stats();
         let spooled = auditor.has_spool();
@@ -103,10 +136,12 @@ pub(crate) async fn health(State(api): State<Arc<Api>>) -> Response {
                 None,
             ));
         }
-        let auditor = api.auditor.as_ref().ok_or_else(|| {
-            ApiError::not_found("no auditor is attached to this admin API (`AdminApi::health`)".into())
-        })?;
-        let health = Health::of(auditor);
+        if api.auditor.is_none() && api.streams.is_none() {
+            return Err(ApiError::not_found(
+                "no auditor or streamer is attached to this admin API (`AdminApi::health`, `AdminApi::streams`)".into(),
+            ));
+        }
+        let health = Health::of(api.auditor.as_ref(), api.streams.as_ref());
         let status = if health.status == "down" {
             StatusCode::SERVICE_UNAVAILABLE
         } else {

@@ -10,7 +10,7 @@
 //! | `GET /actions` | `[{"action", "category", "count"}]`, most frequent first |
 //! | `GET /checkpoints?tenant_id&since&limit` | `{"data": [{"stream", "tree_size", "root", "signed_at", "checkpoint"}, …]}`: a stream's signed checkpoints, smallest tree first |
 //! | `GET /consistency?tenant_id&from&to` | a [`ConsistencyProof`](crate::ConsistencyProof) `{"stream", "old_size", "new_size", "proof"}` |
-//! | `GET /health` | the auditor's state (queue, spool, store reachable, oldest unwritten event, last error; [`AdminApi::health`]): the platform role `auditor` only, 503 when `down` |
+//! | `GET /health` | the auditor's state (queue, spool, store reachable, oldest unwritten event, last error; [`AdminApi::health`]) and the stream sinks' (delivered, lag, failing; [`AdminApi::streams`]): the platform role `auditor` only, 503 when `down` |
 //! | `GET /openapi.json` | the OpenAPI 3.1 description of these routes (public) |
 //! | `GET /ui` | the web page for admins and auditors (HTML; `/ui/` redirects to it) |
 //! | `GET /ui/app.js`, `/ui/app.css`, `/ui/icon.svg` | the page's script, style sheet and icon |
@@ -202,6 +202,7 @@ pub struct AdminApi {
     guard: Option<Guard>,
     verifier_key: Option<crate::VerifierKey>,
     auditor: Option<audit_core::Auditor>,
+    streams: Option<crate::stream::StreamerHandle>,
 }
 
 impl std::fmt::Debug for AdminApi {
@@ -217,6 +218,7 @@ impl std::fmt::Debug for AdminApi {
                 &self.verifier_key.as_ref().map(crate::VerifierKey::name),
             )
             .field("health", &self.auditor.is_some())
+            .field("streams", &self.streams.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -234,6 +236,7 @@ impl AdminApi {
             guard: None,
             verifier_key: None,
             auditor: None,
+            streams: None,
         }
     }
 
@@ -426,6 +429,31 @@ impl AdminApi {
         self
     }
 
+    /// Adds the stream sinks of `streams` to `GET /health` (`streams`: each
+    /// sink's [`SinkStats`](crate::stream::SinkStats)): a sink that is
+    /// failing or behind makes the status `degraded`, never `down` (the
+    /// store keeps its events, and requests do not wait for it).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use audit_core::Auditor;
+    /// use audit_store::http::AdminApi;
+    /// use audit_store::stream::{Streamer, TracingSink};
+    ///
+    /// let store = audit_store::connect("sqlite::memory:").await?;
+    /// let auditor = Auditor::builder().start(store.clone());
+    /// let streams = Streamer::new(store.clone()).sink("logs", TracingSink).start();
+    /// let api = AdminApi::new(store).health(auditor).streams(streams.clone());
+    /// assert!(format!("{api:?}").contains("streams: true"));
+    /// # streams.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn streams(mut self, streams: crate::stream::StreamerHandle) -> Self {
+        self.streams = Some(streams);
+        self
+    }
+
     /// Nests the API into `app` at `path` (`"/audit-logs"`), answering the
     /// list both at `path` and at `path/` (axum's `nest` alone answers only
     /// the former).
@@ -457,6 +485,7 @@ impl AdminApi {
             security: self.security,
             verifier_key: self.verifier_key,
             auditor: self.auditor,
+            streams: self.streams,
         });
         Parts {
             api,

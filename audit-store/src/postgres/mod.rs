@@ -30,6 +30,7 @@ use crate::migrations;
 use crate::query::{CursorKey, Plan};
 use crate::retention::PurgeOutcome;
 use crate::row::{COLUMNS, EventRow, JSON_COLUMNS};
+use crate::stream::Appended;
 use crate::tree::StreamTree;
 
 /// The PostgreSQL store: append-only, integrity-chained, for production.
@@ -57,6 +58,8 @@ pub struct PgStore {
     search_sample: Arc<Mutex<Option<TakenSample>>>,
     /// Where page queries split their time window (shared by clones).
     partition_starts: Arc<walk::PartitionStarts>,
+    /// Wakes this process's stream sinks (shared by clones).
+    appended: Appended,
 }
 
 /// The column list of a `SELECT` of whole events: [`COLUMNS`], with the
@@ -105,6 +108,7 @@ impl PgStore {
             cursor_key,
             search_sample: Arc::default(),
             partition_starts: Arc::default(),
+            appended: Appended::default(),
         })
     }
 }
@@ -211,6 +215,10 @@ impl Backend for PgStore {
 
     fn cursor_key(&self) -> &CursorKey {
         &self.cursor_key
+    }
+
+    fn appended(&self) -> &Appended {
+        &self.appended
     }
 
     fn select_columns() -> &'static str {

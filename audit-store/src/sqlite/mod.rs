@@ -23,6 +23,7 @@ use crate::integrity::seal;
 use crate::migrations;
 use crate::query::{CursorKey, Plan, text};
 use crate::row::{COLUMN_COUNT, COLUMNS, EventRow};
+use crate::stream::Appended;
 use crate::tree::StreamTree;
 
 /// How hard SQLite works to keep a committed event through a power cut.
@@ -56,6 +57,8 @@ pub enum Durability {
 pub struct SqliteStore {
     pool: SqlitePool,
     cursor_key: CursorKey,
+    /// Wakes this process's stream sinks (shared by clones).
+    appended: Appended,
 }
 
 /// Page cache per connection, in KiB (SQLite's `cache_size` as a negative
@@ -131,7 +134,11 @@ impl SqliteStore {
             .await?;
         Self::migrate(&pool).await?;
         let cursor_key = Self::load_cursor_key(&pool).await?;
-        Ok(Self { pool, cursor_key })
+        Ok(Self {
+            pool,
+            cursor_key,
+            appended: Appended::default(),
+        })
     }
 }
 
@@ -206,6 +213,10 @@ impl Backend for SqliteStore {
 
     fn cursor_key(&self) -> &CursorKey {
         &self.cursor_key
+    }
+
+    fn appended(&self) -> &Appended {
+        &self.appended
     }
 
     fn select_columns() -> &'static str {
