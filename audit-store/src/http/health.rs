@@ -28,7 +28,7 @@ struct Health {
     /// `down` (new events cannot be made durable: requests that need them
     /// are refused).
     status: &'static str,
-    /// `null` when no auditor is attached.
+    /// Absent when no auditor is attached.
     #[serde(flatten)]
     auditor: Option<AuditorHealth>,
     /// `null` when no streamer is attached.

@@ -237,10 +237,23 @@ fn health_operation(security: &Value) -> Value {
     let count = json!({"type": "integer", "minimum": 0});
     let body = json!({"application/json": {"schema": {
     "type": "object",
-    "required": ["status", "store_reachable", "queue_depth", "oldest_unwritten_age_ms", "spool", "last_error", "counters"],
+    "required": ["status", "streams"],
+    "description": "The auditor's fields are present when an auditor is attached (`AdminApi::health`); `streams` is null unless a streamer is (`AdminApi::streams`).",
     "properties": {
         "status": {"type": "string", "enum": ["ok", "degraded", "down"],
-            "description": "`degraded`: the store is down and the spool holds the events; `down`: events cannot be made durable."},
+            "description": "`degraded`: the store is down and the spool holds the events, or a stream sink is failing or behind; `down`: events cannot be made durable."},
+        "streams": {"oneOf": [{"type": "null"}, {"type": "array", "items": {"type": "object",
+            "required": ["name", "sink", "delivered", "batches", "retried", "skipped", "lag", "behind", "failing", "last_error", "last_delivered_at"],
+            "properties": {
+                "name": {"type": "string", "description": "The name its positions are kept under (`destination:<name>` for the store's destinations)."},
+                "sink": {"type": "string", "description": "The sink, as it describes itself (no credentials)."},
+                "delivered": count, "batches": count, "retried": count,
+                "skipped": {"type": "integer", "minimum": 0, "description": "Events a retention purge removed before this sink delivered them."},
+                "lag": {"type": "integer", "minimum": 0, "description": "Events stored and not delivered yet."},
+                "behind": {"type": "boolean", "description": "The lag is beyond the sink's max_lag."},
+                "failing": {"type": "boolean"},
+                "last_error": {"type": ["string", "null"]},
+                "last_delivered_at": {"type": ["string", "null"], "format": "date-time"}}}}]},
         "store_reachable": {"type": "boolean"},
         "queue_depth": count,
         "oldest_unwritten_age_ms": {"type": ["integer", "null"], "minimum": 0,
@@ -255,7 +268,7 @@ fn health_operation(security: &Value) -> Value {
     }}}});
     let mut operation = operation(
         "getHealth",
-        "The audit pipeline's state: queue, spool, store reachable, oldest unwritten event, last error (platform role `auditor` only; records no event)",
+        "The audit pipeline's state: queue, spool, store reachable, oldest unwritten event, last error, stream sinks (platform role `auditor` only; records no event)",
         json!([]),
         json!({"description": "`ok` or `degraded`.", "content": body.clone()}),
         false,
@@ -263,7 +276,7 @@ fn health_operation(security: &Value) -> Value {
     );
     operation["responses"]["503"] =
         json!({"description": "`status` is `down`: new events cannot be made durable.", "content": body});
-    operation["responses"]["404"] = json!({"description": "No auditor is attached to this admin API (code `not_found`).", "content": error_content()});
+    operation["responses"]["404"] = json!({"description": "No auditor or streamer is attached to this admin API (code `not_found`).", "content": error_content()});
     operation
 }
 

@@ -307,12 +307,16 @@ impl WebhookSink {
                 .get(RETRY_AFTER)
                 .and_then(|value| value.to_str().ok())
                 .and_then(parse_retry_after);
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map(|body| body.to_bytes())
-                .unwrap_or_default();
+            // An answer cut off mid-body is no answer: the receiver may not
+            // have finished with the batch, so it is delivered again.
+            let bytes = response.into_body().collect().await.map_err(|error| {
+                StreamError::new(format!(
+                    "{}: the answer ({status}) was cut off: {}",
+                    self.describe(),
+                    error_chain(&error)
+                ))
+            })?;
+            let bytes = bytes.to_bytes();
             let excerpt = &bytes[..bytes.len().min(ANSWER_EXCERPT)];
             Ok(WebhookAnswer {
                 status,
