@@ -49,6 +49,13 @@
 //!   so most of its commits fall after the measured seconds, while the
 //!   spool drainer commits what it spooled as it goes).
 //!
+//! - `sqlite-dead-stream`: as `sqlite`, with a stream sink
+//!   (`Config::stream_to`, OCSF, signed) whose receiver is dead: nothing
+//!   listens on its port, so every delivery is refused and retried with
+//!   backoff while its lag grows. Issue 21's target: at least 0.95 × the
+//!   throughput of `sqlite`, same run: a dead SIEM must not slow the
+//!   service (the sink reads the store, never the request path).
+//!
 //! `QUICKSTART_BENCH_SUSTAINED=1` measures after 20 s of load instead of 1
 //! (three rounds): by then `sqlite`'s queue is full and buffered delivery
 //! runs at the rate the store keeps up with, which is what a service under
@@ -93,6 +100,7 @@ const POSTGRES: &str = "postgres";
 const POSTGRES_CONFIRMED: &str = "postgres-confirmed";
 const SPOOLED: &str = "spooled";
 const SPOOL_ONLY: &str = "spool-only";
+const SQLITE_DEAD_STREAM: &str = "sqlite-dead-stream";
 /// Every variant; the first is the baseline.
 const VARIANTS: &[&str] = &[
     DISABLED,
@@ -102,9 +110,15 @@ const VARIANTS: &[&str] = &[
     POSTGRES_CONFIRMED,
     SPOOLED,
     SPOOL_ONLY,
+    SQLITE_DEAD_STREAM,
 ];
 /// The throughput `sqlite` and `postgres` keep of `disabled` (issue 20).
 const STORE_TARGET: f64 = 0.8;
+/// The throughput `sqlite-dead-stream` keeps of `sqlite` (issue 21).
+const DEAD_STREAM_TARGET: f64 = 0.95;
+/// Where `sqlite-dead-stream`'s webhook points: a loopback port nothing
+/// listens on (every delivery is refused).
+const DEAD_RECEIVER: &str = "http://127.0.0.1:1/events";
 /// The PostgreSQL server's admin URL, for the server process.
 const POSTGRES_ADMIN_ENV: &str = "QUICKSTART_BENCH_POSTGRES_ADMIN";
 /// The URL of the database the server process makes afresh and records into.
@@ -185,6 +199,14 @@ fn serve(variant: &str, port_file: &Path) -> Result<(), BoxError> {
             DISABLED => Quickstart::build_recording_to(config, DiscardSink).await?,
             SQLITE => Quickstart::build(config).await?,
             SQLITE_CONFIRMED => Quickstart::build(config.delivery(confirmed)).await?,
+            SQLITE_DEAD_STREAM => {
+                let dead = quickstart::StreamWebhook {
+                    url: DEAD_RECEIVER.to_owned(),
+                    secret: Some("whsec_bench_dead_receiver".to_owned()),
+                    format: audit_core::format::EventFormat::Ocsf,
+                };
+                Quickstart::build(config.stream_to(dead)).await?
+            }
             POSTGRES | POSTGRES_CONFIRMED => {
                 let mut config = config;
                 config.database_url = fresh_postgres_database().await?;
@@ -400,6 +422,17 @@ fn orchestrate() -> Result<ExitCode, BoxError> {
             },
             if ratio >= 0.8 { "met" } else { "missed" },
             spooled.added_p99_micros
+        );
+    }
+    if let (Some(sqlite), Some(dead)) = (summary(SQLITE), summary(SQLITE_DEAD_STREAM)) {
+        let ratio = dead.ratio / sqlite.ratio;
+        println!(
+            "a stream sink whose receiver is dead (every POST refused, retried with backoff) keeps {ratio:.3} × the \
+             throughput of sqlite without it, same run (target ≥ {DEAD_STREAM_TARGET}: {}); p99 {:+.1} µs against \
+             sqlite's {:+.1} µs",
+            if ratio >= DEAD_STREAM_TARGET { "met" } else { "missed" },
+            dead.added_p99_micros,
+            sqlite.added_p99_micros
         );
     }
     if let Some(spool_only) = summary(SPOOL_ONLY) {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use audit_core::{Actor, ActorKind, AuditScope, Auditor};
 use audit_store::Store;
 use audit_store::http::{AdminApi, SecurityScheme};
+use audit_store::stream::StreamerHandle;
 use audit_tower::AuditLayer;
 use axum::Router;
 use axum::extract::{FromRequestParts, Request};
@@ -27,7 +28,13 @@ use crate::{Config, apps, login, members};
 /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so
 /// the client address is known; behind `trusted_proxies`, the one header
 /// `client_ip_source` names gives it instead.
-pub fn router(state: AppState, auditor: Auditor, store: Store, config: &Config) -> Router {
+pub fn router(
+    state: AppState,
+    auditor: Auditor,
+    store: Store,
+    config: &Config,
+    streams: Option<&StreamerHandle>,
+) -> Router {
     // Everything but the sign-in, the audit log's static web page and its
     // OpenAPI document needs a known caller (the page's data comes from the
     // API, which does). The check wraps each route's handlers, not the
@@ -49,6 +56,10 @@ pub fn router(state: AppState, auditor: Auditor, store: Store, config: &Config) 
         )
         .with_state(state.clone());
     let mut admin = AdminApi::new(store).health(auditor.clone());
+    if let Some(streams) = streams {
+        // `/health` then reports each stream sink's lag and failures.
+        admin = admin.streams(streams.clone());
+    }
     if let Some(checkpoints) = &config.checkpoints {
         // The proofs the page shows then say their signature was checked.
         admin = admin.verifier_key(checkpoints.key.verifier_key());

@@ -48,9 +48,11 @@ pub mod seed;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use audit_core::format::EventFormat;
 use audit_core::{AuditSink, Auditor, AuditorBuilder, AuditorStats, Spool, SpoolConfig};
 use audit_store::Store;
 use audit_store::checkpoint::{Checkpointer, DirectorySink, SigningKey};
+use audit_store::stream::{Streamer, StreamerHandle, WebhookSink};
 use audit_tower::{ClientIpSource, Delivery};
 
 pub use app::{AppState, router};
@@ -88,7 +90,37 @@ pub struct Config {
     /// default here; the `quickstart` binary keeps one in
     /// `quickstart-audit-spool/` unless told `--no-spool`).
     pub spool: Option<SpoolConfig>,
+    /// Where the stored events are streamed besides (none by default here;
+    /// the `quickstart` binary delivers to the destinations kept in the
+    /// store, and to `--stream-url`).
+    pub streams: Streams,
 }
+
+/// The stream sinks the service runs beside itself (see
+/// [`audit_store::stream`]): they read the store, so a slow or dead
+/// receiver never holds a request.
+#[derive(Debug, Clone, Default)]
+pub struct Streams {
+    /// A webhook every stored event goes to (a SIEM, a log pipeline).
+    pub webhook: Option<StreamWebhook>,
+    /// Also deliver to the webhook destinations kept in the store (`audit
+    /// stream add`), re-read this often.
+    pub destinations: Option<Duration>,
+}
+
+/// A webhook every stored event goes to, kept as the sink `quickstart-webhook`.
+#[derive(Debug, Clone)]
+pub struct StreamWebhook {
+    /// An `http://` URL.
+    pub url: String,
+    /// Signs each delivery (`Audit-Signature`) when given.
+    pub secret: Option<String>,
+    /// The records' format.
+    pub format: EventFormat,
+}
+
+/// The sink name of [`Streams::webhook`]: its positions are kept under it.
+pub const WEBHOOK_SINK_NAME: &str = "quickstart-webhook";
 
 /// Where and how often the service signs checkpoints of its audit trail.
 #[derive(Debug, Clone)]
@@ -114,6 +146,7 @@ impl Config {
             checkpoints: None,
             delivery: Delivery::default(),
             spool: None,
+            streams: Streams::default(),
         }
     }
 
@@ -142,6 +175,21 @@ impl Config {
             dir: dir.into(),
             interval,
         });
+        self
+    }
+
+    /// Streams the stored events to `webhook` too.
+    #[must_use]
+    pub fn stream_to(mut self, webhook: StreamWebhook) -> Self {
+        self.streams.webhook = Some(webhook);
+        self
+    }
+
+    /// Delivers to the webhook destinations kept in the store (`audit
+    /// stream add`), re-reading them every `refresh`.
+    #[must_use]
+    pub fn stream_destinations(mut self, refresh: Duration) -> Self {
+        self.streams.destinations = Some(refresh);
         self
     }
 
@@ -182,6 +230,26 @@ impl Config {
 }
 
 impl Config {
+    /// The streamer of `store` the configuration asks for, started.
+    fn start_streams(&self, store: &Store) -> Result<Option<StreamerHandle>, Error> {
+        let Streams { webhook, destinations } = &self.streams;
+        if webhook.is_none() && destinations.is_none() {
+            return Ok(None);
+        }
+        let mut streamer = Streamer::new(store.clone());
+        if let Some(webhook) = webhook {
+            let mut sink = WebhookSink::new(&webhook.url)?.format(webhook.format);
+            if let Some(secret) = &webhook.secret {
+                sink = sink.secret(secret);
+            }
+            streamer = streamer.sink(WEBHOOK_SINK_NAME, sink);
+        }
+        if let Some(refresh) = destinations {
+            streamer = streamer.destinations_from_store(*refresh);
+        }
+        Ok(Some(streamer.start()))
+    }
+
     /// The auditor's builder, with the spool opened when one is configured.
     fn auditor_builder(&self) -> Result<AuditorBuilder, Error> {
         let mut builder = self.auditor.clone();
@@ -200,6 +268,7 @@ pub struct Quickstart {
     store: Store,
     state: AppState,
     checkpointer: Option<Checkpointer>,
+    streams: Option<StreamerHandle>,
 }
 
 impl Quickstart {
@@ -214,7 +283,7 @@ impl Quickstart {
     pub async fn build(config: Config) -> Result<Self, Error> {
         let store = audit_store::connect(&config.database_url).await?;
         let auditor = config.auditor_builder()?.start(store.clone());
-        Ok(Self::assemble(&config, store, auditor))
+        Self::assemble(&config, store, auditor)
     }
 
     /// As [`build`](Self::build), but the requests' events go to `sink`
@@ -227,24 +296,26 @@ impl Quickstart {
     pub async fn build_recording_to(config: Config, sink: impl AuditSink) -> Result<Self, Error> {
         let store = audit_store::connect(&config.database_url).await?;
         let auditor = config.auditor_builder()?.start(sink);
-        Ok(Self::assemble(&config, store, auditor))
+        Self::assemble(&config, store, auditor)
     }
 
-    fn assemble(config: &Config, store: Store, auditor: Auditor) -> Self {
+    fn assemble(config: &Config, store: Store, auditor: Auditor) -> Result<Self, Error> {
         let state = AppState::with_demo_data();
-        let router = app::router(state.clone(), auditor.clone(), store.clone(), config);
+        let streams = config.start_streams(&store)?;
+        let router = app::router(state.clone(), auditor.clone(), store.clone(), config, streams.as_ref());
         let checkpointer = config.checkpoints.clone().map(|checkpoints| {
             Checkpointer::new(store.clone(), checkpoints.key)
                 .interval(checkpoints.interval)
                 .sink(DirectorySink::new(checkpoints.dir))
         });
-        Self {
+        Ok(Self {
             router,
             auditor,
             store,
             state,
             checkpointer,
-        }
+            streams,
+        })
     }
 
     /// The router (serve it with `into_make_service_with_connect_info::<SocketAddr>()`).
@@ -260,6 +331,11 @@ impl Quickstart {
     /// The audit store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The running stream sinks, if any are configured.
+    pub fn streams(&self) -> Option<&StreamerHandle> {
+        self.streams.as_ref()
     }
 
     /// The in-memory application state (apps, members, sessions).
@@ -296,6 +372,11 @@ impl Quickstart {
         let _ = stop_signing.send(());
         if let Some(signing) = signing {
             let _ = signing.await;
+        }
+        // The stream sinks stop after the delivery in flight; what they
+        // have not delivered waits in the store for the next start.
+        if let Some(streams) = self.streams {
+            streams.shutdown().await;
         }
         let stats = stats?;
         served?;

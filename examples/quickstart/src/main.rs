@@ -13,12 +13,13 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use audit_core::SpoolConfig;
+use audit_core::format::EventFormat;
 use audit_store::checkpoint::SigningKey;
 use audit_tower::{ClientIpSource, Delivery};
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use quickstart::seed::{self, Seeded};
-use quickstart::{Config, DEFAULT_DATABASE_URL, Error, Quickstart};
+use quickstart::{Config, DEFAULT_DATABASE_URL, Error, Quickstart, StreamWebhook};
 
 fn command() -> Command {
     Command::new("quickstart")
@@ -109,6 +110,24 @@ fn command() -> Command {
                 .long("no-spool")
                 .action(ArgAction::SetTrue)
                 .help("Keep queued events in memory only (spooled delivery then waits for the store)"),
+        )
+        .arg(
+            Arg::new("stream-url")
+                .long("stream-url")
+                .value_name("URL")
+                .help(
+                    "Also POST every stored event to this http:// webhook (a SIEM, a log pipeline), signed with \
+                     $AUDIT_STREAM_SECRET when set; destinations kept in the store (`audit stream add`) are \
+                     delivered either way",
+                ),
+        )
+        .arg(
+            Arg::new("stream-format")
+                .long("stream-format")
+                .value_name("FORMAT")
+                .default_value("native")
+                .value_parser(PossibleValuesParser::new(["native", "ocsf", "cef", "syslog"]))
+                .help("The records --stream-url receives"),
         )
         .arg(
             Arg::new("seed-demo")
@@ -220,6 +239,30 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
         ));
         config = config.checkpoints(key, dir, std::time::Duration::from_secs(every));
     }
+    config = config.stream_destinations(STREAM_DESTINATIONS_REFRESH);
+    let mut streams = "the store's destinations (`audit stream add`)".to_owned();
+    if let Some(url) = matches.get_one::<String>("stream-url") {
+        let format: EventFormat = matches
+            .get_one::<String>("stream-format")
+            .map_or("native", String::as_str)
+            .parse()?;
+        let secret = std::env::var(STREAM_SECRET_ENV)
+            .ok()
+            .filter(|secret| !secret.is_empty());
+        streams = format!(
+            "{url} ({format}, {}) and {streams}",
+            if secret.is_some() {
+                "signed"
+            } else {
+                "unsigned: set AUDIT_STREAM_SECRET to sign"
+            }
+        );
+        config = config.stream_to(StreamWebhook {
+            url: url.clone(),
+            secret,
+            format,
+        });
+    }
     let quickstart = Quickstart::build(config)
         .await
         .map_err(|e| format!("cannot open the audit store: {e}"))?;
@@ -242,6 +285,7 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
         client_ip_header,
         signing.as_deref(),
         &delivery_summary(delivery, spool, pending),
+        &streams,
     );
 
     let stats = quickstart.serve(listener, shutdown).await?;
@@ -253,6 +297,13 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
     );
     Ok(())
 }
+
+/// How often the store's stream destinations are re-read.
+const STREAM_DESTINATIONS_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The environment variable holding the `--stream-url` secret (never a
+/// flag: the command line is visible to every user of the machine).
+const STREAM_SECRET_ENV: &str = "AUDIT_STREAM_SECRET";
 
 /// How long a spooled or confirmed response waits for its events.
 const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -278,6 +329,7 @@ fn print_welcome(
     client_ip_header: ClientIpSource,
     signing: Option<&str>,
     delivery: &str,
+    streams: &str,
 ) {
     let checkpoints = signing.unwrap_or("off (--signing-key FILE signs them)");
     let base = format!("http://{addr}");
@@ -295,6 +347,7 @@ audit quickstart listening on {base}
   trusted proxies: {proxies}
   checkpoints:     {checkpoints}
   delivery:        {delivery}
+  streamed to:     {streams}
 
 Open:
   {base}/login                      sign in (alice@acme.test / demo-password)
