@@ -163,6 +163,19 @@
 //! `--actor` names, else `$USER`, else `$LOGNAME`, else `unknown`; a read
 //! that cannot be recorded fails the command.
 //!
+//! # Streaming to SIEMs
+//!
+//! [`stream::Streamer`] delivers the stored events to stream sinks — a
+//! SIEM's or log pipeline's webhook ([`stream::WebhookSink`], feature
+//! `http`: signed, in the event's own JSON, OCSF, CEF or syslog), the
+//! application's `tracing` ([`stream::TracingSink`]), or your own
+//! [`stream::StreamSink`] — each from its own position in the store, so a
+//! slow or dead receiver holds nothing but its own lag, and catches up from
+//! the store when it is back. Webhook [`stream::Destination`]s can be kept
+//! in the store, one per tenant ([`Store::add_stream_destination`]; `audit
+//! stream add`). The [`stream`] module has the guarantees, the table of
+//! what each failure does, and the signature a receiver checks.
+//!
 //! # Merkle trees, signed checkpoints and offline proofs
 //!
 //! Each stream is an RFC 9162 Merkle tree ([`merkle`]) over its events'
