@@ -34,6 +34,7 @@ pub struct SinkOptions {
     pub(crate) max_lag: u64,
     pub(crate) start: StartAt,
     pub(crate) stream: Option<String>,
+    pub(crate) hourly: bool,
 }
 
 /// Events per batch by default.
@@ -60,6 +61,7 @@ impl Default for SinkOptions {
             max_lag: DEFAULT_MAX_LAG,
             start: StartAt::Beginning,
             stream: None,
+            hourly: false,
         }
     }
 }
@@ -105,6 +107,17 @@ impl SinkOptions {
     #[must_use]
     pub fn global_only(mut self) -> Self {
         self.stream = Some("global".to_owned());
+        self
+    }
+
+    /// Delivers each stream's events an hour at a time (UTC, by when they
+    /// happened), once the hour has ended: every batch holds consecutive
+    /// events of one hour only (an hour with more than `batch_size` events
+    /// comes in several; an event recorded after its hour ended comes in a
+    /// batch of its own hour). For archives written as hourly objects.
+    #[must_use]
+    pub fn hourly(mut self) -> Self {
+        self.hourly = true;
         self
     }
 

@@ -323,6 +323,16 @@ impl SinkTask {
             appended.borrow_and_update();
             match self.round().await {
                 Ok(true) => store_failures = 0,
+                Ok(false) if self.options.hourly => {
+                    // New events belong to the hour under way: nothing to
+                    // do before it ends (events from earlier hours that
+                    // another process writes late wait for it too).
+                    store_failures = 0;
+                    let wait = until_next_hour(Timestamp::now()).max(self.poll);
+                    if !self.wait(wait).await {
+                        return;
+                    }
+                }
                 Ok(false) => {
                     store_failures = 0;
                     tokio::select! {
@@ -374,10 +384,13 @@ impl SinkTask {
             if from >= position.head {
                 continue;
             }
-            let events = self
+            let mut events = self
                 .store
                 .events_after(&position.stream, from, self.options.batch_size)
                 .await?;
+            if self.options.hourly && !keep_closed_hour(&mut events, Timestamp::now()) {
+                continue;
+            }
             let Some(first) = events.first().and_then(|event| event.integrity()).map(|i| i.seq) else {
                 continue;
             };
@@ -450,5 +463,75 @@ impl SinkTask {
                 }
             }
         }
+    }
+}
+
+/// Microseconds in an hour.
+const HOUR_MICROS: i64 = 3_600_000_000;
+
+/// The hour (since the Unix epoch, UTC) `event` happened in.
+fn hour_of(event: &audit_core::Event) -> i64 {
+    event.occurred_at().unix_micros().div_euclid(HOUR_MICROS)
+}
+
+/// Keeps the events of the first event's hour, when that hour ended before
+/// `now`; `false` (keeping nothing) when it has not.
+fn keep_closed_hour(events: &mut Vec<audit_core::Event>, now: Timestamp) -> bool {
+    let Some(hour) = events.first().map(hour_of) else {
+        return false;
+    };
+    if hour >= now.unix_micros().div_euclid(HOUR_MICROS) {
+        events.clear();
+        return false;
+    }
+    let same_hour = events.iter().take_while(|event| hour_of(event) == hour).count();
+    events.truncate(same_hour);
+    true
+}
+
+/// How long from `now` until the next hour starts (and a second, so the
+/// hour that ended is seen as ended).
+fn until_next_hour(now: Timestamp) -> Duration {
+    let into_hour = now.unix_micros().rem_euclid(HOUR_MICROS);
+    Duration::from_micros(u64::try_from(HOUR_MICROS - into_hour).unwrap_or(0)) + Duration::from_secs(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use audit_core::{Action, Actor, Event};
+
+    use super::*;
+
+    fn occurred_at(micros: i64) -> Event {
+        Event::builder(Action::new("app.created").unwrap(), Actor::user("u"))
+            .occurred_at(Timestamp::from_unix_micros(micros).unwrap())
+            .build()
+    }
+
+    #[test]
+    fn an_hourly_batch_holds_one_ended_hour() {
+        let ten = 10 * HOUR_MICROS;
+        let now = Timestamp::from_unix_micros(ten + 5).unwrap();
+        let mut events = vec![
+            occurred_at(ten - HOUR_MICROS + 1),
+            occurred_at(ten - 1),
+            occurred_at(ten),
+            occurred_at(ten + 1),
+        ];
+        assert!(keep_closed_hour(&mut events, now));
+        assert_eq!(events.len(), 2);
+        // The hour under way is not delivered.
+        let mut current = vec![occurred_at(ten), occurred_at(ten + 1)];
+        assert!(!keep_closed_hour(&mut current, now));
+        assert!(current.is_empty());
+        assert!(!keep_closed_hour(&mut Vec::new(), now));
+    }
+
+    #[test]
+    fn the_next_hour_is_waited_for_past_its_start() {
+        let at = Timestamp::from_unix_micros(10 * HOUR_MICROS + HOUR_MICROS - 2_000_000).unwrap();
+        assert_eq!(until_next_hour(at), Duration::from_secs(3));
+        let on_the_hour = Timestamp::from_unix_micros(10 * HOUR_MICROS).unwrap();
+        assert_eq!(until_next_hour(on_the_hour), Duration::from_secs(3601));
     }
 }
