@@ -156,8 +156,12 @@
 //! a read policy (tenant admins read their tenant; platform auditors read
 //! all) and every read recorded as an event. With feature `cli`, the
 //! `audit` binary queries, exports, verifies, migrates, purges and serves a
-//! store; `audit --help` lists its exit codes (3: `verify` found tampering; 4: `verify-event`
-//! found events no signed checkpoint covers yet). Its `query` and `export`
+//! store, and keeps and runs its [stream](stream) destinations (`audit
+//! stream add|list|remove|status` for webhook destinations, `audit stream
+//! test URL` for one signed sample delivery, `audit stream run` to deliver
+//! until SIGTERM); `audit --help` lists its exit codes (3: `verify` found tampering; 4: `verify-event`
+//! found events no signed checkpoint covers yet; 5: `stream test`'s receiver
+//! answered other than 2xx; 6: it did not answer). Its `query` and `export`
 //! are recorded too, in the store they read and in the same shape
 //! ([`log_read`]; `metadata.via` says `cli` or `http`), as the user
 //! `--actor` names, else `$USER`, else `$LOGNAME`, else `unknown`; a read

@@ -17,6 +17,9 @@ Exit codes:
   4  verify-event checked every proof in the file and all hold, but some lines
      are events no signed checkpoint covered yet (an export with proofs made
      before the next checkpoint): they are listed, and prove nothing
+  5  stream test: the receiver answered, but not 2xx (its status, Retry-After
+     and the start of its body are printed)
+  6  stream test: no answer (connection refused or reset, or --timeout passed)
 
 The database URL comes from --database-url or AUDIT_DATABASE_URL:
   sqlite://audit.db, sqlite::memory:, postgres://user:password@host/db
@@ -295,6 +298,7 @@ pub(crate) fn command() -> Command {
                         .help("The bearer token that reads every tenant, as the platform role `auditor`"),
                 ),
         )
+        .subcommand(crate::stream::command())
 }
 
 /// The log's verifier key, as text or a file holding it.

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::reads::Read;
-use crate::{args, exit, known, proofs, serve, table};
+use crate::{args, exit, known, proofs, serve, stream, table};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -22,6 +22,11 @@ pub(crate) async fn run(matches: &ArgMatches) -> Result<u8> {
     match name {
         "keygen" => return proofs::keygen(sub),
         "verify-event" => return proofs::verify_event(sub),
+        "stream" => {
+            if let Some(("test", test)) = sub.subcommand() {
+                return stream::test(test).await;
+            }
+        }
         _ => {}
     }
     let url = sub
@@ -44,6 +49,7 @@ pub(crate) async fn run(matches: &ArgMatches) -> Result<u8> {
         "migrate" => migrate(&store, sub).await,
         "purge" => purge(&store, sub).await,
         "serve" => serve::run(store, sub).await,
+        "stream" => stream::run(&store, sub).await,
         other => Err(format!("unknown command `{other}`").into()),
     }
 }

@@ -1,4 +1,4 @@
-//! `audit`: query, export, verify, purge and serve an audit store from the
+//! `audit`: query, export, verify, purge, serve and stream an audit store from the
 //! command line. See `audit --help`; exit codes are listed there.
 
 mod args;
@@ -7,6 +7,7 @@ mod known;
 mod proofs;
 mod reads;
 mod serve;
+mod stream;
 mod table;
 
 use std::process::ExitCode;
@@ -24,6 +25,11 @@ pub(crate) mod exit {
     /// `verify-event`: every proof holds, but some events are not covered
     /// by a signed checkpoint yet.
     pub(crate) const NOT_COVERED: u8 = 4;
+    /// `stream test`: the receiver answered, other than 2xx.
+    pub(crate) const REFUSED: u8 = 5;
+    /// `stream test`: no answer (connection refused or reset, or the
+    /// timeout passed).
+    pub(crate) const NO_ANSWER: u8 = 6;
 }
 
 fn main() -> ExitCode {
