@@ -19,9 +19,11 @@ pub(crate) fn plain_client() -> PlainClient {
 }
 
 /// `url` as an absolute `http://` URI; the error names `what` the URL is
-/// for, and for `https://` says how to get TLS (`tls_hint`).
+/// for (the URL shown as [`redact_url`] shows it), and for `https://` says
+/// how to get TLS (`tls_hint`).
 pub(crate) fn parse_http_url(url: &str, what: &str, tls_hint: &str) -> io::Result<http::Uri> {
-    let invalid = |reason: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{what} URL {url}: {reason}"));
+    let shown = redact_url(url);
+    let invalid = |reason: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{what} URL {shown}: {reason}"));
     let uri: http::Uri = url.parse().map_err(|e| invalid(&format!("{e}")))?;
     match uri.scheme_str() {
         Some("http") if uri.host().is_some() => Ok(uri),
@@ -32,8 +34,34 @@ pub(crate) fn parse_http_url(url: &str, what: &str, tls_hint: &str) -> io::Resul
     }
 }
 
-/// `uri` without user info or query (either may carry a credential).
+/// `uri` without user info, its query shown as `?…` (either may carry a
+/// credential: receivers such as Splunk HEC take a token in the query).
 pub(crate) fn describe_url(uri: &http::Uri) -> String {
     let port = uri.port().map(|port| format!(":{port}")).unwrap_or_default();
-    format!("http://{}{port}{}", uri.host().unwrap_or_default(), uri.path())
+    let query = if uri.query().is_some() { "?…" } else { "" };
+    format!(
+        "{}://{}{port}{}{query}",
+        uri.scheme_str().unwrap_or("http"),
+        uri.host().unwrap_or_default(),
+        uri.path()
+    )
+}
+
+/// `url` as it may be shown or logged: without user info, its query as
+/// `?…`; what does not parse as a URL is shown as `(an unreadable URL)`.
+///
+/// ```
+/// use audit_store::stream::redact_url;
+/// assert_eq!(
+///     redact_url("http://user:pw@siem.internal:8088/collector?token=s3cret"),
+///     "http://siem.internal:8088/collector?…"
+/// );
+/// assert_eq!(redact_url("http://127.0.0.1/hook"), "http://127.0.0.1/hook");
+/// assert_eq!(redact_url("not a url at all"), "(an unreadable URL)");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    match url.parse::<http::Uri>() {
+        Ok(uri) if uri.host().is_some() => describe_url(&uri),
+        _ => "(an unreadable URL)".to_owned(),
+    }
 }

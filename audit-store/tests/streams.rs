@@ -613,7 +613,7 @@ async fn destinations_are_checked_kept_and_removed_with_their_positions(db: Test
         "{error}"
     );
     // Kept as given (the second add changed nothing), starting at the head.
-    assert_eq!(store.stream_destinations().await.unwrap(), [acme.clone()]);
+    assert_eq!(store.stream_destinations().await.unwrap(), std::slice::from_ref(&acme));
     let positions = store
         .stream_positions(&acme.sink_name(), Some("tenant:acme"))
         .await
@@ -626,4 +626,72 @@ async fn destinations_are_checked_kept_and_removed_with_their_positions(db: Test
     // Its positions went with it: one added again under the name starts afresh.
     let positions = store.stream_positions(&acme.sink_name(), None).await.unwrap();
     assert_eq!(positions[0].delivered, 0);
+}
+
+/// What a `tracing` subscriber saw at target `audit`: each event's fields.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<BTreeMap<String, String>>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Captured {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Fields<'a>(&'a mut BTreeMap<String, String>);
+        impl tracing::field::Visit for Fields<'_> {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.insert(field.name().to_owned(), format!("{value:?}"));
+            }
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                self.0.insert(field.name().to_owned(), value.to_owned());
+            }
+            fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+                self.0.insert(field.name().to_owned(), value.to_string());
+            }
+        }
+        if event.metadata().target() != "audit" {
+            return;
+        }
+        let mut fields = BTreeMap::new();
+        fields.insert("level".to_owned(), event.metadata().level().to_string());
+        event.record(&mut Fields(&mut fields));
+        self.0.lock().unwrap().push(fields);
+    }
+}
+
+/// The `tracing` bridge: every stored event once, at target `audit`, with
+/// its fields and its whole JSON.
+#[tokio::test(flavor = "current_thread")]
+async fn the_tracing_bridge_emits_each_stored_event_at_target_audit() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let captured = Captured::default();
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let mut ids = write(&store, Some("acme"), 2).await;
+    ids.extend(write(&store, None, 1).await);
+    let streams = Streamer::new(store.clone())
+        .sink("logs", audit_store::stream::TracingSink)
+        .start();
+    streams.delivered_all().await.unwrap();
+    streams.shutdown().await;
+
+    let seen = captured.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:#?}");
+    let seen_ids: Vec<&str> = seen.iter().map(|fields| fields["id"].as_str()).collect();
+    assert_eq!(
+        seen_ids.iter().copied().collect::<HashSet<_>>(),
+        ids.iter().map(String::as_str).collect()
+    );
+    for fields in &seen {
+        assert_eq!(fields["level"], "INFO");
+        assert_eq!(fields["action"], "app.created");
+        let event: Value = serde_json::from_str(&fields["event"]).unwrap();
+        assert_eq!(event["id"].as_str(), Some(fields["id"].as_str()));
+        assert_eq!(event["integrity"]["seq"].to_string(), fields["seq"]);
+        assert_eq!(event["integrity"]["stream"].as_str(), Some(fields["stream"].as_str()));
+    }
+    let acme = seen
+        .iter()
+        .filter(|fields| fields.get("tenant").map(String::as_str) == Some("acme"))
+        .count();
+    assert_eq!(acme, 2, "{seen:#?}");
 }

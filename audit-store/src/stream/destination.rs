@@ -157,8 +157,16 @@ impl Destination {
         format!("{SINK_PREFIX}{}", self.name)
     }
 
-    /// The stream it delivers, when limited to a tenant.
-    pub(crate) fn stream(&self) -> Option<String> {
+    /// The one stream it delivers (`tenant:<id>`), when limited to a
+    /// tenant; what [`Store::stream_positions`](crate::Store::stream_positions)
+    /// takes to report its progress.
+    ///
+    /// ```
+    /// use audit_store::stream::Destination;
+    /// let acme = Destination::new("acme", "http://127.0.0.1/", "whsec_0123456789abcdef").tenant("acme");
+    /// assert_eq!(acme.stream().as_deref(), Some("tenant:acme"));
+    /// ```
+    pub fn stream(&self) -> Option<String> {
         self.tenant.as_ref().map(|tenant| format!("tenant:{tenant}"))
     }
 

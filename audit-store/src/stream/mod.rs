@@ -53,6 +53,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 #[cfg(feature = "http")]
+pub use crate::http_client::redact_url;
+#[cfg(feature = "http")]
 pub use destination::{Destination, DestinationError, MIN_SECRET_LEN};
 pub use options::{DEFAULT_BATCH_SIZE, DEFAULT_MAX_LAG, MAX_RETRY_AFTER, SinkOptions, StartAt};
 pub use signature::{SIGNATURE_HEADER, SignatureError, sign, verify_signature};

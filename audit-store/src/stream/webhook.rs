@@ -23,8 +23,12 @@ pub const STREAM_HEADER: &str = "audit-stream";
 /// The header naming the seqs a delivery covers: `<first>-<last>`.
 pub const SEQS_HEADER: &str = "audit-seqs";
 
-/// How much of a failed answer's body is kept for the error.
+/// How much of an answer's body is kept (for errors and `audit stream test`).
 const ANSWER_EXCERPT: usize = 200;
+
+/// How much of an answer's body is read before the rest is left unread
+/// (the connection is then not reused).
+const ANSWER_READ: usize = 64 * 1024;
 
 /// How a delivery's events are laid out in its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -105,7 +109,7 @@ pub struct WebhookAnswer {
 ///     .body(WebhookBody::Lines)
 ///     .header("authorization", "Splunk 0000-1111")?;
 /// // No credential in what it says about itself.
-/// assert_eq!(audit_store::stream::StreamSink::describe(&sink), "webhook http://siem.internal:8088/services/collector/raw (ocsf, lines)");
+/// assert_eq!(audit_store::stream::StreamSink::describe(&sink), "webhook http://siem.internal:8088/services/collector/raw?… (ocsf, lines)");
 /// assert!(WebhookSink::new("https://siem.example.com/").unwrap_err().to_string().contains("TLS"));
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -308,19 +312,29 @@ impl WebhookSink {
                 .and_then(|value| value.to_str().ok())
                 .and_then(parse_retry_after);
             // An answer cut off mid-body is no answer: the receiver may not
-            // have finished with the batch, so it is delivered again.
-            let bytes = response.into_body().collect().await.map_err(|error| {
-                StreamError::new(format!(
-                    "{}: the answer ({status}) was cut off: {}",
-                    self.describe(),
-                    error_chain(&error)
-                ))
-            })?;
-            let bytes = bytes.to_bytes();
-            let excerpt = &bytes[..bytes.len().min(ANSWER_EXCERPT)];
+            // have finished with the batch, so it is delivered again. Only
+            // the start is kept, and at most ANSWER_READ is read at all.
+            let mut body = response.into_body();
+            let mut excerpt = Vec::new();
+            let mut read = 0;
+            while read < ANSWER_READ {
+                let Some(frame) = body.frame().await else { break };
+                let frame = frame.map_err(|error| {
+                    StreamError::new(format!(
+                        "{}: the answer ({status}) was cut off: {}",
+                        self.describe(),
+                        error_chain(&error)
+                    ))
+                })?;
+                if let Ok(data) = frame.into_data() {
+                    read += data.len();
+                    let room = ANSWER_EXCERPT.saturating_sub(excerpt.len());
+                    excerpt.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
             Ok(WebhookAnswer {
                 status,
-                body: String::from_utf8_lossy(excerpt).into_owned(),
+                body: String::from_utf8_lossy(&excerpt).into_owned(),
                 retry_after,
             })
         };

@@ -66,7 +66,7 @@ fn actor_name(name: &str) -> Result<String, String> {
 
 /// Who reads: `--actor`, else the first of `$USER` and `$LOGNAME` that is a
 /// valid name, else `unknown`; a person, so `Actor::user`.
-fn reader(sub: &ArgMatches) -> Actor {
+pub(crate) fn reader(sub: &ArgMatches) -> Actor {
     let name = sub.get_one::<String>("actor").cloned().or_else(|| {
         USER_VARIABLES
             .iter()

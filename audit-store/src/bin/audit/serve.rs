@@ -43,7 +43,7 @@ pub(crate) async fn run(store: Store, sub: &ArgMatches) -> Result<u8> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let stop = stop_signal()?;
+    let stop = stop_signal("answering the requests in flight, then draining the audit queue")?;
     eprintln!("audit: serving the admin API at http://{addr}/audit-logs (Ctrl-C or SIGTERM stops)");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(stop)
@@ -55,10 +55,11 @@ pub(crate) async fn run(store: Store, sub: &ArgMatches) -> Result<u8> {
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM (what `kill`, systemd and
-/// container runtimes send to stop a service). Listening for SIGTERM starts
-/// here, before the server does: a server that could not hear it would be
-/// stopped by the SIGKILL that follows, with its queue undrained.
-fn stop_signal() -> Result<impl Future<Output = ()>> {
+/// container runtimes send to stop a service), then says on stderr what
+/// stopping does (`stopping`). Listening for SIGTERM starts here, before the
+/// work does: a process that could not hear it would be stopped by the
+/// SIGKILL that follows, with its queue undrained.
+pub(crate) fn stop_signal(stopping: &'static str) -> Result<impl Future<Output = ()>> {
     #[cfg(unix)]
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
@@ -70,7 +71,7 @@ fn stop_signal() -> Result<impl Future<Output = ()>> {
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
-        eprintln!("audit: stopping: answering the requests in flight, then draining the audit queue");
+        eprintln!("audit: stopping: {stopping}");
     })
 }
 

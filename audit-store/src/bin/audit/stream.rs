@@ -12,11 +12,11 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use audit_core::format::EventFormat;
-use audit_core::{Action, Actor, Event, Integrity, Timestamp};
+use audit_core::{Action, Event, Integrity, Timestamp};
 use audit_store::Store;
 use audit_store::stream::{
     Batch, DEFAULT_POLL_INTERVAL, DEFAULT_WEBHOOK_TIMEOUT, Destination, DestinationError, MIN_SECRET_LEN, StartAt,
-    StreamPosition, StreamSink as _, Streamer, WebhookBody, WebhookSink,
+    StreamPosition, StreamSink as _, Streamer, WebhookBody, WebhookSink, redact_url,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -26,10 +26,6 @@ use serde_json::json;
 use crate::exit;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
-
-/// The environment variables that name the operator, in order (as reads
-/// are recorded).
-const USER_VARIABLES: [&str; 2] = ["USER", "LOGNAME"];
 
 /// The action of `stream test`'s sample event.
 const TESTED_ACTION: &str = "audit.stream_tested";
@@ -265,18 +261,9 @@ pub(crate) async fn test(sub: &ArgMatches) -> Result<u8> {
 /// The sample event: `audit.stream_tested` by the operator, sealed as if
 /// it were seq 0 of its stream (it is not stored).
 fn sample_event(sub: &ArgMatches) -> Result<Event> {
-    let name = sub.get_one::<String>("actor").cloned().or_else(|| {
-        USER_VARIABLES
-            .iter()
-            .filter_map(|variable| std::env::var(variable).ok())
-            .find(|name| !name.trim().is_empty() && audit_core::sanitize_str(name, usize::MAX).0 == *name)
-    });
-    let mut builder = Event::builder(
-        Action::new(TESTED_ACTION)?,
-        Actor::user(name.unwrap_or_else(|| "unknown".to_owned())),
-    )
-    .description("A test delivery from `audit stream test`; this event is not stored")
-    .metadata("via", "cli");
+    let mut builder = Event::builder(Action::new(TESTED_ACTION)?, crate::reads::reader(sub))
+        .description("A test delivery from `audit stream test`; this event is not stored")
+        .metadata("via", "cli");
     if let Some(tenant) = sub.get_one::<String>("tenant") {
         builder = builder.tenant(tenant.clone());
     }
@@ -345,7 +332,7 @@ async fn add(store: &Store, sub: &ArgMatches) -> Result<u8> {
         destination
             .tenant_id()
             .map_or_else(|| "every stream".to_owned(), |t| format!("tenant {t}'s events")),
-        shown_url(destination.url()),
+        printable_url(destination.url()),
         destination.event_format(),
         destination.webhook_body().as_str(),
         if beginning {
@@ -383,7 +370,7 @@ impl Standing {
 async fn standings(store: &Store) -> Result<Vec<Standing>> {
     let mut standings = Vec::new();
     for destination in store.stream_destinations().await? {
-        let stream = destination.tenant_id().map(|tenant| format!("tenant:{tenant}"));
+        let stream = destination.stream();
         let positions = store
             .stream_positions(&destination.sink_name(), stream.as_deref())
             .await?;
@@ -400,7 +387,7 @@ async fn list(store: &Store, sub: &ArgMatches) -> Result<u8> {
             .iter()
             .map(|s| {
                 let d = &s.destination;
-                json!({"name": d.name(), "tenant": d.tenant_id(), "url": shown_url(d.url()),
+                json!({"name": d.name(), "tenant": d.tenant_id(), "url": printable_url(d.url()),
                     "format": d.event_format().as_str(), "body": d.webhook_body().as_str(), "lag": s.lag()})
             })
             .collect();
@@ -414,7 +401,7 @@ async fn list(store: &Store, sub: &ArgMatches) -> Result<u8> {
         rows.push([
             d.name().to_owned(),
             d.tenant_id().unwrap_or("*").to_owned(),
-            shown_url(d.url()),
+            printable_url(d.url()),
             d.event_format().as_str().to_owned(),
             d.webhook_body().as_str().to_owned(),
             s.lag().to_string(),
@@ -493,7 +480,7 @@ async fn deliver(store: &Store, sub: &ArgMatches) -> Result<u8> {
         .map_or(DEFAULT_POLL_INTERVAL, |&seconds| Duration::from_secs(seconds));
     let refresh = Duration::from_secs(sub.get_one::<u64>("refresh").copied().unwrap_or(10));
     let destinations = store.stream_destinations().await?.len();
-    let stop = stop_signal()?;
+    let stop = crate::serve::stop_signal("finishing the deliveries in flight")?;
     let streams = Streamer::new(store.clone())
         .poll_interval(poll)
         .destinations_from_store(refresh)
@@ -531,24 +518,6 @@ async fn deliver(store: &Store, sub: &ArgMatches) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM; listening starts here, before
-/// the streamer does (as `serve` does).
-fn stop_signal() -> Result<impl Future<Output = ()>> {
-    #[cfg(unix)]
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
-    Ok(async move {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-        eprintln!("audit: stopping: finishing the deliveries in flight");
-    })
-}
-
 /// The secret in `variable`, or why not.
 fn secret_from(variable: &str) -> std::result::Result<String, String> {
     let secret = std::env::var(variable).map_err(|e| format!("--secret-env {variable}: {e}"))?;
@@ -582,20 +551,9 @@ fn usage(message: &str) -> u8 {
     exit::USAGE
 }
 
-/// `url` without user info, and with its query (where receivers such as
-/// Splunk HEC take a token) shown as `?…`.
-fn shown_url(url: &str) -> String {
-    let Ok(uri) = url.parse::<http::Uri>() else {
-        return printable(url);
-    };
-    let port = uri.port().map(|port| format!(":{port}")).unwrap_or_default();
-    let query = if uri.query().is_some() { "?…" } else { "" };
-    format!(
-        "{}://{}{port}{}{query}",
-        uri.scheme_str().unwrap_or("http"),
-        uri.host().unwrap_or_default(),
-        uri.path()
-    )
+/// `url` as it may be shown ([`redact_url`]), printable.
+fn printable_url(url: &str) -> String {
+    printable(&redact_url(url))
 }
 
 /// `text` with control characters escaped, so a receiver's answer cannot
@@ -644,10 +602,10 @@ mod tests {
     #[test]
     fn urls_are_shown_without_credentials() {
         assert_eq!(
-            shown_url("http://user:pw@siem.internal:8088/collector?token=s3cret"),
+            printable_url("http://user:pw@siem.internal:8088/collector?token=s3cret"),
             "http://siem.internal:8088/collector?…"
         );
-        assert_eq!(shown_url("http://127.0.0.1/hook"), "http://127.0.0.1/hook");
+        assert_eq!(printable_url("http://127.0.0.1/hook"), "http://127.0.0.1/hook");
     }
 
     #[test]
