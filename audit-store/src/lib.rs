@@ -171,7 +171,8 @@
 //!
 //! [`stream::Streamer`] delivers the stored events to stream sinks — a
 //! SIEM's or log pipeline's webhook ([`stream::WebhookSink`], feature
-//! `http`: signed, in the event's own JSON, OCSF, CEF or syslog), the
+//! `http`, HTTPS with feature `tls`: signed, in the event's own JSON, OCSF,
+//! CEF or syslog), the
 //! application's `tracing` ([`stream::TracingSink`]), or your own
 //! [`stream::StreamSink`] — each from its own position in the store, so a
 //! slow or dead receiver holds nothing but its own lag, and catches up from

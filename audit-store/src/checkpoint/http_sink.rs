@@ -8,33 +8,37 @@ use http_body_util::{BodyExt as _, Full};
 
 use super::sinks::{CheckpointSink, SendFuture};
 use crate::SignedCheckpoint;
-use crate::http_client::{PlainClient, describe_url, parse_http_url, plain_client};
+use crate::http_client::{WebClient, describe_url, parse_http_url, web_client};
 
 /// How long a POST may take before it counts as failed.
 const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// POSTs each checkpoint's signed note (`text/plain; charset=utf-8`) to a
-/// URL; any 2xx answer is success. Plain `http://` only: this crate carries
-/// no TLS stack. For `https://`, send to a local TLS-terminating proxy, or
-/// implement [`CheckpointSink`] over your own HTTP client.
+/// URL; any 2xx answer is success. `http://`, and `https://` with the
+/// crate's `tls` feature (rustls, Mozilla's root certificates); without it,
+/// send to a local TLS-terminating proxy, or implement [`CheckpointSink`]
+/// over your own HTTP client.
 ///
 /// ```
 /// use audit_store::checkpoint::HttpSink;
 /// assert!(HttpSink::new("http://witness.internal:8080/add-checkpoint").is_ok());
-/// let error = HttpSink::new("https://witness.example.com/").unwrap_err();
-/// assert!(error.to_string().contains("https"), "{error}");
+/// let https = HttpSink::new("https://witness.example.com/");
+/// assert_eq!(https.is_ok(), cfg!(feature = "tls"));
+/// let error = HttpSink::new("ftp://witness.example.com/").unwrap_err();
+/// assert!(error.to_string().contains("expected an absolute http://"), "{error}");
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpSink {
     url: http::Uri,
-    client: PlainClient,
+    client: WebClient,
 }
 
 impl HttpSink {
     /// A sink POSTing to `url`.
     ///
     /// # Errors
-    /// When `url` is not an absolute `http://` URL.
+    /// When `url` is not an absolute `http://` (or, with `tls`,
+    /// `https://`) URL.
     pub fn new(url: &str) -> io::Result<Self> {
         let url = parse_http_url(
             url,
@@ -43,7 +47,7 @@ impl HttpSink {
         )?;
         Ok(Self {
             url,
-            client: plain_client(),
+            client: web_client(),
         })
     }
 }

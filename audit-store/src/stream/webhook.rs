@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::signature::{SIGNATURE_HEADER, sign};
 use super::sink::{Batch, DeliverFuture, StreamError, StreamSink};
-use crate::http_client::{PlainClient, describe_url, parse_http_url, plain_client};
+use crate::http_client::{WebClient, describe_url, parse_http_url, web_client};
 
 /// How long a delivery may take (connecting, sending, the answer) before
 /// it counts as failed, by default.
@@ -94,10 +94,11 @@ pub struct WebhookAnswer {
 /// [`Streamer`](super::Streamer), after the delay a `Retry-After` header
 /// asks for when there is one.
 ///
-/// Plain `http://` only: this crate carries no TLS stack. For an `https://`
-/// SIEM endpoint, send to a local TLS-terminating forwarder (Vector, Fluent
-/// Bit, an Envoy or nginx sidecar), or implement [`StreamSink`] over your
-/// own HTTP client.
+/// `http://`, and `https://` with the crate's `tls` feature (rustls on
+/// ring, Mozilla's root certificates compiled in, and a private CA's with
+/// `root_certificates_pem`); without it, send to a local TLS-terminating
+/// forwarder (Vector, Fluent Bit, an Envoy or nginx sidecar), or implement
+/// [`StreamSink`] over your own HTTP client.
 ///
 /// ```
 /// use audit_core::format::EventFormat;
@@ -110,12 +111,12 @@ pub struct WebhookAnswer {
 ///     .header("authorization", "Splunk 0000-1111")?;
 /// // No credential in what it says about itself.
 /// assert_eq!(audit_store::stream::StreamSink::describe(&sink), "webhook http://siem.internal:8088/services/collector/raw?… (ocsf, lines)");
-/// assert!(WebhookSink::new("https://siem.example.com/").unwrap_err().to_string().contains("TLS"));
+/// assert_eq!(WebhookSink::new("https://siem.example.com/").is_ok(), cfg!(feature = "tls"));
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct WebhookSink {
     url: http::Uri,
-    client: PlainClient,
+    client: WebClient,
     secret: Option<Zeroizing<Vec<u8>>>,
     format: EventFormat,
     format_options: FormatOptions,
@@ -144,7 +145,8 @@ impl WebhookSink {
     /// A sink POSTing to `url`, unsigned, in the event's own JSON, as NDJSON.
     ///
     /// # Errors
-    /// When `url` is not an absolute `http://` URL.
+    /// When `url` is not an absolute `http://` (or, with `tls`,
+    /// `https://`) URL.
     pub fn new(url: &str) -> std::io::Result<Self> {
         let url = parse_http_url(
             url,
@@ -153,7 +155,7 @@ impl WebhookSink {
         )?;
         Ok(Self {
             url,
-            client: plain_client(),
+            client: web_client(),
             secret: None,
             format: EventFormat::Native,
             format_options: FormatOptions::default(),
@@ -161,6 +163,18 @@ impl WebhookSink {
             headers: Vec::new(),
             timeout: DEFAULT_WEBHOOK_TIMEOUT,
         })
+    }
+
+    /// Also trusts the root certificates in `pem` (a private CA's), besides
+    /// Mozilla's.
+    ///
+    /// # Errors
+    /// When `pem` holds no `CERTIFICATE`, or one that is not a valid
+    /// certificate.
+    #[cfg(feature = "tls")]
+    pub fn root_certificates_pem(mut self, pem: &[u8]) -> std::io::Result<Self> {
+        self.client = crate::http_client::client_trusting_pem(pem)?;
+        Ok(self)
     }
 
     /// Signs each delivery with `secret` (`Audit-Signature`).
