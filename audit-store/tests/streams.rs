@@ -613,7 +613,7 @@ async fn destinations_are_checked_kept_and_removed_with_their_positions(db: Test
         "{error}"
     );
     // Kept as given (the second add changed nothing), starting at the head.
-    assert_eq!(store.stream_destinations().await.unwrap(), [acme.clone()]);
+    assert_eq!(store.stream_destinations().await.unwrap(), std::slice::from_ref(&acme));
     let positions = store
         .stream_positions(&acme.sink_name(), Some("tenant:acme"))
         .await
