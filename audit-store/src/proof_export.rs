@@ -127,62 +127,77 @@ impl ProofScan {
         let Some(events) = self.scan.next_batch().await? else {
             return Ok(None);
         };
-        // The covered events' places in `events`, by stream.
-        let mut covered: HashMap<String, Vec<usize>> = HashMap::new();
-        for (place, event) in events.iter().enumerate() {
-            let (stream, seq) = place_of(event)?;
-            if !self.checkpoints.contains_key(stream) {
-                let newest = self.store.latest_checkpoint(stream).await?;
-                self.checkpoints.insert(stream.to_owned(), newest);
+        // Each stream's events, with their places in `events`.
+        let mut by_stream: HashMap<String, (Vec<usize>, Vec<Event>)> = HashMap::new();
+        let count = events.len();
+        for (place, event) in events.into_iter().enumerate() {
+            let stream = place_of(&event)?.0.to_owned();
+            if !self.checkpoints.contains_key(&stream) {
+                let newest = self.store.latest_checkpoint(&stream).await?;
+                self.checkpoints.insert(stream.clone(), newest);
             }
-            if self.checkpoint_covering(stream, seq).is_some() {
-                covered.entry(stream.to_owned()).or_default().push(place);
+            let (places, events) = by_stream.entry(stream).or_default();
+            places.push(place);
+            events.push(event);
+        }
+        let mut lines: Vec<Option<ProofLine>> = (0..count).map(|_| None).collect();
+        for (stream, (places, events)) in by_stream {
+            let checkpoint = self.checkpoints.get(&stream).and_then(Option::as_ref);
+            let found = stream_lines(&self.store, &stream, checkpoint, events).await?;
+            for (place, line) in places.into_iter().zip(found) {
+                lines[place] = Some(line);
             }
         }
-        let mut paths = vec![None; events.len()];
-        for (stream, places) in covered {
-            let size = self
-                .checkpoint_covering(&stream, 1)
-                .map_or(0, |checkpoint| checkpoint.size);
-            let leaves = places
-                .iter()
-                .map(|&place| place_of(&events[place]).map(|(_, seq)| seq - 1))
-                .collect::<Result<Vec<u64>, _>>()?;
-            let (_, found) = self.store.audit_paths(&stream, Some(size), &leaves).await?;
-            for (place, path) in places.into_iter().zip(found) {
-                paths[place] = Some(path);
-            }
-        }
-        let lines = events
-            .into_iter()
-            .zip(paths)
-            .map(|(event, path)| {
-                let (stream, seq) = place_of(&event)?;
-                Ok(match (path, self.checkpoint_covering(stream, seq)) {
-                    (Some(audit_path), Some(checkpoint)) => ProofLine::Covered(EventProof {
-                        leaf_index: seq - 1,
-                        tree_size: checkpoint.size,
-                        audit_path,
-                        checkpoint: checkpoint.note.clone(),
-                        event,
-                    }),
-                    _ => ProofLine::Uncovered(UncoveredEvent {
-                        leaf_index: seq - 1,
-                        event,
-                    }),
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(Some(lines))
+        Ok(Some(lines.into_iter().flatten().collect()))
     }
+}
 
-    /// The stream's checkpoint for this export, if it covers `seq`.
-    fn checkpoint_covering(&self, stream: &str, seq: u64) -> Option<&SignedCheckpoint> {
-        self.checkpoints
-            .get(stream)
-            .and_then(Option::as_ref)
-            .filter(|checkpoint| checkpoint.size >= seq)
+/// The lines of `events`, all of `stream`, against `checkpoint` (the one
+/// the export reads for the stream, if it has any): each event it covers
+/// with its proof, the others uncovered. The covered events' audit paths
+/// are read together, in one [`Store::audit_paths`]. What exports with
+/// proofs and the archive sink write.
+pub(crate) async fn stream_lines(
+    store: &Store,
+    stream: &str,
+    checkpoint: Option<&SignedCheckpoint>,
+    events: Vec<Event>,
+) -> Result<Vec<ProofLine>, StoreError> {
+    let covering = |seq: u64| checkpoint.filter(|checkpoint| checkpoint.size >= seq);
+    let seqs = events
+        .iter()
+        .map(|event| place_of(event).map(|(_, seq)| seq))
+        .collect::<Result<Vec<u64>, _>>()?;
+    let leaves: Vec<u64> = seqs
+        .iter()
+        .filter(|&&seq| covering(seq).is_some())
+        .map(|seq| seq - 1)
+        .collect();
+    let mut paths = match checkpoint {
+        Some(checkpoint) if !leaves.is_empty() => store.audit_paths(stream, Some(checkpoint.size), &leaves).await?.1,
+        _ => Vec::new(),
     }
+    .into_iter();
+    Ok(events
+        .into_iter()
+        .zip(seqs)
+        .map(|(event, seq)| {
+            let covered = covering(seq).and_then(|checkpoint| Some((checkpoint, paths.next()?)));
+            match covered {
+                Some((checkpoint, audit_path)) => ProofLine::Covered(EventProof {
+                    leaf_index: seq - 1,
+                    tree_size: checkpoint.size,
+                    audit_path,
+                    checkpoint: checkpoint.note.clone(),
+                    event,
+                }),
+                None => ProofLine::Uncovered(UncoveredEvent {
+                    leaf_index: seq - 1,
+                    event,
+                }),
+            }
+        })
+        .collect())
 }
 
 /// A stored event's stream and seq (from 1).

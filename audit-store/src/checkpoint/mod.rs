@@ -72,5 +72,7 @@ pub use http_sink::HttpSink;
 pub use note::{NoteSignature, SignedNote};
 pub(crate) use origin::origin_stream;
 pub use signing_key::SigningKey;
+#[cfg(feature = "archive")]
+pub(crate) use sinks::stream_folder;
 pub use sinks::{CheckpointSink, DirectorySink, SendFuture, WriterSink};
 pub use verifier_key::VerifierKey;

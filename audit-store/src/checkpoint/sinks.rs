@@ -86,16 +86,24 @@ impl DirectorySink {
 
     /// The file a checkpoint of `stream` at `size` is written to.
     pub fn path_of(&self, stream: &str, size: u64) -> PathBuf {
-        let mut folder = String::with_capacity(stream.len());
-        for byte in stream.bytes() {
-            if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
-                folder.push(char::from(byte));
-            } else {
-                folder.push_str(&format!("%{byte:02X}"));
-            }
-        }
-        self.dir.join(folder).join(format!("{size:020}.checkpoint"))
+        self.dir
+            .join(stream_folder(stream))
+            .join(format!("{size:020}.checkpoint"))
     }
+}
+
+/// `stream` as one folder (or object path segment): every byte but
+/// `A-Z a-z 0-9 . _ -` percent-encoded (`tenant:acme` is `tenant%3Aacme`).
+pub(crate) fn stream_folder(stream: &str) -> String {
+    let mut folder = String::with_capacity(stream.len());
+    for byte in stream.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
+            folder.push(char::from(byte));
+        } else {
+            folder.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    folder
 }
 
 impl CheckpointSink for DirectorySink {

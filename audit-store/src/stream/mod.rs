@@ -24,10 +24,13 @@
 //!
 //! Sinks this crate ships: [`WebhookSink`] (feature `http`: signed HTTP
 //! POSTs of NDJSON or a JSON array, in the event's own JSON, OCSF, CEF or
-//! syslog form) and [`TracingSink`] (each event as a `tracing` event at
-//! target `audit`). Webhook [destinations](Destination) can also be kept
-//! in the store, one per tenant: a tenant's events go only to its own
-//! endpoint.
+//! syslog form), [`TracingSink`] (each event as a `tracing` event at
+//! target `audit`) and [`ArchiveSink`] (feature `archive`: an hour of a
+//! stream per gzipped NDJSON object in S3, GCS, Azure Blob Storage or a
+//! directory, through `object_store`, each event with its proof and the
+//! signed checkpoint beside it). Webhook [destinations](Destination) can
+//! also be kept in the store, one per tenant: a tenant's events go only to
+//! its own endpoint.
 //!
 //! | what happens | what the sink sees |
 //! |---|---|
@@ -37,6 +40,8 @@
 //! | retention purges undelivered events | skipped, counted and warned |
 //! | new sink | starts at the beginning (default) or at the heads ([`StartAt`]) |
 
+#[cfg(feature = "archive")]
+mod archive;
 #[cfg(feature = "http")]
 mod destination;
 mod options;
@@ -52,6 +57,8 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+#[cfg(feature = "archive")]
+pub use archive::{ArchiveSink, DEFAULT_CHECKPOINT_WAIT};
 #[cfg(feature = "http")]
 pub use crate::http_client::redact_url;
 #[cfg(feature = "http")]
