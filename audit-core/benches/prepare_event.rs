@@ -3,8 +3,9 @@
 //! "Preparing" is what happens to every event between the caller and the
 //! sink: `Event::builder(..)` with its setters, `build_with(&policy)`
 //! (sanitise, redact, diff, cap) and `Event::canonical_bytes()` (the RFC 8785
-//! bytes the integrity hash covers). The issue's target is under 5 µs for a
-//! typical event.
+//! bytes the integrity hash covers). The target (issue 20) is at most 1.25 ×
+//! the baseline below for a typical event; the first issue's absolute 5 µs
+//! is reported beside it.
 //!
 //! Following the project's rule, the figure is reported as a ratio against a
 //! baseline measured in the same run: `serde_json::to_vec` of a clone of a
@@ -34,8 +35,11 @@ use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// The issue's target for one typical event, build and canonical bytes.
+/// The first issue's absolute target for one typical event, build and
+/// canonical bytes.
 const TARGET_NANOS: f64 = 5_000.0;
+/// Issue 20's target: preparing at most this many times the baseline.
+const TARGET_RATIO: f64 = 1.25;
 /// Criterion samples per benchmark.
 const SAMPLE_SIZE: usize = 60;
 
@@ -395,14 +399,16 @@ fn main() {
 
     let typical_len = event.canonical_bytes().len();
     let hostile_len = hostile_prepared().len();
-    let verdict = if ns(2) < TARGET_NANOS { "MET" } else { "MISSED" };
+    let verdict = |met: bool| if met { "met" } else { "missed" };
     println!();
     println!(
-        "prepare_event: {} per event = {:.1} × baseline (serde_json::to_vec of a clone of the same raw parts as a \
-         json! value, {}); target < 5 µs: {verdict} ({:.1} × the budget)",
+        "prepare_event: {} per event = {:.2} × baseline (serde_json::to_vec of a clone of the same raw parts as a \
+         json! value, {}); target ≤ {TARGET_RATIO} × baseline: {}; absolute target < 5 µs: {} ({:.1} × the budget)",
         us(2),
         ratio(2, 0),
         us(0),
+        verdict(ratio(2, 0) <= TARGET_RATIO),
+        verdict(ns(2) < TARGET_NANOS),
         ns(2) / TARGET_NANOS,
     );
     println!(

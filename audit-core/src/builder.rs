@@ -378,13 +378,15 @@ impl EventBuilder {
         // match, only secret-shaped stretches. Masked before the cap below:
         // a secret cut in half could no longer be recognised.
         let free_text = [
-            &mut description,
-            &mut reason,
-            &mut context.user_agent,
-            &mut context.client_request_id,
+            (&mut description, limits.text_bytes),
+            (&mut reason, limits.text_bytes),
+            (&mut context.user_agent, limits.text_bytes),
+            (&mut context.client_request_id, limits.field_bytes),
         ];
-        for text in free_text.into_iter().flatten() {
-            redactor.redact_string(text);
+        for (text, kept_bytes) in free_text {
+            if let Some(text) = text {
+                redactor.redact_string(text, kept_bytes);
+            }
         }
         truncated |= sanitize_opt(&mut description, limits.text_bytes);
         truncated |= sanitize_opt(&mut reason, limits.text_bytes);

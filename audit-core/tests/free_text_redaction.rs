@@ -102,3 +102,36 @@ fn a_secret_across_the_size_cap_is_masked_before_the_cut() {
     assert_eq!(reason, format!("{}{REDACTED}", "x ".repeat(10)));
     assert!(!event.truncated());
 }
+
+#[test]
+fn secrets_that_masking_brings_under_the_cap_are_masked_and_the_rest_is_cut() {
+    let limits = Limits {
+        text_bytes: 64,
+        ..Limits::default()
+    };
+    let policy = EventPolicy {
+        limits,
+        ..EventPolicy::default()
+    };
+    // Three 40-byte GitHub tokens: 120 bytes that mask to 30, so the AWS key
+    // at raw byte 123 lands inside the 64 kept bytes and must be masked; the
+    // tail of 100 KB past it is cut, whatever secrets it holds.
+    let github = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let aws = "AKIAIOSFODNN7EXAMPLE";
+    let tail = format!(" password=hunter2 {}", "\u{1b}x".repeat(50_000));
+    let event = event()
+        .description(format!("{github} {github} {github} {aws}{tail}"))
+        .build_with(&policy);
+    let description = event.description().unwrap();
+    assert!(
+        description.starts_with(&format!("{REDACTED} {REDACTED} {REDACTED} {REDACTED}")),
+        "{description}"
+    );
+    assert!(
+        !description.contains("AKIA") && !description.contains("ghp_"),
+        "{description}"
+    );
+    assert!(!description.contains("hunter2"), "{description}");
+    assert!(description.len() <= 64 + '…'.len_utf8(), "{}", description.len());
+    assert!(event.truncated());
+}

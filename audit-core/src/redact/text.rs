@@ -60,7 +60,15 @@ impl Redactor {
     /// ```
     #[must_use]
     pub fn redact_text<'t>(&self, text: &'t str) -> (Cow<'t, str>, usize) {
-        let secrets = self.secrets_in(text);
+        self.redact_text_kept(text, usize::MAX)
+    }
+
+    /// [`redact_text`](Self::redact_text) of a text whose bytes from
+    /// `kept_bytes` on (once masked) will be cut: the pass stops there, so
+    /// a 100 KB description costs what its first 4 KiB cost. Every secret
+    /// that starts before that point is still masked whole.
+    fn redact_text_kept<'t>(&self, text: &'t str, kept_bytes: usize) -> (Cow<'t, str>, usize) {
+        let secrets = self.secrets_in(text, kept_bytes);
         let Some(last) = secrets.last() else {
             return (Cow::Borrowed(text), 0);
         };
@@ -76,15 +84,18 @@ impl Redactor {
     }
 
     /// [`redact_text`](Self::redact_text) in place, as the event builder
-    /// uses it.
-    pub(crate) fn redact_string(&self, text: &mut String) {
-        if let (Cow::Owned(masked), _) = self.redact_text(text) {
+    /// uses it, for a text that is then capped at `kept_bytes`. The cap
+    /// counts bytes after escaping, which only lengthens text, so no byte
+    /// the pass skips would survive it.
+    pub(crate) fn redact_string(&self, text: &mut String, kept_bytes: usize) {
+        if let (Cow::Owned(masked), _) = self.redact_text_kept(text, kept_bytes) {
             *text = masked;
         }
     }
 
-    /// The byte ranges of `text` to replace, in order and disjoint.
-    fn secrets_in(&self, text: &str) -> Vec<Range<usize>> {
+    /// The byte ranges of `text` to replace, in order and disjoint, among
+    /// those that start before the masked text reaches `kept_bytes`.
+    fn secrets_in(&self, text: &str, kept_bytes: usize) -> Vec<Range<usize>> {
         let bytes = text.as_bytes();
         let mut secrets = Vec::new();
         let mut at = 0;
@@ -94,7 +105,12 @@ impl Redactor {
         // output again then finds the same stretches, which is what makes
         // the redaction idempotent.
         let mut floor = 0;
+        // How much shorter than `text` the masked text is up to `at`.
+        let mut shortened = 0usize;
         while let Some(&byte) = bytes.get(at) {
+            if at.saturating_sub(shortened) >= kept_bytes {
+                break;
+            }
             let word_start = at == floor || bytes.get(at - 1).is_some_and(|&b| !is_word_byte(b));
             let found = match byte {
                 b'-' => pem_private_key_body(bytes, at),
@@ -111,6 +127,10 @@ impl Redactor {
                     // Already masked (a second pass, or text that was
                     // masked upstream): kept and not counted.
                     if bytes.get(secret.clone()) != Some(REDACTED.as_bytes()) {
+                        // A secret shorter than the mask lengthens the text:
+                        // `shortened` goes below zero, counted as zero, which
+                        // only makes the pass go further.
+                        shortened = (shortened + secret.len()).saturating_sub(REDACTED.len());
                         secrets.push(secret.clone());
                     }
                     at = secret.end;
