@@ -1040,7 +1040,7 @@ where
         let mut conn = self.pool().acquire().await?;
         let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
         let mut insert = QueryBuilder::new(
-            "INSERT INTO audit_stream_destinations (name, tenant_id, url, format, body, secret) VALUES (",
+            "INSERT INTO audit_stream_destinations (name, tenant_id, url, format, body, secret, headers) VALUES (",
         );
         Self::bind_text(&mut insert, row.name.clone());
         insert.push(", ");
@@ -1050,7 +1050,7 @@ where
                 insert.push("NULL");
             }
         }
-        for value in [&row.url, &row.format, &row.body, &row.secret] {
+        for value in [&row.url, &row.format, &row.body, &row.secret, &row.headers] {
             insert.push(", ");
             Self::bind_text(&mut insert, value.clone());
         }
@@ -1071,14 +1071,14 @@ where
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     async fn destinations(&self) -> Result<Vec<DestinationRow>, StoreError> {
         let select = format!(
-            "SELECT name, tenant_id, url, format, body, secret FROM audit_stream_destinations ORDER BY name{}",
+            "SELECT name, tenant_id, url, format, body, secret, headers FROM audit_stream_destinations ORDER BY name{}",
             Self::BY_BYTES
         );
         let rows = self.fetch_built(QueryBuilder::new(select)).await?;
         rows.iter()
             .map(|row| {
-                let (name, tenant, url, format, body, secret) =
-                    <(String, Option<String>, String, String, String, String)>::from_row(row)?;
+                let (name, tenant, url, format, body, secret, headers) =
+                    <(String, Option<String>, String, String, String, String, String)>::from_row(row)?;
                 Ok(DestinationRow {
                     name,
                     tenant,
@@ -1086,6 +1086,7 @@ where
                     format,
                     body,
                     secret,
+                    headers,
                 })
             })
             .collect()

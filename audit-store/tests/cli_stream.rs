@@ -388,14 +388,22 @@ async fn add_prints_a_generated_secret_once_and_list_never_shows_it(db: TestDb) 
     let cells: Vec<&str> = siem.split_whitespace().collect();
     assert_eq!(
         cells,
-        ["siem", "*", "http://127.0.0.1:9/collector?…", "ocsf", "lines", "3"],
+        ["siem", "*", "http://127.0.0.1:9/collector?…", "ocsf", "lines", "-", "3"],
         "{table}"
     );
     let acme = table.lines().find(|line| line.starts_with("acme-siem ")).unwrap();
     let cells: Vec<&str> = acme.split_whitespace().collect();
     assert_eq!(
         cells,
-        ["acme-siem", "acme", "http://127.0.0.1:9/acme", "cef", "json-array", "3"],
+        [
+            "acme-siem",
+            "acme",
+            "http://127.0.0.1:9/acme",
+            "cef",
+            "json-array",
+            "-",
+            "3"
+        ],
         "{table}"
     );
 
@@ -487,6 +495,36 @@ async fn invalid_destinations_are_usage_errors_naming_the_field_and_store_nothin
     let output = audit(&db, &["stream", "add", "bad name", "--url", "http://127.0.0.1:9/"]).await;
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("destination name"), "{}", stderr(&output));
+    for (header, named) in [
+        (
+            ["--header", "Content-Type: text/plain"],
+            "webhook header Content-Type: set by the sink itself",
+        ),
+        (
+            ["--header", "Audit-Stream: forged"],
+            "webhook header Audit-Stream: set by the sink itself",
+        ),
+        (
+            ["--header", "no colon"],
+            "--header \"no colon\": expected 'NAME: VALUE'",
+        ),
+        (
+            ["--header", "Bad Name: x"],
+            "webhook header Bad Name: not a header name",
+        ),
+        (
+            ["--header-env", "Authorization=AUDIT_TEST_UNSET_VARIABLE"],
+            "--header-env Authorization=AUDIT_TEST_UNSET_VARIABLE",
+        ),
+        (["--header-env", "Authorization"], "expected NAME=VARIABLE"),
+    ] {
+        let mut args = vec!["stream", "add", "siem", "--url", "http://127.0.0.1:9/"];
+        args.extend(header);
+        let output = audit(&db, &args).await;
+        assert_eq!(output.status.code(), Some(2), "{header:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(named), "{header:?}: {}", stderr(&output));
+        assert!(!stdout(&output).contains("whsec_"), "no secret for what was not kept");
+    }
 
     let output = audit(&db, &["stream", "list", "--json"]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -552,11 +590,26 @@ async fn run_delivers_until_sigterm_then_exits_0(db: TestDb) {
             "beginning",
             "--secret-env",
             "SIEM_SECRET",
+            "--header-env",
+            "Authorization=SIEM_TOKEN",
+            "--header",
+            "X-Source: audit",
         ],
     );
-    add.env("SIEM_SECRET", SECRET);
+    add.env("SIEM_SECRET", SECRET).env("SIEM_TOKEN", "Splunk tok-0123");
     let output = run(add).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // The header names are listed, never the token.
+    let output = audit(&db, &["stream", "list", "--json"]).await;
+    let listed: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(listed[0]["headers"], serde_json::json!(["X-Source", "Authorization"]));
+    let output = audit(&db, &["stream", "list"]).await;
+    assert!(
+        stdout(&output).contains("X-Source,Authorization"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!stdout(&output).contains("tok-0123"), "{}", stdout(&output));
 
     let mut child = command(&db, &["stream", "run", "--poll", "1", "--refresh", "1"])
         .stdout(Stdio::null())
@@ -574,6 +627,8 @@ async fn run_delivers_until_sigterm_then_exits_0(db: TestDb) {
     for delivery in receiver.received() {
         let signature = delivery.header("audit-signature").expect("signed");
         assert!(signed_by(SECRET, signature, &delivery.body), "{signature}");
+        assert_eq!(delivery.header("authorization"), Some("Splunk tok-0123"));
+        assert_eq!(delivery.header("x-source"), Some("audit"));
     }
 
     assert!(kill("-TERM").success());

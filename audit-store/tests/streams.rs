@@ -152,7 +152,9 @@ impl axum::serve::Listener for TlsListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            let Ok((tcp, address)) = self.tcp.accept().await else { continue };
+            let Ok((tcp, address)) = self.tcp.accept().await else {
+                continue;
+            };
             // A client that refuses the certificate ends its handshake here.
             if let Ok(tls) = self.acceptor.accept(tcp).await {
                 return (tls, address);
@@ -181,7 +183,10 @@ mod over_tls {
         // Mozilla's roots alone do not vouch for the test CA: refused, nothing
         // reaches the receiver.
         let untrusting = webhook(&receiver);
-        let refused = untrusting.post(&Batch::new("tenant:acme", Vec::new())).await.unwrap_err();
+        let refused = untrusting
+            .post(&Batch::new("tenant:acme", Vec::new()))
+            .await
+            .unwrap_err();
         assert!(refused.to_string().contains("certificate"), "{refused}");
         assert!(receiver.log().is_empty());
 
@@ -688,6 +693,14 @@ async fn destinations_are_checked_kept_and_removed_with_their_positions(db: Test
             Destination::new("ok", "http://127.0.0.1:9/", secret).tenant(""),
             "tenant",
         ),
+        (
+            Destination::new("ok", "http://127.0.0.1:9/", secret).header("Audit-Signature", "forged"),
+            "header",
+        ),
+        (
+            Destination::new("ok", "http://127.0.0.1:9/", secret).header("Authorization", "line\nbreak"),
+            "header",
+        ),
     ] {
         match store.add_stream_destination(&destination, StartAt::Heads).await {
             Err(DestinationError::Invalid { field: named, .. }) => assert_eq!(named, field, "{destination:?}"),
@@ -700,7 +713,9 @@ async fn destinations_are_checked_kept_and_removed_with_their_positions(db: Test
     let acme = Destination::new("acme-siem", "http://127.0.0.1:9/", secret)
         .tenant("acme")
         .format(EventFormat::Cef)
-        .body(WebhookBody::JsonArray);
+        .body(WebhookBody::JsonArray)
+        .header("Authorization", "Splunk 6a1c0b9e")
+        .header("X-Source", "audit");
     store.add_stream_destination(&acme, StartAt::Heads).await.unwrap();
     let error = store
         .add_stream_destination(&acme.clone().tenant("globex"), StartAt::Beginning)

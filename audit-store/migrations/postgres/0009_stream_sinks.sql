@@ -22,5 +22,9 @@ CREATE TABLE audit_stream_destinations (
     url       text NOT NULL,
     format    text NOT NULL,
     body      text NOT NULL,
-    secret    text NOT NULL
+    secret    text NOT NULL,
+    -- Headers sent with every delivery, a JSON array of [name, value]
+    -- pairs (an `Authorization` a SIEM's collector wants): credentials as
+    -- much as the secret.
+    headers   text NOT NULL DEFAULT '[]'
 );

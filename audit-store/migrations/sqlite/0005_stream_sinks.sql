@@ -22,5 +22,9 @@ CREATE TABLE audit_stream_destinations (
     url       TEXT NOT NULL,
     format    TEXT NOT NULL,
     body      TEXT NOT NULL,
-    secret    TEXT NOT NULL
+    secret    TEXT NOT NULL,
+    -- Headers sent with every delivery, a JSON array of [name, value]
+    -- pairs (an `Authorization` a SIEM's collector wants): credentials as
+    -- much as the secret.
+    headers   TEXT NOT NULL DEFAULT '[]'
 );

@@ -30,7 +30,7 @@ pub enum DestinationError {
     /// A field is not acceptable; the message names it.
     #[error("destination {field}: {reason}")]
     Invalid {
-        /// `name`, `url`, `secret` or `tenant`.
+        /// `name`, `url`, `secret`, `tenant` or `header`.
         field: &'static str,
         /// What is wrong with it.
         reason: String,
@@ -51,7 +51,9 @@ pub enum DestinationError {
 /// in the store's `audit_stream_destinations` table, never shown by
 /// [`Debug`], the CLI or the admin API: whoever can read that table can
 /// forge deliveries to the destination, so grant it as narrowly as the
-/// events themselves.
+/// events themselves. The same holds for its [headers](Self::header)
+/// (a collector's token, say): kept beside the secret, only their names
+/// shown.
 ///
 /// ```
 /// use audit_core::format::EventFormat;
@@ -66,6 +68,15 @@ pub enum DestinationError {
 ///
 /// let error = Destination::new("x", "http://127.0.0.1/", "short").check().unwrap_err();
 /// assert_eq!(error.to_string(), "destination secret: shorter than 16 bytes");
+///
+/// // A Splunk HTTP Event Collector wants its token in `Authorization`.
+/// let splunk = Destination::new("splunk", "https://splunk.example.com:8088/services/collector/raw", "whsec_0123456789abcdef")
+///     .header("Authorization", "Splunk 6a1c0b9e-0000-4000-8000-000000000000");
+/// assert!(splunk.check().is_ok());
+/// assert_eq!(splunk.header_names().collect::<Vec<_>>(), ["Authorization"]);
+/// assert!(!format!("{splunk:?}").contains("6a1c0b9e"));
+/// let error = splunk.header("Content-Type", "text/plain").check().unwrap_err();
+/// assert_eq!(error.to_string(), "destination header: webhook header Content-Type: set by the sink itself");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Destination {
@@ -75,6 +86,7 @@ pub struct Destination {
     format: EventFormat,
     body: WebhookBody,
     secret: String,
+    headers: Vec<(String, String)>,
 }
 
 impl fmt::Debug for Destination {
@@ -85,6 +97,7 @@ impl fmt::Debug for Destination {
             .field("url", &self.url)
             .field("format", &self.format)
             .field("body", &self.body)
+            .field("headers", &self.header_names().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -101,6 +114,7 @@ impl Destination {
             format: EventFormat::Native,
             body: WebhookBody::Lines,
             secret: secret.into(),
+            headers: Vec::new(),
         }
     }
 
@@ -123,6 +137,22 @@ impl Destination {
     pub fn body(mut self, body: WebhookBody) -> Self {
         self.body = body;
         self
+    }
+
+    /// Sends `name: value` with every delivery, as
+    /// [`WebhookSink::header`] does: the `Authorization` of a Splunk HTTP
+    /// Event Collector, Datadog's `DD-API-KEY`. Checked by
+    /// [`check`](Self::check); kept with the secret and, like it, never
+    /// shown.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The names of the headers it sends, in order.
+    pub fn header_names(&self) -> impl Iterator<Item = &str> {
+        self.headers.iter().map(|(name, _)| name.as_str())
     }
 
     /// Its name.
@@ -200,7 +230,13 @@ impl Destination {
             field: "url",
             reason: error.to_string(),
         })?;
-        Ok(sink.secret(&self.secret).format(self.format).body(self.body))
+        let sink = sink.secret(&self.secret).format(self.format).body(self.body);
+        self.headers.iter().try_fold(sink, |sink, (name, value)| {
+            sink.header(name, value).map_err(|error| DestinationError::Invalid {
+                field: "header",
+                reason: error.to_string(),
+            })
+        })
     }
 
     pub(crate) fn to_row(&self) -> DestinationRow {
@@ -211,6 +247,7 @@ impl Destination {
             format: self.format.as_str().to_owned(),
             body: self.body.as_str().to_owned(),
             secret: self.secret.clone(),
+            headers: serde_json::to_string(&self.headers).unwrap_or_else(|_| "[]".to_owned()),
         }
     }
 
@@ -221,6 +258,7 @@ impl Destination {
         };
         let format = row.format.parse().map_err(|error| corrupt(format!("{error}")))?;
         let body = row.body.parse().map_err(corrupt)?;
+        let headers = serde_json::from_str(&row.headers).map_err(|error| corrupt(format!("headers: {error}")))?;
         Ok(Self {
             name: row.name.clone(),
             tenant: row.tenant.clone(),
@@ -228,6 +266,7 @@ impl Destination {
             format,
             body,
             secret: row.secret.clone(),
+            headers,
         })
     }
 }

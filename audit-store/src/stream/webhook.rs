@@ -209,7 +209,10 @@ impl WebhookSink {
     /// receiver wants, say); its value is never logged.
     ///
     /// # Errors
-    /// When `name` or `value` cannot be an HTTP header.
+    /// When `name` or `value` cannot be an HTTP header, or `name` is one
+    /// the sink sets itself (`Content-Type`, `Content-Length`, `Host`,
+    /// `Transfer-Encoding`, `Connection`, `User-Agent`, the
+    /// [signature](super::SIGNATURE_HEADER) and the `Audit-*` headers).
     pub fn header(mut self, name: &str, value: &str) -> std::io::Result<Self> {
         let invalid = |what: &str| {
             std::io::Error::new(
@@ -218,6 +221,17 @@ impl WebhookSink {
             )
         };
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("not a header name"))?;
+        let set_by_the_sink = [
+            "content-type",
+            "content-length",
+            "host",
+            "transfer-encoding",
+            "connection",
+            "user-agent",
+        ];
+        if set_by_the_sink.contains(&name.as_str()) || name.as_str().starts_with("audit-") {
+            return Err(invalid("set by the sink itself"));
+        }
         let mut value = HeaderValue::from_str(value).map_err(|_| invalid("not a header value"))?;
         value.set_sensitive(true);
         self.headers.push((name, value));

@@ -46,17 +46,17 @@ pub(crate) fn command() -> Command {
                     "POST one sample event (audit.stream_tested, not stored) to a receiver and print its answer; \
                      exit 5 when it answers other than 2xx, 6 when it does not answer",
                 )
-                .arg(Arg::new("url").required(true).value_name("URL").help("An http:// URL"))
+                .arg(
+                    Arg::new("url")
+                        .required(true)
+                        .value_name("URL")
+                        .help("An http:// or https:// URL"),
+                )
                 .arg(secret_env())
                 .arg(format_arg())
                 .arg(body_arg())
-                .arg(
-                    Arg::new("header")
-                        .long("header")
-                        .value_name("'NAME: VALUE'")
-                        .action(ArgAction::Append)
-                        .help("Also send this header (repeat for more); visible in `ps`, like any argument"),
-                )
+                .arg(header_arg())
+                .arg(header_env_arg())
                 .arg(
                     Arg::new("timeout")
                         .long("timeout")
@@ -96,7 +96,7 @@ pub(crate) fn command() -> Command {
                         .long("url")
                         .required(true)
                         .value_name("URL")
-                        .help("An http:// URL (for https, a local TLS-terminating forwarder)"),
+                        .help("An http:// or https:// URL (https trusts the web's public certificate authorities)"),
                 )
                 .arg(
                     Arg::new("tenant")
@@ -105,6 +105,11 @@ pub(crate) fn command() -> Command {
                 )
                 .arg(format_arg())
                 .arg(body_arg())
+                .arg(header_arg().help(
+                    "Also send this header with every delivery (repeat for more); visible in `ps`: a token goes \
+                     through --header-env",
+                ))
+                .arg(header_env_arg())
                 .arg(
                     Arg::new("from")
                         .long("from")
@@ -162,6 +167,45 @@ pub(crate) fn command() -> Command {
         )
 }
 
+fn header_arg() -> Arg {
+    Arg::new("header")
+        .long("header")
+        .value_name("'NAME: VALUE'")
+        .action(ArgAction::Append)
+        .help("Also send this header (repeat for more); visible in `ps`, like any argument")
+}
+
+fn header_env_arg() -> Arg {
+    Arg::new("header-env")
+        .long("header-env")
+        .value_name("NAME=VARIABLE")
+        .action(ArgAction::Append)
+        .help(
+            "Also send header NAME with the value in this environment variable (a collector's token: \
+             `--header-env Authorization=SPLUNK_AUTH`); repeat for more",
+        )
+}
+
+/// The headers `--header` and `--header-env` name, in that order, or a
+/// message naming the argument that is wrong.
+fn headers_of(sub: &ArgMatches) -> std::result::Result<Vec<(String, String)>, String> {
+    let mut headers = Vec::new();
+    for header in sub.get_many::<String>("header").into_iter().flatten() {
+        let Some((name, value)) = header.split_once(':') else {
+            return Err(format!("--header {header:?}: expected 'NAME: VALUE'"));
+        };
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    for header in sub.get_many::<String>("header-env").into_iter().flatten() {
+        let Some((name, variable)) = header.split_once('=') else {
+            return Err(format!("--header-env {header:?}: expected NAME=VARIABLE"));
+        };
+        let value = std::env::var(variable).map_err(|e| format!("--header-env {name}={variable}: {e}"))?;
+        headers.push((name.trim().to_owned(), value));
+    }
+    Ok(headers)
+}
+
 fn secret_env() -> Arg {
     Arg::new("secret-env")
         .long("secret-env")
@@ -210,11 +254,12 @@ pub(crate) async fn test(sub: &ArgMatches) -> Result<u8> {
         sink = sink.secret(secret);
     }
     sink = sink.format(format_of(sub)?).body(body_of(sub)?);
-    for header in sub.get_many::<String>("header").into_iter().flatten() {
-        let Some((name, value)) = header.split_once(':') else {
-            return Ok(usage(&format!("--header {header:?}: expected 'NAME: VALUE'")));
-        };
-        sink = match sink.header(name.trim(), value.trim()) {
+    let headers = match headers_of(sub) {
+        Ok(headers) => headers,
+        Err(message) => return Ok(usage(&message)),
+    };
+    for (name, value) in headers {
+        sink = match sink.header(&name, &value) {
             Ok(sink) => sink,
             Err(error) => return Ok(usage(&format!("--header: {error}"))),
         };
@@ -317,6 +362,14 @@ async fn add(store: &Store, sub: &ArgMatches) -> Result<u8> {
     if let Some(tenant) = sub.get_one::<String>("tenant") {
         destination = destination.tenant(tenant.clone());
     }
+    match headers_of(sub) {
+        Ok(headers) => {
+            for (name, value) in headers {
+                destination = destination.header(name, value);
+            }
+        }
+        Err(message) => return Ok(usage(&message)),
+    }
     let beginning = sub.get_one::<String>("from").is_some_and(|from| from == "beginning");
     let start = if beginning { StartAt::Beginning } else { StartAt::Heads };
     match store.add_stream_destination(&destination, start).await {
@@ -388,14 +441,15 @@ async fn list(store: &Store, sub: &ArgMatches) -> Result<u8> {
             .map(|s| {
                 let d = &s.destination;
                 json!({"name": d.name(), "tenant": d.tenant_id(), "url": printable_url(d.url()),
-                    "format": d.event_format().as_str(), "body": d.webhook_body().as_str(), "lag": s.lag()})
+                    "format": d.event_format().as_str(), "body": d.webhook_body().as_str(),
+                    "headers": d.header_names().collect::<Vec<_>>(), "lag": s.lag()})
             })
             .collect();
         serde_json::to_writer_pretty(&mut out, &rows)?;
         writeln!(out)?;
         return Ok(exit::OK);
     }
-    let mut rows = vec![["NAME", "TENANT", "URL", "FORMAT", "BODY", "LAG"].map(str::to_owned)];
+    let mut rows = vec![["NAME", "TENANT", "URL", "FORMAT", "BODY", "HEADERS", "LAG"].map(str::to_owned)];
     for s in &standings {
         let d = &s.destination;
         rows.push([
@@ -404,6 +458,11 @@ async fn list(store: &Store, sub: &ArgMatches) -> Result<u8> {
             printable_url(d.url()),
             d.event_format().as_str().to_owned(),
             d.webhook_body().as_str().to_owned(),
+            // Names only: the values are credentials.
+            match d.header_names().collect::<Vec<_>>().join(",") {
+                names if names.is_empty() => "-".to_owned(),
+                names => names,
+            },
             s.lag().to_string(),
         ]);
     }
