@@ -15,6 +15,7 @@
 //! re-emitted unchanged, so one mistake does not cascade into its callers.
 
 mod attr;
+mod catalogue;
 mod derive;
 mod describe;
 mod expand;
@@ -296,4 +297,20 @@ pub fn audited(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(Auditable, attributes(audit))]
 pub fn derive_auditable(input: TokenStream) -> TokenStream {
     derive::auditable(input.into()).into()
+}
+
+/// Declares the crate's action catalogue as constants: one
+/// `pub const APP_CREATED: audit_core::catalogue::DeclaredAction` per action
+/// of `audit.toml` (the dotted name in upper snake case) and
+/// `pub static CATALOGUE: audit_core::catalogue::Catalogue` holding them all,
+/// in the file's order.
+///
+/// Call it inside a module of its own: `pub mod actions { audit_core::catalogue!(); }`.
+/// Without arguments it reads `audit.toml` beside the crate's `Cargo.toml`;
+/// `catalogue!("../audit.toml")` reads another file, relative to the file
+/// of the call. The `audit_core::catalogue` module documents the file's
+/// format, and `#[audited]` checks its `action` against the same file.
+#[proc_macro]
+pub fn catalogue(input: TokenStream) -> TokenStream {
+    catalogue::constants::expand(input.into()).into()
 }

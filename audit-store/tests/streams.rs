@@ -152,7 +152,9 @@ impl axum::serve::Listener for TlsListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            let Ok((tcp, address)) = self.tcp.accept().await else { continue };
+            let Ok((tcp, address)) = self.tcp.accept().await else {
+                continue;
+            };
             // A client that refuses the certificate ends its handshake here.
             if let Ok(tls) = self.acceptor.accept(tcp).await {
                 return (tls, address);
@@ -181,7 +183,10 @@ mod over_tls {
         // Mozilla's roots alone do not vouch for the test CA: refused, nothing
         // reaches the receiver.
         let untrusting = webhook(&receiver);
-        let refused = untrusting.post(&Batch::new("tenant:acme", Vec::new())).await.unwrap_err();
+        let refused = untrusting
+            .post(&Batch::new("tenant:acme", Vec::new()))
+            .await
+            .unwrap_err();
         assert!(refused.to_string().contains("certificate"), "{refused}");
         assert!(receiver.log().is_empty());
 

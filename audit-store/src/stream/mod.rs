@@ -57,10 +57,10 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-#[cfg(feature = "archive")]
-pub use archive::{ArchiveSink, DEFAULT_CHECKPOINT_WAIT};
 #[cfg(feature = "http")]
 pub use crate::http_client::redact_url;
+#[cfg(feature = "archive")]
+pub use archive::{ArchiveSink, DEFAULT_CHECKPOINT_WAIT};
 #[cfg(feature = "http")]
 pub use destination::{Destination, DestinationError, MIN_SECRET_LEN};
 pub use options::{DEFAULT_BATCH_SIZE, DEFAULT_MAX_LAG, MAX_RETRY_AFTER, SinkOptions, StartAt};
