@@ -134,7 +134,7 @@ impl DeclaredAction {
     }
 
     /// The action's name, `app.created`.
-    pub fn name(&self) -> &'static str {
+    pub const fn name(&self) -> &'static str {
         self.name
     }
 
@@ -151,22 +151,22 @@ impl DeclaredAction {
     }
 
     /// Its category: as declared, else derived from the name.
-    pub fn category(&self) -> Category {
+    pub const fn category(&self) -> Category {
         self.category
     }
 
     /// Its declared severity, if any.
-    pub fn severity(&self) -> Option<Severity> {
+    pub const fn severity(&self) -> Option<Severity> {
         self.severity
     }
 
     /// Its description, placeholders as written.
-    pub fn description(&self) -> &'static str {
+    pub const fn description(&self) -> &'static str {
         self.description
     }
 
     /// Its declared metadata keys and their types, in the file's order.
-    pub fn metadata(&self) -> &'static [(&'static str, MetadataType)] {
+    pub const fn metadata(&self) -> &'static [(&'static str, MetadataType)] {
         self.metadata
     }
 
