@@ -57,9 +57,10 @@
 //!
 //! `audit.toml` beside the crate's `Cargo.toml`. `#[audited(..., catalogue
 //! = "path")]` and `catalogue!("path")` name another file, relative to the
-//! source file of the call (as `include_str!` does): a catalogue shared by
-//! the crates of a workspace, or tests compiled outside their crate (such
-//! as trybuild's). The generated code includes the file's bytes, so cargo
+//! source file of the call (as `include_str!` does; where the compiler knows
+//! no file for the call, as in code another macro generated, relative to the
+//! crate's folder): a catalogue shared by the crates of a workspace, or
+//! tests compiled outside their crate (such as trybuild's). The generated code includes the file's bytes, so cargo
 //! recompiles when it changes; creating an `audit.toml` where there was none
 //! takes effect at the next change of the crate's code (or `cargo clean -p`).
 //!
@@ -76,6 +77,14 @@ use crate::action::{Action, Category};
 use crate::event::Severity;
 
 /// The JSON type of a declared metadata value.
+///
+/// ```
+/// use audit_core::catalogue::MetadataType;
+///
+/// assert_eq!("integer".parse::<MetadataType>(), Ok(MetadataType::Integer));
+/// assert_eq!(MetadataType::Boolean.as_str(), "boolean");
+/// assert!("text".parse::<MetadataType>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MetadataType {

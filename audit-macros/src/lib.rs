@@ -319,6 +319,21 @@ pub fn derive_auditable(input: TokenStream) -> TokenStream {
 /// `catalogue!("../audit.toml")` reads another file, relative to the file
 /// of the call. The `audit_core::catalogue` module documents the file's
 /// format, and `#[audited]` checks its `action` against the same file.
+///
+/// ```
+/// pub mod actions {
+///     // In a crate with `audit.toml` beside its Cargo.toml: `audit_core::catalogue!();`
+///     audit_core::catalogue!("../../audit-core/tests/ui/catalogues/apps.toml");
+/// }
+///
+/// use audit_core::{Actor, Event, Severity};
+///
+/// assert_eq!(actions::APP_DELETED.name(), "app.deleted");
+/// assert_eq!(actions::APP_DELETED.severity(), Some(Severity::Critical));
+/// assert_eq!(actions::CATALOGUE.names().collect::<Vec<_>>(), ["app.created", "app.deleted"]);
+/// let event = Event::builder(actions::APP_CREATED, Actor::user("user_alice")).build();
+/// assert_eq!(event.action().as_str(), "app.created");
+/// ```
 #[proc_macro]
 pub fn catalogue(input: TokenStream) -> TokenStream {
     catalogue::constants::expand(input.into()).into()
