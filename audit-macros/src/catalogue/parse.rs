@@ -99,6 +99,16 @@ fn actions(document: &DeTable<'_>) -> Result<Vec<DeclaredAction>, Problem> {
 fn action(key: &Spanned<std::borrow::Cow<'_, str>>, value: &Spanned<DeValue<'_>>) -> Result<DeclaredAction, Problem> {
     let name = key.get_ref().to_string();
     let here = format!("`actions.\"{name}\"`");
+    if !name.contains('.') && is_table_of_tables(value) {
+        // `[actions.app.created]`: TOML reads unquoted dots as nested tables.
+        return Err(problem(
+            key.span(),
+            format!(
+                "{here} is a table of tables: write each action's name in quotes, \
+                 `[actions.\"{name}.<verb>\"]`; unquoted, TOML reads its dots as nested tables"
+            ),
+        ));
+    }
     rules::check_action(&name).map_err(|message| problem(key.span(), format!("{here}: {message}")))?;
     let fields = as_table(value, &here)?;
     for (field, _) in fields {
@@ -146,6 +156,15 @@ fn action(key: &Spanned<std::borrow::Cow<'_, str>>, value: &Spanned<DeValue<'_>>
         description,
         metadata,
     })
+}
+
+fn is_table_of_tables(value: &Spanned<DeValue<'_>>) -> bool {
+    match value.get_ref() {
+        DeValue::Table(table) => {
+            !table.is_empty() && table.values().all(|inner| matches!(inner.get_ref(), DeValue::Table(_)))
+        }
+        _ => false,
+    }
 }
 
 fn metadata(value: &Spanned<DeValue<'_>>, here: &str) -> Result<Vec<(String, &'static str)>, Problem> {
@@ -362,6 +381,9 @@ severity = "notice"
         );
         let top = parse("[action.\"app.created\"]\ndescription = \"x\"\n").unwrap_err();
         assert!(top.contains("unknown top-level key `action`"), "{top}");
+        let unquoted = parse("[actions.app.created]\ndescription = \"x\"\n").unwrap_err();
+        assert!(unquoted.contains("write each action's name in quotes"), "{unquoted}");
+        assert!(unquoted.contains("line 1, column 10"), "{unquoted}");
         let syntax = parse("[actions.\"app.created\"\n").unwrap_err();
         assert!(
             syntax.contains("line 1") && syntax.contains("not valid TOML"),
