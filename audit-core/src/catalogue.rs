@@ -114,6 +114,29 @@ str_enum! {
 ///
 /// Usable wherever an [`Action`] is taken (`Event::builder(actions::APP_CREATED, actor)`).
 /// Serialises as `{"action", "category", "severity", "description", "metadata": {key: type}}`.
+///
+/// ```
+/// # mod actions { audit_core::catalogue!("../tests/ui/catalogues/apps.toml"); }
+/// use audit_core::catalogue::MetadataType;
+/// use audit_core::{Category, Severity};
+///
+/// let created = actions::APP_CREATED;
+/// assert_eq!(created.name(), "app.created");
+/// assert_eq!(created.category(), Category::Create); // derived from `created`
+/// assert_eq!(created.severity(), None);
+/// assert_eq!(created.description(), "Created app {target} on the {plan} plan");
+/// assert_eq!(created.metadata(), [("plan", MetadataType::String), ("seats", MetadataType::Integer)]);
+/// assert_eq!(
+///     serde_json::to_value(created).unwrap(),
+///     serde_json::json!({
+///         "action": "app.created",
+///         "category": "create",
+///         "severity": null,
+///         "description": "Created app {target} on the {plan} plan",
+///         "metadata": {"plan": "string", "seats": "integer"},
+///     }),
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeclaredAction {
     name: &'static str,
