@@ -95,9 +95,10 @@ pub struct EventBuilder {
 }
 
 impl Event {
-    /// Starts an event: `action` done by `actor`, now.
-    pub fn builder(action: Action, actor: Actor) -> EventBuilder {
-        let mut builder = EventBuilder::without_actor(action);
+    /// Starts an event: `action` done by `actor`, now. `action` is an
+    /// [`Action`] or a catalogue constant ([`DeclaredAction`](crate::catalogue::DeclaredAction)).
+    pub fn builder(action: impl Into<Action>, actor: Actor) -> EventBuilder {
+        let mut builder = EventBuilder::without_actor(action.into());
         builder.actor = Some(actor);
         builder
     }

@@ -8,6 +8,7 @@ mod auditable;
 mod auditor;
 mod builder;
 mod canonical;
+pub mod catalogue;
 mod diff;
 mod event;
 mod event_canonical;
@@ -26,7 +27,7 @@ mod timestamp;
 pub mod __private;
 
 pub use action::{Action, ActionError, Category, MAX_ACTION_LEN};
-pub use audit_macros::{Auditable, audited};
+pub use audit_macros::{Auditable, audited, catalogue};
 pub use auditable::Auditable;
 pub use auditor::{
     AlreadyInstalled, Auditor, AuditorBuilder, AuditorStats, DEFAULT_BATCH_SIZE, Durability, FlushError, NotStored,

@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 pub use crate::action::{Action, Category};
 pub use crate::auditable::Auditable;
 pub use crate::builder::EventBuilder;
+pub use crate::catalogue::{Catalogue, DeclaredAction, MetadataType};
 pub use crate::event::{Outcome, Severity, Target};
 pub use crate::redact::REDACTED;
 pub use crate::scope::Draft;
@@ -464,6 +465,23 @@ pub fn object<const N: usize>(fields: [(&'static str, Value); N]) -> Value {
 /// The masked value of a `#[audit(redact)]` field.
 pub fn redacted() -> Value {
     Value::String(REDACTED.to_owned())
+}
+
+/// A catalogue constant; `catalogue!()` has checked `name` against the action
+/// rule and the other values against `audit.toml`'s.
+pub const fn declared_action(
+    name: &'static str,
+    category: Category,
+    severity: Option<Severity>,
+    description: &'static str,
+    metadata: &'static [(&'static str, MetadataType)],
+) -> DeclaredAction {
+    DeclaredAction::new(name, category, severity, description, metadata)
+}
+
+/// The `CATALOGUE` static of `catalogue!()`.
+pub const fn catalogue(actions: &'static [DeclaredAction]) -> Catalogue {
+    Catalogue::new(actions)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod kw {
     syn::custom_keyword!(skip);
     syn::custom_keyword!(tenant);
     syn::custom_keyword!(redact);
+    syn::custom_keyword!(catalogue);
 }
 
 /// Every argument, in the order the docs list them.
@@ -38,6 +39,7 @@ pub(crate) const ARGUMENTS: &[&str] = &[
     "skip",
     "tenant",
     "redact",
+    "catalogue",
 ];
 
 pub(crate) const SEVERITIES: &[(&str, &str)] = &[
@@ -72,6 +74,8 @@ pub(crate) struct AuditedArgs {
     pub(crate) skip: Vec<Ident>,
     pub(crate) tenant: Option<Expr>,
     pub(crate) redact: Vec<LitStr>,
+    /// `catalogue = "path/to/audit.toml"`: checked (found, parsed) when planning.
+    pub(crate) catalogue: Option<LitStr>,
     /// Problems found while parsing that did not stop it.
     pub(crate) errors: Vec<syn::Error>,
     seen: Vec<&'static str>,
@@ -237,6 +241,18 @@ fn parse_one(input: ParseStream<'_>, args: &mut AuditedArgs) -> syn::Result<()> 
         }
         if args.first_time("redact", key.span) {
             args.redact.extend(keys);
+        }
+    } else if lookahead.peek(kw::catalogue) {
+        let key = input.parse::<kw::catalogue>()?;
+        input.parse::<Token![=]>()?;
+        let value = literal(
+            input,
+            "catalogue",
+            "catalogue = \"../audit.toml\"",
+            "naming the action catalogue, relative to this file",
+        )?;
+        if args.first_time("catalogue", key.span) {
+            args.catalogue = Some(value);
         }
     } else if input.peek(Ident::peek_any) {
         // An unknown word: say which, suggest the closest, list them all.

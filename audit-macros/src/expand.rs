@@ -34,6 +34,7 @@ use syn::{
 };
 
 use crate::attr::{self, AuditedArgs, FieldValue, TargetArg};
+use crate::catalogue;
 use crate::describe::{self, Template};
 use crate::item::{AuditedFn, Binding};
 use crate::rules;
@@ -100,6 +101,8 @@ fn quote_pair(keyword: &impl ToTokens, name: &Ident) -> TokenStream {
 /// Everything the generated code needs, checked against the function.
 struct Plan {
     action: LitStr,
+    /// Makes the crate depend on its action catalogue, when it has one.
+    catalogue_tracking: TokenStream,
     shape: Shape,
     /// Statements evaluating the arguments' expressions, before the draft is edited.
     prelude: Vec<TokenStream>,
@@ -147,6 +150,7 @@ fn plan(mut args: AuditedArgs, function: &AuditedFn) -> Result<Plan, Vec<syn::Er
              (dotted lowercase: resource, then what happened to it)",
         ));
     }
+    let catalogue_tracking = planner.catalogue();
     planner.target();
     planner.tenant();
     planner.severity_and_category();
@@ -162,6 +166,7 @@ fn plan(mut args: AuditedArgs, function: &AuditedFn) -> Result<Plan, Vec<syn::Er
     match (errors.is_empty(), args.action, shape) {
         (true, Some(action), Some(shape)) => Ok(Plan {
             action,
+            catalogue_tracking,
             shape,
             prelude,
             edits,
@@ -259,6 +264,48 @@ impl Planner<'_> {
         });
         self.edits
             .push(quote!(let #builder = ::audit_core::__private::with_tenant(#builder, #value);));
+    }
+
+    /// The action must be declared in the crate's catalogue, when it has one;
+    /// its declared severity and category apply unless the attribute sets them.
+    /// Returns the tokens that make the crate depend on the file.
+    fn catalogue(&mut self) -> TokenStream {
+        let Some(action) = &self.args.action else {
+            return TokenStream::new();
+        };
+        let name = action.value();
+        if rules::check_action(&name).is_err() {
+            // Already reported while parsing; a lookup would only add noise.
+            return TokenStream::new();
+        }
+        let loaded = match catalogue::for_call(self.args.catalogue.as_ref(), Span::call_site()) {
+            Ok(Some(loaded)) => loaded,
+            Ok(None) => return TokenStream::new(),
+            Err(error) => {
+                self.errors.push(error);
+                return TokenStream::new();
+            }
+        };
+        let Ok(catalogue) = loaded.as_ref() else {
+            return TokenStream::new();
+        };
+        let Some(declared) = catalogue.get(&name) else {
+            self.errors
+                .push(syn::Error::new(action.span(), catalogue.unknown_action(&name)));
+            return TokenStream::new();
+        };
+        let builder = &self.builder;
+        if let (None, Some(variant)) = (&self.args.severity, declared.severity) {
+            let variant = Ident::new(variant, Span::call_site());
+            self.edits
+                .push(quote!(let #builder = #builder.severity(::audit_core::__private::Severity::#variant);));
+        }
+        if self.args.category.is_none() && declared.category != rules::category_for_action(&name) {
+            let variant = Ident::new(declared.category, Span::call_site());
+            self.edits
+                .push(quote!(let #builder = #builder.category(::audit_core::__private::Category::#variant);));
+        }
+        catalogue.tracking()
     }
 
     /// `severity = "…"`, `category = "…"`: already checked while parsing.
@@ -604,6 +651,7 @@ fn generate(function: &AuditedFn, plan: &Plan) -> TokenStream {
     let inner_attrs = &body.inner_attrs;
     let stmts = &body.stmts;
     let action = &plan.action;
+    let catalogue_tracking = &plan.catalogue_tracking;
     let guard = local("__audit_guard");
     let output = local("__audit_output");
     let future = local("__audit_future");
@@ -701,6 +749,7 @@ fn generate(function: &AuditedFn, plan: &Plan) -> TokenStream {
     body.brace.surround(&mut out, |out| {
         out.extend(quote! {
             #(#inner_attrs)*
+            #catalogue_tracking
             static __AUDIT_ACTION: ::audit_core::__private::ActionCell =
                 ::audit_core::__private::ActionCell::new(#action);
             let #guard = ::audit_core::__private::Guard::open(&__AUDIT_ACTION);

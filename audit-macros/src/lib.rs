@@ -9,12 +9,16 @@
 //!
 //! The crate is thin: `attr.rs` parses the attribute, `item.rs` the function,
 //! `expand.rs` generates the code, `derive.rs` does the derive, `rules.rs`
-//! holds the naming rules the errors explain, and `describe.rs` the
-//! `description` template. Every misuse is a compile error pointing at the
-//! offending token and saying how to fix it; after an error the item is
-//! re-emitted unchanged, so one mistake does not cascade into its callers.
+//! holds the naming rules the errors explain, `describe.rs` the
+//! `description` template, and `catalogue.rs` the action catalogue
+//! (`audit.toml`: finding and caching it; `catalogue/parse.rs` reads and
+//! checks it, `catalogue/constants.rs` expands `catalogue!()`). Every misuse
+//! is a compile error pointing at the offending token and saying how to fix
+//! it; after an error the item is re-emitted unchanged, so one mistake does
+//! not cascade into its callers.
 
 mod attr;
+mod catalogue;
 mod derive;
 mod describe;
 mod expand;
@@ -111,7 +115,8 @@ use proc_macro::TokenStream;
 ///
 /// | argument | meaning |
 /// |---|---|
-/// | `action = "app.deleted"` | **required**; dotted lowercase, checked at compile time with audit-core's rule (`Action::new`), and the error shows the rule and a fix (`"App.Deleted"` → try `app.deleted`, `"member.roleChanged"` → try `member.role_changed`) |
+/// | `action = "app.deleted"` | **required**; dotted lowercase, checked at compile time with audit-core's rule (`Action::new`), and the error shows the rule and a fix (`"App.Deleted"` → try `app.deleted`, `"member.roleChanged"` → try `member.role_changed`). When the crate has an action catalogue (`audit.toml` beside its `Cargo.toml`), the action must also be declared there: an undeclared one is an error on the literal that suggests the nearest declared name (Levenshtein distance ≤ 3, or ≤ a third of the name) and names the file; the declared `severity` and `category` apply unless given here. Without the file, only the format is checked |
+/// | `catalogue = "../audit.toml"` | checks `action` against this file instead of the crate's `audit.toml`; the path is relative to this source file, as for `include_str!` (a workspace's shared catalogue, or trybuild tests). See `audit_core::catalogue` |
 /// | `target = "app", target_id = <expr>` | the target's type (snake_case) and id; the id is any `Display` value |
 /// | `target = <expr>` | the target is a value whose type is `Auditable` (`#[derive(Auditable)]`), with its type, id and name |
 /// | `severity = "critical"` | `info` (default), `notice`, `warning`, `critical` |
@@ -200,8 +205,10 @@ use proc_macro::TokenStream;
 ///
 /// # Compile-time errors
 ///
-/// A missing `action`; an argument given twice (`` `action` specified more
-/// than once ``); an unknown argument (the error lists the valid ones and
+/// An action missing from the crate's catalogue, or a catalogue file that is
+/// invalid (the error names the file, line and key) or, given with
+/// `catalogue = …`, absent; a missing `action`; an argument given twice
+/// (`` `action` specified more than once ``); an unknown argument (the error lists the valid ones and
 /// suggests the closest); a malformed action, severity, category or target
 /// type (the error shows the rule and a fix); a name in `fields`, `skip` or a
 /// `description` placeholder that is not an argument (the error lists the
@@ -291,9 +298,43 @@ pub fn audited(args: TokenStream, item: TokenStream) -> TokenStream {
 /// it changed (both sides are `"[REDACTED]"`); record such a change explicitly
 /// if it matters (`audit_core::meta("secret_rotated", &true)`).
 ///
+/// The derive names no actions, so an action catalogue (`audit.toml`) does
+/// not concern it.
+///
 /// Structs with named fields only: for an enum or a tuple struct, implement
 /// the two traits by hand (the `Auditable` docs show how).
 #[proc_macro_derive(Auditable, attributes(audit))]
 pub fn derive_auditable(input: TokenStream) -> TokenStream {
     derive::auditable(input.into()).into()
+}
+
+/// Declares the crate's action catalogue as constants: one
+/// `pub const APP_CREATED: audit_core::catalogue::DeclaredAction` per action
+/// of `audit.toml` (the dotted name in upper snake case) and
+/// `pub static CATALOGUE: audit_core::catalogue::Catalogue` holding them all,
+/// in the file's order.
+///
+/// Call it inside a module of its own: `pub mod actions { audit_core::catalogue!(); }`.
+/// Without arguments it reads `audit.toml` beside the crate's `Cargo.toml`;
+/// `catalogue!("../audit.toml")` reads another file, relative to the file
+/// of the call. The `audit_core::catalogue` module documents the file's
+/// format, and `#[audited]` checks its `action` against the same file.
+///
+/// ```
+/// pub mod actions {
+///     // In a crate with `audit.toml` beside its Cargo.toml: `audit_core::catalogue!();`
+///     audit_core::catalogue!("../../audit-core/tests/ui/catalogues/apps.toml");
+/// }
+///
+/// use audit_core::{Actor, Event, Severity};
+///
+/// assert_eq!(actions::APP_DELETED.name(), "app.deleted");
+/// assert_eq!(actions::APP_DELETED.severity(), Some(Severity::Critical));
+/// assert_eq!(actions::CATALOGUE.names().collect::<Vec<_>>(), ["app.created", "app.deleted"]);
+/// let event = Event::builder(actions::APP_CREATED, Actor::user("user_alice")).build();
+/// assert_eq!(event.action().as_str(), "app.created");
+/// ```
+#[proc_macro]
+pub fn catalogue(input: TokenStream) -> TokenStream {
+    catalogue::constants::expand(input.into()).into()
 }

@@ -126,6 +126,65 @@ pub(crate) fn snake_case(word: &str) -> String {
     out
 }
 
+/// audit-core's verb table (`Category::for_action`), restated for the
+/// catalogue's constants, whose category must be known at compile time; a
+/// unit test compares the two. Pairs are (verb, `Category` variant).
+const VERB_CATEGORIES: &[(&str, &str)] = &[
+    ("created", "Create"),
+    ("added", "Create"),
+    ("invited", "Create"),
+    ("connected", "Create"),
+    ("registered", "Create"),
+    ("uploaded", "Create"),
+    ("imported", "Create"),
+    ("issued", "Create"),
+    ("provisioned", "Create"),
+    ("updated", "Update"),
+    ("changed", "Update"),
+    ("modified", "Update"),
+    ("edited", "Update"),
+    ("renamed", "Update"),
+    ("enabled", "Update"),
+    ("disabled", "Update"),
+    ("moved", "Update"),
+    ("restored", "Update"),
+    ("rotated", "Update"),
+    ("deleted", "Delete"),
+    ("removed", "Delete"),
+    ("revoked", "Delete"),
+    ("offboarded", "Delete"),
+    ("destroyed", "Delete"),
+    ("disconnected", "Delete"),
+    ("purged", "Delete"),
+    ("uninstalled", "Delete"),
+    ("viewed", "Access"),
+    ("exported", "Access"),
+    ("accessed", "Access"),
+    ("downloaded", "Access"),
+    ("listed", "Access"),
+    ("searched", "Access"),
+    ("login", "Auth"),
+    ("logout", "Auth"),
+    ("logged_in", "Auth"),
+    ("logged_out", "Auth"),
+    ("signed_in", "Auth"),
+    ("signed_out", "Auth"),
+];
+
+/// The `Category` variant audit-core derives for a valid action: `auth.*` is
+/// auth; otherwise the last segment, or its `_<verb>` ending, in the table.
+pub(crate) fn category_for_action(action: &str) -> &'static str {
+    let mut segments = action.split('.');
+    if segments.next() == Some("auth") {
+        return "Auth";
+    }
+    let verb = action.rsplit('.').next().unwrap_or_default();
+    VERB_CATEGORIES
+        .iter()
+        .find(|(known, _)| verb == *known || verb.strip_suffix(known).is_some_and(|rest| rest.ends_with('_')))
+        .map_or("Other", |(_, category)| category)
+}
+
 /// Target types (`app`, `api_key`) follow the rule of one action segment.
 pub(crate) fn check_target_type(name: &str) -> Result<(), String> {
     let valid = |s: &str| {
@@ -193,25 +252,40 @@ fn normalise(key: &str) -> String {
 pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|candidate| (edit_distance(name, candidate), candidate))
+        .map(|candidate| (levenshtein(name, candidate), candidate))
         .filter(|&(distance, candidate)| distance <= (candidate.len().max(name.len()) / 3).max(1))
         .min_by_key(|&(distance, _)| distance)
         .map(|(_, candidate)| candidate)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// The declared name nearest to `name`, when it is close enough to be a
+/// typo: at most 3 edits, or at most a third of the longer name's length
+/// for long names. Ties go to the first declared.
+pub(crate) fn closest_action<'a>(name: &str, declared: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    declared
+        .into_iter()
+        .map(|candidate| (levenshtein(name, candidate), candidate))
+        .filter(|&(distance, candidate)| distance <= 3 || distance <= name.len().max(candidate.len()) / 3)
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// The number of single-character insertions, deletions and substitutions
+/// that turn `a` into `b`, over chars, in one row of memory.
+pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != cb));
+    let mut previous_row: Vec<usize> = (0..=b.len()).collect();
+    for (i, from) in a.chars().enumerate() {
+        let mut diagonal = previous_row[0];
+        previous_row[0] = i + 1;
+        for (j, &to) in b.iter().enumerate() {
+            let above = previous_row[j + 1];
+            let substitute = diagonal + usize::from(from != to);
+            previous_row[j + 1] = substitute.min(above + 1).min(previous_row[j] + 1);
             diagonal = above;
         }
     }
-    row[b.len()]
+    previous_row[b.len()]
 }
 
 #[cfg(test)]
@@ -340,5 +414,86 @@ mod tests {
             assert_eq!(looks_secret(name, &[]), redactor.is_denied(name), "{name}");
         }
         assert!(looks_secret("payout_iban", &["IBAN".to_owned()]));
+    }
+
+    #[test]
+    fn levenshtein_counts_edits() {
+        assert_eq!(levenshtein("", ""), 0);
+        assert_eq!(levenshtein("abc", ""), 3);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("app.deleted", "app.deleted"), 0);
+        assert_eq!(levenshtein("app.deletd", "app.deleted"), 1);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("flaw", "lawn"), 2);
+        // Chars, not bytes: one substitution.
+        assert_eq!(levenshtein("café", "cafe"), 1);
+        assert_eq!(levenshtein("ab", "ba"), 2);
+    }
+
+    #[test]
+    fn levenshtein_is_symmetric() {
+        for (a, b) in [
+            ("app.created", "apps.create"),
+            ("member.invited", "member.removed"),
+            ("x", ""),
+        ] {
+            assert_eq!(levenshtein(a, b), levenshtein(b, a), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn closest_action_suggests_typos_and_nothing_else() {
+        let declared = ["app.created", "app.deleted", "member.invited"];
+        assert_eq!(closest_action("app.deletd", declared), Some("app.deleted"));
+        assert_eq!(closest_action("app.create", declared), Some("app.created"));
+        assert_eq!(closest_action("member.invite", declared), Some("member.invited"));
+        assert_eq!(closest_action("billing.charged", declared), None);
+        assert_eq!(closest_action("anything.at_all", []), None);
+    }
+
+    #[test]
+    fn long_names_allow_a_third_of_their_length() {
+        let declared = ["integration.webhook_rotated"];
+        // 5 edits: more than 3, within a third of the 27 bytes.
+        let far_typo = "integratn.wbhk_rotated";
+        assert_eq!(levenshtein(far_typo, declared[0]), 5);
+        assert_eq!(closest_action(far_typo, declared), Some(declared[0]));
+        // 4 edits on a short name are more than 3 and more than a third.
+        assert_eq!(levenshtein("app.dltdx", "app.deleted"), 4);
+        assert_eq!(closest_action("app.dltdx", ["app.deleted"]), None);
+    }
+
+    #[test]
+    fn category_rule_matches_audit_core() {
+        let mut actions: Vec<String> = VERB_CATEGORIES
+            .iter()
+            .flat_map(|(verb, _)| {
+                [
+                    format!("app.{verb}"),
+                    format!("member.role_{verb}"),
+                    format!("x.{verb}_not"),
+                ]
+            })
+            .collect();
+        actions.extend(
+            [
+                "auth.anything",
+                "auth.token_revoked",
+                "billing.charged",
+                "app.created_x",
+                "app._created",
+                "v2.app.login",
+            ]
+            .map(String::from),
+        );
+        for action in &actions {
+            let Ok(parsed) = audit_core::Action::new(action.as_str()) else {
+                continue;
+            };
+            let expected = format!("{:?}", audit_core::Category::for_action(&parsed));
+            assert_eq!(category_for_action(action), expected, "{action}");
+        }
+        assert_eq!(category_for_action("member.role_changed"), "Update");
+        assert_eq!(category_for_action("billing.charged"), "Other");
     }
 }

@@ -36,6 +36,7 @@ on_both_backends!(
     an_unsupported_method_is_405_before_401_and_the_openapi_document_is_public,
     with_a_signing_key_the_last_checkpoints_cover_every_event_at_shutdown,
     the_platform_auditor_reads_every_tenant_and_the_pipelines_health,
+    every_action_of_a_run_is_declared_in_the_quickstart_catalogue,
 );
 
 const ALICE: (&str, &str) = ("authorization", "Bearer acme-owner");
@@ -1143,4 +1144,86 @@ async fn the_platform_auditor_reads_every_tenant_and_the_pipelines_health(db: Te
     assert_eq!(viewed.actor().id, "user_dana");
     assert_eq!(viewed.tenant_id(), None);
     server.stop().await;
+}
+
+/// `#[audited]` actions are checked against `examples/quickstart/audit.toml`
+/// at compile time; this covers the rest of a run: the events the seed builds
+/// by hand and those the audit crates record (denials, reads of the log, the
+/// auditor's start and stop). It also fails when the file declares an action
+/// the run never records, so the catalogue cannot go stale.
+async fn every_action_of_a_run_is_declared_in_the_quickstart_catalogue(db: TestDb) {
+    use quickstart::actions::CATALOGUE;
+
+    let server = Running::start(&db).await;
+    quickstart::seed::seed_demo(&server.store, &server.auditor)
+        .await
+        .unwrap();
+    let created = server
+        .send(Method::POST, "/apps", &[ALICE], Some(json!({"name": "Catalogue"})))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let app = format!("/apps/{}", created.json()["id"].as_str().unwrap());
+    let renamed = server
+        .send(Method::PATCH, &app, &[ALICE], Some(json!({"name": "Catalogue 2"})))
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    assert_eq!(
+        server.send(Method::DELETE, &app, &[ALICE], None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let invited = server
+        .send(
+            Method::POST,
+            "/members",
+            &[ALICE],
+            Some(json!({"email": "erin@acme.test", "role": "member"})),
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+    let role = format!("/members/{}/role", invited.json()["id"].as_str().unwrap());
+    let promoted = server
+        .send(Method::PATCH, &role, &[ALICE], Some(json!({"role": "admin"})))
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.body);
+    for password in ["demo-password", "wrong"] {
+        server
+            .send(
+                Method::POST,
+                "/login",
+                &[],
+                Some(json!({"email": "alice@acme.test", "password": password})),
+            )
+            .await;
+    }
+    assert_eq!(
+        server
+            .send(Method::POST, "/apps", &[], Some(json!({"name": "Anonymous"})))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.send(Method::GET, "/audit-logs", &[ALICE], None).await.status,
+        StatusCode::OK
+    );
+    let export = server
+        .send(Method::GET, "/audit-logs/export?format=ndjson", &[ALICE], None)
+        .await;
+    assert_eq!(export.status, StatusCode::OK);
+    let stats = server.stop().await;
+    assert_eq!(stats.dropped + stats.rejected, 0, "{stats:?}");
+
+    let store = audit_store::connect(&db.url()).await.unwrap();
+    let recorded: std::collections::BTreeSet<String> = all_events(&store)
+        .await
+        .iter()
+        .map(|event| event.action().as_str().to_owned())
+        .collect();
+    let undeclared: Vec<&String> = recorded.iter().filter(|action| !CATALOGUE.contains(action)).collect();
+    assert!(undeclared.is_empty(), "recorded but not in audit.toml: {undeclared:?}");
+    let unused: Vec<&str> = CATALOGUE.names().filter(|name| !recorded.contains(*name)).collect();
+    assert!(
+        unused.is_empty(),
+        "declared in audit.toml but never recorded: {unused:?}"
+    );
 }

@@ -38,6 +38,12 @@
 //! # Ok(()) }
 //! ```
 
+/// Every action the quickstart records, from its `audit.toml`: the
+/// `#[audited]` handlers are checked against the same file at compile time,
+/// and events built by hand (the demo seed) name these constants.
+pub mod actions {
+    audit_core::catalogue!();
+}
 pub mod app;
 mod apps;
 pub mod auth;

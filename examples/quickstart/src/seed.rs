@@ -9,17 +9,19 @@
 //! sequence numbers). Seeding is recorded as `demo.seeded`; a second run
 //! finds it and does nothing.
 
+use audit_core::catalogue::DeclaredAction;
 use audit_core::{
-    Action, Actor, Auditor, Event, EventBuilder, EventContext, IpSource, Outcome, Severity, Snapshot, Target,
-    Timestamp, new_event_id,
+    Actor, Auditor, Event, EventBuilder, EventContext, IpSource, Outcome, Severity, Snapshot, Target, Timestamp,
+    new_event_id,
 };
 use audit_store::{AuditQuery, Store};
 use serde_json::json;
 
 use crate::Error;
+use crate::actions;
 
 /// The action marking a seeded store.
-pub const SEEDED_ACTION: &str = "demo.seeded";
+pub const SEEDED_ACTION: &str = actions::DEMO_SEEDED.name();
 
 /// How many events one seeding records (the marker included).
 pub const SEED_EVENTS: usize = 360;
@@ -133,7 +135,7 @@ const INVITEES: [&str; 8] = ["hana", "ivan", "jules", "kemal", "lena", "mateo", 
 /// # Errors
 /// When the store cannot be queried or the auditor refuses events.
 pub async fn seed_demo(store: &Store, auditor: &Auditor) -> Result<Seeded, Error> {
-    let marker = AuditQuery::new().action(Action::new(SEEDED_ACTION)?).limit(1);
+    let marker = AuditQuery::new().action(actions::DEMO_SEEDED.action()).limit(1);
     if !store.query(&marker).await?.events.is_empty() {
         return Ok(Seeded::AlreadySeeded);
     }
@@ -147,11 +149,11 @@ pub async fn seed_demo(store: &Store, auditor: &Auditor) -> Result<Seeded, Error
     let mut world = World::default();
     let mut count = 0;
     for at in times {
-        let event = world.next_event(&mut rng, Timestamp::from_unix_micros(at).ok_or("time out of range")?)?;
+        let event = world.next_event(&mut rng, Timestamp::from_unix_micros(at).ok_or("time out of range")?);
         auditor.record(event).await?;
         count += 1;
     }
-    let marker = Event::builder(Action::new(SEEDED_ACTION)?, Actor::system("quickstart"))
+    let marker = Event::builder(actions::DEMO_SEEDED, Actor::system("quickstart"))
         .description(format!("Seeded {count} demo events over the last 30 days"))
         .metadata("events", &count);
     auditor.record(marker).await?;
@@ -168,7 +170,7 @@ struct World {
 }
 
 impl World {
-    fn next_event(&mut self, rng: &mut fastrand::Rng, at: Timestamp) -> Result<EventBuilder, Error> {
+    fn next_event(&mut self, rng: &mut fastrand::Rng, at: Timestamp) -> EventBuilder {
         let person = &PEOPLE[rng.usize(..PEOPLE.len())];
         let mut actor = (person.actor)();
         let tenant = person.tenant;
@@ -180,7 +182,7 @@ impl World {
                 let id = format!("app_{:012x}", rng.u64(..) & 0xffff_ffff_ffff);
                 self.apps.push((tenant, id.clone(), name.clone()));
                 let state = json!({"id": id, "name": name});
-                let builder = event("app.created", &actor, tenant)?
+                let builder = event(actions::APP_CREATED, &actor, tenant)
                     .target(Target::new("app", &id).with_name(&name))
                     .after(&Snapshot(&state))
                     .description(format!("Created app {name}"));
@@ -190,26 +192,26 @@ impl World {
                 Some((id, old)) => {
                     let new = format!("{old} {}", ["v2", "(legacy)", "EU", "Beta", "Next"][rng.usize(..5)]);
                     self.rename_app(&id, &new);
-                    let builder = event("app.updated", &actor, tenant)?
+                    let builder = event(actions::APP_UPDATED, &actor, tenant)
                         .target(Target::new("app", &id).with_name(&new))
                         .before(&Snapshot(&json!({"id": id, "name": old})))
                         .after(&Snapshot(&json!({"id": id, "name": new})))
                         .description(format!("Renamed app {old} to {new}"));
                     (builder, "PATCH", "/apps/{id}", 200)
                 }
-                None => not_found(&actor, tenant)?,
+                None => not_found(&actor, tenant),
             },
             32..=37 => match self.pick_app(rng, tenant) {
                 Some((id, name)) => {
                     self.apps.retain(|(_, app, _)| *app != id);
-                    let builder = event("app.deleted", &actor, tenant)?
+                    let builder = event(actions::APP_DELETED, &actor, tenant)
                         .severity(Severity::Critical)
                         .target(Target::new("app", &id).with_name(&name))
                         .before(&Snapshot(&json!({"id": id, "name": name})))
                         .description(format!("Deleted app {name}"));
                     (builder, "DELETE", "/apps/{id}", 204)
                 }
-                None => not_found(&actor, tenant)?,
+                None => not_found(&actor, tenant),
             },
             38..=45 if person.manager => {
                 let who = INVITEES[rng.usize(..INVITEES.len())];
@@ -217,7 +219,7 @@ impl World {
                 let id = format!("user_{:012x}", rng.u64(..) & 0xffff_ffff_ffff);
                 let role = if rng.u8(..4) == 0 { "admin" } else { "member" };
                 self.invited.push((tenant, id.clone(), email.clone(), role.to_owned()));
-                let builder = event("member.invited", &actor, tenant)?
+                let builder = event(actions::MEMBER_INVITED, &actor, tenant)
                     .target(Target::new("member", &id).with_name(&email))
                     .after(&Snapshot(&json!({"id": id, "email": email, "role": role})))
                     .metadata("email", &email)
@@ -225,10 +227,10 @@ impl World {
                 (builder, "POST", "/members", 201)
             }
             46..=52 => match self.pick_member(rng, tenant) {
-                None => not_found(&actor, tenant)?,
+                None => not_found(&actor, tenant),
                 Some((id, email, old)) => {
                     let new = if old == "admin" { "member" } else { "admin" };
-                    let base = event("member.role_changed", &actor, tenant)?
+                    let base = event(actions::MEMBER_ROLE_CHANGED, &actor, tenant)
                         .severity(Severity::Notice)
                         .target(Target::new("member", &id).with_name(&email))
                         .metadata("requested_role", new);
@@ -255,7 +257,7 @@ impl World {
                 let email = actor.email.clone().unwrap_or_default();
                 let target = Target::new("user", &actor.id).with_name(&email);
                 let builder = if failed {
-                    Event::builder(Action::new("auth.login")?, Actor::anonymous())
+                    Event::builder(actions::AUTH_LOGIN, Actor::anonymous())
                         .tenant(tenant)
                         .target(target)
                         .outcome(Outcome::Failure)
@@ -264,7 +266,7 @@ impl World {
                         .metadata("email", &email)
                         .description(format!("Failed sign-in as {email}"))
                 } else {
-                    event("auth.login", &actor, tenant)?
+                    event(actions::AUTH_LOGIN, &actor, tenant)
                         .target(target)
                         .metadata("email", &email)
                         .description(format!("{email} signed in"))
@@ -274,9 +276,9 @@ impl World {
             _ if person.manager => {
                 let exported = rng.u8(..5) == 0;
                 let (action, route) = if exported {
-                    ("audit_log.exported", "/audit-logs/export")
+                    (actions::AUDIT_LOG_EXPORTED, "/audit-logs/export")
                 } else {
-                    ("audit_log.viewed", "/audit-logs/")
+                    (actions::AUDIT_LOG_VIEWED, "/audit-logs/")
                 };
                 let mut filters = serde_json::Map::new();
                 if exported {
@@ -288,7 +290,7 @@ impl World {
                         json!(["app.*", "member.*", "auth.login"][rng.usize(..3)]),
                     );
                 }
-                let builder = event(action, &actor, tenant)?
+                let builder = event(action, &actor, tenant)
                     .metadata("filters", &filters)
                     .description(if exported {
                         "Exported the audit log".to_owned()
@@ -299,15 +301,15 @@ impl World {
             }
             _ => {
                 // A member looking at the audit log: refused.
-                let builder = event("audit_log.viewed", &actor, tenant)?
+                let builder = event(actions::AUDIT_LOG_VIEWED, &actor, tenant)
                     .outcome(Outcome::Denied)
                     .reason("reading the audit log needs the role `owner` or `admin` in your tenant");
                 (builder, "GET", "/audit-logs/", 403)
             }
         };
-        Ok(builder
+        builder
             .occurred_at(at)
-            .context(context(person, method, route, status, at)))
+            .context(context(person, method, route, status, at))
     }
 
     fn pick_app(&self, rng: &mut fastrand::Rng, tenant: &str) -> Option<(String, String)> {
@@ -335,17 +337,17 @@ impl World {
     }
 }
 
-fn event(action: &str, actor: &Actor, tenant: &str) -> Result<EventBuilder, Error> {
-    Ok(Event::builder(Action::new(action)?, actor.clone()).tenant(tenant))
+fn event(action: DeclaredAction, actor: &Actor, tenant: &str) -> EventBuilder {
+    Event::builder(action, actor.clone()).tenant(tenant)
 }
 
 /// An attempt on an app that is gone: a 404, recorded as a failure.
-fn not_found(actor: &Actor, tenant: &str) -> Result<(EventBuilder, &'static str, &'static str, u16), Error> {
-    let builder = event("app.updated", actor, tenant)?
+fn not_found(actor: &Actor, tenant: &str) -> (EventBuilder, &'static str, &'static str, u16) {
+    let builder = event(actions::APP_UPDATED, actor, tenant)
         .target(Target::new("app", "app_000000000000"))
         .outcome(Outcome::Failure)
         .reason("no such app");
-    Ok((builder, "PATCH", "/apps/{id}", 404))
+    (builder, "PATCH", "/apps/{id}", 404)
 }
 
 fn context(person: &Person, method: &str, route: &str, status: u16, at: Timestamp) -> EventContext {
