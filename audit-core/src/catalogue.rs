@@ -213,19 +213,38 @@ impl DeclaredAction {
     /// assert_eq!(schema["properties"]["seats"]["type"], "integer");
     /// ```
     pub fn metadata_schema(&self) -> Value {
-        let properties: Map<String, Value> = self
-            .metadata
-            .iter()
-            .map(|(key, kind)| ((*key).to_owned(), json!({"type": kind.as_str()})))
-            .collect();
-        json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": self.name,
-            "description": self.description,
-            "type": "object",
-            "properties": properties,
-        })
+        metadata_schema(self.name, self.description, self.metadata.iter().copied())
     }
+}
+
+/// A JSON Schema (draft 2020-12) of the metadata object of `action`,
+/// described as `description`, with `metadata`'s keys and types: what
+/// [`DeclaredAction::metadata_schema`] gives, for a catalogue read back from
+/// elsewhere (a store's published catalogue).
+///
+/// ```
+/// use audit_core::catalogue::{MetadataType, metadata_schema};
+///
+/// let schema = metadata_schema("app.created", "Created app {target}", [("seats", MetadataType::Integer)]);
+/// assert_eq!(schema["title"], "app.created");
+/// assert_eq!(schema["properties"]["seats"]["type"], "integer");
+/// ```
+pub fn metadata_schema<'a>(
+    action: &str,
+    description: &str,
+    metadata: impl IntoIterator<Item = (&'a str, MetadataType)>,
+) -> Value {
+    let properties: Map<String, Value> = metadata
+        .into_iter()
+        .map(|(key, kind)| (key.to_owned(), json!({"type": kind.as_str()})))
+        .collect();
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": action,
+        "description": description,
+        "type": "object",
+        "properties": properties,
+    })
 }
 
 impl From<DeclaredAction> for Action {

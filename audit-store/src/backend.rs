@@ -25,6 +25,7 @@ use sqlx::{
 };
 use uuid::Uuid;
 
+use crate::catalogue::CatalogueRow;
 use crate::error::StoreError;
 use crate::integrity::{PreparedRow, Problem, Verifier, VerifyReport, from_hex, prepare_rows};
 use crate::merkle::{self, Hash, Node, ProofError};
@@ -1108,6 +1109,69 @@ where
         Self::fetch_built_in(&mut tx, forget).await?;
         tx.commit().await?;
         Ok(removed)
+    }
+
+    /// Writes each entry of a published catalogue over the one of the same
+    /// action, in one transaction.
+    async fn publish_catalogue(&self, entries: &[CatalogueRow]) -> Result<(), StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
+        // A statement per entry: a catalogue has tens of actions, published
+        // once per start.
+        for entry in entries {
+            let mut upsert = QueryBuilder::new(
+                "INSERT INTO audit_action_catalogue (action, category, severity, description, metadata, \
+                 published_at) VALUES (",
+            );
+            Self::bind_text(&mut upsert, entry.action.clone());
+            upsert.push(", ");
+            Self::bind_text(&mut upsert, entry.category.clone());
+            upsert.push(", ");
+            match &entry.severity {
+                Some(severity) => Self::bind_text(&mut upsert, severity.clone()),
+                None => {
+                    upsert.push("NULL");
+                }
+            }
+            for value in [&entry.description, &entry.metadata] {
+                upsert.push(", ");
+                Self::bind_text(&mut upsert, value.clone());
+            }
+            upsert.push(", ");
+            Self::bind_int(&mut upsert, entry.published_at);
+            upsert.push(
+                ") ON CONFLICT (action) DO UPDATE SET category = excluded.category, severity = excluded.severity, \
+                 description = excluded.description, metadata = excluded.metadata, published_at = \
+                 excluded.published_at RETURNING action",
+            );
+            Self::fetch_built_in(&mut tx, upsert).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every catalogue entry published, by action.
+    async fn catalogue(&self) -> Result<Vec<CatalogueRow>, StoreError> {
+        let select = format!(
+            "SELECT action, category, severity, description, metadata, published_at FROM audit_action_catalogue \
+             ORDER BY action{}",
+            Self::BY_BYTES
+        );
+        let rows = self.fetch_built(QueryBuilder::new(select)).await?;
+        rows.iter()
+            .map(|row| {
+                let (action, category, severity, description, metadata, published_at) =
+                    <(String, String, Option<String>, String, String, i64)>::from_row(row)?;
+                Ok(CatalogueRow {
+                    action,
+                    category,
+                    severity,
+                    description,
+                    metadata,
+                    published_at,
+                })
+            })
+            .collect()
     }
 
     /// The checkpoint kept for `stream` at tree size `size`, if any.

@@ -328,6 +328,8 @@
 //! -- Stream sinks (see "Streaming to SIEMs"): positions move, destinations are read.
 //! GRANT SELECT, INSERT, UPDATE ON audit_stream_cursors TO audit_app;
 //! GRANT SELECT ON audit_stream_destinations TO audit_app;
+//! -- The action catalogue the application publishes when it starts:
+//! GRANT SELECT, INSERT, UPDATE ON audit_action_catalogue TO audit_app;
 //! -- Retention drops a month whose every event is purged (the function checks):
 //! GRANT EXECUTE ON FUNCTION audit_events_retire_partition(text) TO audit_app;
 //! GRANT SELECT ON _sqlx_migrations TO audit_app;
@@ -368,6 +370,7 @@
 )]
 
 mod backend;
+mod catalogue;
 pub mod checkpoint;
 mod error;
 mod export;
@@ -397,6 +400,7 @@ use audit_core::{AuditSink, Event, SinkError};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 use backend::Backend as _;
 
+pub use catalogue::CatalogueEntry;
 pub use checkpoint::{Checkpoint, CheckpointError, SignedNote, SigningKey, VerifierKey};
 pub use error::StoreError;
 pub use export::{CSV_COLUMNS, ExportFormat};
@@ -835,6 +839,42 @@ impl Store {
     pub async fn remove_stream_destination(&self, name: &str) -> Result<bool, StoreError> {
         let sink = format!("{}{name}", stream::SINK_PREFIX);
         on_backend!(self, |store| store.remove_destination(name, &sink).await)
+    }
+
+    /// Publishes the application's action catalogue (its `audit.toml`, as
+    /// [`audit_core::catalogue!`] compiled it) into the store, where the
+    /// admin API, the web page and `audit catalogue` read it. Call it when
+    /// the application starts; each action's entry is written over, the
+    /// other entries are kept (see [`CatalogueEntry`]).
+    ///
+    #[cfg_attr(feature = "sqlite", doc = "```")]
+    #[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
+    /// # mod example { pub mod actions { audit_core::catalogue!("../tests/fixtures/catalogue.toml"); } }
+    /// # use example::actions;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = audit_store::connect("sqlite::memory:").await?;
+    /// store.publish_catalogue(&actions::CATALOGUE).await?;
+    /// let entries = store.catalogue().await?;
+    /// assert_eq!(entries[0].action, "app.created");
+    /// assert_eq!(entries[0].metadata_schema()["properties"]["plan"]["type"], "string");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn publish_catalogue(&self, catalogue: &audit_core::catalogue::Catalogue) -> Result<(), StoreError> {
+        let rows = catalogue::rows_of(catalogue, audit_core::Timestamp::now());
+        on_backend!(self, |store| store.publish_catalogue(&rows).await)
+    }
+
+    /// Every action of the store's catalogue, by name.
+    ///
+    /// # Errors
+    /// Database errors; [`StoreError::Corrupt`] for an entry that cannot be
+    /// read back.
+    pub async fn catalogue(&self) -> Result<Vec<CatalogueEntry>, StoreError> {
+        let rows = on_backend!(self, |store| store.catalogue().await)?;
+        rows.into_iter().map(catalogue::CatalogueRow::into_entry).collect()
     }
 
     /// Told after each batch written through this store (or a clone).

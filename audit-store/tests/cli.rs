@@ -29,7 +29,13 @@ on_both_backends!(
     a_read_the_store_will_not_record_fails_the_command,
     migrate_sets_the_partition_unit_on_postgres_only,
     migrate_turns_the_search_index_off_and_on,
+    catalogue_prints_the_published_actions_and_their_metadata_schemas,
 );
+
+/// The fixture application's catalogue (see `fixtures/catalogue.toml`).
+mod actions {
+    audit_core::catalogue!("fixtures/catalogue.toml");
+}
 
 /// `audit ARGS` on `db`, with the environment's user names left out.
 fn command(db: &TestDb, args: &[&str]) -> Command {
@@ -647,4 +653,59 @@ async fn migrate_turns_the_search_index_off_and_on(db: TestDb) {
     let output = audit(&db, &["migrate", "--search-index", "maybe"]);
     assert_eq!(output.status.code(), Some(2), "clap names the settings");
     assert!(stderr(&output).contains("on, off"), "{}", stderr(&output));
+}
+
+async fn catalogue_prints_the_published_actions_and_their_metadata_schemas(db: TestDb) {
+    let output = audit(&db, &["catalogue"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("no catalogue published"),
+        "{}",
+        stdout(&output)
+    );
+
+    db.connect().await.publish_catalogue(&actions::CATALOGUE).await.unwrap();
+    let output = audit(&db, &["catalogue"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let table = stdout(&output);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("ACTION") && lines[0].ends_with("DESCRIPTION"),
+        "{table}"
+    );
+    let created: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        created[..4],
+        ["app.created", "create", "-", "plan:string,seats:integer"],
+        "{table}"
+    );
+    assert!(lines[1].ends_with("Created app {target} on the {plan} plan"), "{table}");
+    assert!(lines[2].contains("critical"), "{table}");
+    assert!(table.ends_with("\n3 actions\n"), "{table}");
+
+    let output = audit(&db, &["catalogue", "--json"]);
+    let entries: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(entries[2]["action"], "member.role_changed");
+    assert_eq!(entries[2]["metadata"], serde_json::json!({"role": "string"}));
+    assert_eq!(entries[2]["severity"], "notice");
+
+    let output = audit(&db, &["catalogue", "--schema"]);
+    let schemas: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(schemas.as_object().unwrap().len(), 3);
+    assert_eq!(schemas["app.created"]["properties"]["seats"]["type"], "integer");
+    let output = audit(&db, &["catalogue", "--schema", "app.deleted"]);
+    let schema: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        (schema["title"].as_str(), schema["type"].as_str()),
+        (Some("app.deleted"), Some("object"))
+    );
+
+    let output = audit(&db, &["catalogue", "--schema", "app.deletd"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--schema app.deletd: no such action"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).is_empty());
 }

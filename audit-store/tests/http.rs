@@ -37,7 +37,19 @@ on_both_backends!(
     a_proof_is_404_for_another_tenant_409_before_a_checkpoint_and_400_for_a_bad_checkpoint,
     an_export_the_client_cuts_off_is_recorded_as_a_failure_and_a_complete_one_as_a_success,
     an_export_the_store_fails_mid_way_is_recorded_as_a_failure,
+    the_catalogue_adds_declared_actions_to_the_counts_and_the_openapi_document,
 );
+
+/// The fixture application's catalogue: app.created, app.deleted (events
+/// have them) and member.role_changed (none has).
+mod actions {
+    audit_core::catalogue!("fixtures/catalogue.toml");
+}
+
+/// The same application's next release.
+mod actions_v2 {
+    audit_core::catalogue!("fixtures/catalogue_v2.toml");
+}
 
 struct Server {
     /// The API served on loopback; `server.get(..)` and `server.recorded()` are its.
@@ -1008,4 +1020,78 @@ async fn an_export_the_store_fails_mid_way_is_recorded_as_a_failure(db: TestDb) 
     assert!(reason.contains("audit_events"), "names what failed: {reason}");
     let sent = failed.metadata()["events"].as_u64().unwrap();
     assert!(sent > 0 && sent < LARGE_EXPORT as u64, "{sent} events");
+}
+
+async fn the_catalogue_adds_declared_actions_to_the_counts_and_the_openapi_document(db: TestDb) {
+    let server = Server::start(&db).await;
+    // Before any publish: only what events have, none declared.
+    let rows = server.json(ACME_ADMIN, "/actions").await;
+    assert!(
+        rows.as_array().unwrap().iter().all(|row| row["declared"] == false),
+        "{rows}"
+    );
+    server.store.publish_catalogue(&actions::CATALOGUE).await.unwrap();
+
+    let rows = server.json(ACME_ADMIN, "/actions").await;
+    let rows = rows.as_array().unwrap();
+    let row = |action: &str| rows.iter().find(|row| row["action"] == action).cloned();
+    let created = row("app.created").unwrap();
+    assert_eq!(created["declared"], true);
+    assert_eq!(created["description"], "Created app {target} on the {plan} plan");
+    assert!(created["count"].as_u64().unwrap() > 0);
+    assert_eq!(row("app.deleted").unwrap()["severity"], "critical");
+    // Declared, no event: listed last with a count of 0.
+    let changed = rows.last().unwrap();
+    assert_eq!(changed["action"], "member.role_changed");
+    assert_eq!(
+        (changed["count"].as_u64(), changed["category"].as_str()),
+        (Some(0), Some("update"))
+    );
+    // Not declared: counted, without a description.
+    let invited = row("member.invited").unwrap();
+    assert_eq!(invited["declared"], false);
+    assert!(invited.get("description").is_none(), "{invited}");
+
+    // The query's category and excluded actions apply to the declared ones.
+    let rows = server.json(ACME_ADMIN, "/actions?category=delete").await;
+    let names: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["app.deleted"]);
+    let rows = server.json(ACME_ADMIN, "/actions?not_action=member.*").await;
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|row| row["action"] != "member.role_changed"),
+        "{rows}"
+    );
+
+    // The next release's catalogue: its entries written over, the action it
+    // no longer declares kept (its events may remain).
+    server.store.publish_catalogue(&actions_v2::CATALOGUE).await.unwrap();
+    let entries = server.store.catalogue().await.unwrap();
+    let names: Vec<&str> = entries.iter().map(|entry| entry.action.as_str()).collect();
+    assert_eq!(names, ["app.created", "app.deleted", "member.role_changed"]);
+    assert_eq!(entries[0].description, "Created app {target}");
+    assert_eq!(entries[0].metadata.keys().collect::<Vec<_>>(), ["region"]);
+    assert_eq!(entries[2].description, "Changed {target}'s role");
+    assert!(entries[0].published_at >= entries[2].published_at);
+
+    let doc = server.json(ACME_ADMIN, "/openapi.json").await;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["DeclaredAction"]["enum"],
+        serde_json::json!(["app.created", "app.deleted", "member.role_changed"])
+    );
+    // The newest publish's metadata.
+    assert_eq!(
+        schemas["Metadata.app.created"]["properties"]["region"]["type"],
+        "string"
+    );
+    assert!(schemas["Metadata.app.created"]["properties"].get("seats").is_none());
+    assert_eq!(schemas["Metadata.member.role_changed"]["title"], "member.role_changed");
 }

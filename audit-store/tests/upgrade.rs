@@ -38,8 +38,10 @@ async fn a_database_of_the_previous_release_opens_verifies_and_takes_new_events(
             (2, "free-text search, time index, cursor key".to_owned()),
             (3, "guards".to_owned()),
             (4, "merkle trees".to_owned()),
+            (5, "stream sinks".to_owned()),
+            (6, "action catalogue".to_owned()),
         ],
-        "nothing applied again, nothing rewritten; the guards and trees added"
+        "nothing applied again, nothing rewritten; the guards, trees, stream sinks and catalogue added"
     );
     // The old streams got their trees on connect, from their stored leaves.
     let leaves: Vec<String> =

@@ -417,6 +417,8 @@ async fn filters_by_action_and_date_live_in_the_url_for_reload_and_back() {
         })
         .await;
         assert_eq!(label.split_whitespace().next(), Some("app.updated"), "{label}");
+        // With the description the quickstart's catalogue gives it.
+        assert!(label.contains("Renamed app {target}"), "{label}");
         let groups = strings(&client, "return [...document.querySelectorAll('#actions-list legend')].map(l => l.textContent);").await;
         assert!(groups.iter().any(|g| g.trim_start().starts_with("app.* all ")), "{groups:?}");
         click(&client, "#actions-list input[data-action='app.updated']").await;

@@ -1,10 +1,11 @@
 //! The admin API's handlers: each opens its own audit event, asks the policy,
 //! answers, and completes the event with how it went.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use audit_core::{Action, AuditScope, Draft, Event, Outcome, Target, Timestamp};
+use audit_core::{Action, AuditScope, Category, Draft, Event, Outcome, Severity, Target, Timestamp};
 use axum::body::{Body, Bytes};
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{Method, StatusCode, header};
@@ -14,7 +15,7 @@ use serde::Serialize;
 use super::error::ApiError;
 use super::policy::{ReadPolicy, ReadScope, Reader};
 use crate::log_read::{self, EXPORTED, Via};
-use crate::{AuditQuery, ExportFormat, QueryError, Scan, Store};
+use crate::{AuditQuery, CatalogueEntry, ExportFormat, QueryError, Scan, Store};
 
 /// What the handlers share.
 pub(crate) struct Api {
@@ -220,6 +221,26 @@ struct ActionRow<'a> {
     action: &'a str,
     category: &'a str,
     count: u64,
+    /// Whether the store's catalogue declares it.
+    declared: bool,
+    /// The catalogue's description and default severity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<&'a str>,
+}
+
+impl<'a> ActionRow<'a> {
+    fn new(action: &'a str, category: Category, count: u64, entry: Option<&'a CatalogueEntry>) -> Self {
+        Self {
+            action,
+            category: category.as_str(),
+            count,
+            declared: entry.is_some(),
+            description: entry.map(|entry| entry.description.as_str()),
+            severity: entry.and_then(|entry| entry.severity).map(Severity::as_str),
+        }
+    }
 }
 
 /// `GET /actions`
@@ -230,14 +251,22 @@ pub(crate) async fn actions(State(api): State<Arc<Api>>, RawQuery(raw): RawQuery
         let scope = api.scope()?;
         let query = api.query(&scope, &pairs, &["action", "limit", "cursor", "offset"])?;
         let counts = api.read(api.store.action_counts(&query)).await?;
-        let rows: Vec<ActionRow<'_>> = counts
-            .iter()
-            .map(|c| ActionRow {
-                action: &c.action,
-                category: c.category.as_str(),
-                count: c.events,
-            })
-            .collect();
+        let catalogue = api.read(api.store.catalogue()).await?;
+        let declared: HashMap<&str, &CatalogueEntry> =
+            catalogue.iter().map(|entry| (entry.action.as_str(), entry)).collect();
+        let row =
+            |action, category: Category, count| ActionRow::new(action, category, count, declared.get(action).copied());
+        // Most frequent first, then the declared actions no matching event
+        // has, by name (the catalogue's order).
+        let mut rows: Vec<ActionRow<'_>> = counts.iter().map(|c| row(&c.action, c.category, c.events)).collect();
+        let counted: HashSet<&str> = counts.iter().map(|c| c.action.as_str()).collect();
+        rows.extend(
+            catalogue
+                .iter()
+                .filter(|entry| !counted.contains(entry.action.as_str()))
+                .filter(|entry| query.admits_action(&entry.action, entry.category))
+                .map(|entry| row(&entry.action, entry.category, 0)),
+        );
         Ok(json(StatusCode::OK, &rows))
     };
     finish(draft, answer.await)
@@ -438,7 +467,16 @@ pub(crate) async fn openapi(
         }
         None => {
             let prefix = uri.path().strip_suffix("/openapi.json").unwrap_or_default();
-            json(StatusCode::OK, &super::openapi::document(prefix, &api.security))
+            // The document describes the API whatever the database's state:
+            // without the catalogue's actions when it cannot be read.
+            let catalogue = api.store.catalogue().await.unwrap_or_else(|error| {
+                tracing::warn!(%error, "openapi.json without the action catalogue: cannot read it");
+                Vec::new()
+            });
+            json(
+                StatusCode::OK,
+                &super::openapi::document(prefix, &api.security, &catalogue),
+            )
         }
     }
 }

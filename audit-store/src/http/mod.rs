@@ -7,11 +7,11 @@
 //! | `GET /{id}` | one event |
 //! | `GET /{id}/proof?checkpoint=latest\|<tree size>` | the event with its [`EventProof`](crate::EventProof) against a signed checkpoint of its stream (the newest by default); 409 `not_checkpointed` while none covers it |
 //! | `GET /export?format=csv\|ndjson&…` | every matching event, streamed (see [`ExportFormat`](crate::ExportFormat)); `with_proofs=true` (NDJSON only) makes each line its proof ([`ProofLine`](crate::ProofLine)) |
-//! | `GET /actions` | `[{"action", "category", "count"}]`, most frequent first |
+//! | `GET /actions` | `[{"action", "category", "count", "declared", "description"?, "severity"?}]`, most frequent first, then the actions the store's [catalogue](crate::CatalogueEntry) declares that no matching event has (count 0) |
 //! | `GET /checkpoints?tenant_id&since&limit` | `{"data": [{"stream", "tree_size", "root", "signed_at", "checkpoint"}, …]}`: a stream's signed checkpoints, smallest tree first |
 //! | `GET /consistency?tenant_id&from&to` | a [`ConsistencyProof`](crate::ConsistencyProof) `{"stream", "old_size", "new_size", "proof"}` |
 //! | `GET /health` | the auditor's state (queue, spool, store reachable, oldest unwritten event, last error; [`AdminApi::health`]) and the stream sinks' (delivered, lag, failing; [`AdminApi::streams`]): the platform role `auditor` only, 503 when `down` |
-//! | `GET /openapi.json` | the OpenAPI 3.1 description of these routes (public) |
+//! | `GET /openapi.json` | the OpenAPI 3.1 description of these routes (public), with the catalogue's actions (`DeclaredAction`) and each one's metadata schema (`Metadata.<action>`) |
 //! | `GET /ui` | the web page for admins and auditors (HTML; `/ui/` redirects to it) |
 //! | `GET /ui/app.js`, `/ui/app.css`, `/ui/icon.svg` | the page's script, style sheet and icon |
 //!
@@ -566,5 +566,5 @@ pub fn is_page_route(route: &str) -> bool {
 /// assert!(doc["paths"]["/export"]["get"]["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "format"));
 /// ```
 pub fn openapi() -> serde_json::Value {
-    openapi::document("", &[])
+    openapi::document("", &[], &[])
 }

@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::CatalogueEntry;
 use crate::query::MAX_VALUE_CHARS;
 use crate::{CSV_COLUMNS, QUERY_PARAMETERS, QueryParameter, ValueFormat};
 
@@ -282,8 +283,8 @@ fn health_operation(security: &Value) -> Value {
 
 /// The document, for an API nested at `prefix` (`/audit-logs`; empty or
 /// `/` at the root) whose readers authenticate with `security` (an HTTP
-/// bearer token when empty).
-pub(crate) fn document(prefix: &str, security: &[super::SecurityScheme]) -> Value {
+/// bearer token when empty), enumerating the store's `catalogue`.
+pub(crate) fn document(prefix: &str, security: &[super::SecurityScheme], catalogue: &[CatalogueEntry]) -> Value {
     let bearer = [super::SecurityScheme::bearer()];
     let security = if security.is_empty() { &bearer[..] } else { security };
     let schemes: Map<String, Value> = security.iter().map(|s| (s.name.clone(), s.scheme.clone())).collect();
@@ -379,12 +380,17 @@ pub(crate) fn document(prefix: &str, security: &[super::SecurityScheme]) -> Valu
                 false, &requirement)},
             "/actions": {"get": operation("listActions", "The actions of the matching events, with counts",
                 json!(parameters(&["action", "limit", "cursor", "offset"])),
-                json!({"description": "Most frequent first.",
+                json!({"description": "Most frequent first, then the actions the store's catalogue declares that no \
+                    matching event has (count 0), by name.",
                     "content": {"application/json": {"schema": {"type": "array", "items": {
-                        "type": "object", "required": ["action", "category", "count"],
+                        "type": "object", "required": ["action", "category", "count", "declared"],
                         "properties": {"action": {"type": "string"},
                             "category": {"$ref": "#/components/schemas/Category"},
-                            "count": {"type": "integer", "minimum": 1}}}}}}}),
+                            "count": {"type": "integer", "minimum": 0},
+                            "declared": {"type": "boolean", "description": "Whether the catalogue declares it."},
+                            "description": {"type": "string", "description": "The catalogue's description."},
+                            "severity": {"type": "string", "enum": ["info", "notice", "warning", "critical"],
+                                "description": "The catalogue's default severity."}}}}}}}),
                 false, &requirement)},
             "/checkpoints": {"get": operation("listCheckpoints", "A stream's signed checkpoints, smallest tree first",
                 json!([
@@ -412,9 +418,41 @@ pub(crate) fn document(prefix: &str, security: &[super::SecurityScheme]) -> Valu
         },
         "components": {
             "securitySchemes": schemes,
-            "schemas": schemas(),
+            "schemas": with_catalogue(schemas(), catalogue),
         },
     })
+}
+
+/// `schemas` with `DeclaredAction`, the enumeration of the catalogue's
+/// actions, and `Metadata.<action>`, each declared action's metadata (what
+/// a SIEM team maps fields from). Not referenced by the event schemas: a
+/// store also holds actions no catalogue declares (`audit.*`, older ones).
+fn with_catalogue(mut schemas: Value, catalogue: &[CatalogueEntry]) -> Value {
+    if catalogue.is_empty() {
+        return schemas;
+    }
+    let Some(schemas_map) = schemas.as_object_mut() else {
+        return schemas;
+    };
+    let names: Vec<&str> = catalogue.iter().map(|entry| entry.action.as_str()).collect();
+    let descriptions: Vec<String> = catalogue
+        .iter()
+        .map(|entry| format!("- `{}`: {}", entry.action, entry.description))
+        .collect();
+    schemas_map.insert(
+        "DeclaredAction".to_owned(),
+        json!({"type": "string", "enum": names,
+            "description": format!("The actions the store's catalogue declares:\n{}", descriptions.join("\n"))}),
+    );
+    for entry in catalogue {
+        let mut schema = entry.metadata_schema();
+        if let Some(schema) = schema.as_object_mut() {
+            // A component, not a document of its own.
+            schema.remove("$schema");
+        }
+        schemas_map.insert(format!("Metadata.{}", entry.action), schema);
+    }
+    schemas
 }
 
 /// `GET /{id}/proof`: one event's proof, and the 409 while no checkpoint
@@ -561,7 +599,7 @@ mod tests {
 
     #[test]
     fn every_parameter_states_what_the_parser_checks() {
-        let doc = document("/audit-logs", &[]);
+        let doc = document("/audit-logs", &[], &[]);
         let list = doc["paths"]["/"]["get"]["parameters"].as_array().unwrap();
         let schema = |name: &str| list.iter().find(|p| p["name"] == name).unwrap()["schema"].clone();
         assert_eq!(schema("limit")["maximum"], MAX_LIMIT);

@@ -216,6 +216,18 @@ impl Default for AuditQuery {
 }
 
 impl AuditQuery {
+    /// Whether the query's action-level filters (categories, excluded
+    /// actions) admit `action` of `category`: which declared actions with
+    /// no events `GET /actions` lists beside the counted ones.
+    pub(crate) fn admits_action(&self, action: &str, category: Category) -> bool {
+        (self.filter.categories.is_empty() || self.filter.categories.contains(&category))
+            && !self
+                .filter
+                .excluded_actions
+                .iter()
+                .any(|excluded| excluded.matches(action))
+    }
+
     /// Every event, newest first, 50 per page.
     pub fn new() -> Self {
         Self::default()

@@ -278,16 +278,17 @@ pub struct Quickstart {
 }
 
 impl Quickstart {
-    /// Connects to the store (applying its migrations), starts the auditor
-    /// writing to it, and builds the router.
+    /// Connects to the store (applying its migrations), publishes the
+    /// quickstart's action catalogue there ([`actions::CATALOGUE`], for
+    /// the admin API, the web page and `audit catalogue`), starts the
+    /// auditor writing to it, and builds the router.
     ///
     /// # Errors
-    /// When the store cannot be reached or migrated.
     /// When the store cannot be reached or migrated, or the spool cannot
     /// be opened (another process holds it, or the directory is not
     /// writable).
     pub async fn build(config: Config) -> Result<Self, Error> {
-        let store = audit_store::connect(&config.database_url).await?;
+        let store = Self::connect(&config).await?;
         let auditor = config.auditor_builder()?.start(store.clone());
         Self::assemble(&config, store, auditor)
     }
@@ -300,9 +301,16 @@ impl Quickstart {
     /// # Errors
     /// When the store cannot be reached or migrated.
     pub async fn build_recording_to(config: Config, sink: impl AuditSink) -> Result<Self, Error> {
-        let store = audit_store::connect(&config.database_url).await?;
+        let store = Self::connect(&config).await?;
         let auditor = config.auditor_builder()?.start(sink);
         Self::assemble(&config, store, auditor)
+    }
+
+    /// The store, migrated, with the quickstart's catalogue published.
+    async fn connect(config: &Config) -> Result<Store, Error> {
+        let store = audit_store::connect(&config.database_url).await?;
+        store.publish_catalogue(&actions::CATALOGUE).await?;
+        Ok(store)
     }
 
     fn assemble(config: &Config, store: Store, auditor: Auditor) -> Result<Self, Error> {

@@ -299,6 +299,7 @@ pub(crate) fn command() -> Command {
                 ),
         )
         .subcommand(crate::stream::command())
+        .subcommand(crate::catalogue::command())
 }
 
 /// The log's verifier key, as text or a file holding it.

@@ -2,6 +2,7 @@
 //! command line. See `audit --help`; exit codes are listed there.
 
 mod args;
+mod catalogue;
 mod commands;
 mod known;
 mod proofs;

@@ -21,6 +21,8 @@ use audit_store::stream::{
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+
+use crate::table::{printable, table};
 use serde_json::json;
 
 use crate::exit;
@@ -613,45 +615,6 @@ fn usage(message: &str) -> u8 {
 /// `url` as it may be shown ([`redact_url`]), printable.
 fn printable_url(url: &str) -> String {
     printable(&redact_url(url))
-}
-
-/// `text` with control characters escaped, so a receiver's answer cannot
-/// drive the terminal.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-/// Rows as aligned columns, the first being the header.
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let rows: Vec<[String; N]> = rows
-        .iter()
-        .map(|row| row.each_ref().map(|cell| printable(cell)))
-        .collect();
-    let mut widths = [0; N];
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut text = String::new();
-    for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:width$}"))
-            .collect();
-        text.push_str(line.join("  ").trim_end());
-        text.push('\n');
-    }
-    text
 }
 
 #[cfg(test)]

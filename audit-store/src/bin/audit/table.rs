@@ -1,4 +1,4 @@
-//! The human table of `audit query`.
+//! The human tables of `audit query`, `audit stream` and `audit catalogue`.
 
 use audit_core::Event;
 
@@ -57,6 +57,45 @@ fn row(cells: &[String; 7], widths: &[usize; 7]) -> String {
         .join("  ")
         .trim_end()
         .to_owned()
+}
+
+/// `text` with control characters escaped, so what a receiver or a
+/// catalogue says cannot drive the terminal.
+pub(crate) fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Rows as aligned columns, the first being the header.
+pub(crate) fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let rows: Vec<[String; N]> = rows
+        .iter()
+        .map(|row| row.each_ref().map(|cell| printable(cell)))
+        .collect();
+    let mut widths = [0; N];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:width$}"))
+            .collect();
+        text.push_str(line.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]

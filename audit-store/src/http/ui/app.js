@@ -275,7 +275,7 @@
     list.replaceChildren();
     const selected = new Set(filters.action);
     for (const prefix of [...groups.keys()].sort()) {
-      const rows = groups.get(prefix).filter((row) => !find || row.action.includes(find));
+      const rows = groups.get(prefix).filter((row) => !find || row.action.includes(find) || (row.description || "").toLowerCase().includes(find));
       if (find && rows.length === 0 && !prefix.includes(find)) continue;
       rows.sort((a, b) => a.action.localeCompare(b.action));
       const wildcard = prefix + ".*";
@@ -284,14 +284,14 @@
       const whole = checkbox(wildcard, `${prefix}.*`, `all ${total}`, selected.has(wildcard), false);
       group.append(el("legend", {}, whole));
       for (const row of rows) {
-        group.append(checkbox(row.action, row.action, String(row.count), selected.has(row.action) || selected.has(wildcard), selected.has(wildcard), row.category));
+        group.append(checkbox(row.action, row.action, String(row.count), selected.has(row.action) || selected.has(wildcard), selected.has(wildcard), row.category, row.description));
       }
       list.append(group);
     }
     if (!list.firstChild) list.append(el("p", { class: "muted", text: actionCounts.length ? "No action matches." : "No actions in this time range." }));
   }
 
-  function checkbox(value, label, count, checked, disabled, category) {
+  function checkbox(value, label, count, checked, disabled, category, description) {
     const input = el("input", { type: "checkbox", value, "data-action": value });
     input.checked = checked;
     input.disabled = disabled;
@@ -306,8 +306,15 @@
       }
       apply({ ...filters, action }, { keepPanel: true });
     });
-    return el("label", { class: "action-option" + (category ? " cat-" + category : "") },
+    const option = el("label", { class: "action-option" + (category ? " cat-" + category : "") },
       input, " ", el("span", { class: "action-name", text: label }), " ", el("span", { class: "count", text: count }));
+    // The catalogue's description of a declared action (its placeholders
+    // as written: `Deleted app {target}`).
+    if (description) {
+      option.title = description;
+      option.append(el("span", { class: "action-description muted", text: description }));
+    }
+    return option;
   }
 
   function openActions(open) {
@@ -329,6 +336,7 @@
       if (Array.isArray(body)) {
         actionCounts = body.filter((row) => row && typeof row.action === "string").map((row) => ({
           action: row.action, category: String(row.category || "other"), count: Number(row.count) || 0,
+          description: typeof row.description === "string" ? row.description : "",
         }));
         renderActionsList();
       }
