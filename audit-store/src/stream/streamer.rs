@@ -200,7 +200,8 @@ impl StreamerHandle {
 
     /// Waits until every sink has delivered every event the store holds
     /// now (for tests and orderly shutdowns; a sink that keeps failing
-    /// keeps this waiting).
+    /// keeps this waiting). Then [`stats`](Self::stats) counts those
+    /// deliveries.
     ///
     /// # Errors
     /// When the store cannot be read.
@@ -402,8 +403,9 @@ impl SinkTask {
             if !self.deliver(&batch).await {
                 break;
             }
-            let (_, last) = batch.seqs();
-            self.store.save_stream_position(&self.name, &batch.stream, last).await?;
+            // Counted as delivered once the receiver has it, before the
+            // position is saved: whoever sees the saved position
+            // (`delivered_all`) sees the stats that go with it.
             let count = batch.events.len() as u64;
             self.stats.update(|stats| {
                 stats.delivered += count;
@@ -412,6 +414,8 @@ impl SinkTask {
                 stats.behind = stats.lag > max_lag;
                 stats.last_delivered_at = Some(Timestamp::now());
             });
+            let (_, last) = batch.seqs();
+            self.store.save_stream_position(&self.name, &batch.stream, last).await?;
             delivered_any = true;
         }
         Ok(delivered_any)
