@@ -88,6 +88,8 @@ pub struct EventBuilder {
     pub(crate) after: Option<Value>,
     pub(crate) metadata: Map<String, Value>,
     pub(crate) redact_keys: Vec<String>,
+    /// Metadata and state keys marked personal (see [`personal_key`](Self::personal_key)).
+    pub(crate) personal: Vec<String>,
     pub(crate) lossy_utf8: bool,
     /// The scope's actor, tenant and context, still to be copied in (see
     /// `CompletedDraft::into_builder_deferred`).
@@ -126,6 +128,7 @@ impl EventBuilder {
             after: None,
             metadata: Map::new(),
             redact_keys: Vec::new(),
+            personal: Vec::new(),
             lossy_utf8: false,
             request_fill: None,
         }
@@ -242,13 +245,46 @@ impl EventBuilder {
     /// wrap other `Serialize` values in [`Snapshot`](crate::Snapshot).
     pub fn before<T: AuditState + ?Sized>(mut self, state: &T) -> Self {
         self.before = Some(state.audit_state());
+        self.personal_from(state);
         self.target_from(state)
     }
 
     /// Sets the state after the change; see [`before`](Self::before).
     pub fn after<T: AuditState + ?Sized>(mut self, state: &T) -> Self {
         self.after = Some(state.audit_state());
+        self.personal_from(state);
         self.target_from(state)
+    }
+
+    fn personal_from<T: AuditState + ?Sized>(&mut self, state: &T) {
+        for &key in state.audit_personal_fields() {
+            if !self.personal.iter().any(|marked| marked == key) {
+                self.personal.push(key.to_owned());
+            }
+        }
+    }
+
+    /// Marks `key` as personal data in this event: its metadata entry and
+    /// its field in the before/after state (and their diff) are sealed under
+    /// the event's subjects' keys by a store that seals personal data, so
+    /// erasing a subject makes them unreadable. `#[audit(personal)]` on a
+    /// derived resource's field marks it the same way.
+    ///
+    /// ```
+    /// use audit_core::{Action, Actor, Event};
+    /// let event = Event::builder(Action::new("user.invited")?, Actor::user("u1"))
+    ///     .metadata("email", "bob@example.com")
+    ///     .personal_key("email")
+    ///     .build();
+    /// assert_eq!(event.personal_keys(), ["email"]);
+    /// # Ok::<(), audit_core::ActionError>(())
+    /// ```
+    pub fn personal_key(mut self, key: impl Into<String>) -> Self {
+        let key = key.into();
+        if !self.personal.contains(&key) {
+            self.personal.push(key);
+        }
+        self
     }
 
     fn target_from<T: AuditState + ?Sized>(mut self, state: &T) -> Self {
@@ -419,6 +455,7 @@ impl EventBuilder {
             truncated,
             lossy_utf8: self.lossy_utf8,
             integrity: None,
+            personal: self.personal,
         }
     }
 }

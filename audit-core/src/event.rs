@@ -321,6 +321,30 @@ pub struct Event {
     #[serde(default)]
     pub(crate) lossy_utf8: bool,
     pub(crate) integrity: Option<Integrity>,
+    /// Keys marked personal, for the store that seals them; not part of
+    /// the canonical bytes and not kept once stored (the sealed values
+    /// speak for themselves).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) personal: Vec<String>,
+}
+
+/// The parts of an [`Event`] a store may seal as personal data, borrowed
+/// mutably from it ([`Event::sealable_parts`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SealableParts<'a> {
+    /// Who acted (name and email).
+    pub actor: &'a mut Actor,
+    /// The main target (its name).
+    pub target: Option<&'a mut Target>,
+    /// Further targets (their names).
+    pub targets: &'a mut [Target],
+    /// The description.
+    pub description: Option<&'a mut String>,
+    /// The metadata.
+    pub metadata: &'a mut Map<String, Value>,
+    /// Before/after state and the diff.
+    pub changes: Option<&'a mut Changes>,
 }
 
 impl Event {
@@ -399,6 +423,35 @@ impl Event {
     /// The event's place in its integrity stream, once stored.
     pub fn integrity(&self) -> Option<&Integrity> {
         self.integrity.as_ref()
+    }
+
+    /// Metadata and state keys marked personal while the event was built
+    /// ([`EventBuilder::personal_key`](crate::EventBuilder::personal_key),
+    /// `#[audit(personal)]`). Empty once stored: a sealing store has sealed
+    /// their values by then.
+    pub fn personal_keys(&self) -> &[String] {
+        &self.personal
+    }
+
+    /// The personal-data parts of the event, to seal before it is stored
+    /// or to open after it is read. Changing them after the event was
+    /// sealed breaks its leaf hash: stores seal before hashing, and open
+    /// only copies they hand to readers.
+    pub fn sealable_parts(&mut self) -> SealableParts<'_> {
+        SealableParts {
+            actor: &mut self.actor,
+            target: self.target.as_mut(),
+            targets: &mut self.targets,
+            description: self.description.as_mut(),
+            metadata: &mut self.metadata,
+            changes: self.changes.as_mut(),
+        }
+    }
+
+    /// Forgets the keys marked personal (a store calls this once it has
+    /// sealed them).
+    pub fn clear_personal_keys(&mut self) {
+        self.personal = Vec::new();
     }
 
     /// The integrity stream this event belongs to: `tenant:<id>` or `global`.

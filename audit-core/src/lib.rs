@@ -36,7 +36,9 @@ pub use auditor::{
 pub use builder::{EventBuilder, EventPolicy};
 pub use canonical::{CANONICAL_ENCODING, canonical_json, write_canonical_json};
 pub use diff::{DiffEntry, diff};
-pub use event::{Actor, ActorKind, Changes, Event, EventContext, Integrity, IpSource, Outcome, Severity, Target};
+pub use event::{
+    Actor, ActorKind, Changes, Event, EventContext, Integrity, IpSource, Outcome, SealableParts, Severity, Target,
+};
 pub use format::{EventFormat, FormatOptions};
 pub use redact::{DEFAULT_DENIED_KEYS, REDACTED, Redactor};
 pub use request::RequestContext;

@@ -39,6 +39,13 @@ pub trait AuditState {
     fn audit_target(&self) -> Option<Target> {
         None
     }
+
+    /// The state's fields that are personal data (`#[audit(personal)]` on a
+    /// derived resource): a store that seals personal data seals them in
+    /// `before`, `after` and the diff. None by default.
+    fn audit_personal_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Records any `Serialize` value as state: `audit_core::before(&Snapshot(&plan))`.
@@ -65,6 +72,9 @@ impl<T: AuditState + ?Sized> AuditState for &T {
     fn audit_target(&self) -> Option<Target> {
         (**self).audit_target()
     }
+    fn audit_personal_fields(&self) -> &'static [&'static str] {
+        (**self).audit_personal_fields()
+    }
 }
 
 impl<T: AuditState + ?Sized> AuditState for Box<T> {
@@ -73,6 +83,9 @@ impl<T: AuditState + ?Sized> AuditState for Box<T> {
     }
     fn audit_target(&self) -> Option<Target> {
         (**self).audit_target()
+    }
+    fn audit_personal_fields(&self) -> &'static [&'static str] {
+        (**self).audit_personal_fields()
     }
 }
 

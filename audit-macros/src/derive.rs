@@ -15,9 +15,10 @@ mod kw {
     syn::custom_keyword!(name);
     syn::custom_keyword!(redact);
     syn::custom_keyword!(skip);
+    syn::custom_keyword!(personal);
 }
 
-const FIELD_ATTRIBUTES: &str = "`id`, `name`, `redact`, `skip`";
+const FIELD_ATTRIBUTES: &str = "`id`, `name`, `personal`, `redact`, `skip`";
 
 #[derive(Default)]
 struct FieldMarks {
@@ -25,6 +26,7 @@ struct FieldMarks {
     name: Option<Span>,
     redact: Option<Span>,
     skip: Option<Span>,
+    personal: Option<Span>,
     /// The marks in the order written, to point a conflict at the later one.
     order: Vec<&'static str>,
 }
@@ -143,7 +145,12 @@ fn container_target(input: &DeriveInput, errors: &mut Vec<syn::Error>) -> LitStr
                 }
                 target = Some(value);
                 Ok(())
-            } else if stream.peek(kw::id) || stream.peek(kw::name) || stream.peek(kw::redact) || stream.peek(kw::skip) {
+            } else if stream.peek(kw::id)
+                || stream.peek(kw::name)
+                || stream.peek(kw::redact)
+                || stream.peek(kw::skip)
+                || stream.peek(kw::personal)
+            {
                 let word: Ident = stream.parse()?;
                 Err(syn::Error::new(
                     word.span(),
@@ -187,6 +194,8 @@ fn field_marks(attrs: &[syn::Attribute], errors: &mut Vec<syn::Error>) -> FieldM
                     (&mut marks.redact, "redact", stream.parse::<kw::redact>()?.span)
                 } else if lookahead.peek(kw::skip) {
                     (&mut marks.skip, "skip", stream.parse::<kw::skip>()?.span)
+                } else if lookahead.peek(kw::personal) {
+                    (&mut marks.personal, "personal", stream.parse::<kw::personal>()?.span)
                 } else if stream.peek(kw::target) {
                     let key = stream.parse::<kw::target>()?;
                     return Err(syn::Error::new(
@@ -195,7 +204,7 @@ fn field_marks(attrs: &[syn::Attribute], errors: &mut Vec<syn::Error>) -> FieldM
                     ));
                 } else if stream.peek(Ident) {
                     let word: Ident = stream.parse()?;
-                    let hint = rules::closest(&word.to_string(), ["id", "name", "redact", "skip"])
+                    let hint = rules::closest(&word.to_string(), ["id", "name", "personal", "redact", "skip"])
                         .map(|close| format!(" (did you mean `{close}`?)"))
                         .unwrap_or_default();
                     return Err(syn::Error::new(
@@ -239,6 +248,23 @@ fn field_marks(attrs: &[syn::Attribute], errors: &mut Vec<syn::Error>) -> FieldM
         ("skip", marks.skip),
         "`redact` and `skip` conflict: a skipped field is left out of the state, a redacted one is kept \
          but masked; choose one",
+    );
+    conflict(
+        ("personal", marks.personal),
+        ("skip", marks.skip),
+        "`personal` and `skip` conflict: a skipped field is left out of the state, so there is nothing to seal",
+    );
+    conflict(
+        ("personal", marks.personal),
+        ("redact", marks.redact),
+        "`personal` and `redact` conflict: a redacted field is masked before it is stored, so there is nothing \
+         to seal; choose one",
+    );
+    conflict(
+        ("id", marks.id),
+        ("personal", marks.personal),
+        "the `id` field cannot be personal: it becomes the event's target id, which stays readable so that a \
+         subject's events can be found and erased; mark the personal fields instead",
     );
     conflict(
         ("id", marks.id),
@@ -306,6 +332,18 @@ fn generate(
     let where_clause = generics.make_where_clause();
 
     let mut entries = Vec::new();
+    let personal: Vec<LitStr> = fields
+        .iter()
+        .filter(|field| field.marks.personal.is_some())
+        .map(|field| LitStr::new(&field.ident.unraw_string(), field.ident.span()))
+        .collect();
+    let personal_fn = (!personal.is_empty()).then(|| {
+        quote! {
+            fn audit_personal_fields(&self) -> &'static [&'static str] {
+                &[#(#personal),*]
+            }
+        }
+    });
     for field in fields {
         if field.marks.skip.is_some() {
             continue;
@@ -362,6 +400,8 @@ fn generate(
             fn audit_target(&self) -> ::core::option::Option<::audit_core::__private::Target> {
                 ::core::option::Option::Some(::audit_core::__private::Auditable::audit_target_ref(self))
             }
+
+            #personal_fn
         }
 
         #[automatically_derived]

@@ -29,6 +29,10 @@ use crate::catalogue::CatalogueRow;
 use crate::error::StoreError;
 use crate::integrity::{PreparedRow, Problem, Verifier, VerifyReport, from_hex, prepare_rows};
 use crate::merkle::{self, Hash, Node, ProofError};
+use crate::personal::{
+    self, Erasure, ErasureReport, KeyState, Keys, LegalHold, PersonalData, SubjectKey, Subjects, open_event,
+    seal_event, sealed_subjects,
+};
 use crate::query::{ActionCount, AuditQuery, CURSOR_KEY_NAME, CursorKey, Page, Plan, sql};
 use crate::retention::{Purge, PurgeOutcome, PurgeReport};
 use crate::row::{EventRow, StoredId};
@@ -41,6 +45,9 @@ use crate::tree::{
 
 /// Rows per page when verifying (and building a tree from stored leaves).
 const VERIFY_PAGE: i64 = 1_000;
+
+/// Subjects per key-table statement.
+const KEY_CHUNK: usize = 500;
 
 /// Tree nodes per `INSERT`: 4 values each.
 const TREE_INSERT_CHUNK: usize = 1_000;
@@ -142,6 +149,10 @@ where
     /// process deliver at once instead of at their next poll.
     fn appended(&self) -> &Appended;
 
+    /// What this store seals as personal data, if anything
+    /// ([`PersonalData`]); `None` stores events as they come.
+    fn personal(&self) -> Option<&PersonalData>;
+
     /// The column list of a `SELECT` that reads whole events, in the form
     /// [`EventRow`] decodes.
     fn select_columns() -> &'static str;
@@ -213,7 +224,8 @@ where
         let mut conn = self.pool().acquire().await?;
         let written = async {
             let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
-            Self::append(&mut tx, batch).await?;
+            let sealed = self.seal_batch_in(&mut tx, batch).await?;
+            Self::append(&mut tx, sealed.as_deref().unwrap_or(batch)).await?;
             tx.commit().await?;
             self.appended().notify();
             Ok(())
@@ -388,7 +400,9 @@ where
     async fn query(&self, query: &AuditQuery) -> Result<Page, StoreError> {
         let plan = query.plan(self.cursor_key())?;
         let events = self.fetch(&plan).await?;
-        Ok(plan.page(events, self.cursor_key()))
+        let mut page = plan.page(events, self.cursor_key());
+        self.open_events(&mut page.events).await?;
+        Ok(page)
     }
 
     /// The rows of one page of `plan` (up to `limit + 1`), as events.
@@ -403,6 +417,15 @@ where
 
     /// The event with this id, if stored, whatever its tenant.
     async fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
+        let mut event = self.get_sealed(id).await?;
+        if let Some(event) = &mut event {
+            self.open_events(std::slice::from_mut(event)).await?;
+        }
+        Ok(event)
+    }
+
+    /// As [`get`](Self::get), personal values left sealed as hashed.
+    async fn get_sealed(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
         let mut conn = self.pool().acquire().await?;
         Self::get_in(&mut conn, id).await
     }
@@ -1150,6 +1173,277 @@ where
         Ok(())
     }
 
+    /// `batch` with its personal values sealed, when this store seals
+    /// personal data (`None`: store it as it is). Keys kept in the key
+    /// table are read and created in the write's own transaction `conn`.
+    async fn seal_batch_in(
+        &self,
+        conn: &mut ConnectionOf<Self>,
+        batch: &[Event],
+    ) -> Result<Option<Vec<Event>>, StoreError> {
+        let Some(config) = self.personal() else {
+            return Ok(None);
+        };
+        let mut subjects = std::collections::BTreeSet::new();
+        for event in batch {
+            subjects.extend(Subjects::of(event, config).all().iter().cloned());
+        }
+        let subjects: Vec<String> = subjects.into_iter().collect();
+        let keys = match &config.key_store {
+            _ if subjects.is_empty() => Keys::new(),
+            Some(store) => store.keys(&subjects, true).await?,
+            None => Self::table_keys_in(conn, &subjects, true).await?,
+        };
+        let mut sealed = batch.to_vec();
+        for event in &mut sealed {
+            seal_event(event, config, &keys).map_err(personal::randomness)?;
+        }
+        Ok(Some(sealed))
+    }
+
+    /// The keys of `subjects` in the key table (erased ones as such),
+    /// first creating a key for each subject without a row when `create`.
+    async fn table_keys_in(
+        conn: &mut ConnectionOf<Self>,
+        subjects: &[String],
+        create: bool,
+    ) -> Result<Keys, StoreError> {
+        let mut keys = Keys::with_capacity(subjects.len());
+        for chunk in subjects.chunks(KEY_CHUNK) {
+            Self::read_table_keys(conn, chunk, &mut keys).await?;
+            if !create {
+                continue;
+            }
+            let missing: Vec<&String> = chunk.iter().filter(|s| !keys.contains_key(*s)).collect();
+            if missing.is_empty() {
+                continue;
+            }
+            let now = Timestamp::now().unix_micros();
+            let mut insert = QueryBuilder::new("INSERT INTO audit_subject_keys (subject, key, created_at) ");
+            let mut generated = Vec::with_capacity(missing.len());
+            for _ in &missing {
+                generated.push(SubjectKey::generate().map_err(personal::randomness)?);
+            }
+            insert.push_values(missing.iter().zip(&generated), |mut row, (subject, key)| {
+                row.push_bind((*subject).clone())
+                    .push_bind(key.as_bytes().to_vec())
+                    .push_bind(now);
+            });
+            // A concurrent writer may have created some meanwhile: its
+            // key wins, read back below.
+            insert.push(" ON CONFLICT (subject) DO NOTHING RETURNING subject");
+            Self::fetch_built_in(conn, insert).await?;
+            let missing: Vec<String> = missing.into_iter().cloned().collect();
+            Self::read_table_keys(conn, &missing, &mut keys).await?;
+        }
+        Ok(keys)
+    }
+
+    /// Reads the key table's rows of `subjects` into `keys`.
+    async fn read_table_keys(
+        conn: &mut ConnectionOf<Self>,
+        subjects: &[String],
+        keys: &mut Keys,
+    ) -> Result<(), StoreError> {
+        let mut select = QueryBuilder::new("SELECT subject, key FROM audit_subject_keys WHERE subject IN (");
+        let mut list = select.separated(", ");
+        for subject in subjects {
+            list.push_bind(subject.clone());
+        }
+        select.push(")");
+        for row in Self::fetch_built_in(conn, select).await? {
+            let (subject, key) = <(String, Option<Vec<u8>>)>::from_row(&row)?;
+            let state = match key.map(<[u8; 32]>::try_from) {
+                Some(Ok(bytes)) => KeyState::Live(SubjectKey::from_bytes(bytes)),
+                Some(Err(_)) => {
+                    return Err(StoreError::Personal(format!(
+                        "the key of subject {subject} in audit_subject_keys is not 32 bytes"
+                    )));
+                }
+                None => KeyState::Erased,
+            };
+            keys.insert(subject, state);
+        }
+        Ok(())
+    }
+
+    /// The keys of `subjects`, from this store's key store or key table,
+    /// without creating any.
+    async fn subject_keys(&self, subjects: &[String]) -> Result<Keys, StoreError> {
+        match self.personal().and_then(|config| config.key_store.as_ref()) {
+            Some(store) => store.keys(subjects, false).await,
+            None => {
+                let mut conn = self.pool().acquire().await?;
+                Self::table_keys_in(&mut conn, subjects, false).await
+            }
+        }
+    }
+
+    /// Opens the sealed values of `events` for a reader (see
+    /// [`open_event`]); one key lookup for all of them.
+    async fn open_events(&self, events: &mut [Event]) -> Result<(), StoreError> {
+        let mut subjects = std::collections::BTreeSet::new();
+        for event in events.iter() {
+            sealed_subjects(event, &mut subjects);
+        }
+        if subjects.is_empty() {
+            return Ok(());
+        }
+        let subjects: Vec<String> = subjects.into_iter().collect();
+        let keys = self.subject_keys(&subjects).await?;
+        for event in events {
+            open_event(event, &keys);
+        }
+        Ok(())
+    }
+
+    /// Destroys `subject`'s key in the key table (or the store's key
+    /// store); `true` when a live key was destroyed. A subject without a
+    /// row gets one marked erased, so it is never given a key later.
+    async fn destroy_subject_key(&self, subject: &str) -> Result<bool, StoreError> {
+        if let Some(store) = self.personal().and_then(|config| config.key_store.as_ref()) {
+            return store.destroy(subject).await;
+        }
+        let now = Timestamp::now().unix_micros();
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin_with(Self::BEGIN_WRITE).await?;
+        let mut erase = QueryBuilder::new("UPDATE audit_subject_keys SET key = NULL, erased_at = ");
+        erase.push_bind(now);
+        erase.push(" WHERE key IS NOT NULL AND subject = ");
+        Self::bind_text(&mut erase, subject.to_owned());
+        erase.push(" RETURNING subject");
+        let destroyed = !Self::fetch_built_in(&mut tx, erase).await?.is_empty();
+        let mut mark =
+            QueryBuilder::new("INSERT INTO audit_subject_keys (subject, key, created_at, erased_at) VALUES (");
+        Self::bind_text(&mut mark, subject.to_owned());
+        mark.push(", NULL, ");
+        mark.push_bind(now);
+        mark.push(", ");
+        mark.push_bind(now);
+        mark.push(") ON CONFLICT (subject) DO NOTHING RETURNING subject");
+        Self::fetch_built_in(&mut tx, mark).await?;
+        tx.commit().await?;
+        self.after_erasure().await?;
+        Ok(destroyed)
+    }
+
+    /// Run after a key was erased from the key table: SQLite moves the
+    /// write-ahead log into the database (whose freed bytes secure delete
+    /// has zeroed) and truncates it, so no copy of the old page stays in
+    /// the log. Nothing on PostgreSQL (see the personal module's notes on
+    /// its WAL).
+    async fn after_erasure(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The tenants whose events name `subject` as actor or main target
+    /// (`None` for events without a tenant), sorted.
+    async fn subject_tenants(&self, subject: &str) -> Result<Vec<Option<String>>, StoreError> {
+        let mut select = QueryBuilder::new("SELECT DISTINCT tenant_id FROM audit_events WHERE actor_id = ");
+        Self::bind_text(&mut select, subject.to_owned());
+        select.push(" OR target_id = ");
+        Self::bind_text(&mut select, subject.to_owned());
+        let rows = self.fetch_built(select).await?;
+        let mut tenants = rows
+            .iter()
+            .map(|row| <(Option<String>,)>::from_row(row).map(|(tenant,)| tenant))
+            .collect::<Result<Vec<_>, _>>()?;
+        tenants.sort();
+        Ok(tenants)
+    }
+
+    /// Erases `erasure`'s subject (see [`Store::erase_subject`](crate::Store::erase_subject)).
+    async fn erase_subject(&self, erasure: &Erasure) -> Result<ErasureReport, StoreError> {
+        erasure.check()?;
+        let subject = erasure.subject();
+        let tenants = self.subject_tenants(subject).await?;
+        let holds = self.legal_holds().await?;
+        if let Some(hold) = holds
+            .iter()
+            .find(|hold| tenants.iter().flatten().any(|t| *t == hold.tenant))
+        {
+            return Err(StoreError::LegalHold {
+                subject: subject.to_owned(),
+                tenant: hold.tenant.clone(),
+                reason: hold.reason.clone(),
+            });
+        }
+        let key_destroyed = self.destroy_subject_key(subject).await?;
+        let mut report = ErasureReport {
+            subject: subject.to_owned(),
+            key_destroyed,
+            tenants,
+            events: Vec::new(),
+        };
+        let mut streams: Vec<Option<&str>> = report.tenants.iter().map(Option::as_deref).collect();
+        if streams.is_empty() {
+            streams.push(None);
+        }
+        let events: Vec<Event> = streams
+            .into_iter()
+            .map(|tenant| erasure.event(tenant, &report))
+            .collect();
+        self.write(&events).await?;
+        report.events = events.iter().map(Event::id).collect();
+        Ok(report)
+    }
+
+    /// Every legal hold in force, by tenant.
+    async fn legal_holds(&self) -> Result<Vec<LegalHold>, StoreError> {
+        let select = format!(
+            "SELECT tenant_id, reason, placed_by, placed_at FROM audit_legal_holds ORDER BY tenant_id{}",
+            Self::BY_BYTES
+        );
+        let rows = self.fetch_built(QueryBuilder::new(select)).await?;
+        rows.iter()
+            .map(|row| {
+                let (tenant, reason, placed_by, placed_at) = <(String, String, String, i64)>::from_row(row)?;
+                Ok(LegalHold {
+                    tenant,
+                    reason,
+                    placed_by,
+                    placed_at: Timestamp::from_unix_micros(placed_at).unwrap_or_else(Timestamp::now),
+                })
+            })
+            .collect()
+    }
+
+    /// Places `hold`; `false` when its tenant was held already (the
+    /// earlier hold stays).
+    async fn place_legal_hold(&self, hold: &LegalHold) -> Result<bool, StoreError> {
+        let mut insert =
+            QueryBuilder::new("INSERT INTO audit_legal_holds (tenant_id, reason, placed_by, placed_at) VALUES (");
+        Self::bind_text(&mut insert, hold.tenant.clone());
+        insert.push(", ");
+        Self::bind_text(&mut insert, hold.reason.clone());
+        insert.push(", ");
+        Self::bind_text(&mut insert, hold.placed_by.clone());
+        insert.push(", ");
+        insert.push_bind(hold.placed_at.unix_micros());
+        insert.push(") ON CONFLICT (tenant_id) DO NOTHING RETURNING tenant_id");
+        Ok(!self.fetch_built(insert).await?.is_empty())
+    }
+
+    /// Releases the hold on `tenant`, returning it; `None` when there was
+    /// none.
+    async fn release_legal_hold(&self, tenant: &str) -> Result<Option<LegalHold>, StoreError> {
+        let mut delete = QueryBuilder::new("DELETE FROM audit_legal_holds WHERE tenant_id = ");
+        Self::bind_text(&mut delete, tenant.to_owned());
+        delete.push(" RETURNING tenant_id, reason, placed_by, placed_at");
+        let rows = self.fetch_built(delete).await?;
+        rows.first()
+            .map(|row| {
+                let (tenant, reason, placed_by, placed_at) = <(String, String, String, i64)>::from_row(row)?;
+                Ok(LegalHold {
+                    tenant,
+                    reason,
+                    placed_by,
+                    placed_at: Timestamp::from_unix_micros(placed_at).unwrap_or_else(Timestamp::now),
+                })
+            })
+            .transpose()
+    }
+
     /// Every catalogue entry published, by action.
     async fn catalogue(&self) -> Result<Vec<CatalogueRow>, StoreError> {
         let select = format!(
@@ -1353,6 +1647,14 @@ macro_rules! store_methods {
             /// The connection pool, for your own queries and transactions.
             pub fn pool(&self) -> &$pool {
                 <Self as crate::backend::Backend>::pool(self)
+            }
+
+            /// Seals personal data as `personal` says from now on (see
+            /// [`personal`](crate::personal)). Reading opens sealed values
+            /// whether or not this was called.
+            pub fn with_personal_data(mut self, personal: crate::personal::PersonalData) -> Self {
+                self.personal = Some(std::sync::Arc::new(personal));
+                self
             }
 
             /// Appends `events` inside the caller's own transaction, so the

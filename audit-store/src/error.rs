@@ -38,6 +38,25 @@ pub enum StoreError {
         /// What was wrong with it.
         reason: String,
     },
+    /// Personal data could not be sealed or opened: a key store failed, or
+    /// the system had no randomness for a key or nonce.
+    #[error("personal data: {0}")]
+    Personal(String),
+    /// An erasure was refused because a tenant whose events name the
+    /// subject is under a legal hold.
+    #[error("subject {subject} cannot be erased: tenant {tenant} is under a legal hold ({reason})")]
+    LegalHold {
+        /// The subject asked to be erased.
+        subject: String,
+        /// The held tenant.
+        tenant: String,
+        /// Why the hold was placed.
+        reason: String,
+    },
+    /// An erasure asked for a subject id the store cannot erase (empty, or
+    /// longer than a field may be).
+    #[error("invalid subject: {0}")]
+    InvalidSubject(String),
 }
 
 impl From<StoreError> for audit_core::SinkError {
@@ -69,7 +88,9 @@ impl From<StoreError> for audit_core::SinkError {
             StoreError::Corrupt { .. }
             | StoreError::UnsupportedUrl { .. }
             | StoreError::Query(_)
-            | StoreError::Proof { .. } => audit_core::SinkError::rejected(error),
+            | StoreError::Proof { .. }
+            | StoreError::LegalHold { .. }
+            | StoreError::InvalidSubject(_) => audit_core::SinkError::rejected(error),
             _ => audit_core::SinkError::transient(error),
         }
     }

@@ -382,6 +382,7 @@ mod integrity;
 pub mod log_read;
 pub mod merkle;
 mod migrations;
+pub mod personal;
 #[cfg(feature = "postgres")]
 mod postgres;
 pub mod proof;
@@ -396,7 +397,7 @@ mod sqlite;
 pub mod stream;
 mod tree;
 
-use audit_core::{AuditSink, Event, SinkError};
+use audit_core::{Actor, AuditSink, Event, SinkError};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 use backend::Backend as _;
 
@@ -662,7 +663,7 @@ impl Store {
     /// when no such checkpoint covers the event (none signed yet, the newest
     /// is older than the event, or none kept at that size); database errors.
     pub async fn event_proof(&self, id: uuid::Uuid, checkpoint: Option<u64>) -> Result<Option<EventProof>, StoreError> {
-        let Some(event) = self.get(id).await? else {
+        let Some(event) = self.get_sealed(id).await? else {
             return Ok(None);
         };
         let Some(integrity) = event.integrity() else {
@@ -693,6 +694,135 @@ impl Store {
             audit_path: paths.pop().unwrap_or_default(),
         };
         Ok(Some(proof.with_checkpoint(signed.note)))
+    }
+
+    /// Seals personal data as `personal` says from now on; see
+    /// [`personal`] for what is sealed and how reading opens it.
+    pub fn with_personal_data(self, personal: personal::PersonalData) -> Self {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Store::Sqlite(store) => Store::Sqlite(store.with_personal_data(personal)),
+            #[cfg(feature = "postgres")]
+            Store::Postgres(store) => Store::Postgres(store.with_personal_data(personal)),
+        }
+    }
+
+    /// Erases a subject's personal data by destroying its key: every value
+    /// sealed under it (its name and email as actor, its name as target,
+    /// descriptions and marked fields of its events) becomes unreadable
+    /// everywhere, shown as [`ERASED`](personal::ERASED), while every
+    /// event, hash, proof and signed checkpoint stays as it was. Records
+    /// `audit.subject_erased` (who asked, why, the tenants concerned) in
+    /// each tenant stream whose events name the subject (the global stream
+    /// when none does). Erasing a subject again destroys nothing more and
+    /// is recorded again.
+    ///
+    #[cfg_attr(feature = "sqlite", doc = "```")]
+    #[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
+    /// use audit_core::{Action, Actor, Event};
+    /// use audit_store::personal::{ERASED, Erasure, PersonalData};
+    /// use audit_store::AuditQuery;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = audit_store::connect("sqlite::memory:").await?.with_personal_data(PersonalData::new());
+    /// let bob = Actor::user("user_bob").with_email("bob@example.com");
+    /// store.write_batch(&[Event::builder(Action::new("app.created")?, bob).tenant("acme").build()]).await?;
+    /// let read = |page: audit_store::Page| page.events[0].actor().email.clone();
+    /// let query = AuditQuery::new().tenant("acme").action("app.created");
+    /// assert_eq!(read(store.query(&query).await?).as_deref(), Some("bob@example.com"));
+    ///
+    /// let report = store.erase_subject(&Erasure::new("user_bob", Actor::user("dpo"))).await?;
+    /// assert!(report.key_destroyed);
+    /// assert_eq!(read(store.query(&query).await?).as_deref(), Some(ERASED));
+    /// assert!(store.verify("tenant:acme").await?.is_intact());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`StoreError::LegalHold`] when a tenant whose events name the
+    /// subject is held (nothing is erased); [`StoreError::InvalidSubject`]
+    /// for an empty or oversized id; database or key store errors.
+    pub async fn erase_subject(&self, erasure: &personal::Erasure) -> Result<personal::ErasureReport, StoreError> {
+        on_backend!(self, |store| backend::Backend::erase_subject(store, erasure).await)
+    }
+
+    /// Places a legal hold on `tenant`: no subject its events name can be
+    /// erased until it is released. Records `audit.legal_hold.placed` in
+    /// the tenant's stream. Returns the hold in force (the earlier one,
+    /// unchanged and not recorded again, when the tenant was held already).
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidSubject`] for an empty tenant or reason;
+    /// database errors.
+    pub async fn place_legal_hold(
+        &self,
+        tenant: &str,
+        reason: &str,
+        by: &Actor,
+    ) -> Result<personal::LegalHold, StoreError> {
+        if tenant.trim().is_empty() || reason.trim().is_empty() {
+            return Err(StoreError::InvalidSubject(
+                "a legal hold needs a tenant and a reason".to_owned(),
+            ));
+        }
+        let hold = personal::LegalHold {
+            tenant: tenant.to_owned(),
+            reason: reason.to_owned(),
+            placed_by: by.id.clone(),
+            placed_at: audit_core::Timestamp::now(),
+        };
+        if on_backend!(self, |store| backend::Backend::place_legal_hold(store, &hold).await)? {
+            let event = hold.event(by, false);
+            on_backend!(self, |store| backend::Backend::write(
+                store,
+                std::slice::from_ref(&event)
+            )
+            .await)?;
+            return Ok(hold);
+        }
+        let holds = self.legal_holds().await?;
+        Ok(holds.into_iter().find(|held| held.tenant == tenant).unwrap_or(hold))
+    }
+
+    /// Releases the legal hold on `tenant`, recording
+    /// `audit.legal_hold.released`; `None` (nothing recorded) when it was
+    /// not held.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn release_legal_hold(
+        &self,
+        tenant: &str,
+        by: &Actor,
+    ) -> Result<Option<personal::LegalHold>, StoreError> {
+        let released = on_backend!(self, |store| backend::Backend::release_legal_hold(store, tenant).await)?;
+        if let Some(hold) = &released {
+            let event = hold.event(by, true);
+            on_backend!(self, |store| backend::Backend::write(
+                store,
+                std::slice::from_ref(&event)
+            )
+            .await)?;
+        }
+        Ok(released)
+    }
+
+    /// Every legal hold in force, by tenant.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn legal_holds(&self) -> Result<Vec<personal::LegalHold>, StoreError> {
+        on_backend!(self, |store| backend::Backend::legal_holds(store).await)
+    }
+
+    /// Opens the sealed personal values of `events` for a reader.
+    pub(crate) async fn open_events(&self, events: &mut [Event]) -> Result<(), StoreError> {
+        on_backend!(self, |store| backend::Backend::open_events(store, events).await)
+    }
+
+    /// The event with this id as stored, personal values sealed as hashed.
+    pub(crate) async fn get_sealed(&self, id: uuid::Uuid) -> Result<Option<Event>, StoreError> {
+        on_backend!(self, |store| backend::Backend::get_sealed(store, id).await)
     }
 
     /// Every event `query` selects, in batches; see [`Scan`].

@@ -12,7 +12,9 @@ const BATCH: u32 = 500;
 /// 500 along the same keyset order as pages, so memory stays flat however
 /// many events match and no transaction is held open between batches. For
 /// exports: the query's `limit` and `offset` are ignored (its `cursor`, if
-/// any, is where the scan starts).
+/// any, is where the scan starts). Personal values are opened (or shown
+/// erased) as in [`Store::query`]; [`with_proofs`](Self::with_proofs) keeps
+/// them sealed, as their proofs need.
 ///
 #[cfg_attr(feature = "sqlite", doc = "```")]
 #[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
@@ -41,6 +43,9 @@ pub struct Scan {
     store: Store,
     plan: Plan,
     done: bool,
+    /// Whether personal values are opened for the reader (`false` for
+    /// exports with proofs, whose events must hash to their leaves).
+    open: bool,
 }
 
 impl Scan {
@@ -52,12 +57,14 @@ impl Scan {
             store,
             plan,
             done: false,
+            open: true,
         })
     }
 
     /// The same scan with each event's proof against its stream's newest
     /// signed checkpoint: an export with proofs (see [`ProofScan`]).
-    pub fn with_proofs(self) -> ProofScan {
+    pub fn with_proofs(mut self) -> ProofScan {
+        self.open = false;
         let store = self.store.clone();
         ProofScan::new(self, store)
     }
@@ -83,6 +90,9 @@ impl Scan {
                     occurred_at: last.occurred_at(),
                     id: last.id(),
                 });
+                if self.open {
+                    self.store.open_events(&mut events).await?;
+                }
                 Ok(Some(events))
             }
             None => Ok(None),

@@ -27,6 +27,7 @@ use crate::backend::{Backend, Dialect, store_methods};
 use crate::error::{StoreError, redact_url};
 use crate::integrity::seal;
 use crate::migrations;
+use crate::personal::PersonalData;
 use crate::query::{CursorKey, Plan};
 use crate::retention::PurgeOutcome;
 use crate::row::{COLUMNS, EventRow, JSON_COLUMNS};
@@ -60,6 +61,8 @@ pub struct PgStore {
     partition_starts: Arc<walk::PartitionStarts>,
     /// Wakes this process's stream sinks (shared by clones).
     appended: Appended,
+    /// What it seals as personal data (`with_personal_data`).
+    personal: Option<Arc<PersonalData>>,
 }
 
 /// The column list of a `SELECT` of whole events: [`COLUMNS`], with the
@@ -109,6 +112,7 @@ impl PgStore {
             search_sample: Arc::default(),
             partition_starts: Arc::default(),
             appended: Appended::default(),
+            personal: None,
         })
     }
 }
@@ -215,6 +219,10 @@ impl Backend for PgStore {
 
     fn cursor_key(&self) -> &CursorKey {
         &self.cursor_key
+    }
+
+    fn personal(&self) -> Option<&PersonalData> {
+        self.personal.as_deref()
     }
 
     fn appended(&self) -> &Appended {

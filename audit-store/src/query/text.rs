@@ -22,14 +22,18 @@ pub(crate) const MAX_TERMS: usize = 8;
 pub(crate) fn search_text(event: &Event) -> String {
     let actor = event.actor();
     let mut parts: Vec<&str> = Vec::with_capacity(4 + 3 * event.targets().len());
-    parts.extend(event.description());
+    // Sealed personal values stay out: the search text must hold no
+    // plaintext an erasure could not reach, and their ciphertext is
+    // nothing anyone searches for.
+    let readable = |text: &&str| !crate::personal::is_sealed(text);
+    parts.extend(event.description().filter(readable));
     parts.push(&actor.id);
-    parts.extend(actor.email.as_deref());
-    parts.extend(actor.name.as_deref());
+    parts.extend(actor.email.as_deref().filter(readable));
+    parts.extend(actor.name.as_deref().filter(readable));
     for target in event.target().into_iter().chain(event.targets()) {
         parts.push(&target.target_type);
         parts.push(&target.id);
-        parts.extend(target.name.as_deref());
+        parts.extend(target.name.as_deref().filter(readable));
     }
     parts.join("\n").to_lowercase()
 }

@@ -7,6 +7,7 @@ mod search;
 
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use audit_core::{AuditSink, Event, SinkError, Timestamp};
@@ -21,6 +22,7 @@ use crate::backend::{Backend, Dialect, store_methods};
 use crate::error::{StoreError, redact_url};
 use crate::integrity::seal;
 use crate::migrations;
+use crate::personal::PersonalData;
 use crate::query::{CursorKey, Plan, text};
 use crate::row::{COLUMN_COUNT, COLUMNS, EventRow};
 use crate::stream::Appended;
@@ -59,6 +61,8 @@ pub struct SqliteStore {
     cursor_key: CursorKey,
     /// Wakes this process's stream sinks (shared by clones).
     appended: Appended,
+    /// What it seals as personal data (`with_personal_data`).
+    personal: Option<Arc<PersonalData>>,
 }
 
 /// Page cache per connection, in KiB (SQLite's `cache_size` as a negative
@@ -122,7 +126,10 @@ impl SqliteStore {
             // evicting. Memory only, not durability; grows only as pages
             // are read.
             .pragma("cache_size", format!("-{CACHE_KIB}"))
-            .pragma("mmap_size", MMAP_BYTES.to_string());
+            .pragma("mmap_size", MMAP_BYTES.to_string())
+            // Freed bytes are zeroed where that costs no extra I/O: an
+            // erased subject key leaves no copy in its page (personal data).
+            .pragma("secure_delete", "fast");
         // An in-memory database exists per connection: keep exactly one.
         let max_connections = if url.contains(":memory:") { 1 } else { 8 };
         let pool = SqlitePoolOptions::new()
@@ -138,6 +145,7 @@ impl SqliteStore {
             pool,
             cursor_key,
             appended: Appended::default(),
+            personal: None,
         })
     }
 }
@@ -213,6 +221,17 @@ impl Backend for SqliteStore {
 
     fn cursor_key(&self) -> &CursorKey {
         &self.cursor_key
+    }
+
+    fn personal(&self) -> Option<&PersonalData> {
+        self.personal.as_deref()
+    }
+
+    async fn after_erasure(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     fn appended(&self) -> &Appended {

@@ -49,6 +49,15 @@ pub trait StreamSink: Send + Sync + Debug + 'static {
     /// Names the sink in logs, stats and `/health` (never with
     /// credentials).
     fn describe(&self) -> String;
+
+    /// Whether the sink takes events with their personal values still
+    /// sealed, as hashed (an archive whose lines carry proofs). By
+    /// default a sink gets them opened, as a reader of the store would
+    /// (values of erased subjects shown as `[erased]`); see
+    /// [`personal`](crate::personal).
+    fn wants_sealed(&self) -> bool {
+        false
+    }
 }
 
 /// Consecutive events of one stream, as stored (each with its

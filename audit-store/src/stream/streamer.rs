@@ -392,6 +392,9 @@ impl SinkTask {
             if self.options.hourly && !keep_closed_hour(&mut events, Timestamp::now()) {
                 continue;
             }
+            if !self.sink.wants_sealed() {
+                self.store.open_events(&mut events).await?;
+            }
             let Some(first) = events.first().and_then(|event| event.integrity()).map(|i| i.seq) else {
                 continue;
             };
