@@ -247,6 +247,8 @@ pub fn audited(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     secret_hash: String,
 ///     #[audit(skip)]
 ///     last_used_cache: Option<u64>,
+///     #[audit(personal)]
+///     created_by_email: String,
 ///     scopes: Vec<String>,
 /// }
 ///
@@ -255,12 +257,17 @@ pub fn audited(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     label: Some("CI deploys".into()),
 ///     secret_hash: "$argon2id$…".into(),
 ///     last_used_cache: Some(1),
+///     created_by_email: "ana@acme.test".into(),
 ///     scopes: vec!["deploy".into()],
 /// };
+/// assert_eq!(key.audit_personal_fields(), ["created_by_email"]);
 /// assert_eq!(key.audit_target_ref(), Target::new("api_key", "key_9f2").with_name("CI deploys"));
 /// assert_eq!(
 ///     key.audit_state(),
-///     json!({"public_id": "key_9f2", "label": "CI deploys", "secret_hash": REDACTED, "scopes": ["deploy"]}),
+///     json!({
+///         "public_id": "key_9f2", "label": "CI deploys", "secret_hash": REDACTED,
+///         "created_by_email": "ana@acme.test", "scopes": ["deploy"],
+///     }),
 /// );
 /// ```
 ///
@@ -277,11 +284,14 @@ pub fn audited(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `#[audit(name)]` | at most one field | the target's display name: a `Display` value, or an `Option` of one |
 /// | `#[audit(redact)]` | any fields | kept in the state as `"[REDACTED]"`: the value never leaves the struct |
 /// | `#[audit(skip)]` | any fields | left out of the state |
+/// | `#[audit(personal)]` | any fields but the id | personal data: kept in the state, and sealed under the event's subjects' keys by a store that seals personal data (`audit_store::personal`), so erasing a subject makes it unreadable while every proof stays valid (`AuditState::audit_personal_fields` lists them) |
 ///
 /// Several marks can share one attribute: `#[audit(id, name)]`. Conflicting
 /// marks are errors pointing at the later one: `redact` with `skip`, `id`
-/// with `skip` or `redact`, `name` with `redact` (the target is never masked),
-/// and a second `id` or `name` field.
+/// with `skip`, `redact` or `personal` (ids stay readable, so a subject's
+/// events can be found and erased), `personal` with `skip` or `redact`,
+/// `name` with `redact` (the target is never masked), and a second `id` or
+/// `name` field.
 ///
 /// # The state
 ///

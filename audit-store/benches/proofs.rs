@@ -62,10 +62,10 @@ async fn run() -> Result<(), BoxError> {
         left -= events.len();
         let mut conn = sqlite.pool().acquire().await?;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        ids.extend(SqliteStore::record_in(&mut tx, &events).await?.iter().map(|e| e.id()));
+        ids.extend(sqlite.record_in(&mut tx, &events).await?.iter().map(|e| e.id()));
         tx.commit().await?;
         let mut tx = pg.pool().begin().await?;
-        PgStore::record_in(&mut tx, &events).await?;
+        pg.record_in(&mut tx, &events).await?;
         tx.commit().await?;
     }
     println!("loaded both in {:.0} s", load.elapsed().as_secs_f64());

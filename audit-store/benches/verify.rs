@@ -68,14 +68,14 @@ async fn run() -> Result<(), BoxError> {
     for chunk in events.chunks(5_000) {
         let mut conn = sqlite.pool().acquire().await?;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        stored.extend(SqliteStore::record_in(&mut tx, chunk).await?);
+        stored.extend(sqlite.record_in(&mut tx, chunk).await?);
         tx.commit().await?;
     }
     let pg_url = server.create_database("bench_verify").await?;
     let pg = PgStore::connect(&pg_url).await?;
     for chunk in events.chunks(5_000) {
         let mut tx = pg.pool().begin().await?;
-        PgStore::record_in(&mut tx, chunk).await?;
+        pg.record_in(&mut tx, chunk).await?;
         tx.commit().await?;
     }
     drop(events);

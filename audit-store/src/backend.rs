@@ -1660,7 +1660,8 @@ macro_rules! store_methods {
             /// Appends `events` inside the caller's own transaction, so the
             /// business change and its audit rows commit or roll back
             /// together. Returns the events as stored (with `recorded_at` and
-            /// integrity).
+            /// integrity; personal values sealed when this store seals them,
+            /// their keys created in the same transaction).
             ///
             $(#[doc = $record_in_note])*
             ///
@@ -1668,10 +1669,12 @@ macro_rules! store_methods {
             /// Any database error; the caller's transaction should then be
             /// rolled back.
             pub async fn record_in(
+                &self,
                 conn: &mut $connection,
                 events: &[audit_core::Event],
             ) -> Result<Vec<audit_core::Event>, crate::StoreError> {
-                <Self as crate::backend::Backend>::append(conn, events).await
+                let sealed = <Self as crate::backend::Backend>::seal_batch_in(self, conn, events).await?;
+                <Self as crate::backend::Backend>::append(conn, sealed.as_deref().unwrap_or(events)).await
             }
 
             /// Recomputes every hash of `stream` and checks that its seqs run

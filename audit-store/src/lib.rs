@@ -349,7 +349,7 @@
 //!
 //! # Transactional mode
 //!
-//! `record_in(&mut transaction, &events)` (`SqliteStore::record_in`,
+//! `store.record_in(&mut transaction, &events)` (`SqliteStore::record_in`,
 //! `PgStore::record_in`) writes events inside *your* sqlx transaction on the
 //! store's pool, so the business change and its audit rows commit or roll
 //! back together: a rolled-back change leaves no audit row and uses no seq.

@@ -30,6 +30,7 @@ on_both_backends!(
     migrate_sets_the_partition_unit_on_postgres_only,
     migrate_turns_the_search_index_off_and_on,
     catalogue_prints_the_published_actions_and_their_metadata_schemas,
+    erase_is_refused_under_a_hold_then_erases_and_is_recorded,
 );
 
 /// The fixture application's catalogue (see `fixtures/catalogue.toml`).
@@ -708,4 +709,95 @@ async fn catalogue_prints_the_published_actions_and_their_metadata_schemas(db: T
         stderr(&output)
     );
     assert!(stdout(&output).is_empty());
+}
+
+async fn erase_is_refused_under_a_hold_then_erases_and_is_recorded(db: TestDb) {
+    let store = db
+        .connect()
+        .await
+        .with_personal_data(audit_store::personal::PersonalData::new());
+    let bob = Actor::user("user_bob").with_email("bob.cli@example.com");
+    store
+        .write_batch(&[Event::builder(Action::new("app.created").unwrap(), bob)
+            .tenant("acme")
+            .build()])
+        .await
+        .unwrap();
+    let emails = |args: &[&str]| stdout(&audit(&db, args));
+
+    let unconfirmed = audit(&db, &["erase", "--subject", "user_bob"]);
+    assert_eq!(unconfirmed.status.code(), Some(1));
+    assert!(stderr(&unconfirmed).contains("--yes"), "{}", stderr(&unconfirmed));
+
+    let held = audit(
+        &db,
+        &[
+            "hold", "place", "--tenant", "acme", "--reason", "case 17", "--actor", "counsel",
+        ],
+    );
+    assert!(held.status.success(), "{}", stderr(&held));
+    let list = emails(&["hold", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[0]["tenant"], "acme");
+    assert_eq!(list[0]["placed_by"], "counsel");
+
+    let refused = audit(&db, &["erase", "--subject", "user_bob", "--yes"]);
+    assert_eq!(refused.status.code(), Some(7), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("legal hold (case 17)"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(emails(&["query", "--tenant", "acme", "--json"]).contains("bob.cli@example.com"));
+
+    assert!(audit(&db, &["hold", "release", "--tenant", "acme"]).status.success());
+    let not_held = audit(&db, &["hold", "release", "--tenant", "acme"]);
+    assert_eq!(not_held.status.code(), Some(1));
+    let erased = audit(
+        &db,
+        &[
+            "erase",
+            "--subject",
+            "user_bob",
+            "--reason",
+            "ticket 9",
+            "--actor",
+            "dpo",
+            "--yes",
+            "--json",
+        ],
+    );
+    assert!(erased.status.success(), "{}", stderr(&erased));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&erased)).unwrap();
+    assert_eq!(report["key_destroyed"], true);
+    assert_eq!(report["tenants"], serde_json::json!(["acme"]));
+
+    let listed = emails(&["query", "--tenant", "acme", "--json"]);
+    assert!(!listed.contains("bob.cli@example.com"), "{listed}");
+    assert!(listed.contains("[erased]"), "{listed}");
+    let exported = emails(&["export", "--tenant", "acme", "--format", "csv"]);
+    assert!(
+        !exported.contains("bob.cli@example.com") && exported.contains("[erased]"),
+        "{exported}"
+    );
+    let actions: Vec<String> = store
+        .query(
+            &AuditQuery::new()
+                .tenant("acme")
+                .action(ActionFilter::prefix("audit").unwrap()),
+        )
+        .await
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| format!("{} by {}", e.action().as_str(), e.actor().id))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "audit.subject_erased by dpo",
+            "audit.legal_hold.released by unknown",
+            "audit.legal_hold.placed by counsel",
+        ]
+    );
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use audit_core::{Action, Actor, AuditSink, Auditable, Event, Target};
 use audit_store::checkpoint::{Checkpointer, SigningKey};
 use audit_store::personal::{ERASED, Erasure, KeyFuture, KeyState, KeyStore, PersonalData, SUBJECT_ERASED, SubjectKey};
+use audit_store::stream::{Batch, DeliverFuture, StreamSink, Streamer};
 use audit_store::{AuditQuery, ExportFormat, Store, StoreError, TreeHead};
 use support::TestDb;
 
@@ -24,6 +25,8 @@ on_both_backends!(
     keys_can_live_in_a_key_store_of_ones_own,
     the_key_table_only_ever_erases,
     bad_erasures_are_refused_and_unknown_subjects_recorded,
+    stream_sinks_get_opened_events_unless_they_keep_proofs,
+    transactional_writes_are_sealed_too,
 );
 
 const LOG: &str = "audit.example/personal-test";
@@ -550,4 +553,87 @@ async fn bad_erasures_are_refused_and_unknown_subjects_recorded(db: TestDb) {
     );
     let error = store.place_legal_hold(" ", "x", &Actor::user("u")).await.unwrap_err();
     assert!(matches!(error, StoreError::InvalidSubject(_)), "{error}");
+}
+
+/// A sink that keeps the emails it was given.
+#[derive(Debug, Default, Clone)]
+struct Emails {
+    got: Arc<Mutex<Vec<Option<String>>>>,
+    sealed: bool,
+}
+
+impl StreamSink for Emails {
+    fn deliver<'a>(&'a self, batch: &'a Batch) -> DeliverFuture<'a> {
+        Box::pin(async move {
+            let emails = batch.events.iter().map(|event| event.actor().email.clone());
+            self.got.lock().unwrap().extend(emails);
+            Ok(())
+        })
+    }
+
+    fn describe(&self) -> String {
+        "emails".to_owned()
+    }
+
+    fn wants_sealed(&self) -> bool {
+        self.sealed
+    }
+}
+
+async fn stream_sinks_get_opened_events_unless_they_keep_proofs(db: TestDb) {
+    let store = sealing(db.connect().await);
+    let people = People::new();
+    store.write_batch(&history(&people)[..1]).await.unwrap();
+    let (opened, sealed) = (
+        Emails::default(),
+        Emails {
+            sealed: true,
+            ..Emails::default()
+        },
+    );
+    let streams = Streamer::new(store.clone())
+        .sink("siem", opened.clone())
+        .sink("archive", sealed.clone())
+        .start();
+    streams.delivered_all().await.unwrap();
+    assert_eq!(*opened.got.lock().unwrap(), [Some(people.bob_email.clone())]);
+    let kept = sealed.got.lock().unwrap().clone();
+    assert!(kept[0].as_deref().unwrap().starts_with("sealed:v1:"), "{kept:?}");
+
+    store
+        .erase_subject(&Erasure::new("user_bob", Actor::user("user_dpo")))
+        .await
+        .unwrap();
+    store.write_batch(&history(&people)[..1]).await.unwrap();
+    streams.delivered_all().await.unwrap();
+    let got = opened.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 3, "the first event, the erasure, the later one: {got:?}");
+    assert_eq!(got[2].as_deref(), Some(ERASED));
+    streams.shutdown().await;
+}
+
+async fn transactional_writes_are_sealed_too(db: TestDb) {
+    let store = sealing(db.connect().await);
+    let people = People::new();
+    let events = history(&people);
+    let stored = db.record_in(&store, "SELECT 1", &events, support::End::Commit).await;
+    assert!(stored[0].actor().email.as_deref().unwrap().starts_with("sealed:v1:"));
+    assert_eq!(
+        tenant_page(&store).await[0].actor().email.as_deref(),
+        Some(people.bob_email.as_str())
+    );
+    assert_no_plaintext(&db, &people, &[&people.bob_email, &people.bob_phone]).await;
+    // Rolled back: neither the events nor a new subject's key remain.
+    let carol = Event::builder(
+        action("app.created"),
+        Actor::user("user_carol").with_email("c@example.com"),
+    )
+    .tenant("acme")
+    .build();
+    db.record_in(&store, "SELECT 1", &[carol], support::End::Rollback).await;
+    assert_eq!(
+        db.integers("SELECT count(*) FROM audit_subject_keys WHERE subject = 'user_carol'")
+            .await,
+        [0]
+    );
 }

@@ -35,7 +35,8 @@ async fn promote(State(app): State<App>, Path(id): Path<String>) -> Result<Statu
         .map_err(failed)?;
     audit_core::meta("role", "admin");
     let event = audit_core::complete_for_transaction(app.auditor.policy()).map_err(|_| StatusCode::CONFLICT)?;
-    SqliteStore::record_in(&mut tx, &[event])
+    app.store
+        .record_in(&mut tx, &[event])
         .await
         .map_err(|_| StatusCode::BAD_GATEWAY)?;
     if id == "user_carol" {

@@ -40,8 +40,9 @@ async fn a_database_of_the_previous_release_opens_verifies_and_takes_new_events(
             (4, "merkle trees".to_owned()),
             (5, "stream sinks".to_owned()),
             (6, "action catalogue".to_owned()),
+            (7, "personal data".to_owned()),
         ],
-        "nothing applied again, nothing rewritten; the guards, trees, stream sinks and catalogue added"
+        "nothing applied again, nothing rewritten; the guards, trees, stream sinks, catalogue and key table added"
     );
     // The old streams got their trees on connect, from their stored leaves.
     let leaves: Vec<String> =

@@ -230,7 +230,7 @@ impl TestDb {
                 let mut conn = sqlite.pool().acquire().await.unwrap();
                 let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.unwrap();
                 sqlx::raw_sql(business_sql).execute(&mut *tx).await.unwrap();
-                let stored = audit_store::SqliteStore::record_in(&mut tx, events).await.unwrap();
+                let stored = sqlite.record_in(&mut tx, events).await.unwrap();
                 match end {
                     End::Commit => tx.commit().await.unwrap(),
                     End::Rollback => tx.rollback().await.unwrap(),
@@ -241,7 +241,7 @@ impl TestDb {
             Store::Postgres(pg) => {
                 let mut tx = pg.pool().begin().await.unwrap();
                 sqlx::raw_sql(business_sql).execute(&mut *tx).await.unwrap();
-                let stored = audit_store::PgStore::record_in(&mut tx, events).await.unwrap();
+                let stored = pg.record_in(&mut tx, events).await.unwrap();
                 match end {
                     End::Commit => tx.commit().await.unwrap(),
                     End::Rollback => tx.rollback().await.unwrap(),

@@ -20,6 +20,8 @@ Exit codes:
   5  stream test: the receiver answered, but not 2xx (its status, Retry-After
      and the start of its body are printed)
   6  stream test: no answer (connection refused or reset, or --timeout passed)
+  7  erase refused: a tenant whose events name the subject is under a legal
+     hold (audit hold list shows it); nothing was erased
 
 The database URL comes from --database-url or AUDIT_DATABASE_URL:
   sqlite://audit.db, sqlite::memory:, postgres://user:password@host/db
@@ -300,6 +302,8 @@ pub(crate) fn command() -> Command {
         )
         .subcommand(crate::stream::command())
         .subcommand(crate::catalogue::command())
+        .subcommand(crate::erase::erase_command())
+        .subcommand(crate::erase::hold_command())
 }
 
 /// The log's verifier key, as text or a file holding it.

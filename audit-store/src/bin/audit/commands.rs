@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::reads::Read;
-use crate::{args, catalogue, exit, known, proofs, serve, stream, table};
+use crate::{args, catalogue, erase, exit, known, proofs, serve, stream, table};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -51,6 +51,8 @@ pub(crate) async fn run(matches: &ArgMatches) -> Result<u8> {
         "serve" => serve::run(store, sub).await,
         "stream" => stream::run(&store, sub).await,
         "catalogue" => catalogue::run(&store, sub).await,
+        "erase" => erase::erase(&store, sub).await,
+        "hold" => erase::hold(&store, sub).await,
         other => Err(format!("unknown command `{other}`").into()),
     }
 }

@@ -4,6 +4,7 @@
 mod args;
 mod catalogue;
 mod commands;
+mod erase;
 mod known;
 mod proofs;
 mod reads;
@@ -31,6 +32,9 @@ pub(crate) mod exit {
     /// `stream test`: no answer (connection refused or reset, or the
     /// timeout passed).
     pub(crate) const NO_ANSWER: u8 = 6;
+    /// `erase`: refused, a tenant whose events name the subject is under
+    /// a legal hold.
+    pub(crate) const HELD: u8 = 7;
 }
 
 fn main() -> ExitCode {
