@@ -330,6 +330,11 @@
 //! GRANT SELECT ON audit_stream_destinations TO audit_app;
 //! -- The action catalogue the application publishes when it starts:
 //! GRANT SELECT, INSERT, UPDATE ON audit_action_catalogue TO audit_app;
+//! -- Personal data (see the `personal` module): keys are created and erased
+//! -- (UPDATE only sets a key to NULL: a trigger refuses anything else);
+//! -- legal holds are placed and released by whoever may erase.
+//! GRANT SELECT, INSERT, UPDATE ON audit_subject_keys TO audit_app;
+//! GRANT SELECT, INSERT, DELETE ON audit_legal_holds TO audit_app;
 //! -- Retention drops a month whose every event is purged (the function checks):
 //! GRANT EXECUTE ON FUNCTION audit_events_retire_partition(text) TO audit_app;
 //! GRANT SELECT ON _sqlx_migrations TO audit_app;
