@@ -100,6 +100,10 @@ pub struct Config {
     /// the `quickstart` binary delivers to the destinations kept in the
     /// store, and to `--stream-url`).
     pub streams: Streams,
+    /// Personal data the store seals, so that `audit erase` can erase a
+    /// person (none by default here; the `quickstart` binary seals unless
+    /// told `--no-sealing`).
+    pub personal_data: Option<audit_store::personal::PersonalData>,
 }
 
 /// The stream sinks the service runs beside itself (see
@@ -153,6 +157,7 @@ impl Config {
             delivery: Delivery::default(),
             spool: None,
             streams: Streams::default(),
+            personal_data: None,
         }
     }
 
@@ -181,6 +186,15 @@ impl Config {
             dir: dir.into(),
             interval,
         });
+        self
+    }
+
+    /// Seals personal data as `personal` says (see `audit_store::personal`):
+    /// names, emails and descriptions readable until their person is
+    /// erased (`audit erase --subject user_bob`).
+    #[must_use]
+    pub fn seal_personal_data(mut self, personal: audit_store::personal::PersonalData) -> Self {
+        self.personal_data = Some(personal);
         self
     }
 
@@ -308,7 +322,10 @@ impl Quickstart {
 
     /// The store, migrated, with the quickstart's catalogue published.
     async fn connect(config: &Config) -> Result<Store, Error> {
-        let store = audit_store::connect(&config.database_url).await?;
+        let mut store = audit_store::connect(&config.database_url).await?;
+        if let Some(personal) = &config.personal_data {
+            store = store.with_personal_data(personal.clone());
+        }
         store.publish_catalogue(&actions::CATALOGUE).await?;
         Ok(store)
     }

@@ -112,6 +112,15 @@ fn command() -> Command {
                 .help("Keep queued events in memory only (spooled delivery then waits for the store)"),
         )
         .arg(
+            Arg::new("no-sealing")
+                .long("no-sealing")
+                .action(ArgAction::SetTrue)
+                .help(
+                    "Store names, emails and descriptions in the clear (by default they are sealed per person, so \
+                     that `audit erase --subject ID` can erase one)",
+                ),
+        )
+        .arg(
             Arg::new("stream-url")
                 .long("stream-url")
                 .value_name("URL")
@@ -215,6 +224,9 @@ async fn run(matches: &ArgMatches) -> Result<(), Error> {
         .trusted_proxies(trusted.iter().copied())
         .client_ip_source(client_ip_header)
         .delivery(delivery);
+    if !matches.get_flag("no-sealing") {
+        config = config.seal_personal_data(audit_store::personal::PersonalData::new());
+    }
     let spool = if matches.get_flag("no-spool") {
         None
     } else {
