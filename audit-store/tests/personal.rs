@@ -386,7 +386,7 @@ async fn a_legal_hold_refuses_erasure_until_released(db: TestDb) {
     assert_eq!(hold.placed_by, "user_counsel");
     let again = store.place_legal_hold("acme", "another", &counsel).await.unwrap();
     assert_eq!(again.reason, "litigation hold, case 2026-17", "the first hold stays");
-    assert_eq!(store.legal_holds().await.unwrap(), [hold.clone()]);
+    assert_eq!(store.legal_holds().await.unwrap(), std::slice::from_ref(&hold));
 
     let refused = store
         .erase_subject(&Erasure::new("user_bob", Actor::user("user_dpo")))
