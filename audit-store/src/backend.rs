@@ -1323,6 +1323,9 @@ where
         mark.push(") ON CONFLICT (subject) DO NOTHING RETURNING subject");
         Self::fetch_built_in(&mut tx, mark).await?;
         tx.commit().await?;
+        // Back to the pool first: the checkpoint takes a connection of its
+        // own, and an in-memory database has only one.
+        drop(conn);
         self.after_erasure().await?;
         Ok(destroyed)
     }

@@ -724,7 +724,7 @@ impl Store {
     ///
     #[cfg_attr(feature = "sqlite", doc = "```")]
     #[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
-    /// use audit_core::{Action, Actor, Event};
+    /// use audit_core::{Action, Actor, AuditSink as _, Event};
     /// use audit_store::personal::{ERASED, Erasure, PersonalData};
     /// use audit_store::AuditQuery;
     ///
@@ -733,7 +733,7 @@ impl Store {
     /// let bob = Actor::user("user_bob").with_email("bob@example.com");
     /// store.write_batch(&[Event::builder(Action::new("app.created")?, bob).tenant("acme").build()]).await?;
     /// let read = |page: audit_store::Page| page.events[0].actor().email.clone();
-    /// let query = AuditQuery::new().tenant("acme").action("app.created");
+    /// let query = AuditQuery::new().tenant("acme").action(Action::new("app.created")?);
     /// assert_eq!(read(store.query(&query).await?).as_deref(), Some("bob@example.com"));
     ///
     /// let report = store.erase_subject(&Erasure::new("user_bob", Actor::user("dpo"))).await?;
