@@ -46,6 +46,20 @@ use crate::tree::{
 /// Rows per page when verifying (and building a tree from stored leaves).
 const VERIFY_PAGE: i64 = 1_000;
 
+/// A row of `audit_legal_holds` (tenant_id, reason, placed_by, placed_at).
+fn legal_hold_of<'r, R: Row>(row: &'r R) -> Result<LegalHold, StoreError>
+where
+    (String, String, String, i64): FromRow<'r, R>,
+{
+    let (tenant, reason, placed_by, placed_at) = <(String, String, String, i64)>::from_row(row)?;
+    Ok(LegalHold {
+        tenant,
+        reason,
+        placed_by,
+        placed_at: Timestamp::from_unix_micros(placed_at).unwrap_or_else(Timestamp::now),
+    })
+}
+
 /// Subjects per key-table statement.
 const KEY_CHUNK: usize = 500;
 
@@ -1184,19 +1198,17 @@ where
         let Some(config) = self.personal() else {
             return Ok(None);
         };
-        let mut subjects = std::collections::BTreeSet::new();
-        for event in batch {
-            subjects.extend(Subjects::of(event, config).all().iter().cloned());
-        }
-        let subjects: Vec<String> = subjects.into_iter().collect();
+        let named: Vec<Subjects> = batch.iter().map(|event| Subjects::of(event, config)).collect();
+        let subjects: std::collections::BTreeSet<&String> = named.iter().flat_map(|s| s.all()).collect();
+        let subjects: Vec<String> = subjects.into_iter().cloned().collect();
         let keys = match &config.key_store {
             _ if subjects.is_empty() => Keys::new(),
             Some(store) => store.keys(&subjects, true).await?,
             None => Self::table_keys_in(conn, &subjects, true).await?,
         };
         let mut sealed = batch.to_vec();
-        for event in &mut sealed {
-            seal_event(event, config, &keys).map_err(personal::randomness)?;
+        for (event, subjects) in sealed.iter_mut().zip(named) {
+            seal_event(event, subjects, config, &keys).map_err(personal::randomness)?;
         }
         Ok(Some(sealed))
     }
@@ -1398,17 +1410,7 @@ where
             Self::BY_BYTES
         );
         let rows = self.fetch_built(QueryBuilder::new(select)).await?;
-        rows.iter()
-            .map(|row| {
-                let (tenant, reason, placed_by, placed_at) = <(String, String, String, i64)>::from_row(row)?;
-                Ok(LegalHold {
-                    tenant,
-                    reason,
-                    placed_by,
-                    placed_at: Timestamp::from_unix_micros(placed_at).unwrap_or_else(Timestamp::now),
-                })
-            })
-            .collect()
+        rows.iter().map(legal_hold_of).collect()
     }
 
     /// Places `hold`; `false` when its tenant was held already (the
@@ -1434,17 +1436,7 @@ where
         Self::bind_text(&mut delete, tenant.to_owned());
         delete.push(" RETURNING tenant_id, reason, placed_by, placed_at");
         let rows = self.fetch_built(delete).await?;
-        rows.first()
-            .map(|row| {
-                let (tenant, reason, placed_by, placed_at) = <(String, String, String, i64)>::from_row(row)?;
-                Ok(LegalHold {
-                    tenant,
-                    reason,
-                    placed_by,
-                    placed_at: Timestamp::from_unix_micros(placed_at).unwrap_or_else(Timestamp::now),
-                })
-            })
-            .transpose()
+        rows.first().map(legal_hold_of).transpose()
     }
 
     /// Every catalogue entry published, by action.

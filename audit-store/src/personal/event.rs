@@ -68,11 +68,15 @@ impl Subjects {
 /// Keys by subject, as fetched for one batch or page.
 pub(crate) type Keys = HashMap<String, KeyState>;
 
-/// Seals `event`'s personal values in place. A subject missing from `keys`
-/// (or erased) gets a throwaway key: its values are unreadable from the
-/// start.
-pub(crate) fn seal_event(event: &mut Event, config: &PersonalData, keys: &Keys) -> Result<(), getrandom::Error> {
-    let subjects = Subjects::of(event, config);
+/// Seals `event`'s personal values in place, under `subjects` (its
+/// [`Subjects::of`]). A subject missing from `keys` (or erased) gets a
+/// throwaway key: its values are unreadable from the start.
+pub(crate) fn seal_event(
+    event: &mut Event,
+    subjects: Subjects,
+    config: &PersonalData,
+    keys: &Keys,
+) -> Result<(), getrandom::Error> {
     let marked: Vec<String> = event.personal_keys().iter().chain(&config.fields).cloned().collect();
     let id = event.id();
     let has_main_target = event.target().is_some();
