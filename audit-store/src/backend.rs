@@ -17,6 +17,7 @@
 //! [`store_methods!`], so they, too, are written once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use audit_core::{Event, Timestamp};
 use sqlx::migrate::{Migrate, Migrator};
@@ -30,8 +31,7 @@ use crate::error::StoreError;
 use crate::integrity::{PreparedRow, Problem, Verifier, VerifyReport, from_hex, prepare_rows};
 use crate::merkle::{self, Hash, Node, ProofError};
 use crate::personal::{
-    self, Erasure, ErasureReport, KeyState, Keys, LegalHold, PersonalData, SubjectKey, Subjects, open_event,
-    seal_event, sealed_subjects,
+    self, Erasure, ErasureReport, KeyState, Keys, LegalHold, PersonalData, SubjectKey, Subjects, sealed_subjects,
 };
 use crate::query::{ActionCount, AuditQuery, CURSOR_KEY_NAME, CursorKey, Page, Plan, sql};
 use crate::retention::{Purge, PurgeOutcome, PurgeReport};
@@ -82,6 +82,19 @@ pub(crate) trait Dialect {
     /// A condition that holds when the row's `search_text` contains `term`
     /// (already lowercased).
     fn push_contains(query: &mut QueryBuilder<'static, Self::Db>, term: &str);
+    /// `<column> IN (<values>)`, `values` not empty. PostgreSQL binds them
+    /// as one array (`= ANY($1)`): one statement, planned once, whatever
+    /// their number.
+    fn push_text_in(query: &mut QueryBuilder<'static, Self::Db>, column: &str, values: &[String]) {
+        query.push(format_args!("{column} IN ("));
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                query.push(", ");
+            }
+            Self::bind_text(query, value.clone());
+        }
+        query.push(")");
+    }
 }
 
 /// The rows of a backend's database, as sqlx hands them over.
@@ -165,7 +178,7 @@ where
 
     /// What this store seals as personal data, if anything
     /// ([`PersonalData`]); `None` stores events as they come.
-    fn personal(&self) -> Option<&PersonalData>;
+    fn personal(&self) -> Option<&Arc<PersonalData>>;
 
     /// The column list of a `SELECT` that reads whole events, in the form
     /// [`EventRow`] decodes.
@@ -1206,11 +1219,9 @@ where
             Some(store) => store.keys(&subjects, true).await?,
             None => Self::table_keys_in(conn, &subjects, true).await?,
         };
-        let mut sealed = batch.to_vec();
-        for (event, subjects) in sealed.iter_mut().zip(named) {
-            seal_event(event, subjects, config, &keys).map_err(personal::randomness)?;
-        }
-        Ok(Some(sealed))
+        personal::seal_batch(config, keys, batch.iter().cloned().zip(named).collect())
+            .await
+            .map(Some)
     }
 
     /// The keys of `subjects` in the key table (erased ones as such),
@@ -1257,12 +1268,8 @@ where
         subjects: &[String],
         keys: &mut Keys,
     ) -> Result<(), StoreError> {
-        let mut select = QueryBuilder::new("SELECT subject, key FROM audit_subject_keys WHERE subject IN (");
-        let mut list = select.separated(", ");
-        for subject in subjects {
-            list.push_bind(subject.clone());
-        }
-        select.push(")");
+        let mut select = QueryBuilder::new("SELECT subject, key FROM audit_subject_keys WHERE ");
+        Self::push_text_in(&mut select, "subject", subjects);
         for row in Self::fetch_built_in(conn, select).await? {
             let (subject, key) = <(String, Option<Vec<u8>>)>::from_row(&row)?;
             let state = match key.map(<[u8; 32]>::try_from) {
@@ -1294,18 +1301,13 @@ where
     /// Opens the sealed values of `events` for a reader (see
     /// [`open_event`]); one key lookup for all of them.
     async fn open_events(&self, events: &mut [Event]) -> Result<(), StoreError> {
-        let mut subjects = std::collections::BTreeSet::new();
-        for event in events.iter() {
-            sealed_subjects(event, &mut subjects);
-        }
+        let (subjects, values) = sealed_subjects(events);
         if subjects.is_empty() {
             return Ok(());
         }
         let subjects: Vec<String> = subjects.into_iter().collect();
         let keys = self.subject_keys(&subjects).await?;
-        for event in events {
-            open_event(event, &keys);
-        }
+        personal::open_page(events, &keys, values);
         Ok(())
     }
 
@@ -1648,7 +1650,7 @@ macro_rules! store_methods {
             /// [`personal`](crate::personal)). Reading opens sealed values
             /// whether or not this was called.
             pub fn with_personal_data(mut self, personal: crate::personal::PersonalData) -> Self {
-                self.personal = Some(std::sync::Arc::new(personal));
+                self.personal = Some(Arc::new(personal));
                 self
             }
 

@@ -2,13 +2,16 @@
 //! read copy for the people allowed to read it.
 
 use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
 
 use audit_core::{Event, SealableParts};
 use serde_json::{Map, Value};
 
 use super::PersonalData;
-use super::envelope::{self, Envelope, SubjectKey};
-use super::keys::KeyState;
+use super::envelope::{self, Envelope, Nonces, SealingKey, SubjectKey};
+use super::keys::{KeyState, randomness};
+use crate::error::StoreError;
 
 /// What a reader sees in place of a value whose subject was erased.
 pub const ERASED: &str = "[erased]";
@@ -68,121 +71,207 @@ impl Subjects {
 /// Keys by subject, as fetched for one batch or page.
 pub(crate) type Keys = HashMap<String, KeyState>;
 
-/// Seals `event`'s personal values in place, under `subjects` (its
-/// [`Subjects::of`]). A subject missing from `keys` (or erased) gets a
-/// throwaway key: its values are unreadable from the start.
-pub(crate) fn seal_event(
-    event: &mut Event,
-    subjects: Subjects,
-    config: &PersonalData,
-    keys: &Keys,
-) -> Result<(), getrandom::Error> {
-    let marked: Vec<String> = event.personal_keys().iter().chain(&config.fields).cloned().collect();
-    let id = event.id();
-    let has_main_target = event.target().is_some();
-    let seal_description = config.seal_description;
-    let mut throwaway: HashMap<String, SubjectKey> = HashMap::new();
-    let mut key_list = |names: &[String]| -> Result<Vec<SubjectKey>, getrandom::Error> {
-        names
-            .iter()
-            .map(|name| match keys.get(name) {
-                Some(KeyState::Live(key)) => Ok(key.clone()),
-                _ => match throwaway.get(name) {
-                    Some(key) => Ok(key.clone()),
+/// Seals the events of one batch (or one share of it): each list of
+/// subjects' keys derived once, nonces from one random prefix (see
+/// [`Nonces`]).
+pub(crate) struct BatchSealer<'a> {
+    config: &'a PersonalData,
+    keys: &'a Keys,
+    nonces: Nonces,
+    /// Keys for subjects missing from `keys` (or erased): values sealed
+    /// under them are unreadable from the start.
+    throwaway: HashMap<String, SubjectKey>,
+    derived: HashMap<Vec<String>, Rc<SealingKey>>,
+}
+
+impl<'a> BatchSealer<'a> {
+    /// A sealer for events whose subjects' keys are `keys`.
+    pub(crate) fn new(config: &'a PersonalData, keys: &'a Keys) -> Result<Self, getrandom::Error> {
+        Ok(Self {
+            config,
+            keys,
+            nonces: Nonces::new()?,
+            throwaway: HashMap::new(),
+            derived: HashMap::new(),
+        })
+    }
+
+    /// The sealing key of `subjects`, derived on first use.
+    fn sealing_key(&mut self, subjects: &[String]) -> Result<Rc<SealingKey>, getrandom::Error> {
+        if let Some(key) = self.derived.get(subjects) {
+            return Ok(Rc::clone(key));
+        }
+        let mut keys = Vec::with_capacity(subjects.len());
+        for subject in subjects {
+            let key = match self.keys.get(subject) {
+                Some(KeyState::Live(key)) => key.clone(),
+                _ => match self.throwaway.get(subject) {
+                    Some(key) => key.clone(),
                     None => {
                         let key = SubjectKey::generate()?;
-                        throwaway.insert(name.clone(), key.clone());
-                        Ok(key)
+                        self.throwaway.insert(subject.clone(), key.clone());
+                        key
                     }
                 },
-            })
-            .collect()
-    };
-    let actor_keys = subjects
-        .actor
-        .as_ref()
-        .map(|s| key_list(std::slice::from_ref(s)))
-        .transpose()?;
-    let target_keys: Vec<Option<Vec<SubjectKey>>> = subjects
-        .targets
-        .iter()
-        .map(|s| s.as_ref().map(|s| key_list(std::slice::from_ref(s))).transpose())
-        .collect::<Result<_, _>>()?;
-    let all_keys = key_list(&subjects.all)?;
-    let parts = event.sealable_parts();
-    let mut sealer = Sealer { id, result: Ok(()) };
-
-    if let (Some(subject), Some(keys)) = (&subjects.actor, &actor_keys) {
-        let names = std::slice::from_ref(subject);
-        sealer.text(&mut parts.actor.name, "/actor/name", names, keys);
-        sealer.text(&mut parts.actor.email, "/actor/email", names, keys);
-    }
-    let targets = parts.target.into_iter().chain(parts.targets.iter_mut());
-    for (index, (target, (subject, keys))) in targets.zip(subjects.targets.iter().zip(&target_keys)).enumerate() {
-        if let (Some(subject), Some(keys)) = (subject, keys) {
-            let path = match (has_main_target, index) {
-                (true, 0) => "/target/name".to_owned(),
-                (true, index) => format!("/targets/{}/name", index - 1),
-                (false, index) => format!("/targets/{index}/name"),
             };
-            sealer.text(&mut target.name, &path, std::slice::from_ref(subject), keys);
+            keys.push(key);
         }
+        let refs: Vec<&SubjectKey> = keys.iter().collect();
+        let key = Rc::new(SealingKey::derive(subjects, &refs));
+        self.derived.insert(subjects.to_vec(), Rc::clone(&key));
+        Ok(key)
     }
-    if subjects.all.is_empty() {
-        return sealer.result;
-    }
-    let all = subjects.all.as_slice();
-    if seal_description && let Some(description) = parts.description {
-        let mut text = Some(std::mem::take(description));
-        sealer.text(&mut text, "/description", all, &all_keys);
-        *description = text.unwrap_or_default();
-    }
-    sealer.fields(parts.metadata, "/metadata", &marked, all, &all_keys);
-    if let Some(changes) = parts.changes {
-        for (state, path) in [
-            (&mut changes.before, "/changes/before"),
-            (&mut changes.after, "/changes/after"),
-        ] {
-            if let Some(Value::Object(fields)) = state {
-                sealer.fields(fields, path, &marked, all, &all_keys);
+
+    /// Seals `event`'s personal values in place, under `subjects` (its
+    /// [`Subjects::of`]).
+    pub(crate) fn seal(&mut self, event: &mut Event, subjects: Subjects) -> Result<(), getrandom::Error> {
+        let config = self.config;
+        let marked: Vec<String> = event.personal_keys().iter().chain(&config.fields).cloned().collect();
+        let id = event.id();
+        let has_main_target = event.target().is_some();
+        let actor_key = match &subjects.actor {
+            Some(subject) => Some(self.sealing_key(std::slice::from_ref(subject))?),
+            None => None,
+        };
+        let mut target_keys = Vec::with_capacity(subjects.targets.len());
+        for subject in &subjects.targets {
+            target_keys.push(match subject {
+                Some(subject) => Some(self.sealing_key(std::slice::from_ref(subject))?),
+                None => None,
+            });
+        }
+        let all_key = match subjects.all.is_empty() {
+            true => None,
+            false => Some(self.sealing_key(&subjects.all)?),
+        };
+        let parts = event.sealable_parts();
+        let mut sealer = Sealer {
+            id,
+            nonces: &mut self.nonces,
+        };
+
+        if let Some(key) = &actor_key {
+            sealer.text(&mut parts.actor.name, "/actor/name", key);
+            sealer.text(&mut parts.actor.email, "/actor/email", key);
+        }
+        let targets = parts.target.into_iter().chain(parts.targets.iter_mut());
+        for (index, (target, key)) in targets.zip(&target_keys).enumerate() {
+            if let Some(key) = key {
+                let path = match (has_main_target, index) {
+                    (true, 0) => "/target/name".to_owned(),
+                    (true, index) => format!("/targets/{}/name", index - 1),
+                    (false, index) => format!("/targets/{index}/name"),
+                };
+                sealer.text(&mut target.name, &path, key);
             }
         }
-        for (index, entry) in changes.diff.iter_mut().enumerate() {
-            let top = entry.path.trim_start_matches('/').split('/').next().unwrap_or_default();
-            if marked.iter().any(|key| key == top) {
-                for (value, which) in [(&mut entry.old, "old"), (&mut entry.new, "new")] {
-                    if let Some(value) = value {
-                        sealer.value(value, &format!("/changes/diff/{index}/{which}"), all, &all_keys);
+        let Some(all) = &all_key else {
+            return Ok(());
+        };
+        if config.seal_description
+            && let Some(description) = parts.description
+        {
+            let mut text = Some(std::mem::take(description));
+            sealer.text(&mut text, "/description", all);
+            *description = text.unwrap_or_default();
+        }
+        sealer.fields(parts.metadata, "/metadata", &marked, all);
+        if let Some(changes) = parts.changes {
+            for (state, path) in [
+                (&mut changes.before, "/changes/before"),
+                (&mut changes.after, "/changes/after"),
+            ] {
+                if let Some(Value::Object(fields)) = state {
+                    sealer.fields(fields, path, &marked, all);
+                }
+            }
+            for (index, entry) in changes.diff.iter_mut().enumerate() {
+                let top = entry.path.trim_start_matches('/').split('/').next().unwrap_or_default();
+                if marked.iter().any(|key| key == top) {
+                    for (value, which) in [(&mut entry.old, "old"), (&mut entry.new, "new")] {
+                        if let Some(value) = value {
+                            sealer.value(value, &format!("/changes/diff/{index}/{which}"), all);
+                        }
                     }
                 }
             }
         }
+        event.clear_personal_keys();
+        Ok(())
     }
-    event.clear_personal_keys();
-    sealer.result
 }
 
-struct Sealer {
+/// Events per share below which a batch is sealed on the calling thread:
+/// a thread hop costs more than sealing a few hundred values.
+const EVENTS_PER_SHARE: usize = 512;
+
+/// Seals `events` (each with its [`Subjects::of`]) under `keys`, spread
+/// over the machine's cores for a large batch: sealing is the CPU half of
+/// a sealed write (the database is the other), and it is done while the
+/// write's transaction waits.
+pub(crate) async fn seal_batch(
+    config: &Arc<PersonalData>,
+    keys: Keys,
+    events: Vec<(Event, Subjects)>,
+) -> Result<Vec<Event>, StoreError> {
+    fn seal_share(
+        config: &PersonalData,
+        keys: &Keys,
+        events: Vec<(Event, Subjects)>,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut sealer = BatchSealer::new(config, keys).map_err(randomness)?;
+        events
+            .into_iter()
+            .map(|(mut event, subjects)| {
+                sealer.seal(&mut event, subjects).map_err(randomness)?;
+                Ok(event)
+            })
+            .collect()
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let shares = cores.min(events.len().div_ceil(EVENTS_PER_SHARE)).max(1);
+    if shares == 1 {
+        return seal_share(config, &keys, events);
+    }
+    let keys = Arc::new(keys);
+    let per_share = events.len().div_ceil(shares);
+    let mut events = events.into_iter();
+    let mut handles = Vec::with_capacity(shares);
+    loop {
+        let share: Vec<(Event, Subjects)> = events.by_ref().take(per_share).collect();
+        if share.is_empty() {
+            break;
+        }
+        let (config, keys) = (Arc::clone(config), Arc::clone(&keys));
+        handles.push(tokio::task::spawn_blocking(move || seal_share(&config, &keys, share)));
+    }
+    let mut sealed = Vec::with_capacity(per_share * handles.len());
+    for handle in handles {
+        let share = handle
+            .await
+            .map_err(|error| StoreError::Personal(format!("sealing a batch failed: {error}")))??;
+        sealed.extend(share);
+    }
+    Ok(sealed)
+}
+
+/// Seals the values of one event.
+struct Sealer<'n> {
     id: uuid::Uuid,
-    result: Result<(), getrandom::Error>,
+    nonces: &'n mut Nonces,
 }
 
-impl Sealer {
-    fn value(&mut self, value: &mut Value, path: &str, subjects: &[String], keys: &[SubjectKey]) {
-        if self.result.is_err() || value.is_null() {
-            return;
-        }
-        let refs: Vec<&SubjectKey> = keys.iter().collect();
-        match envelope::seal(value, self.id, path, subjects, &refs) {
-            Ok(sealed) => *value = Value::String(sealed),
-            Err(error) => self.result = Err(error),
+impl Sealer<'_> {
+    fn value(&mut self, value: &mut Value, path: &str, key: &SealingKey) {
+        if !value.is_null() {
+            *value = Value::String(key.seal(value, self.id, path, self.nonces));
         }
     }
 
-    fn text(&mut self, text: &mut Option<String>, path: &str, subjects: &[String], keys: &[SubjectKey]) {
+    fn text(&mut self, text: &mut Option<String>, path: &str, key: &SealingKey) {
         if let Some(plain) = text.take() {
             let mut value = Value::String(plain);
-            self.value(&mut value, path, subjects, keys);
+            self.value(&mut value, path, key);
             *text = match value {
                 Value::String(sealed) => Some(sealed),
                 _ => None,
@@ -190,17 +279,10 @@ impl Sealer {
         }
     }
 
-    fn fields(
-        &mut self,
-        fields: &mut Map<String, Value>,
-        path: &str,
-        marked: &[String],
-        subjects: &[String],
-        keys: &[SubjectKey],
-    ) {
-        for key in marked {
-            if let Some(value) = fields.get_mut(key) {
-                self.value(value, &format!("{path}/{}", pointer_escape(key)), subjects, keys);
+    fn fields(&mut self, fields: &mut Map<String, Value>, path: &str, marked: &[String], key: &SealingKey) {
+        for name in marked {
+            if let Some(value) = fields.get_mut(name) {
+                self.value(value, &format!("{path}/{}", pointer_escape(name)), key);
             }
         }
     }
@@ -211,11 +293,57 @@ fn pointer_escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-/// The subjects of every sealed value in `event`, for fetching keys.
-pub(crate) fn sealed_subjects(event: &Event, into: &mut BTreeSet<String>) {
-    visit(event, &mut |text| {
-        if let Some(envelope) = Envelope::parse(text) {
-            into.extend(envelope.subjects);
+/// The subjects of every sealed value in `events`, for fetching keys, and
+/// how many sealed values there are. Each envelope's subject list is
+/// decoded once per distinct list, not once per value.
+pub(crate) fn sealed_subjects(events: &[Event]) -> (BTreeSet<String>, usize) {
+    let mut parts = std::collections::HashSet::new();
+    let mut values = 0;
+    for event in events {
+        visit(event, &mut |text| {
+            if let Some(part) = envelope::subjects_part(text) {
+                values += 1;
+                if !parts.contains(part) {
+                    parts.insert(part.to_owned());
+                }
+            }
+        });
+    }
+    let subjects = parts
+        .iter()
+        .filter_map(|part| envelope::decode_subjects(part))
+        .flatten()
+        .collect();
+    (subjects, values)
+}
+
+/// Sealed values per thread below which a page is opened on the calling
+/// thread alone: a thread costs about what opening this many values does.
+const VALUES_PER_THREAD: usize = 64;
+
+/// Opens the sealed values of `events` (holding `values` of them, see
+/// [`sealed_subjects`]) with `keys`, spread over the machine's cores when
+/// there are enough of them: opening is most of what a sealed page costs
+/// beyond an unsealed one.
+pub(crate) fn open_page(events: &mut [Event], keys: &Keys, values: usize) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = cores.min(values / VALUES_PER_THREAD).min(events.len()).max(1);
+    let per_thread = events.len().div_ceil(threads).max(1);
+    let open = |share: &mut [Event]| {
+        let mut opener = PageOpener::new(keys);
+        share.iter_mut().for_each(|event| opener.open(event));
+    };
+    if threads == 1 {
+        return open(events);
+    }
+    std::thread::scope(|scope| {
+        let mut shares = events.chunks_mut(per_thread);
+        let first = shares.next();
+        for share in shares {
+            scope.spawn(move || open(share));
+        }
+        if let Some(first) = first {
+            open(first);
         }
     });
 }
@@ -251,87 +379,140 @@ fn visit(event: &Event, f: &mut impl FnMut(&str)) {
     }
 }
 
-/// Replaces each sealed value of `event` with its plaintext, or with
-/// [`ERASED`] / [`SEALED`] when it cannot be opened.
-pub(crate) fn open_event(event: &mut Event, keys: &Keys) {
-    let id = event.id();
-    let opener = Opener { id, keys };
-    let SealableParts {
-        actor,
-        target,
-        targets,
-        description,
-        metadata,
-        changes,
-        ..
-    } = event.sealable_parts();
-    opener.text(&mut actor.name, "/actor/name");
-    opener.text(&mut actor.email, "/actor/email");
-    if let Some(target) = target {
-        opener.text(&mut target.name, "/target/name");
-    }
-    for (index, target) in targets.iter_mut().enumerate() {
-        opener.text(&mut target.name, &format!("/targets/{index}/name"));
-    }
-    if let Some(description) = description {
-        let mut text = Some(std::mem::take(description));
-        opener.text(&mut text, "/description");
-        *description = text.unwrap_or_default();
-    }
-    for (key, value) in metadata.iter_mut() {
-        opener.value(value, &format!("/metadata/{}", pointer_escape(key)));
-    }
-    if let Some(changes) = changes {
-        for (state, path) in [
-            (&mut changes.before, "/changes/before"),
-            (&mut changes.after, "/changes/after"),
-        ] {
-            if let Some(Value::Object(fields)) = state {
-                for (key, value) in fields.iter_mut() {
-                    opener.value(value, &format!("{path}/{}", pointer_escape(key)));
-                }
-            }
-        }
-        for (index, entry) in changes.diff.iter_mut().enumerate() {
-            for (value, which) in [(&mut entry.old, "old"), (&mut entry.new, "new")] {
-                if let Some(value) = value {
-                    opener.value(value, &format!("/changes/diff/{index}/{which}"));
-                }
-            }
-        }
-    }
-}
-
-struct Opener<'a> {
-    id: uuid::Uuid,
+/// Opens the sealed values of one page's events: each list of subjects'
+/// keys is derived once for the page (an actor's name and email, on every
+/// row of theirs, share one).
+pub(crate) struct PageOpener<'a> {
     keys: &'a Keys,
+    /// By the envelope's `<subjects>` part, as stored.
+    derived: HashMap<String, Opening>,
 }
 
-impl Opener<'_> {
-    fn value(&self, value: &mut Value, path: &str) {
-        let Value::String(text) = value else { return };
-        let Some(envelope) = Envelope::parse(text) else { return };
-        let mut keys = Vec::with_capacity(envelope.subjects.len());
+/// What a page can do with the values under one list of subjects.
+enum Opening {
+    Open(Box<SealingKey>),
+    /// One of the subjects is erased.
+    Erased,
+    /// A key this store does not have, or a list it cannot read.
+    Sealed,
+}
+
+impl<'a> PageOpener<'a> {
+    /// An opener with the page's keys (see [`sealed_subjects`]).
+    pub(crate) fn new(keys: &'a Keys) -> Self {
+        Self {
+            keys,
+            derived: HashMap::new(),
+        }
+    }
+
+    fn opening(&mut self, part: &str) -> &Opening {
+        if !self.derived.contains_key(part) {
+            let opening = self.derive(part);
+            self.derived.insert(part.to_owned(), opening);
+        }
+        &self.derived[part]
+    }
+
+    fn derive(&self, part: &str) -> Opening {
+        let Some(subjects) = envelope::decode_subjects(part) else {
+            return Opening::Sealed;
+        };
+        let mut keys = Vec::with_capacity(subjects.len());
         let mut erased = false;
-        for subject in &envelope.subjects {
+        for subject in &subjects {
             match self.keys.get(subject) {
                 Some(KeyState::Live(key)) => keys.push(key),
                 Some(KeyState::Erased) => erased = true,
                 None => {}
             }
         }
-        *value = if erased {
-            Value::String(ERASED.to_owned())
-        } else if keys.len() < envelope.subjects.len() {
-            Value::String(SEALED.to_owned())
+        if erased {
+            Opening::Erased
+        } else if keys.len() < subjects.len() {
+            Opening::Sealed
         } else {
-            envelope
-                .open(self.id, path, &keys)
-                .unwrap_or_else(|| Value::String(SEALED.to_owned()))
-        };
+            Opening::Open(Box::new(SealingKey::derive(&subjects, &keys)))
+        }
     }
 
-    fn text(&self, text: &mut Option<String>, path: &str) {
+    /// Replaces each sealed value of `event` with its plaintext, or with
+    /// [`ERASED`] / [`SEALED`] when it cannot be opened.
+    pub(crate) fn open(&mut self, event: &mut Event) {
+        let id = event.id();
+        let SealableParts {
+            actor,
+            target,
+            targets,
+            description,
+            metadata,
+            changes,
+            ..
+        } = event.sealable_parts();
+        let mut opener = Opener { id, page: self };
+        opener.text(&mut actor.name, "/actor/name");
+        opener.text(&mut actor.email, "/actor/email");
+        if let Some(target) = target {
+            opener.text(&mut target.name, "/target/name");
+        }
+        for (index, target) in targets.iter_mut().enumerate() {
+            opener.text(&mut target.name, &format!("/targets/{index}/name"));
+        }
+        if let Some(description) = description {
+            let mut text = Some(std::mem::take(description));
+            opener.text(&mut text, "/description");
+            *description = text.unwrap_or_default();
+        }
+        for (key, value) in metadata.iter_mut() {
+            opener.value(value, &format!("/metadata/{}", pointer_escape(key)));
+        }
+        if let Some(changes) = changes {
+            for (state, path) in [
+                (&mut changes.before, "/changes/before"),
+                (&mut changes.after, "/changes/after"),
+            ] {
+                if let Some(Value::Object(fields)) = state {
+                    for (key, value) in fields.iter_mut() {
+                        opener.value(value, &format!("{path}/{}", pointer_escape(key)));
+                    }
+                }
+            }
+            for (index, entry) in changes.diff.iter_mut().enumerate() {
+                for (value, which) in [(&mut entry.old, "old"), (&mut entry.new, "new")] {
+                    if let Some(value) = value {
+                        opener.value(value, &format!("/changes/diff/{index}/{which}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Opens the values of one event.
+struct Opener<'p, 'a> {
+    id: uuid::Uuid,
+    page: &'p mut PageOpener<'a>,
+}
+
+impl Opener<'_, '_> {
+    fn value(&mut self, value: &mut Value, path: &str) {
+        let Value::String(text) = value else { return };
+        let Some(part) = envelope::subjects_part(text) else {
+            return;
+        };
+        let opened = match self.page.opening(part) {
+            Opening::Erased => None,
+            Opening::Sealed => Some(Value::String(SEALED.to_owned())),
+            Opening::Open(key) => Some(
+                Envelope::parse(text)
+                    .and_then(|envelope| key.open(envelope, self.id, path))
+                    .unwrap_or_else(|| Value::String(SEALED.to_owned())),
+            ),
+        };
+        *value = opened.unwrap_or_else(|| Value::String(ERASED.to_owned()));
+    }
+
+    fn text(&mut self, text: &mut Option<String>, path: &str) {
         let Some(current) = text.as_ref() else { return };
         if !current.starts_with(envelope::SEALED_PREFIX) {
             return;
@@ -342,5 +523,81 @@ impl Opener<'_> {
             Value::String(plain) => plain,
             other => other.to_string(),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use audit_core::{Action, Actor, Target};
+    use serde_json::json;
+
+    fn person(i: usize) -> Event {
+        Event::builder(
+            Action::new("user.updated").unwrap(),
+            Actor::user(format!("user_{i}"))
+                .with_email(format!("user{i}@example.com"))
+                .with_name(format!("User {i}")),
+        )
+        .tenant("acme")
+        .target(Target::new("user", format!("user_{}", i + 1)).with_name(format!("User {}", i + 1)))
+        .description(format!("User {i} updated User {}", i + 1))
+        .metadata("email", &json!(format!("user{}@example.com", i + 1)))
+        .personal_key("email")
+        .build()
+    }
+
+    /// A page big enough to be opened on several threads, sealed by one
+    /// batch sealer (nonces and derived keys shared), opens value for value,
+    /// and an erased subject's values read erased on every thread.
+    #[test]
+    fn a_page_sealed_as_one_batch_opens_on_every_thread_alike() {
+        let config = PersonalData::new();
+        let plain: Vec<Event> = (0..60).map(person).collect();
+        let mut keys = Keys::new();
+        for i in 0..=60 {
+            keys.insert(format!("user_{i}"), KeyState::Live(SubjectKey::generate().unwrap()));
+        }
+        let mut sealer = BatchSealer::new(&config, &keys).unwrap();
+        let mut page = plain.clone();
+        for event in &mut page {
+            let subjects = Subjects::of(event, &config);
+            sealer.seal(event, subjects).unwrap();
+        }
+        assert!(page.iter().all(|event| {
+            event
+                .actor()
+                .email
+                .as_deref()
+                .is_some_and(|email| email.starts_with(envelope::SEALED_PREFIX))
+        }));
+        let (subjects, values) = sealed_subjects(&page);
+        assert_eq!(subjects.len(), 61);
+        assert_eq!(
+            values,
+            60 * 5,
+            "actor name and email, target name, description, metadata email"
+        );
+        assert!(
+            values / VALUES_PER_THREAD >= 2,
+            "enough values for more than one thread"
+        );
+
+        keys.insert("user_7".to_owned(), KeyState::Erased);
+        open_page(&mut page, &keys, values);
+        for (opened, plain) in page.iter().zip(&plain) {
+            let touches_7 = [&opened.actor().id, &opened.target().unwrap().id].contains(&&"user_7".to_owned());
+            if touches_7 {
+                assert_eq!(opened.description(), Some(ERASED));
+            } else {
+                assert_eq!(opened.description(), plain.description());
+                assert_eq!(opened.metadata(), plain.metadata());
+            }
+            if opened.actor().id == "user_7" {
+                assert_eq!(opened.actor().email.as_deref(), Some(ERASED));
+            } else {
+                assert_eq!(opened.actor(), plain.actor());
+            }
+        }
     }
 }

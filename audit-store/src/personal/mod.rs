@@ -58,7 +58,7 @@ use audit_core::ActorKind;
 pub use envelope::{SEALED_PREFIX, SubjectKey};
 pub use erasure::{Erasure, ErasureReport, LEGAL_HOLD_PLACED, LEGAL_HOLD_RELEASED, LegalHold, SUBJECT_ERASED};
 pub use event::{ERASED, SEALED};
-pub(crate) use event::{Keys, Subjects, open_event, seal_event, sealed_subjects};
+pub(crate) use event::{Keys, Subjects, open_page, seal_batch, sealed_subjects};
 pub use keys::{KeyFuture, KeyState, KeyStore, randomness};
 
 /// Which values of an event are personal data, and where their keys live.

@@ -176,6 +176,12 @@ impl Dialect for PgStore {
         query.push_bind(value);
     }
 
+    fn push_text_in(query: &mut QueryBuilder<'static, Postgres>, column: &str, values: &[String]) {
+        query.push(format_args!("{column} = ANY("));
+        query.push_bind(values.to_vec());
+        query.push(")");
+    }
+
     fn bind_int(query: &mut QueryBuilder<'static, Postgres>, value: i64) {
         query.push_bind(value);
     }
@@ -221,8 +227,8 @@ impl Backend for PgStore {
         &self.cursor_key
     }
 
-    fn personal(&self) -> Option<&PersonalData> {
-        self.personal.as_deref()
+    fn personal(&self) -> Option<&Arc<PersonalData>> {
+        self.personal.as_ref()
     }
 
     fn appended(&self) -> &Appended {

@@ -223,8 +223,8 @@ impl Backend for SqliteStore {
         &self.cursor_key
     }
 
-    fn personal(&self) -> Option<&PersonalData> {
-        self.personal.as_deref()
+    fn personal(&self) -> Option<&Arc<PersonalData>> {
+        self.personal.as_ref()
     }
 
     async fn after_erasure(&self) -> Result<(), StoreError> {
