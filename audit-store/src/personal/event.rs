@@ -450,21 +450,21 @@ impl<'a> PageOpener<'a> {
             ..
         } = event.sealable_parts();
         let mut opener = Opener { id, page: self };
-        opener.text(&mut actor.name, "/actor/name");
-        opener.text(&mut actor.email, "/actor/email");
+        opener.text(&mut actor.name, || "/actor/name".to_owned());
+        opener.text(&mut actor.email, || "/actor/email".to_owned());
         if let Some(target) = target {
-            opener.text(&mut target.name, "/target/name");
+            opener.text(&mut target.name, || "/target/name".to_owned());
         }
         for (index, target) in targets.iter_mut().enumerate() {
-            opener.text(&mut target.name, &format!("/targets/{index}/name"));
+            opener.text(&mut target.name, || format!("/targets/{index}/name"));
         }
         if let Some(description) = description {
             let mut text = Some(std::mem::take(description));
-            opener.text(&mut text, "/description");
+            opener.text(&mut text, || "/description".to_owned());
             *description = text.unwrap_or_default();
         }
         for (key, value) in metadata.iter_mut() {
-            opener.value(value, &format!("/metadata/{}", pointer_escape(key)));
+            opener.value(value, || format!("/metadata/{}", pointer_escape(key)));
         }
         if let Some(changes) = changes {
             for (state, path) in [
@@ -473,14 +473,14 @@ impl<'a> PageOpener<'a> {
             ] {
                 if let Some(Value::Object(fields)) = state {
                     for (key, value) in fields.iter_mut() {
-                        opener.value(value, &format!("{path}/{}", pointer_escape(key)));
+                        opener.value(value, || format!("{path}/{}", pointer_escape(key)));
                     }
                 }
             }
             for (index, entry) in changes.diff.iter_mut().enumerate() {
                 for (value, which) in [(&mut entry.old, "old"), (&mut entry.new, "new")] {
                     if let Some(value) = value {
-                        opener.value(value, &format!("/changes/diff/{index}/{which}"));
+                        opener.value(value, || format!("/changes/diff/{index}/{which}"));
                     }
                 }
             }
@@ -495,11 +495,14 @@ struct Opener<'p, 'a> {
 }
 
 impl Opener<'_, '_> {
-    fn value(&mut self, value: &mut Value, path: &str) {
+    /// Opens `value` when it is sealed; `path` (its place, for the AEAD's
+    /// associated data) is made only for a sealed value.
+    fn value(&mut self, value: &mut Value, path: impl FnOnce() -> String) {
         let Value::String(text) = value else { return };
         let Some(part) = envelope::subjects_part(text) else {
             return;
         };
+        let path = &path();
         let opened = match self.page.opening(part) {
             Opening::Erased => None,
             Opening::Sealed => Some(Value::String(SEALED.to_owned())),
@@ -512,7 +515,7 @@ impl Opener<'_, '_> {
         *value = opened.unwrap_or_else(|| Value::String(ERASED.to_owned()));
     }
 
-    fn text(&mut self, text: &mut Option<String>, path: &str) {
+    fn text(&mut self, text: &mut Option<String>, path: impl FnOnce() -> String) {
         let Some(current) = text.as_ref() else { return };
         if !current.starts_with(envelope::SEALED_PREFIX) {
             return;
