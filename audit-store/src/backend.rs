@@ -1299,7 +1299,7 @@ where
     }
 
     /// Opens the sealed values of `events` for a reader (see
-    /// [`open_event`]); one key lookup for all of them.
+    /// [`personal::open_page`]); one key lookup for all of them.
     async fn open_events(&self, events: &mut [Event]) -> Result<(), StoreError> {
         let (subjects, values) = sealed_subjects(events);
         if subjects.is_empty() {
